@@ -1,0 +1,227 @@
+"""Turn a `vitals` message (single or batch form) into validated samples.
+
+Hand-checked rather than pydantic-validated because this runs for every sample
+on the hot path (a few µs here vs ~10 µs through a model), and because each
+rejection must say exactly which field to fix. JSON decoding is orjson's.
+One bad sample in a batch rejects only that sample; a message that cannot be
+read at all is one rejection with no sample index.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from monitor.limits import MAX_BATCH_SAMPLES, MAX_MESSAGE_BYTES, impossible_reason
+from monitor.timestamps import parse_ts
+from monitor.vitals import PROBE_VITALS, VITALS, Consciousness, VitalSample
+
+
+class RejectReason(str, enum.Enum):
+    """Closed set of rejection causes; also the `reason` label of the metric."""
+
+    MALFORMED = "malformed"
+    NOT_AN_OBJECT = "not_an_object"
+    MISSING_PATIENT_ID = "missing_patient_id"
+    BAD_TYPE = "bad_type"
+    BAD_TIMESTAMP = "bad_timestamp"
+    NO_VITAL = "no_vital"
+    IMPOSSIBLE_VALUE = "impossible_value"
+    OVERSIZE = "oversize"
+    EMPTY_BATCH = "empty_batch"
+    UNKNOWN_ALERT = "unknown_alert"
+    BAD_ACK = "bad_ack"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: RejectReason
+    message: str
+    sample_index: int | None = None
+
+    def describe(self) -> str:
+        where = "" if self.sample_index is None else f"sample {self.sample_index}: "
+        return f"{self.reason.value}: {where}{self.message}"
+
+
+@dataclass(slots=True)
+class ParseResult:
+    samples: list[VitalSample] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    patient_id: str | None = None
+
+
+class SampleError(ValueError):
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+_NURSING = ("on_oxygen", "consciousness", "spo2_scale", "quality")
+
+
+def parse_message(raw: bytes | str) -> ParseResult:
+    """Parse one message of the `vitals` topic; never raises for bad input."""
+    result = ParseResult()
+    if len(raw) > MAX_MESSAGE_BYTES:
+        result.rejections.append(
+            Rejection(RejectReason.OVERSIZE, f"message is {len(raw)} bytes, limit {MAX_MESSAGE_BYTES}")
+        )
+        return result
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        result.rejections.append(Rejection(RejectReason.MALFORMED, f"not valid JSON: {exc}"))
+        return result
+    parse_document(doc, result)
+    return result
+
+
+def parse_document(doc: Any, result: ParseResult) -> None:
+    """Validate an already-decoded message into `result` (shared with HTTP ingest)."""
+    if not isinstance(doc, dict):
+        result.rejections.append(
+            Rejection(RejectReason.NOT_AN_OBJECT, f"message must be a JSON object, got {type(doc).__name__}")
+        )
+        return
+    patient_id = doc.get("patient_id")
+    if not isinstance(patient_id, str) or not patient_id.strip():
+        result.rejections.append(
+            Rejection(RejectReason.MISSING_PATIENT_ID, "patient_id must be a non-empty string")
+        )
+        return
+    result.patient_id = patient_id
+    device_id = doc.get("device_id", "unknown")
+    if not isinstance(device_id, str) or not device_id:
+        device_id = "unknown" if device_id in (None, "") else str(device_id)
+    samples = doc.get("samples")
+    if samples is None:
+        _append_sample(doc, patient_id, device_id, None, result)
+        return
+    if not isinstance(samples, list):
+        result.rejections.append(Rejection(RejectReason.BAD_TYPE, "samples must be a list"))
+        return
+    if not samples:
+        result.rejections.append(Rejection(RejectReason.EMPTY_BATCH, "samples is empty"))
+        return
+    if len(samples) > MAX_BATCH_SAMPLES:
+        result.rejections.append(
+            Rejection(RejectReason.OVERSIZE, f"batch of {len(samples)} samples, limit {MAX_BATCH_SAMPLES}")
+        )
+        return
+    defaults = {k: doc[k] for k in _NURSING if k in doc}
+    for index, item in enumerate(samples):
+        if not isinstance(item, dict):
+            result.rejections.append(
+                Rejection(RejectReason.NOT_AN_OBJECT, "sample must be a JSON object", index)
+            )
+            continue
+        merged = {**defaults, **item} if defaults else item
+        _append_sample(merged, patient_id, device_id, index, result)
+
+
+def _append_sample(
+    doc: dict[str, Any], patient_id: str, device_id: str, index: int | None, result: ParseResult
+) -> None:
+    try:
+        result.samples.append(build_sample(doc, patient_id, device_id))
+    except SampleError as exc:
+        result.rejections.append(Rejection(exc.reason, str(exc), index))
+
+
+def build_sample(doc: dict[str, Any], patient_id: str, device_id: str) -> VitalSample:
+    """Validate one sample's fields; raise SampleError with the reason."""
+    try:
+        ts_ms = parse_ts(doc.get("ts"))
+    except ValueError as exc:
+        raise SampleError(RejectReason.BAD_TIMESTAMP, str(exc)) from None
+    probe_off, motion = _quality(doc.get("quality"))
+    values: dict[str, float] = {}
+    for name in VITALS:
+        raw = doc.get(name)
+        if raw is None or (probe_off and name in PROBE_VITALS):
+            continue
+        values[name] = _number(name, raw)
+    if "systolic_bp" in values and "diastolic_bp" in values:
+        if values["systolic_bp"] <= values["diastolic_bp"]:
+            raise SampleError(
+                RejectReason.IMPOSSIBLE_VALUE,
+                f"systolic_bp {values['systolic_bp']:g} must exceed diastolic_bp {values['diastolic_bp']:g}",
+            )
+    on_oxygen = _optional_bool("on_oxygen", doc.get("on_oxygen"))
+    consciousness = _consciousness(doc.get("consciousness"))
+    spo2_scale = _scale(doc.get("spo2_scale"))
+    nursing = on_oxygen is not None or consciousness is not None or spo2_scale is not None
+    if not values and not nursing and not probe_off:
+        raise SampleError(
+            RejectReason.NO_VITAL,
+            "no vital sign present (need one of " + ", ".join(VITALS) + ")",
+        )
+    return VitalSample(
+        patient_id=patient_id,
+        device_id=device_id,
+        ts_ms=ts_ms,
+        on_oxygen=on_oxygen,
+        consciousness=consciousness,
+        spo2_scale=spo2_scale,
+        probe_off=probe_off,
+        motion=motion,
+        **values,
+    )
+
+
+def _number(name: str, raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise SampleError(RejectReason.BAD_TYPE, f"{name} must be a number, got {type(raw).__name__} {raw!r}")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise SampleError(RejectReason.BAD_TYPE, f"{name} must be finite")
+    reason = impossible_reason(name, value)
+    if reason:
+        raise SampleError(RejectReason.IMPOSSIBLE_VALUE, reason)
+    return value
+
+
+def _optional_bool(name: str, raw: Any) -> bool | None:
+    if raw is None or isinstance(raw, bool):
+        return raw
+    raise SampleError(RejectReason.BAD_TYPE, f"{name} must be true or false, got {raw!r}")
+
+
+def _consciousness(raw: Any) -> Consciousness | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            return Consciousness(raw.strip().upper())
+        except ValueError:
+            pass
+    raise SampleError(RejectReason.BAD_TYPE, f"consciousness must be one of A, C, V, P, U, got {raw!r}")
+
+
+def _scale(raw: Any) -> int | None:
+    if raw is None:
+        return None
+    if raw in (1, 2) and not isinstance(raw, bool):
+        return int(raw)
+    raise SampleError(RejectReason.BAD_TYPE, f"spo2_scale must be 1 or 2, got {raw!r}")
+
+
+def _quality(raw: Any) -> tuple[bool, float | None]:
+    if raw is None:
+        return False, None
+    if not isinstance(raw, dict):
+        raise SampleError(RejectReason.BAD_TYPE, "quality must be an object")
+    probe_off = _optional_bool("quality.probe_off", raw.get("probe_off")) or False
+    motion = raw.get("motion")
+    if motion is not None:
+        if isinstance(motion, bool) or not isinstance(motion, (int, float)) or not math.isfinite(motion):
+            raise SampleError(RejectReason.BAD_TYPE, f"quality.motion must be a number, got {motion!r}")
+        if motion < 0:
+            raise SampleError(RejectReason.IMPOSSIBLE_VALUE, f"quality.motion {motion} is negative")
+        motion = float(motion)
+    return probe_off, motion
