@@ -105,3 +105,10 @@ class VitalSample:
                 quality["motion"] = self.motion
             out["quality"] = quality
         return out
+
+
+def format_vital(name: str, value: float) -> str:
+    """'SpO2 88 %'-style value text: whole numbers, temperature to 0.1 °C."""
+    unit = UNITS.get(name, "")
+    number = f"{value:.1f}" if name == "temperature" else f"{value:.0f}"
+    return f"{number}{'' if unit in ('%', '') else ' '}{unit}"

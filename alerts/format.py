@@ -1,0 +1,36 @@
+"""Human-readable alert lines for the terminal (`wardwatch alerts`) and log channels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_COLOURS = {"high": "\033[1;31m", "medium": "\033[33m", "low": "\033[36m"}
+_RESET = "\033[0m"
+
+
+def alert_line(doc: dict[str, Any], colour: bool = False) -> str:
+    """One line a nurse can read at a glance: time, status, priority, patient, why."""
+    priority = str(doc.get("priority", "?"))
+    head = f"{str(doc.get('ts', ''))[11:19]} {str(doc.get('status', '?')).upper():<12} {priority.upper():<6}"
+    if colour and priority in _COLOURS:
+        head = f"{_COLOURS[priority]}{head}{_RESET}"
+    news2 = doc.get("news2") or {}
+    score = f" NEWS2 {news2['total']} ({news2['band']})" if news2.get("total") is not None else ""
+    reasons = "; ".join(r.get("text", "") for r in (doc.get("reasons") or [])[:3] if r.get("vital") != "news2")
+    by = f" by {doc['acknowledged_by']}" if doc.get("acknowledged_by") else ""
+    return (f"{head} {doc.get('kind', '?'):<11} {doc.get('patient_id', '?'):<12}{score}{by} | {reasons} "
+            f"[{doc.get('alert_id', '')}]")
+
+
+def alert_row(doc: dict[str, Any]) -> tuple[str, ...]:
+    """The compact table view's columns."""
+    news2 = doc.get("news2") or {}
+    return (
+        str(doc.get("ts", ""))[11:19],
+        str(doc.get("status", "")),
+        str(doc.get("priority", "")),
+        str(doc.get("kind", "")),
+        str(doc.get("patient_id", "")),
+        str(news2.get("total", "")),
+        str(doc.get("alert_id", "")),
+    )

@@ -1,0 +1,122 @@
+"""Worker settings, read once from the environment (the deployment contract).
+
+The names and defaults are DESIGN.md's table; everything else a deployment
+may need (topic names, partitions, store, Kafka security) is here too, so the
+compose file, the README and the code agree on one list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    vitals: str = "vitals"
+    alerts: str = "alerts"
+    dlq: str = "vitals-dlq"
+    acks: str = "alert-acks"
+    audit: str = "audit"
+    notify_dlq: str = "notify-dlq"
+
+    def repartition(self, app_id: str) -> str:
+        """Internal topic that moves a message to its patient's partition."""
+        return f"{app_id}-patient-repartition"
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+
+    def aiokafka_kwargs(self) -> dict[str, object]:
+        """Keyword arguments every aiokafka client of ours takes."""
+        kwargs: dict[str, object] = {"security_protocol": self.protocol}
+        if self.sasl_mechanism:
+            kwargs.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        if self.protocol in ("SSL", "SASL_SSL"):
+            import ssl
+
+            kwargs["ssl_context"] = ssl.create_default_context(cafile=self.ssl_cafile)
+        return kwargs
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    bootstrap: str = "127.0.0.1:9092"
+    app_id: str = "wardwatch"
+    metrics_port: int = 9108
+    web_port: int = 6066
+    web_host: str = "0.0.0.0"
+    data_dir: Path = Path("./data")
+    config_path: str | None = None
+    ingest_tokens: tuple[str, ...] = ()
+    mllp_port: int = 2575
+    partitions: int = 4
+    replication: int = 1
+    store: str = "memory"
+    processing_guarantee: str = "at_least_once"
+    log_format: str = "text"
+    log_level: str = "info"
+    fast_rebalance: bool = False
+    topics: Topics = field(default_factory=Topics)
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [h.strip() for h in self.bootstrap.replace(";", ",").split(",") if h.strip()]
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        topics = Topics(
+            vitals=_env("WARDWATCH_TOPIC_VITALS", "vitals"),
+            alerts=_env("WARDWATCH_TOPIC_ALERTS", "alerts"),
+            dlq=_env("WARDWATCH_TOPIC_DLQ", "vitals-dlq"),
+            acks=_env("WARDWATCH_TOPIC_ACKS", "alert-acks"),
+            audit=_env("WARDWATCH_TOPIC_AUDIT", "audit"),
+            notify_dlq=_env("WARDWATCH_TOPIC_NOTIFY_DLQ", "notify-dlq"),
+        )
+        security = KafkaSecurity(
+            protocol=_env("WARDWATCH_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
+            sasl_mechanism=os.environ.get("WARDWATCH_KAFKA_SASL_MECHANISM") or None,
+            sasl_username=os.environ.get("WARDWATCH_KAFKA_SASL_USERNAME") or None,
+            sasl_password=os.environ.get("WARDWATCH_KAFKA_SASL_PASSWORD") or None,
+            ssl_cafile=os.environ.get("WARDWATCH_KAFKA_SSL_CAFILE") or None,
+        )
+        tokens = tuple(t.strip() for t in os.environ.get("WARDWATCH_INGEST_TOKENS", "").split(",") if t.strip())
+        values: dict[str, object] = dict(
+            bootstrap=_env("WARDWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            app_id=_env("WARDWATCH_APP_ID", "wardwatch"),
+            metrics_port=int(_env("WARDWATCH_METRICS_PORT", "9108")),
+            web_port=int(_env("WARDWATCH_WEB_PORT", "6066")),
+            web_host=_env("WARDWATCH_WEB_HOST", "0.0.0.0"),
+            data_dir=Path(_env("WARDWATCH_DATA_DIR", "./data")),
+            config_path=os.environ.get("WARDWATCH_CONFIG") or None,
+            ingest_tokens=tokens,
+            mllp_port=int(_env("WARDWATCH_MLLP_PORT", "2575")),
+            partitions=int(_env("WARDWATCH_PARTITIONS", "4")),
+            replication=int(_env("WARDWATCH_REPLICATION", "1")),
+            store=_env("WARDWATCH_STORE", "memory"),
+            processing_guarantee=_env("WARDWATCH_PROCESSING_GUARANTEE", "at_least_once"),
+            log_format=_env("WARDWATCH_LOG_FORMAT", "text"),
+            log_level=_env("WARDWATCH_LOG_LEVEL", "info"),
+            fast_rebalance=_env("WARDWATCH_FAST_REBALANCE", "0") in ("1", "true", "yes"),
+            topics=topics,
+            security=security,
+        )
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

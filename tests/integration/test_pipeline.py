@@ -1,0 +1,105 @@
+"""End to end on the real embedded broker: vitals in, alerts and dead letters out."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.conftest import consume_sync, produce_sync
+
+pytestmark = pytest.mark.integration
+
+T0 = 1_764_064_800_000  # 2025-11-25T10:00:00Z
+
+
+def drifting_patient(pid: str, minutes: int = 150, step_s: int = 5) -> list[dict]:
+    """Stable for an hour, then SpO2 falls and heart rate climbs steadily."""
+    out = []
+    for i in range(minutes * 60 // step_s):
+        t = i * step_s
+        drift = max(0.0, (t - 3600) / 60.0)  # minutes since deterioration began
+        out.append({"ts": T0 + t * 1000, "heart_rate": 72 + (i % 3) + 0.8 * drift,
+                    "spo2": max(80, 97 - (i % 2) - 0.25 * drift), "resp_rate": 15 + (i % 2) + 0.15 * drift})
+    return out
+
+
+def stable_patient(minutes: int = 150, step_s: int = 5) -> list[dict]:
+    return [{"ts": T0 + i * step_s * 1000, "heart_rate": 70 + (i % 5), "spo2": 97 + (i % 2),
+             "resp_rate": 14 + (i % 3)} for i in range(minutes * 60 // step_s)]
+
+
+def batches(pid: str, samples: list[dict], size: int = 60) -> list[tuple[bytes, bytes]]:
+    return [(pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "wear-1", "samples": samples[i:i + size]}))
+            for i in range(0, len(samples), size)]
+
+
+def test_deteriorating_patient_raises_one_contract_alert_and_stable_ones_none(broker, worker):
+    deteriorating, stable = "MRN-000417", "MRN-000988"
+    messages = batches(deteriorating, drifting_patient(deteriorating)) + batches(stable, stable_patient())
+    produce_sync(broker.bootstrap, "vitals", messages)
+    total = sum(len(orjson.loads(v)["samples"]) for _, v in messages)
+    worker.wait_metric("wardwatch_samples_processed_total", total)
+    alerts = consume_sync(broker.bootstrap, "alerts",
+                          lambda rs: any(r["patient_id"] == deteriorating and r["status"] == "raised" for r in rs))
+    raised = [a for a in alerts if a["status"] == "raised" and a["kind"] in ("news2", "anomaly", "threshold")]
+    assert [a["patient_id"] for a in raised] == [deteriorating], alerts
+    alert = raised[0]
+    for field in ("alert_id", "patient_id", "device_id", "status", "priority", "kind", "ts", "emitted_at",
+                  "reasons", "news2", "detector"):
+        assert field in alert
+    assert alert["priority"] in ("high", "medium", "low")
+    assert alert["device_id"] == "wear-1"
+    assert alert["reasons"] and all(r["text"] for r in alert["reasons"])
+    assert alert["ts"].endswith("Z")
+    assert not [a for a in alerts if a["patient_id"] == stable]
+    # One deterioration pages once: every physiological message shares the id.
+    ids = {a["alert_id"] for a in alerts if a["patient_id"] == deteriorating and a["kind"] != "signal_loss"}
+    assert len(ids) == 1
+
+
+def test_batch_of_50_is_processed_like_50_singles(broker, worker):
+    samples = stable_patient(minutes=5, step_s=6)[:50]
+    single = [(b"A-1", orjson.dumps({"patient_id": "A-1", "device_id": "d", **s})) for s in samples]
+    batch = [(b"B-1", orjson.dumps({"patient_id": "B-1", "device_id": "d", "samples": samples}))]
+    produce_sync(broker.bootstrap, "vitals", single + batch)
+    assert worker.wait_metric("wardwatch_samples_processed_total", 100) == 100
+    assert worker.metric("wardwatch_inputs_rejected_total") == 0
+
+
+def test_bad_input_goes_to_dlq_with_reason_and_worker_keeps_going(broker, worker):
+    good = {"patient_id": "MRN-1", "device_id": "d", "ts": T0, "heart_rate": 80}
+    bad = [
+        (b"MRN-1", b"{not json"),
+        (b"MRN-1", orjson.dumps({"patient_id": "MRN-1", "ts": T0, "heart_rate": "fast"})),
+        (b"MRN-1", orjson.dumps({"patient_id": "MRN-1", "ts": T0, "spo2": 140})),
+        (b"MRN-1", orjson.dumps({"patient_id": "MRN-1", "ts": T0, "systolic_bp": 70, "diastolic_bp": 90})),
+        (None, b"\xff\xfe binary"),
+        (b"x", orjson.dumps({"device_id": "d", "ts": T0, "heart_rate": 80})),
+    ]
+    produce_sync(broker.bootstrap, "vitals", bad + [(b"MRN-1", orjson.dumps(good))])
+    worker.wait_metric("wardwatch_samples_processed_total", 1)
+    letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: len(rs) >= len(bad))
+    assert len(letters) == len(bad)
+    reasons = [l["error"] for l in letters]
+    assert any("not valid JSON" in r for r in reasons)
+    assert any("heart_rate must be a number" in r for r in reasons)
+    assert any("spo2 140" in r for r in reasons)
+    assert any("systolic_bp 70 must exceed diastolic_bp 90" in r for r in reasons)
+    assert any("patient_id" in r for r in reasons)
+    binary = [l for l in letters if l["payload_encoding"] == "base64"]
+    assert len(binary) == 1
+    for letter in letters:
+        assert {"error", "payload", "payload_encoding", "topic", "partition", "offset", "received_at"} <= set(letter)
+        assert letter["topic"] == "vitals"
+    assert worker.metric("wardwatch_inputs_rejected_total") == len(bad)
+
+
+def test_metrics_move_and_carry_no_patient_ids(broker, worker):
+    produce_sync(broker.bootstrap, "vitals", batches("MRN-SECRET-42", stable_patient(minutes=3)))
+    worker.wait_metric("wardwatch_samples_processed_total", 36)
+    text = worker.metrics()
+    assert "MRN-SECRET-42" not in text
+    for name in ("wardwatch_samples_processed_total", "wardwatch_inputs_rejected_total", "wardwatch_alerts_total",
+                 "wardwatch_processing_seconds", "wardwatch_event_lag_seconds", "wardwatch_consumer_lag_messages"):
+        assert name in text
+    assert "MRN-SECRET-42" not in worker.log()
