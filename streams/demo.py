@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
+
 from streams.broker import BrokerError, EmbeddedBroker, free_port
 from streams.config import Settings
 
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         worker = _child(["worker"], env, logs / "worker.log")
         simulator = _child(["simulate", "--patients", str(args.patients), "--hours", str(args.hours),
                             "--speed", str(args.speed), "--deteriorating", str(args.deteriorating),
-                            "--seed", str(args.seed)], env, None)
+                            "--seed", str(args.seed), "--quiet"], env, logs / "simulate.log")
         return asyncio.run(_follow(env, args, started, worker))
     except KeyboardInterrupt:
         print("\nstopping…", file=sys.stderr)
@@ -99,8 +101,10 @@ async def _follow(env: dict[str, str], args: argparse.Namespace, started: float,
     cons = await consumer(settings, settings.topics.alerts, auto_offset_reset="earliest", group_id=None)
     first = True
     colour = sys.stdout.isatty()
+    status = _Status(args.metrics_port)
     try:
         while not args.duration or time.monotonic() - started < args.duration:
+            status.maybe_print()
             if worker.poll() is not None:
                 print(f"error: the worker exited with code {worker.returncode}; see {args.logs}/worker.log",
                       file=sys.stderr)
@@ -108,8 +112,6 @@ async def _follow(env: dict[str, str], args: argparse.Namespace, started: float,
             batch = await cons.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
-                    import orjson
-
                     doc = orjson.loads(record.value)
                     if first:
                         print(f"first alert after {time.monotonic() - started:.1f} s", flush=True)
@@ -117,4 +119,40 @@ async def _follow(env: dict[str, str], args: argparse.Namespace, started: float,
                     print(alert_line(doc, colour), flush=True)
     finally:
         await cons.stop()
+        status.maybe_print(force=True)
     return 0
+
+
+class _Status:
+    """Every 10 s, one line from the worker's own metrics: how much it has processed."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.last = (time.monotonic(), 0.0)
+        self.first_seen: tuple[float, float] | None = None
+
+    def _samples(self) -> float:
+        import urllib.request
+
+        with urllib.request.urlopen(self.url, timeout=2) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith("wardwatch_samples_processed_total "):
+                    return float(line.split()[1])
+        return 0.0
+
+    def maybe_print(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last[0] < 10:
+            return
+        try:
+            samples = self._samples()
+        except OSError:
+            return
+        rate = (samples - self.last[1]) / max(now - self.last[0], 1e-9)
+        if self.first_seen is None and samples > 0:
+            self.first_seen = (now, samples)
+        average = ""
+        if self.first_seen and now > self.first_seen[0]:
+            average = f", {(samples - self.first_seen[1]) / (now - self.first_seen[0]):,.0f}/s average"
+        print(f"-- worker: {samples:,.0f} samples processed ({rate:,.0f}/s now{average})", file=sys.stderr, flush=True)
+        self.last = (now, samples)
