@@ -7,9 +7,11 @@ into the monitoring stack.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, start_http_server
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+#: process_cpu_seconds_total / process_resident_memory_bytes for the per-worker panels.
+ProcessCollector(registry=REGISTRY)
 
 SAMPLES = Counter(
     "wardwatch_samples_processed_total",
@@ -94,6 +96,30 @@ ASSIGNED_PARTITIONS = Gauge(
     "Input partitions assigned to this worker.",
     registry=REGISTRY,
 )
+
+
+def _preinitialise() -> None:
+    """Create every closed-set label combination at 0.
+
+    Prometheus computes `increase()` from the first sample it sees, so a series
+    born at 1 hides its first event: the first escalation of the day would not
+    fire the unacknowledged-escalation rule.
+    """
+    from alerts.model import Kind, Priority, Status
+    from monitor.parse import RejectReason
+
+    for kind in Kind:
+        for priority in Priority:
+            for status in Status:
+                ALERTS.labels(kind.value, priority.value, status.value)
+    for reason in RejectReason:
+        REJECTED.labels(reason.value)
+    for priority in Priority:
+        OPEN_EPISODES.labels(priority.value)
+        ACK_SECONDS.labels(priority.value)
+
+
+_preinitialise()
 
 
 def serve(port: int) -> None:
