@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "worker": "streams.worker_cmd",
     "simulate": "streams.simulate",
     "alerts": "streams.follow",
+    "console": "streams.console_cmd",
     "ack": "streams.ack_cmd",
     "demo": "streams.demo",
     "evaluate": "streams.evaluate_cmd",
