@@ -71,11 +71,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     env = {**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": broker.bootstrap, "WARDWATCH_FAST_REBALANCE": "1",
            "WARDWATCH_METRICS_PORT": str(args.metrics_port), "WARDWATCH_WEB_PORT": str(args.web_port),
-           "WARDWATCH_DATA_DIR": str(logs / "state"), "WARDWATCH_APP_ID": "wardwatch-demo"}
+           "WARDWATCH_DATA_DIR": str(logs / "state"), "WARDWATCH_APP_ID": "wardwatch-demo",
+           # Loopback only: the console and ingest run without tokens for the demo.
+           "WARDWATCH_WEB_HOST": "127.0.0.1", "WARDWATCH_CONSOLE_INSECURE": "1", "WARDWATCH_INGEST_INSECURE": "1"}
     worker = simulator = None
     started = time.monotonic()
     print(f"broker      {broker.bootstrap} (embedded tansu, memory only)")
     print(f"metrics     http://127.0.0.1:{args.metrics_port}/metrics   (Prometheus)")
+    print(f"console     http://127.0.0.1:{args.web_port}/console   (alerts live, acknowledge in the browser)")
     print(f"worker web  http://127.0.0.1:{args.web_port}/readyz")
     print(f"logs        {logs}/  ·  Ctrl-C stops everything", flush=True)
     try:
