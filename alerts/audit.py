@@ -1,0 +1,238 @@
+"""The audit trail a hospital shows a regulator, and the timeline rebuilt from it.
+
+Pure. Every alert state change, delivery attempt, acknowledgement and routing
+change is one `AuditRecord` on the `audit` topic (JSON, `schema` versioned,
+keyed by alert_id). Records carry a deterministic `id` where a replay would
+write the same fact twice (an alert message re-read after a restart), so the
+timeline counts each fact once; delivery attempts are facts of their own and
+each keeps its own id.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
+
+import orjson
+
+from monitor.timestamps import format_ts, parse_ts
+
+SCHEMA = 1
+
+
+class AuditType(str, enum.Enum):
+    ALERT = "alert"
+    DELIVERY = "delivery"
+    ACK = "ack"
+    CONFIG = "config"
+
+
+class Outcome(str, enum.Enum):
+    """Result of one delivery attempt (also the metric label)."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"  # will be retried
+    UNDELIVERABLE = "undeliverable"  # gave up: sent to notify-dlq
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    type: AuditType
+    alert_id: str
+    patient_id: str
+    ts_ms: int  # when it happened: alert event time, attempt / ack time
+    recorded_ms: int  # wall clock when notify wrote it: the timeline's order
+    id: str = ""
+    # alert
+    status: str | None = None
+    priority: str | None = None
+    kind: str | None = None
+    ward: str | None = None
+    escalation_level: int | None = None
+    reasons: tuple[str, ...] = ()
+    # delivery
+    stage: str | None = None
+    recipient: str | None = None  # person/channel
+    name: str | None = None
+    role: str | None = None
+    channel: str | None = None
+    attempt: int | None = None
+    outcome: Outcome | None = None
+    detail: str | None = None
+    # ack
+    by: str | None = None
+    action: str | None = None
+    source: str | None = None  # channel the ack came from (console, cli, pager, ...)
+    # config
+    routing_sha256: str | None = None
+    routing_source: str | None = None
+
+    def with_id(self) -> "AuditRecord":
+        """A deterministic id from the fact itself (replays write the same id)."""
+        fact = (self.type.value, self.alert_id, self.status, self.priority, self.ts_ms, self.stage,
+                self.recipient, self.attempt, self.by, self.action, self.routing_sha256,
+                self.recorded_ms if self.type in (AuditType.DELIVERY, AuditType.CONFIG) else None)
+        return replace(self, id=hashlib.sha256(repr(fact).encode()).hexdigest()[:16])
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schema": SCHEMA, "type": self.type.value, "id": self.id, "alert_id": self.alert_id,
+                               "patient_id": self.patient_id, "ts": format_ts(self.ts_ms),
+                               "recorded_at": format_ts(self.recorded_ms)}
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value not in (None, ()):
+                out[name] = value.value if isinstance(value, enum.Enum) else list(value) if isinstance(value, tuple) \
+                    else value
+        return out
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.to_wire())
+
+
+_OPTIONAL = ("status", "priority", "kind", "ward", "escalation_level", "reasons", "stage", "recipient", "name",
+             "role", "channel", "attempt", "outcome", "detail", "by", "action", "source", "routing_sha256",
+             "routing_source")
+
+
+def parse_record(raw: bytes | str) -> AuditRecord:
+    """Read one audit message; ValueError for anything not of a schema this code knows."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"audit record is not JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ValueError(f"audit record of unknown schema {doc.get('schema') if isinstance(doc, dict) else None!r}")
+    values: dict[str, Any] = {name: doc.get(name) for name in _OPTIONAL}
+    values["reasons"] = tuple(doc.get("reasons") or ())
+    values["outcome"] = Outcome(doc["outcome"]) if doc.get("outcome") else None
+    return AuditRecord(type=AuditType(doc["type"]), alert_id=doc.get("alert_id", ""),
+                       patient_id=doc.get("patient_id", ""), ts_ms=parse_ts(doc["ts"]),
+                       recorded_ms=parse_ts(doc.get("recorded_at", doc["ts"])), id=doc.get("id", ""), **values)
+
+
+# ---- timeline ---------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    ts_ms: int
+    event: str  # raised, escalated, delivered, delivery failed, undeliverable, ack, acknowledged, resolved
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """Everything that happened to one alert, in the order notify saw it."""
+
+    alert_id: str
+    patient_id: str
+    ward: str | None
+    routing_sha256: str | None
+    entries: tuple[TimelineEntry, ...]
+    raised_ms: int | None
+    acknowledged_ms: int | None
+    acknowledged_by: str | None
+    resolved_ms: int | None
+    paged: tuple[str, ...]  # names reached, in order
+
+    def to_wire(self) -> dict[str, Any]:
+        def seconds(end: int | None) -> float | None:
+            return round((end - self.raised_ms) / 1000, 3) if end is not None and self.raised_ms is not None else None
+
+        return {
+            "alert_id": self.alert_id, "patient_id": self.patient_id, "ward": self.ward,
+            "routing_sha256": self.routing_sha256,
+            "raised_at": format_ts(self.raised_ms) if self.raised_ms is not None else None,
+            "acknowledged_at": format_ts(self.acknowledged_ms) if self.acknowledged_ms is not None else None,
+            "acknowledged_by": self.acknowledged_by,
+            "resolved_at": format_ts(self.resolved_ms) if self.resolved_ms is not None else None,
+            "time_to_acknowledge_s": seconds(self.acknowledged_ms), "time_to_resolve_s": seconds(self.resolved_ms),
+            "paged": list(self.paged),
+            "events": [{"ts": format_ts(e.ts_ms), "event": e.event, "detail": e.detail} for e in self.entries],
+        }
+
+
+def _entry(r: AuditRecord) -> TimelineEntry:
+    if r.type is AuditType.ALERT:
+        level = f", escalation level {r.escalation_level}" if r.escalation_level else ""
+        why = f": {'; '.join(r.reasons[:3])}" if r.reasons and r.status in ("raised", "escalated") else ""
+        by = f" by {r.by}" if r.by else ""
+        return TimelineEntry(r.ts_ms, r.status or "?", f"{r.priority} {r.kind}{level}{by}{why}")
+    if r.type is AuditType.DELIVERY:
+        event = {Outcome.DELIVERED: "delivered", Outcome.FAILED: "delivery failed"}.get(r.outcome, "undeliverable")
+        tail = f" ({r.detail})" if r.detail and r.outcome is not Outcome.DELIVERED else ""
+        role = f" ({r.role})" if r.role else ""
+        return TimelineEntry(r.ts_ms, event, f"{stage_text(r.stage or '')} to {r.name}{role} via {r.channel}, "
+                             f"attempt {r.attempt}{tail}")
+    return TimelineEntry(r.ts_ms, "ack", f"{r.action} by {r.by} via {r.source or 'unknown'}")
+
+
+def stage_text(stage: str) -> str:
+    """`escalated-1-high` -> `escalation step 1 (high)`; `acknowledged` -> `stand-down (acknowledged)`."""
+    if stage.startswith("escalated-"):
+        _, step, priority = stage.split("-", 2)
+        return f"escalation step {step} ({priority})"
+    if stage in ("acknowledged", "resolved"):
+        return f"stand-down ({stage})"
+    return "page" if stage == "raised" else stage
+
+
+def _episode(alert_id: str, records: list[AuditRecord], routing: str | None) -> Episode:
+    alerts = [r for r in records if r.type is AuditType.ALERT]
+    first = lambda status: next((r for r in alerts if r.status == status), None)  # noqa: E731
+    raised = first("raised") or (alerts[0] if alerts else None)
+    ack = first("acknowledged")
+    ack_msg = next((r for r in records if r.type is AuditType.ACK and r.action == "acknowledge"), None)
+    resolved = first("resolved")
+    paged = [r.name or "" for r in records if r.type is AuditType.DELIVERY and r.outcome is Outcome.DELIVERED]
+    acked_ms = min((x.ts_ms for x in (ack, ack_msg) if x), default=None)
+    return Episode(
+        alert_id=alert_id, patient_id=records[0].patient_id,
+        ward=next((r.ward for r in alerts if r.ward), None), routing_sha256=routing,
+        entries=tuple(_entry(r) for r in records), raised_ms=raised.ts_ms if raised else None,
+        acknowledged_ms=acked_ms, acknowledged_by=(ack_msg.by if ack_msg else None) or (ack.by if ack else None),
+        resolved_ms=resolved.ts_ms if resolved else None, paged=tuple(dict.fromkeys(paged)),
+    )
+
+
+def timelines(records: Iterable[AuditRecord], query: str) -> list[Episode]:
+    """Episodes of the patient or alert `query`, each with the routing in force when it began."""
+    seen: set[str] = set()
+    ordered = []
+    for r in sorted(records, key=lambda r: r.recorded_ms):
+        if r.id and r.id in seen:
+            continue
+        seen.add(r.id)
+        ordered.append(r)
+    configs = [r for r in ordered if r.type is AuditType.CONFIG]
+    by_alert: dict[str, list[AuditRecord]] = {}
+    for r in ordered:
+        if r.type is not AuditType.CONFIG and query in (r.alert_id, r.patient_id):
+            by_alert.setdefault(r.alert_id, []).append(r)
+    out = []
+    for alert_id, recs in by_alert.items():
+        start = recs[0].recorded_ms
+        routing = next((c.routing_sha256 for c in reversed(configs) if c.recorded_ms <= start), None)
+        out.append(_episode(alert_id, recs, routing))
+    return out
+
+
+def render_table(episodes: list[Episode]) -> str:
+    """The timeline as a terminal table, one block per episode."""
+    blocks = []
+    for ep in episodes:
+        head = (f"alert {ep.alert_id}  patient {ep.patient_id}  ward {ep.ward or '?'}  "
+                f"routing sha256:{(ep.routing_sha256 or '?')[:12]}")
+        rows = [f"  {format_ts(e.ts_ms)}  {e.event:<16} {e.detail}" for e in ep.entries]
+        summary = ep.to_wire()
+        tail = (f"  time to acknowledge: {_fmt_s(summary['time_to_acknowledge_s'])}"
+                f"   time to resolve: {_fmt_s(summary['time_to_resolve_s'])}")
+        blocks.append("\n".join([head, *rows, tail]))
+    return "\n\n".join(blocks)
+
+
+def _fmt_s(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"

@@ -1,0 +1,62 @@
+"""Appends audit records to the `audit` topic, keyed by alert_id.
+
+Sends are not awaited one by one (a page must not wait for its audit line);
+`flush()` awaits them all before the alerts offset is committed, so no
+committed alert lacks its audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiokafka import AIOKafkaProducer
+
+from alerts.acks import Ack
+from alerts.audit import AuditRecord, AuditType, Outcome
+from alerts.notification import AlertEvent, Notification
+from alerts.routing import Routing
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class AuditWriter:
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+        self.producer, self.topic = producer, topic
+        self._pending: list[asyncio.Future] = []
+
+    async def _append(self, record: AuditRecord) -> None:
+        record = record.with_id()
+        self._pending.append(await self.producer.send(self.topic, record.to_bytes(),
+                                                      key=record.alert_id.encode() or None))
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def alert(self, event: AlertEvent, ward: str) -> None:
+        await self._append(AuditRecord(
+            AuditType.ALERT, event.alert_id, event.patient_id, event.ts_ms, _now_ms(), status=event.status.value,
+            priority=event.priority.value, kind=event.kind, ward=ward, escalation_level=event.escalation_level,
+            reasons=event.reasons, by=event.acknowledged_by))
+
+    async def delivery(self, n: Notification, patient_id: str, attempt: int, outcome: Outcome, detail: str) -> None:
+        now = _now_ms()
+        r = n.recipient
+        await self._append(AuditRecord(
+            AuditType.DELIVERY, n.alert_id, patient_id, now, now, stage=n.stage, recipient=r.key, name=r.name,
+            role=r.role, channel=r.channel, attempt=attempt, outcome=outcome, detail=detail or None,
+            priority=n.priority.value, ward=n.ward))
+
+    async def ack(self, ack: Ack, source: str) -> None:
+        now = _now_ms()
+        await self._append(AuditRecord(AuditType.ACK, ack.alert_id, ack.patient_id, ack.ts_ms or now, now,
+                                       by=ack.by, action=ack.action.value, source=source))
+
+    async def config(self, routing: Routing) -> None:
+        now = _now_ms()
+        await self._append(AuditRecord(AuditType.CONFIG, "", "", now, now, routing_sha256=routing.sha256,
+                                       routing_source=routing.source))
