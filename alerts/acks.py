@@ -23,6 +23,7 @@ class Ack:
     by: str
     action: AckAction
     ts_ms: int | None = None
+    source: str | None = None  # which channel it came from (cli, console, pager…), for the audit trail
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -33,6 +34,8 @@ class Ack:
         }
         if self.ts_ms is not None:
             out["ts"] = format_ts(self.ts_ms)
+        if self.source:
+            out["source"] = self.source
         return out
 
 
@@ -52,4 +55,5 @@ def parse_ack(raw: bytes | str) -> Ack:
     except ValueError:
         raise ValueError(f"ack action must be acknowledge or resolve, got {doc.get('action')!r}") from None
     ts_ms = parse_ts(doc["ts"]) if doc.get("ts") is not None else None
-    return Ack(doc["alert_id"], doc["patient_id"], doc["by"], action, ts_ms)
+    source = doc.get("source") if isinstance(doc.get("source"), str) else None
+    return Ack(doc["alert_id"], doc["patient_id"], doc["by"], action, ts_ms, source)

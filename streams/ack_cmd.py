@@ -72,7 +72,7 @@ async def _run(args: argparse.Namespace) -> int:
               "check the id (wardwatch alerts --from-beginning) or pass --patient", file=sys.stderr)
         return 1
     action = AckAction.RESOLVE if args.resolve else AckAction.ACKNOWLEDGE
-    await send_ack(settings, Ack(args.alert_id, patient, args.by, action, int(time.time() * 1000)))
+    await send_ack(settings, Ack(args.alert_id, patient, args.by, action, int(time.time() * 1000), source="cli"))
     print(f"{action.value} sent for {args.alert_id} by {args.by}")
     return 0
 
