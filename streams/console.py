@@ -345,7 +345,7 @@ class ConsoleWeb:
         by = str(body.get("by") or "").strip()[:80]
         doc = {"alert_id": body.get("alert_id"), "patient_id": body.get("patient_id"), "by": by,
                "action": body.get("action") or "acknowledge",
-               "ts": _utc_now()}
+               "ts": _utc_now(), "source": "console"}
         try:
             parse_ack(orjson.dumps(doc))
         except ValueError as exc:
