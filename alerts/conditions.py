@@ -13,6 +13,13 @@ from alerts.model import EpisodeClass, Kind, Priority, Reason
 
 @dataclass(frozen=True, slots=True)
 class Condition:
+    """One reason to page, as seen on one sample.
+
+    `valid_s` is how long this one observation may stand for the patient: a
+    wearable value is superseded within seconds, so a condition not seen again
+    within `max_gap_s` starts over; a spot-check BP stands until the next round.
+    """
+
     key: str  # stable per source, e.g. "news2", "anomaly", "threshold:spo2_critical"
     kind: Kind
     priority: Priority
@@ -20,6 +27,10 @@ class Condition:
     integral: float = 0.0  # depth × seconds that also confirms it; 0 = not used
     depth: float = 0.0
     reasons: tuple[Reason, ...] = ()
+    valid_s: float = 60.0
+    # False when only hysteresis holds it (between the clear and raise levels):
+    # it keeps the persistence clock running but cannot open or raise an episode.
+    at_raise: bool = True
 
     @property
     def episode_class(self) -> EpisodeClass:

@@ -1,31 +1,53 @@
 """The alert policy: a pure, event-time state machine for one patient.
 
 It encodes alarm-fatigue practice so the pager rings once per deterioration:
-- persistence and integral (depth × duration) criteria before raising;
-- hysteresis (conditions clear at a relaxed level, see ThresholdRule.clear)
-  and a hold time before resolving;
-- one episode per class (all physiological kinds share one) and one stable id;
-- re-notify only on a rise in priority, or when nobody acknowledged in time;
-- a cooldown after a resolve so a flapping signal does not reopen every minute.
+- persistence and integral (depth × duration) criteria before raising, the
+  integral never confirming before `integral_min_s`; a condition not seen
+  again within its validity (`max_gap_s` for wearable data) starts over;
+- hysteresis from the first crossing (a tracked condition ends only at a
+  relaxed level, see ThresholdRule.clear) and a hold time before resolving; an episode does not resolve on samples
+  whose signal is bad (the patient is not known to be better);
+- one episode per class (all physiological kinds share one) and one stable id
+  derived from (patient, class, onset event time);
+- re-notify only on a rise in priority, or when nobody acknowledged in time:
+  each unacknowledged priority level escalates once per `escalate_after_s`,
+  at most `max_escalations` times, and never after an ack;
+- a cooldown after a resolve so a flapping signal does not reopen every minute;
+- signal loss only for a patient with an established continuous stream, and
+  it resolves as soon as data returns.
 
 All time is event time in epoch ms handed in by the caller; the policy never
 reads a clock, so a replay makes exactly the same decisions as the live ward.
+Acknowledgements carry staff wall-clock time: it is reported, never used as
+the policy's clock (a replay's event time may be months away from it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable
+from typing import Any, Iterable
+
+from monitor.timestamps import format_ts
 
 from alerts.conditions import Condition
 from alerts.config import PolicyConfig
 from alerts.ids import episode_id
 from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, Priority, Reason, Status
 
-#: A gap longer than this does not count towards a condition's integral.
-_MAX_STEP_MS = 60_000
+#: A gap longer than this adds no more to a condition's integral.
+_MAX_STEP_MS = 15_000
 #: How many closed alert ids are remembered to tell "resolved" from "unknown".
 _RECENT_CLOSED = 16
+#: Continuous samples, each within `signal_loss_s` of the one before, that make
+#: a patient "continuously monitored" (a nurse's one-off reading does not).
+STREAM_MIN_SAMPLES = 3
+_TECHNICAL_PREFIX = "technical:"
+_ACTIONS = ("acknowledge", "resolve")
+
+
+def class_of_key(key: str) -> EpisodeClass:
+    """Which episode a condition key belongs to (tracks are keyed by condition)."""
+    return EpisodeClass.TECHNICAL if key.startswith(_TECHNICAL_PREFIX) else EpisodeClass.PHYSIOLOGICAL
 
 
 @dataclass(slots=True)
@@ -35,12 +57,13 @@ class Track:
     since_ms: int
     last_ms: int
     integral: float = 0.0
+    expires_ms: int = 0  # last observation + its validity; unseen past this, it starts over
 
-    def confirmed(self, cond: Condition, now_ms: int, persistence_factor: float) -> bool:
+    def confirmed(self, cond: Condition, now_ms: int, factor: float, integral_min_s: float) -> bool:
         held_s = (now_ms - self.since_ms) / 1000.0
-        if held_s >= cond.persistence_s * persistence_factor:
+        if held_s >= cond.persistence_s * factor:
             return True
-        return cond.integral > 0 and self.integral >= cond.integral * persistence_factor
+        return cond.integral > 0 and held_s >= integral_min_s and self.integral >= cond.integral * factor
 
 
 @dataclass(slots=True)
@@ -52,12 +75,13 @@ class Episode:
     status: Status
     onset_ms: int
     raised_ms: int
-    notified_ms: int  # last page (raise, escalation); the escalation timer counts from here
+    notified_ms: int  # last page (raise, priority rise, escalation); the no-ack timer counts from here
     device_id: str
-    escalations: int = 0
+    escalations: int = 0  # no-ack escalations at the current priority
     clear_since_ms: int | None = None
     acknowledged_by: str | None = None
     reasons: dict[str, Reason] = field(default_factory=dict)
+    suppressed: tuple[str, ...] = ()  # technical episodes: what they suppressed
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +90,7 @@ class Observation:
 
     ts_ms: int
     device_id: str
-    evaluated: frozenset[str]  # condition keys that were checked on this sample
+    evaluated: tuple[str, ...] | frozenset[str]  # condition keys checked on this sample
     conditions: tuple[Condition, ...]
     news2: News2Summary | None = None
     detector: DetectorInfo | None = None
@@ -91,6 +115,8 @@ class AlertPolicy:
         self.recent_closed: list[str] = []
         self.now_ms = 0
         self.last_data_ms: int | None = None
+        self.stream_samples = 0
+        self.last_device = ""
         self.last_news2: News2Summary | None = None
         self.last_detector: DetectorInfo | None = None
         self.suppressed: tuple[str, ...] = ()
@@ -101,82 +127,121 @@ class AlertPolicy:
         """True while a physiological condition is pending or paging (freezes learning)."""
         if EpisodeClass.PHYSIOLOGICAL in self.episodes:
             return True
-        return any(not k.startswith("technical:") for k in self.tracks)
+        return any(not k.startswith(_TECHNICAL_PREFIX) for k in self.tracks)
 
     def holding(self, key: str) -> bool:
-        """True when `key` holds within an open episode, so its rule applies hysteresis."""
-        episode_class = EpisodeClass.TECHNICAL if key.startswith("technical:") else EpisodeClass.PHYSIOLOGICAL
-        return key in self.tracks and episode_class in self.episodes
+        """True while `key` is tracked (pending or paging), so its rule applies hysteresis.
+
+        Hysteresis from the first crossing, not only once paging: a NEWS2 that
+        flickers 4-5-4-5 on a deteriorating patient is one sustained condition,
+        not a new one every minute whose persistence never completes.
+        """
+        return key in self.tracks
 
     def observe(self, obs: Observation, continuous: bool) -> list[Alert]:
         """Fold one sample's conditions in; `continuous` marks wearable data (for signal loss)."""
         out = self.advance(obs.ts_ms)
-        self.now_ms = max(self.now_ms, obs.ts_ms)
-        self.last_news2 = obs.news2 or self.last_news2
-        self.last_detector = obs.detector or self.last_detector
+        if obs.news2 is not None:
+            self.last_news2 = obs.news2
+        if obs.detector is not None:
+            self.last_detector = obs.detector
         self.suppressed = obs.suppressed
         if continuous:
-            self.last_data_ms = max(self.last_data_ms or 0, obs.ts_ms)
-            loss = self.episodes.get(EpisodeClass.SIGNAL_LOSS)
-            if loss is not None:
-                out.append(self._close(loss, obs.ts_ms))
-        self._update_tracks(obs)
-        by_key = {c.key: c for c in obs.conditions}
-        for episode_class in (EpisodeClass.PHYSIOLOGICAL, EpisodeClass.TECHNICAL):
-            out.extend(self._decide(episode_class, by_key, obs))
+            self._data_arrived(obs, out)
+        present = self._update_tracks(obs)
+        if self.tracks or self.episodes:
+            for episode_class in (EpisodeClass.PHYSIOLOGICAL, EpisodeClass.TECHNICAL):
+                out.extend(self._decide(episode_class, present, obs))
         return out
 
     def advance(self, now_ms: int) -> list[Alert]:
         """Run timers (resolve hold, escalation, signal loss) up to `now_ms`."""
+        if now_ms > self.now_ms:
+            self.now_ms = now_ms
         out: list[Alert] = []
-        self._signal_loss(now_ms, out)
-        for episode in list(self.episodes.values()):
-            out.extend(self._timers(episode, now_ms))
-        self.now_ms = max(self.now_ms, now_ms)
+        if self.stream_samples >= STREAM_MIN_SAMPLES and EpisodeClass.SIGNAL_LOSS not in self.episodes:
+            self._signal_loss(self.now_ms, out)
+        if self.episodes:
+            for episode in list(self.episodes.values()):
+                out.extend(self._timers(episode, self.now_ms))
         return out
 
     def acknowledge(self, alert_id: str, by: str, action: str, ts_ms: int | None) -> list[Alert]:
-        """Apply an ack/resolve from staff; raise AckError when it cannot apply."""
+        """Apply an ack/resolve from staff; raise AckError when it cannot apply.
+
+        `ts_ms` is the staff's wall clock: reported as `acknowledged_at`, never
+        used for timing; the state change is stamped with the policy's clock.
+        """
+        if action not in _ACTIONS:
+            raise AckError("bad_ack", f"ack action must be acknowledge or resolve, got {action!r}")
         episode = next((e for e in self.episodes.values() if e.alert_id == alert_id), None)
         if episode is None:
             if alert_id in self.recent_closed:
                 raise AckError("alert_resolved", f"alert {alert_id} is already resolved")
             raise AckError("unknown_alert", f"no open alert {alert_id} for this patient")
-        at = ts_ms if ts_ms is not None else self.now_ms
+        at = self.now_ms
         if action == "resolve":
+            self._forget(episode.episode_class)
             return [self._close(episode, at, by=by)]
         if episode.status is Status.ACKNOWLEDGED:
             return []  # idempotent: a second ack changes nothing
         episode.status = Status.ACKNOWLEDGED
         episode.acknowledged_by = by
-        return [self._alert(episode, at, Status.ACKNOWLEDGED)]
+        alert = self._alert(episode, at, Status.ACKNOWLEDGED)
+        if ts_ms is not None:
+            alert = replace(alert, extra={**alert.extra, "acknowledged_at": format_ts(ts_ms)})
+        return [alert]
 
-    # ---- internals ----------------------------------------------------------
-    def _update_tracks(self, obs: Observation) -> None:
+    # ---- tracks -------------------------------------------------------------
+    def _update_tracks(self, obs: Observation) -> dict[str, Condition]:
+        """Start, extend or end each evaluated condition's track; drop ones gone stale."""
+        tracks = self.tracks
+        if not obs.conditions and not tracks:
+            return {}  # the common case: a well patient, nothing to start or end
         present = {c.key: c for c in obs.conditions}
+        ts = obs.ts_ms
         for key in obs.evaluated:
             cond = present.get(key)
-            track = self.tracks.get(key)
+            track = tracks.get(key)
             if cond is None:
-                self.tracks.pop(key, None)
-            elif track is None:
-                self.tracks[key] = Track(obs.ts_ms, obs.ts_ms)
-            elif obs.ts_ms > track.last_ms:
-                step = min(obs.ts_ms - track.last_ms, _MAX_STEP_MS) / 1000.0
-                track.integral += cond.depth * step
-                track.last_ms = obs.ts_ms
+                if track is not None:
+                    del tracks[key]
+            elif track is None or ts > track.expires_ms:
+                tracks[key] = Track(ts, ts, 0.0, ts + int(cond.valid_s * 1000))
+            elif ts > track.last_ms:
+                track.integral += cond.depth * min(ts - track.last_ms, _MAX_STEP_MS) / 1000.0
+                track.last_ms = ts
+                track.expires_ms = ts + int(cond.valid_s * 1000)
+        if tracks:
+            for key in [k for k, t in tracks.items() if t.expires_ms < ts]:
+                del tracks[key]
+        return present
 
-    def _decide(self, episode_class: EpisodeClass, by_key: dict[str, Condition], obs: Observation) -> list[Alert]:
-        active = [c for c in by_key.values() if c.episode_class is episode_class and c.key in self.tracks]
+    def _class_active(self, episode_class: EpisodeClass) -> bool:
+        return any(class_of_key(k) is episode_class for k in self.tracks)
+
+    def _forget(self, episode_class: EpisodeClass) -> None:
+        """Staff resolved it: a condition that persists must earn a new episode afresh."""
+        if episode_class is EpisodeClass.SIGNAL_LOSS:
+            self.stream_samples = 0  # device taken off on purpose: wait for a new stream
+            return
+        for key in [k for k in self.tracks if class_of_key(k) is episode_class]:
+            del self.tracks[key]
+
+    # ---- raising and escalating on priority -------------------------------
+    def _decide(self, episode_class: EpisodeClass, present: dict[str, Condition], obs: Observation) -> list[Alert]:
+        ts = obs.ts_ms
         episode = self.episodes.get(episode_class)
         if episode is not None:
-            episode.clear_since_ms = None if self._class_active(episode_class) else (
-                episode.clear_since_ms if episode.clear_since_ms is not None else obs.ts_ms
-            )
-        factor = 2.0 if obs.ts_ms < self.cooldown_until.get(episode_class, 0) else 1.0
+            self._update_clearing(episode, obs)
+        active = [c for c in present.values() if c.episode_class is episode_class and c.key in self.tracks]
+        if not active:
+            return []
+        factor = 2.0 if ts < self.cooldown_until.get(episode_class, 0) else 1.0
+        min_s = self.config.integral_min_s
         confirmed = [
             c for c in active
-            if self.tracks[c.key].confirmed(c, obs.ts_ms, 1.0 if c.priority is Priority.HIGH else factor)
+            if c.at_raise and self.tracks[c.key].confirmed(c, ts, 1.0 if c.priority is Priority.HIGH else factor, min_s)
         ]
         if not confirmed:
             return []
@@ -188,14 +253,22 @@ class AlertPolicy:
         if top.priority.rank > episode.priority.rank:
             episode.priority = top.priority
             episode.status = Status.ESCALATED
-            episode.notified_ms = obs.ts_ms
-            episode.acknowledged_by = None
-            return [self._alert(episode, obs.ts_ms, Status.ESCALATED)]
+            episode.notified_ms = ts
+            episode.escalations = 0  # a new priority level gets its own no-ack ladder
+            episode.acknowledged_by = None  # and needs its own acknowledgement
+            return [self._alert(episode, ts, Status.ESCALATED)]
         return []
 
-    def _class_active(self, episode_class: EpisodeClass) -> bool:
-        prefix = "technical:" if episode_class is EpisodeClass.TECHNICAL else None
-        return any(k.startswith("technical:") == (prefix is not None) for k in self.tracks)
+    def _update_clearing(self, episode: Episode, obs: Observation) -> None:
+        """Start/stop the resolve hold; a bad-signal sample is not evidence of recovery."""
+        if obs.suppressed and episode.episode_class is EpisodeClass.TECHNICAL:
+            episode.suppressed = _union(episode.suppressed, obs.suppressed)
+        if obs.suppressed and episode.episode_class is EpisodeClass.PHYSIOLOGICAL:
+            episode.clear_since_ms = None
+        elif self._class_active(episode.episode_class):
+            episode.clear_since_ms = None
+        elif episode.clear_since_ms is None:
+            episode.clear_since_ms = obs.ts_ms
 
     def _open(self, episode_class: EpisodeClass, top: Condition, confirmed: list[Condition], obs: Observation) -> Alert:
         onset = min(self.tracks[c.key].since_ms for c in confirmed)
@@ -209,6 +282,7 @@ class AlertPolicy:
             raised_ms=obs.ts_ms,
             notified_ms=obs.ts_ms,
             device_id=obs.device_id,
+            suppressed=obs.suppressed if episode_class is EpisodeClass.TECHNICAL else (),
         )
         self._merge_reasons(episode, confirmed)
         self.episodes[episode_class] = episode
@@ -220,18 +294,28 @@ class AlertPolicy:
             for reason in cond.reasons:
                 episode.reasons[f"{cond.key}:{reason.vital}"] = reason
 
+    # ---- timers -------------------------------------------------------------
     def _timers(self, episode: Episode, now_ms: int) -> list[Alert]:
+        """No-ack escalations due before `now_ms` (and before it started clearing), then the resolve."""
         cfg = self.config
+        out = self._escalations(episode, now_ms)
         if episode.clear_since_ms is not None:
             resolve_at = episode.clear_since_ms + int(cfg.resolve_hold_s * 1000)
             if now_ms >= resolve_at:
-                return [self._close(episode, resolve_at)]
+                out.append(self._close(episode, resolve_at))
+        return out
+
+    def _escalations(self, episode: Episode, now_ms: int) -> list[Alert]:
+        """One `escalated` per no-ack step, each stamped at its due time, at most max_escalations."""
+        cfg = self.config
+        delay_ms = int(cfg.escalation_delay(episode.priority) * 1000)
+        if delay_ms <= 0:
+            return []
+        horizon = now_ms if episode.clear_since_ms is None else min(now_ms, episode.clear_since_ms - 1)
         out: list[Alert] = []
-        if episode.episode_class is EpisodeClass.SIGNAL_LOSS:
-            return out
         while episode.status is not Status.ACKNOWLEDGED and episode.escalations < cfg.max_escalations:
-            due = episode.notified_ms + int(cfg.escalation_delay(episode.priority) * 1000)
-            if now_ms < due:
+            due = episode.notified_ms + delay_ms
+            if due > horizon:
                 break
             episode.escalations += 1
             episode.notified_ms = due
@@ -239,44 +323,63 @@ class AlertPolicy:
             out.append(self._alert(episode, due, Status.ESCALATED))
         return out
 
+    # ---- signal loss --------------------------------------------------------
+    def _data_arrived(self, obs: Observation, out: list[Alert]) -> None:
+        """Count the continuous stream; data returning resolves a signal loss."""
+        ts, last = obs.ts_ms, self.last_data_ms
+        if last is None or ts - last > self.config.signal_loss_s * 1000:
+            self.stream_samples = 1
+        elif ts > last and self.stream_samples < STREAM_MIN_SAMPLES:
+            self.stream_samples += 1
+        if last is None or ts > last:
+            self.last_data_ms = ts
+            self.last_device = obs.device_id
+        loss = self.episodes.get(EpisodeClass.SIGNAL_LOSS)
+        if loss is not None:
+            out.append(self._close(loss, max(ts, loss.raised_ms)))
+
     def _signal_loss(self, now_ms: int, out: list[Alert]) -> None:
-        if self.last_data_ms is None or EpisodeClass.SIGNAL_LOSS in self.episodes:
+        last = self.last_data_ms
+        if last is None:
             return
-        lost_at = self.last_data_ms + int(self.config.signal_loss_s * 1000)
+        loss_ms = int(self.config.signal_loss_s * 1000)
+        lost_at = last + loss_ms
+        if lost_at < self.cooldown_until.get(EpisodeClass.SIGNAL_LOSS, 0):
+            lost_at = last + 2 * loss_ms  # flapping device: ask for a longer gap
         if now_ms < lost_at:
             return
         gap = Reason(
-            vital="signal",
-            text=f"No data from the wearable for {self.config.signal_loss_s:.0f} s",
-            limit=self.config.signal_loss_s,
+            vital="signal", limit=self.config.signal_loss_s, value=(lost_at - last) / 1000.0,
+            text=f"No data from device {self.last_device or '?'} since {format_ts(last)[11:19]} UTC: "
+                 "patient not monitored",
         )
         episode = Episode(
-            alert_id=episode_id(self.patient_id, EpisodeClass.SIGNAL_LOSS, self.last_data_ms),
+            alert_id=episode_id(self.patient_id, EpisodeClass.SIGNAL_LOSS, last),
             episode_class=EpisodeClass.SIGNAL_LOSS,
             kind=Kind.SIGNAL_LOSS,
             priority=Priority.MEDIUM,
             status=Status.RAISED,
-            onset_ms=self.last_data_ms,
+            onset_ms=last,
             raised_ms=lost_at,
             notified_ms=lost_at,
-            device_id="",
+            device_id=self.last_device,
             reasons={"signal": gap},
         )
         self.episodes[EpisodeClass.SIGNAL_LOSS] = episode
         out.append(self._alert(episode, lost_at, Status.RAISED))
 
+    # ---- closing and emitting -------------------------------------------------
     def _close(self, episode: Episode, at_ms: int, by: str | None = None) -> Alert:
         del self.episodes[episode.episode_class]
         self.recent_closed = (self.recent_closed + [episode.alert_id])[-_RECENT_CLOSED:]
-        if episode.episode_class is not EpisodeClass.SIGNAL_LOSS:
-            self.cooldown_until[episode.episode_class] = at_ms + int(self.config.cooldown_s * 1000)
+        self.cooldown_until[episode.episode_class] = at_ms + int(self.config.cooldown_s * 1000)
         if by:
             episode.acknowledged_by = by
         return self._alert(episode, at_ms, Status.RESOLVED)
 
     def _alert(self, episode: Episode, at_ms: int, status: Status) -> Alert:
         physiological = episode.episode_class is EpisodeClass.PHYSIOLOGICAL
-        extra = {"escalation_level": episode.escalations} if episode.escalations else {}
+        extra: dict[str, Any] = {"escalation_level": episode.escalations} if episode.escalations else {}
         return Alert(
             alert_id=episode.alert_id,
             patient_id=self.patient_id,
@@ -289,38 +392,53 @@ class AlertPolicy:
             news2=self.last_news2 if physiological else None,
             detector=self.last_detector if physiological else None,
             onset_ts_ms=episode.onset_ms,
-            suppressed=self.suppressed if physiological else (),
+            suppressed=self.suppressed if physiological else episode.suppressed,
             acknowledged_by=episode.acknowledged_by if status in (Status.ACKNOWLEDGED, Status.RESOLVED) else None,
             extra=extra,
         )
 
     # ---- serialization ----------------------------------------------------
     def to_state(self) -> list:
+        """Explicit JSON-able state; new fields are only ever appended (old states load)."""
         episodes = [
             [e.alert_id, e.episode_class.value, e.kind.value, e.priority.value, e.status.value, e.onset_ms,
              e.raised_ms, e.notified_ms, e.device_id, e.escalations, e.clear_since_ms, e.acknowledged_by,
-             [[k, r.to_wire()] for k, r in e.reasons.items()]]
+             [[k, r.to_wire()] for k, r in e.reasons.items()], list(e.suppressed)]
             for e in self.episodes.values()
         ]
-        tracks = [[k, t.since_ms, t.last_ms, t.integral] for k, t in self.tracks.items()]
+        tracks = [[k, t.since_ms, t.last_ms, t.integral, t.expires_ms] for k, t in self.tracks.items()]
         cooldown = [[c.value, until] for c, until in self.cooldown_until.items()]
-        return [self.now_ms, self.last_data_ms, tracks, episodes, cooldown, self.recent_closed,
+        return [self.now_ms, self.last_data_ms, tracks, episodes, cooldown, list(self.recent_closed),
                 self.last_news2.to_wire() if self.last_news2 else None,
-                self.last_detector.to_wire() if self.last_detector else None]
+                self.last_detector.to_wire() if self.last_detector else None,
+                self.stream_samples, self.last_device, list(self.suppressed)]
 
     def load_state(self, state: list) -> "AlertPolicy":
-        now_ms, last_data, tracks, episodes, cooldown, closed, news2, detector = state
+        state = list(state) + [None] * (11 - len(state))
+        now_ms, last_data, tracks, episodes, cooldown, closed, news2, detector, stream, device, supp = state
         self.now_ms, self.last_data_ms, self.recent_closed = now_ms, last_data, list(closed)
-        self.tracks = {k: Track(s, last, i) for k, s, last, i in tracks}
+        # States written before the stream count existed: trust that data was continuous.
+        self.stream_samples = STREAM_MIN_SAMPLES if stream is None and last_data is not None else (stream or 0)
+        self.last_device = device or ""
+        self.suppressed = tuple(supp or ())
+        self.tracks = {}
+        for key, since, last, integral, *rest in tracks:
+            expires = rest[0] if rest else last + int(self.config.max_gap_s * 1000)
+            self.tracks[key] = Track(since, last, integral, expires)
         self.cooldown_until = {EpisodeClass(c): until for c, until in cooldown}
         self.last_news2 = News2Summary(**news2) if news2 else None
         self.last_detector = DetectorInfo(**detector) if detector else None
-        for (aid, cls, kind, prio, status, onset, raised, notified, dev, esc, clear, by, reasons) in episodes:
+        self.episodes = {}
+        for doc in episodes:
+            (aid, cls, kind, prio, status, onset, raised, notified, dev, esc, clear, by, reasons), rest = \
+                doc[:13], doc[13:]
             episode = Episode(aid, EpisodeClass(cls), Kind(kind), Priority(prio), Status(status), onset, raised,
-                              notified, dev, esc, clear, by, {k: Reason.from_wire(r) for k, r in reasons})
+                              notified, dev, esc, clear, by, {k: Reason.from_wire(r) for k, r in reasons},
+                              tuple(rest[0]) if rest else ())
             self.episodes[episode.episode_class] = episode
         return self
 
 
-def with_priority(cond: Condition, priority: Priority) -> Condition:
-    return replace(cond, priority=priority)
+def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return a + tuple(x for x in b if x not in a)
+
