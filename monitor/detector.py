@@ -46,6 +46,9 @@ STD_FLOOR: dict[str, float] = {
     "systolic_bp": 8.0,
     "temperature": 0.25,
 }
+#: The per-vital loop, precomputed: (vital, direction, smoothed?).
+_PLAN = tuple((v, DIRECTION[v], v in CONTINUOUS) for v in DIRECTION)
+
 #: z-score at which the score starts rising from 0, and the span to reach 1.
 Z_START = 2.0
 Z_SPAN = 4.0
@@ -142,27 +145,30 @@ class BaselineDetector:
         `skip` names vitals whose values are not trustworthy right now (motion
         artefact), so they neither score nor teach the baseline.
         """
+        ts = sample.ts_ms
         if self.first_ts is None:
-            self.first_ts = sample.ts_ms
+            self.first_ts = ts
+        time_warm = ts - self.first_ts >= self.warmup_ms
         contributions: list[Contribution] = []
         warm_any = False
-        for vital in DIRECTION:
+        vitals, frozen = self.vitals, self.frozen
+        for vital, direction, continuous in _PLAN:
             value = getattr(sample, vital)
-            if value is None or vital in skip:
+            if value is None or (skip and vital in skip):
                 continue
-            base = self.vitals.get(vital)
+            base = vitals.get(vital)
             if base is None:
-                base = self.vitals[vital] = _VitalBaseline()
-            tau = self.tau_s if vital in CONTINUOUS else 0.0
-            smoothed = base.smooth(value, sample.ts_ms, tau)
-            if self._warm(base, sample.ts_ms):
+                base = vitals[vital] = _VitalBaseline()
+            smoothed = base.smooth(value, ts, self.tau_s if continuous else 0.0)
+            n = base.var.mean.n
+            if time_warm and n >= self.warmup_samples:
                 warm_any = True
                 mean = base.var.mean.get()
-                z = (smoothed - mean) / base.std(vital)
-                direction = DIRECTION[vital]
+                std = base.std(vital)  # once per vital: it is the costly part
+                z = (smoothed - mean) / std
                 if direction == 0 or (z * direction) > 0:
-                    contributions.append(Contribution(vital, smoothed, mean, base.std(vital), z))
-            if not self.frozen:
+                    contributions.append(Contribution(vital, smoothed, mean, std, z))
+            if not frozen:
                 base.learn(value, self.memory)
         contributions.sort(key=lambda c: -abs(c.z))
         top = abs(contributions[0].z) if contributions else 0.0
