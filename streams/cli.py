@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "convert": "streams.convert_cmd",
     "notify": "streams.notify_cmd",
     "audit": "streams.audit_cmd",
+    "recovery": "streams.recovery_cmd",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKER = 0, 1, 2, 3

@@ -55,6 +55,14 @@ class KafkaSecurity:
         return kwargs
 
 
+#: WARDWATCH_PROCESSING_GUARANTEE values (Faust's): at_least_once works on any
+#: broker; exactly_once needs Kafka transactions (Apache Kafka, not tansu).
+PROCESSING_GUARANTEES = ("at_least_once", "exactly_once")
+#: WARDWATCH_STORE values: memory (rebuilt from the changelog) or a local
+#: RocksDB (rocksdict) under WARDWATCH_DATA_DIR (recovers from disk + changelog tail).
+STORES = ("memory", "rocksdb", "rocksdict")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     bootstrap: str = "127.0.0.1:9092"
@@ -119,4 +127,16 @@ class Settings:
             security=security,
         )
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise ValueError naming the variable when a setting cannot work."""
+        if self.processing_guarantee not in PROCESSING_GUARANTEES:
+            raise ValueError(f"WARDWATCH_PROCESSING_GUARANTEE={self.processing_guarantee!r}: use one of "
+                             f"{', '.join(PROCESSING_GUARANTEES)} (exactly_once needs a broker with transactions)")
+        if self.store not in STORES:
+            raise ValueError(f"WARDWATCH_STORE={self.store!r}: use one of {', '.join(STORES)}")
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"WARDWATCH_LOG_FORMAT={self.log_format!r}: use text or json")

@@ -1,7 +1,11 @@
 """Logging set-up: human text for a terminal, one JSON object per line for ops.
 
 No patient identifier is ever logged at INFO: alert lines carry the alert id
-(a hash, usable as a correlation id), never the patient.
+(a hash, usable as a correlation id: `extra={"alert_id": ...}` puts it in the
+JSON as `alert_id` and `correlation_id`), never the patient. The handler is on
+the root logger, so Faust's, mode's and aiokafka's records use the same
+format; the worker starts Faust with `override_logging=False` so Faust does
+not replace it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class JsonFormatter(logging.Formatter):
         correlation = getattr(record, "alert_id", None)
         if correlation:
             doc["alert_id"] = correlation
+            doc["correlation_id"] = correlation
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(doc).decode()

@@ -28,7 +28,11 @@ async def _admin(settings: Settings) -> AIOKafkaAdminClient:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10000, **settings.security.aiokafka_kwargs()
     )
-    await admin.start()
+    try:
+        await admin.start()
+    except BaseException:
+        await admin.close()  # release the half-open client before the next attempt
+        raise
     return admin
 
 
@@ -62,22 +66,45 @@ async def partition_count(settings: Settings, topic: str) -> int | None:
 
 
 async def ensure_topics(settings: Settings, attempts: int = 0) -> int:
-    """Create missing topics; return the partition count every per-patient topic uses."""
-    admin = await connect_admin(settings, attempts)
-    try:
-        existing = set(await admin.list_topics())
-        topics = settings.topics
-        if topics.vitals not in existing:
-            await _create(admin, topics.vitals, settings.partitions, settings.replication)
-        count = await partition_count(settings, topics.vitals) or settings.partitions
-        per_patient = [topics.alerts, topics.acks, topics.repartition(settings.app_id)]
-        others = [topics.dlq, topics.audit, topics.notify_dlq]
-        for name in per_patient + others:
-            if name not in existing:
-                await _create(admin, name, count, settings.replication)
-        return count
-    finally:
-        await admin.close()
+    """Create missing topics; return the partition count every per-patient topic uses.
+
+    The whole sequence is retried with backoff (the broker may go away between
+    the first connection and the last topic); `attempts` 0 means forever.
+    """
+    delay, tried = 1.0, 0
+    while True:
+        tried += 1
+        admin = await connect_admin(settings, attempts)
+        try:
+            return await _ensure(admin, settings)
+        except (KafkaConnectionError, KafkaError, OSError) as exc:
+            if attempts and tried >= attempts:
+                raise BrokerUnreachable(f"lost the Kafka broker at {settings.bootstrap} while creating topics "
+                                        f"({exc})") from None
+            log.warning("broker %s failed while creating topics (%s); retrying in %.0f s", settings.bootstrap,
+                        exc, delay)
+        finally:
+            try:
+                await admin.close()
+            except Exception:  # a dead connection: nothing left to close cleanly
+                pass
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
+
+
+async def _ensure(admin: AIOKafkaAdminClient, settings: Settings) -> int:
+    existing = set(await admin.list_topics())
+    topics = settings.topics
+    if topics.vitals not in existing:
+        await _create(admin, topics.vitals, settings.partitions, settings.replication)
+    count = await partition_count(settings, topics.vitals) or settings.partitions
+    per_patient = [topics.alerts, topics.acks, topics.repartition(settings.app_id)]
+    others = [topics.dlq, topics.audit, topics.notify_dlq]
+    for name in per_patient + others:
+        if name not in existing:
+            await _create(admin, name, count, settings.replication)
+    log.info("topics ready: %s has %d partitions", topics.vitals, count)
+    return count
 
 
 async def _create(admin: AIOKafkaAdminClient, name: str, partitions: int, replication: int) -> None:

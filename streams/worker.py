@@ -5,27 +5,45 @@ key did not match their patient are re-keyed there first, so each patient's
 state lives on exactly one partition); another moves acks onto the patient's
 partition. Per-patient state is a Faust table of compact bytes, written for
 the patients that changed right before each offset commit (a Faust sensor
-hook), so the changelog always covers what the committed offsets claim.
+hook; Faust then flushes the producer and commits), so the changelog always
+covers what the committed offsets claim. Alerts go through the processor's
+outbox (see streams/processor.py), so a crash never separates an input's
+state change from the alerts it caused. docs/durability.md has the argument.
+
+Two repairs to Faust for this deployment, both at import time below:
+- `rocksdict://` store: Faust's RocksDB store files a write under the
+  *current event's* partition and asserts there is one; our checkpoints run
+  in the commit task (no event) and a patient's partition is its key's
+  murmur2, so this store files by key.
+- changelog recovery highwater: Faust asks ListOffsets for the end of each
+  changelog partition; tansu answers "base offset of the last batch + 1", so
+  recovery ended early and dropped the tail of the last checkpoint. The end
+  is taken from a fetch's high watermark instead (equal on Apache Kafka).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from typing import Any
+from typing import Any, Iterable
 
 import faust
-import orjson
+from aiokafka.partitioner import murmur2
 from faust.sensors import Sensor
+from faust.stores import STORES
+from faust.stores.rocksdb import Store as _RocksStore
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from alerts.config import load_policy
-from alerts.model import Alert, Status
+from alerts.model import Alert
 
 from streams import metrics
 from streams.config import Settings
 from streams.deadletter import DeadLetter
-from streams.processor import ACK_TAG, VITALS_TAG, Outcome, Processor, partition_for
+from streams.processor import (ACK_TAG, OUT_ALERT, VITALS_TAG, Outcome, Processor, Staged, partition_for,
+                               utc_now_text)
 
 log = logging.getLogger("wardwatch.worker")
 
@@ -40,16 +58,79 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
-def utc_now_text() -> str:
-    from datetime import datetime, timezone
+#: Test hook (tests/integration/test_durability.py): after this many alerts are
+#: acknowledged by Kafka, the process dies at once (os._exit(137), like
+#: SIGKILL): a crash between publishing an alert and checkpointing/committing,
+#: a moment a signal from outside cannot aim at. Unset in production.
+CRASH_AFTER_ALERTS = int(os.environ.get("WARDWATCH_TEST_CRASH_AFTER_ALERTS", "0") or 0)
 
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+class PatientRocksStore(_RocksStore):
+    """Faust's RocksDB store (rocksdict driver), filing each key under its murmur2 partition."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("driver", "rocksdict")
+        super().__init__(*args, **kwargs)
+
+    def _partition_of(self, key: bytes) -> int:
+        partitions = self.table.partitions or self.app.conf.topic_partitions
+        return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+    def _set(self, key: bytes, value: bytes | None) -> None:
+        partition = self._partition_of(key)
+        self._key_index[key] = partition
+        self._db_for_partition(partition).put(key, value)
+
+
+STORES.aliases["rocksdict"] = f"{__name__}:PatientRocksStore"
+
+#: aiokafka client settings for the highwater probe (set by Worker).
+_PROBE_KWARGS: dict[str, Any] = {}
+_list_offsets_highwaters = AIOKafkaConsumerThread._highwaters
+
+
+async def fetch_highwaters(listed: dict, timeout: float = 10.0) -> dict:
+    """Correct ListOffsets' end offsets with a fetch's high watermark (tansu reports the last batch's base + 1)."""
+    from aiokafka import AIOKafkaConsumer
+
+    need = {tp: end for tp, end in listed.items() if end}
+    if not need or not _PROBE_KWARGS:
+        return dict(listed)
+    probe = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **_PROBE_KWARGS)
+    await probe.start()
+    result = dict(listed)
+    try:
+        probe.assign(list(need))
+        for tp, end in need.items():
+            probe.seek(tp, max(0, end - 1))
+        deadline = time.monotonic() + timeout
+        todo = set(need)
+        while todo and time.monotonic() < deadline:
+            await probe.getmany(*todo, timeout_ms=200, max_records=1)
+            for tp in list(todo):
+                high = probe.highwater(tp)
+                if high is not None:
+                    result[tp] = max(need[tp], high)
+                    todo.discard(tp)
+        if todo:
+            log.warning("changelog highwater probe timed out for %d partitions", len(todo))
+    finally:
+        await probe.stop()
+    return result
+
+
+async def _fetched_highwaters(self: Any, partitions: Any) -> Any:
+    listed = await _list_offsets_highwaters(self, partitions)
+    if self.consumer.in_transaction:
+        return listed
+    return await fetch_highwaters(dict(listed))
+
+
+AIOKafkaConsumerThread._highwaters = _fetched_highwaters
 
 
 def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
-    store = "rocksdb://" if settings.store.startswith("rocks") else "memory://"
-    if store == "rocksdb://":
-        store = "rocksdict://"
+    store = "rocksdict://" if settings.store.startswith("rocks") else "memory://"
     conf: dict[str, Any] = dict(
         broker=[f"kafka://{h}" for h in settings.bootstrap_servers],
         store=store,
@@ -74,7 +155,8 @@ def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
 
 
 class CheckpointSensor(Sensor):
-    """Writes dirty patient state to the table just before Faust commits offsets."""
+    """Writes dirty patient state to the table just before Faust commits offsets;
+    times rebalance + recovery and brings recovered patients into memory."""
 
     def __init__(self, worker: "Worker") -> None:
         super().__init__()
@@ -83,6 +165,17 @@ class CheckpointSensor(Sensor):
     def on_commit_initiated(self, consumer: Any) -> Any:
         self.worker.checkpoint()
         return None
+
+    def on_rebalance_start(self, app: Any) -> dict:
+        self.worker.synced = False
+        return {"time_start": time.monotonic()}
+
+    def on_rebalance_return(self, app: Any, state: dict) -> None:
+        state["time_return"] = time.monotonic()  # partitions assigned: table recovery starts
+
+    def on_rebalance_end(self, app: Any, state: dict) -> None:
+        now = time.monotonic()
+        self.worker.after_recovery(now - state.get("time_start", now), now - state.get("time_return", now))
 
 
 class Worker:
@@ -98,12 +191,21 @@ class Worker:
         self.repartition_topic = self.app.topic(self.repartition_name, **raw)
         self.alerts_topic = self.app.topic(topics.alerts, **raw)
         self.dlq_topic = self.app.topic(topics.dlq, key_serializer="raw", value_serializer="raw")
+        # key_type/value_type bytes: Faust picks the changelog's serializers from
+        # them (raw); with only a schema it wrote raw but recovered as JSON.
         self.table = self.app.Table(
             TABLE_NAME, default=None, partitions=partitions, use_partitioner=True,
+            key_type=bytes, value_type=bytes,
             schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         )
-        self.processor = Processor(load_policy(settings.config_path), partitions, self._load)
+        self.processor = Processor(load_policy(settings.config_path), partitions, self._load, outbox=True)
         self.positions: dict[int, int] = {}
+        self.synced = False  # recovered patients loaded since the last rebalance
+        self.alerts_delivered = 0
+        self._lag_labels: set[int] = set()
+        self._background: set[asyncio.Future] = set()
+        _PROBE_KWARGS.clear()
+        _PROBE_KWARGS.update(bootstrap_servers=settings.bootstrap_servers, **settings.security.aiokafka_kwargs())
         self.app.agent(self.input_topic, name="wardwatch.vitals")(self._vitals_agent)
         self.app.agent(self.acks_topic, name="wardwatch.acks")(self._acks_agent)
         self.app.timer(1.0)(self._tick)
@@ -140,6 +242,7 @@ class Worker:
         return self.table.get(patient_id.encode())
 
     def checkpoint(self) -> None:
+        """Write every changed patient (state + outbox) to the table; Faust sends it to the changelog."""
         records = self.processor.checkpoint()
         for pid, blob in records:
             self.table[pid.encode()] = blob
@@ -147,11 +250,47 @@ class Worker:
             metrics.CHECKPOINTS.inc(len(records))
             metrics.STATE_BYTES.set(sum(len(b) for _, b in records) / len(records))
 
+    def assigned_partitions(self) -> set[int]:
+        try:
+            return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.settings.topics.vitals}
+        except Exception:
+            return set()
+
     async def _on_revoked(self, app: Any, revoked: Any, **kwargs: Any) -> None:
+        # Faust has already waited for the agents and committed (our sensor
+        # checkpointed then); write whatever timers changed since, and make
+        # sure it is in the changelog before another worker recovers from it.
         self.checkpoint()
-        lost = {tp.partition for tp in revoked if tp.topic == self.settings.topics.vitals}
-        if lost:
-            self.processor.forget(lambda pid: partition_for(pid, self.partitions) not in lost)
+        try:
+            await self.app.producer.flush()
+        except Exception:
+            log.warning("producer flush on revoke failed", exc_info=True)
+
+    def after_recovery(self, took: float, recovery: float = 0.0) -> None:
+        """The assignment is recovered: drop patients that moved away, load the ones we now own."""
+        owned = self.assigned_partitions()
+        self.processor.forget(lambda pid: partition_for(pid, self.partitions) in owned)
+        started = time.monotonic()
+        items: Iterable[tuple[str, bytes]] = (
+            (key.decode(), value) for key, value in self.table.items()
+            if partition_for(key.decode(), self.partitions) in owned
+        )
+        loaded = self.processor.load_all(items)
+        resend = self.processor.take_resend()
+        if resend:
+            self._spawn(self._send_staged(resend))
+        self.synced = True
+        load = time.monotonic() - started
+        metrics.RECOVERY_SECONDS.set(recovery + load)
+        metrics.PATIENTS.set(len(self.processor.engines))
+        log.info("ready: %d input partitions, %d patients in memory (%d loaded from state), %d staged outputs "
+                 "resent; table recovery %.2f s + loading %.2f s (whole rebalance %.2f s)", len(owned),
+                 len(self.processor.engines), loaded, len(resend), recovery, load, took + load)
+
+    def _spawn(self, coro: Any) -> None:
+        fut = asyncio.ensure_future(coro)
+        self._background.add(fut)
+        fut.add_done_callback(self._background.discard)
 
     # ---- agents ----------------------------------------------------------
     async def _vitals_agent(self, stream: Any) -> None:
@@ -173,6 +312,8 @@ class Worker:
                     out = self.processor.handle_vitals(raw, msg.topic, msg.partition, msg.offset)
                     metrics.MESSAGES.labels("vitals").inc()
                     self.positions[msg.partition] = msg.offset
+                if self.processor.resend:  # a patient loaded lazily with unacknowledged outputs: those first
+                    await self._send_staged(self.processor.take_resend())
                 await self._publish(out, raw, VITALS_TAG)
             except Exception as exc:  # never let one message stop the ward
                 log.exception("internal error on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
@@ -196,21 +337,52 @@ class Worker:
         if out.forward_to is not None:
             await self.repartition_topic.send(key=out.forward_to.encode(), value=tag + raw)
             return
-        for letter in out.dead_letters:
-            await self._dead_letter(letter)
+        if not out.letters_staged:  # inputs that changed no state: sent before the offset commits
+            for letter in out.dead_letters:
+                await self._dead_letter(letter)
         if out.samples:
             metrics.SAMPLES.inc(out.samples)
+            metrics.PATIENTS.set(len(self.processor.engines))
             if out.newest_ts_ms:
                 metrics.EVENT_LAG.set(max(0.0, time.time() - out.newest_ts_ms / 1000))
-        await self._send_alerts(out.alerts)
+        if out.staged:
+            await self._send_staged(out.staged)
 
     async def _send_alerts(self, alerts: list[Alert]) -> None:
-        emitted = utc_now_text()
-        for alert in alerts:
-            await self.alerts_topic.send(key=alert.patient_id.encode(), value=orjson.dumps(alert.to_wire(emitted)))
-            metrics.ALERTS.labels(alert.kind.value, alert.priority.value, alert.status.value).inc()
-            log.info("alert %s %s %s priority=%s", alert.alert_id, alert.status.value, alert.kind.value,
-                     alert.priority.value)
+        """Publish alert state changes (staged in the outbox first: call right after the state change)."""
+        if alerts:
+            await self._send_staged(self.processor.stage_alerts(alerts))
+
+    async def _send_staged(self, staged: list[Staged]) -> None:
+        for entry in staged:
+            if entry.kind == OUT_ALERT:
+                fut = await self.alerts_topic.send(key=entry.patient_id.encode(), value=entry.value)
+                alert = entry.alert
+                if alert is not None:
+                    metrics.ALERTS.labels(alert.kind.value, alert.priority.value, alert.status.value).inc()
+                    log.info("alert %s %s %s priority=%s", alert.alert_id, alert.status.value, alert.kind.value,
+                             alert.priority.value, extra={"alert_id": alert.alert_id})
+                else:
+                    log.info("resent staged alert after recovery")
+            else:
+                fut = await self.dlq_topic.send(value=entry.value)
+                metrics.REJECTED.labels(_letter_reason(entry.value)).inc()
+                log.info("dead-lettered part of an input")
+            fut.add_done_callback(lambda f, e=entry: self._delivered(f, e))
+
+    def _delivered(self, fut: Any, entry: Staged) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            log.error("publishing a staged %s failed (kept for resend after restart): %r", entry.kind,
+                      None if fut.cancelled() else fut.exception())
+            return
+        self.processor.delivered(entry)
+        if entry.kind == OUT_ALERT:
+            self.alerts_delivered += 1
+            if CRASH_AFTER_ALERTS and self.alerts_delivered >= CRASH_AFTER_ALERTS:
+                log.warning("test hook: exiting after %d alerts, before checkpoint and commit",
+                            self.alerts_delivered)
+                logging.shutdown()
+                os._exit(137)
 
     async def _dead_letter(self, letter: DeadLetter) -> None:
         await self.dlq_topic.send(value=letter.to_bytes())
@@ -220,7 +392,9 @@ class Worker:
 
     # ---- timers and endpoints --------------------------------------------
     async def _tick(self) -> None:
-        await self._send_alerts(self.processor.tick(time.time()))
+        # Timers only run for patients this worker owns: not while partitions move.
+        if self.synced and not self.app.rebalancing:
+            await self._send_alerts(self.processor.tick(time.time()))
         metrics.PATIENTS.set(len(self.processor.engines))
         self._consumer_lag()
 
@@ -231,15 +405,27 @@ class Worker:
         except Exception:
             return
         metrics.ASSIGNED_PARTITIONS.set(len(assigned))
+        owned = {tp.partition for tp in assigned}
+        for gone in [p for p in self._lag_labels if p not in owned]:
+            try:
+                metrics.CONSUMER_LAG.remove(str(gone))  # moved to another worker: reported there now
+            except KeyError:
+                pass
+            self._lag_labels.discard(gone)
+            self.positions.pop(gone, None)
         for tp in assigned:
             try:
-                high = consumer.highwater(tp)
+                high = consumer.highwater(tp)  # from the last fetch response: right on tansu too
             except Exception:
                 continue
             if high is None:
                 continue
-            done = self.positions.get(tp.partition, -1) + 1
+            if tp.partition in self.positions:
+                done = self.positions[tp.partition] + 1
+            else:  # nothing processed here yet: the committed offset is where we stand
+                done = getattr(consumer, "_committed_offset", {}).get(tp) or 0
             metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, high - done))
+            self._lag_labels.add(tp.partition)
         metrics.READY.set(1 if self.ready() else 0)
 
     def ready(self) -> bool:
@@ -248,12 +434,22 @@ class Worker:
             recovered = app.tables.recovery.completed.is_set()
         except Exception:
             recovered = False
-        return bool(recovered and not app.rebalancing and not app.in_recovery)
+        return bool(recovered and self.synced and not app.rebalancing and not app.in_recovery)
 
     async def _healthz(self, web: Any, request: Any) -> Any:
         return web.json({"status": "alive"})
 
     async def _readyz(self, web: Any, request: Any) -> Any:
         ready = self.ready()
-        body = {"ready": ready, "patients": len(self.processor.engines)}
+        body = {"ready": ready, "patients": len(self.processor.engines),
+                "partitions": sorted(self.assigned_partitions()), "pending_outputs": self.processor.pending()}
         return web.json(body, status=200 if ready else 503)
+
+
+def _letter_reason(value: bytes) -> str:
+    import orjson
+
+    try:
+        return str(orjson.loads(value).get("reason") or "unknown")
+    except Exception:
+        return "unknown"

@@ -28,7 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        logs.setup("info", "text")
+        log.error("configuration error: %s", exc)
+        return 2
     logs.setup(settings.log_level, settings.log_format)
     try:
         partitions = asyncio.run(ensure_topics(settings, attempts=args.connect_attempts))
@@ -50,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
     log.info("worker %s consuming %s (%d partitions) from %s; metrics on :%d/metrics, web on :%d",
              settings.app_id, settings.topics.vitals, partitions, settings.bootstrap,
              settings.metrics_port, settings.web_port)
+    # override_logging=False: Faust's Worker would replace the root handlers
+    # with its own text format; ours (text or JSON) stays for every logger.
     faust_worker = FaustWorker(worker.app, loglevel=settings.log_level.upper(), quiet=True,
-                               redirect_stdouts=False)
+                               redirect_stdouts=False, override_logging=False)
+    faust_worker.spinner = None  # its terminal escapes would corrupt a log line (JSON logs are one per line)
+    # SIGTERM/SIGINT: Faust stops the agents, waits for in-flight events,
+    # commits (our sensor checkpoints first, the producer is flushed), exits 0.
     faust_worker.execute_from_commandline()
     return 0
