@@ -23,6 +23,7 @@ the same `alert_id` and status, never a loss.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import struct
@@ -97,6 +98,7 @@ def decode_state(raw: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
     return blob, [(kind, value.encode()) for kind, value in orjson.loads(raw[5 + size:])]
 
 
+@functools.lru_cache(maxsize=65536)
 def partition_for(patient_id: str, partitions: int) -> int:
     """Kafka's default partitioner (murmur2), as producers keyed by patient_id use."""
     return (murmur2(patient_id.encode()) & 0x7FFFFFFF) % partitions
@@ -138,14 +140,14 @@ class Processor:
         engine = self.engines.get(patient_id)
         if engine is None:
             raw = self.load(patient_id)
-            engine = self._restore(patient_id, raw) if raw else PatientEngine(patient_id, self.book.for_ward(None))
+            engine = self._restore(patient_id, raw) if raw else PatientEngine(patient_id, self.book)
             self.engines[patient_id] = engine
             self.last_wall[patient_id] = time.time()
         return engine
 
     def _restore(self, patient_id: str, raw: bytes) -> PatientEngine:
         blob, staged = decode_state(raw)
-        engine = PatientEngine.from_bytes(blob, self.book.for_ward(None))
+        engine = PatientEngine.from_bytes(blob, self.book)
         if staged:
             box = self.outbox.setdefault(patient_id, {})
             for kind, value in staged:
@@ -176,10 +178,12 @@ class Processor:
     # ---- outbox -----------------------------------------------------------
     def stage_alerts(self, alerts: Iterable[Alert], emitted_at: str | None = None) -> list[Staged]:
         """Put alerts in their patients' outboxes (synchronously, with the state change)."""
-        emitted = emitted_at or utc_now_text()
         staged = []
         for alert in alerts:
-            entry = Staged(next(self._seq), alert.patient_id, OUT_ALERT, orjson.dumps(alert.to_wire(emitted)), alert)
+            if emitted_at is None:  # clock text only when there is an alert
+                emitted_at = utc_now_text()
+            entry = Staged(next(self._seq), alert.patient_id, OUT_ALERT, orjson.dumps(alert.to_wire(emitted_at)),
+                           alert)
             if self.use_outbox:
                 self.outbox.setdefault(alert.patient_id, {})[entry.seq] = entry
                 self.dirty.add(alert.patient_id)
