@@ -139,21 +139,6 @@ def _refusal(header: MshHeader, error: MessageError, code: RejectCode, text: str
     return Hl7Result(rejections=[rejection], header=header, error=error)
 
 
-def decode(raw: bytes | str) -> str:
-    if isinstance(raw, str):
-        return raw
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def normalise(text: str) -> str:
-    """CR segment ends, no MLLP framing bytes or surrounding whitespace."""
-    text = text.strip().strip("\x0b\x1c").strip()
-    return text.replace("\r\n", "\r").replace("\n", "\r")
-
-
 def _check_envelope(text: str, header: MshHeader, processing_ids: frozenset[str]) -> None:
     """Refuse, before parsing, what we must not or cannot read."""
     if not text.startswith("MSH"):
