@@ -130,6 +130,7 @@ class Alert:
     news2: News2Summary | None = None
     detector: DetectorInfo | None = None
     onset_ts_ms: int | None = None
+    raised_ts_ms: int | None = None  # when the episode first paged: time-to-acknowledge starts here
     suppressed: tuple[str, ...] = ()
     acknowledged_by: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -151,6 +152,8 @@ class Alert:
         }
         if self.onset_ts_ms is not None:
             out["onset_ts"] = format_ts(self.onset_ts_ms)
+        if self.raised_ts_ms is not None:
+            out["raised_ts"] = format_ts(self.raised_ts_ms)
         if self.suppressed:
             out["suppressed"] = list(self.suppressed)
         if self.acknowledged_by:

@@ -392,6 +392,7 @@ class AlertPolicy:
             news2=self.last_news2 if physiological else None,
             detector=self.last_detector if physiological else None,
             onset_ts_ms=episode.onset_ms,
+            raised_ts_ms=episode.raised_ms,
             suppressed=self.suppressed if physiological else episode.suppressed,
             acknowledged_by=episode.acknowledged_by if status in (Status.ACKNOWLEDGED, Status.RESOLVED) else None,
             extra=extra,

@@ -41,7 +41,7 @@ from faust.stores.rocksdb import Store as _RocksStore
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from alerts.config import load_policy
-from alerts.model import Alert
+from alerts.model import Alert, Priority, Status
 
 from streams import metrics
 from streams.config import Settings
@@ -397,6 +397,9 @@ class Worker:
                 alert = entry.alert
                 if alert is not None:
                     metrics.ALERTS.labels(alert.kind.value, alert.priority.value, alert.status.value).inc()
+                    if alert.status is Status.ACKNOWLEDGED and alert.raised_ts_ms is not None:
+                        waited = max(0.0, (alert.ts_ms - alert.raised_ts_ms) / 1000)
+                        metrics.ACK_SECONDS.labels(alert.priority.value).observe(waited)
                     log.info("alert %s %s %s priority=%s", alert.alert_id, alert.status.value, alert.kind.value,
                              alert.priority.value, extra={"alert_id": alert.alert_id})
                 else:
@@ -433,7 +436,17 @@ class Worker:
         if self.synced and not self.app.rebalancing:
             await self._send_alerts(self.processor.tick(time.time()))
         metrics.PATIENTS.set(len(self.processor.engines))
+        self._open_episodes()
         self._consumer_lag()
+
+    def _open_episodes(self) -> None:
+        """Open episodes by priority across this worker's patients (a few µs per patient, once a second)."""
+        counts = {priority: 0 for priority in Priority}
+        for engine in self.processor.engines.values():
+            for episode in engine.policy.episodes.values():
+                counts[episode.priority] += 1
+        for priority, count in counts.items():
+            metrics.OPEN_EPISODES.labels(priority.value).set(count)
 
     def _consumer_lag(self) -> None:
         try:

@@ -77,3 +77,6 @@ def test_ack_over_kafka_stops_escalation_and_unknown_acks_go_to_the_dlq(broker, 
     assert [s.get("escalation_level") for s in steps] == [1, 2]
     assert physiological(alerts, acked, "escalated") == []
     assert {a["alert_id"] for a in alerts if a["patient_id"] == acked and a["kind"] in PHYSIOLOGICAL} == {alert_id}
+    # Time to acknowledge is measured from the raise, per priority.
+    assert acknowledged[0]["raised_ts"] == raised[0]["ts"]
+    assert worker.metric('wardwatch_time_to_acknowledge_seconds_count{priority="high"}') == 1
