@@ -51,13 +51,15 @@ def test_two_workers_split_partitions_and_one_leaving_hands_over_its_patients_wi
                >= total, 60, "the first stretch to be processed")
     assert a.metric("wardwatch_samples_processed_total") > 0 and b.metric("wardwatch_samples_processed_total") > 0
     wait_alerts(broker.bootstrap, patients, set(ref.expected()))
-    assert b.metric("wardwatch_patients_active") > 0 and a.metric("wardwatch_patients_active") > 0
+    # The gauge is refreshed by the worker's 1 s timer.
+    wait_until(lambda: b.metric("wardwatch_patients_active") > 0 and a.metric("wardwatch_patients_active") > 0,
+               10, "both workers to hold patients")
 
     # b leaves the group; a takes over b's partitions and recovers b's patients from the changelog.
     assert b.stop() == 0, b.log()[-3000:]
     wait_until(lambda: a.metric("wardwatch_assigned_partitions") == 4, 60, "a to take over all partitions")
     a.wait_ready(60)
-    assert a.metric("wardwatch_patients_active") == len(patients)
+    wait_until(lambda: a.metric("wardwatch_patients_active") == len(patients), 10, "a to hold every patient")
 
     before = a.metric("wardwatch_samples_processed_total")
     ref.feed(second)
