@@ -25,7 +25,9 @@ _SPOT = ("temperature", "systolic_bp")
 WearableSample = tuple[str, dict]  # (device id, sample dict)
 
 
-def wearable_samples(plan: PatientPlan, start_ms: int, span_s: float, rng: np.random.Generator) -> Iterator[WearableSample]:
+def wearable_samples(
+    plan: PatientPlan, start_ms: int, span_s: float, rng: np.random.Generator
+) -> Iterator[WearableSample]:
     """Every wearable sample of the patient, in event-time order."""
     for index, (from_s, device, period) in enumerate(plan.wearables):
         until_s = plan.wearables[index + 1][0] if index + 1 < len(plan.wearables) else span_s
