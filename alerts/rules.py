@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from monitor.detector import Z_START, Contribution, DetectorResult
+from monitor.detector import Z_JOIN, Z_START, Contribution, DetectorResult
 from monitor.vitals import LABELS, UNITS, format_vital
 
 from alerts.conditions import Condition
@@ -142,6 +142,9 @@ def anomaly_condition(
 ) -> Condition | None:
     """Page when the patient departs from their own baseline.
 
+    The detector combines the vitals that moved the clinically bad way, so the
+    reasons name each of them (the most deviant first, then every other one
+    beyond `Z_JOIN` SD, which is what added to the score).
     Priority from the detector's confidence (score); when NEWS2 has risen too
     (`news2_rise` points over the patient's own reference), the two agree and
     the condition is one step more urgent than either alone would be.
@@ -155,7 +158,7 @@ def anomaly_condition(
         if news2_band_priority is not None and news2_band_priority.rank > priority.rank:
             priority = news2_band_priority
         priority = priority.raised()
-    reasons = [_anomaly_reason(c) for c in result.contributions[:3] if abs(c.z) >= Z_START]
+    reasons = [_anomaly_reason(c) for i, c in enumerate(result.contributions) if i == 0 or abs(c.z) > Z_JOIN]
     if agree:
         reasons.append(Reason(vital="news2", score=news2_rise,
                               text=f"NEWS2 up {news2_rise} on own reference: agrees with the change"))

@@ -1,20 +1,33 @@
 """Per-patient anomaly detector that learns the patient's own baseline online.
 
 Population limits miss the patient whose resting HR is 55 and is now 95, and
-page for the athlete at 45. So each vital gets a river `stats.Var` (Welford
-mean and variance) as the patient's baseline, with a bounded memory so the
-baseline follows slow circadian drift, and a short exponential mean that
-smooths sensor noise before it is compared with the baseline. The score is how
-many baseline standard deviations the smoothed value has moved, in the
-clinically bad direction only (a rising SpO2 is not a deterioration), mapped to
-0..1.
+page for the athlete at 45. So each vital gets a baseline of the patient's
+own: an exponentially weighted mean and variance (river-style `get()`/`n`
+statistics) with a *time-based* memory of hours, so it follows the body clock
+but not a deterioration that develops over hours. Two time scales:
+
+* the *current* value is a medium-horizon exponential mean (minutes) of the
+  wearable vitals (HR, SpO2, RR), so sensor noise and short bursts of activity
+  do not look like a change; spot checks (BP, temperature) are one deliberate
+  reading each and are used as they are, valid for a while;
+* the *baseline* learns from that smoothed value (so noise does not inflate its
+  variance), each value weighted by how long it held, with a memory of several
+  hours.
+
+Each vital scores how many baseline standard deviations the current value has
+moved, in the clinically bad direction only (a rising SpO2 is not a
+deterioration). Deterioration moves several vitals together (sepsis: HR, RR and
+temperature up, BP down; bleeding: HR up, BP down; respiratory failure: SpO2
+down, RR up), so the vitals are combined: the most deviant one plus, for every
+other vital that moved the bad way, its excess beyond `Z_JOIN`. Two vitals at
+2.5 SD together count like one at 4 SD. The combined z maps to a 0..1 score.
 
 Learning is frozen by the caller while the patient is alerting, so the
 detector does not learn the deterioration as the new normal. A warm-up (count
-and time span) must pass before it may score at all.
+and time span) must pass before a vital may score.
 
 State is a few numbers per vital, serialized explicitly (`to_state`), so a
-checkpoint costs ~200 bytes, not a pickled model graph.
+checkpoint costs ~300 bytes, not a pickled model graph.
 """
 
 from __future__ import annotations
@@ -22,12 +35,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from river import stats
-
 from monitor.vitals import CONTINUOUS, LABELS, VitalSample, format_vital
 
 NAME = "baseline-z"
-VERSION = "1"
+VERSION = "2"
+#: Version of `to_state`'s layout; version 1 had no trailing version number.
+STATE_VERSION = 2
 
 #: Which deviation is bad: -1 only falling, +1 only rising, 0 both.
 DIRECTION: dict[str, int] = {
@@ -38,20 +51,42 @@ DIRECTION: dict[str, int] = {
     "temperature": 0,
 }
 #: Smallest standard deviation believed, per vital: a very steady baseline must
-#: not turn measurement noise into a 10-sigma event.
+#: not turn ordinary physiological wander into a 10-sigma event. Set near the
+#: typical spread of a well patient's smoothed value around their own hours-long
+#: mean (sleep, body clock, activity): HR moves most and least specifically.
 STD_FLOOR: dict[str, float] = {
-    "heart_rate": 4.0,
-    "spo2": 1.0,
-    "resp_rate": 2.0,
+    "heart_rate": 5.0,
+    "spo2": 0.6,
+    "resp_rate": 1.5,
     "systolic_bp": 8.0,
     "temperature": 0.25,
 }
-#: The per-vital loop, precomputed: (vital, direction, smoothed?).
-_PLAN = tuple((v, DIRECTION[v], v in CONTINUOUS) for v in DIRECTION)
+#: Memory of the baseline (s): long against a deterioration's development, short
+#: against a day, so the body clock is followed but a slow slide is not.
+BASELINE_TAU_S = 4 * 3600.0
+#: Medium-horizon smoothing of the wearable vitals (s) before they are compared.
+CURRENT_TAU_S = 600.0
+#: Short smoothing (s) that tells whether a deviation is still there right now
+#: (half a minute: a recovery clears promptly, one noisy reading does not).
+QUICK_TAU_S = 30.0
+#: How long a spot check (BP, temperature) stands as the current value (s), and
+#: how long a wearable value may be missing before it no longer counts (s).
+SPOT_VALID_S = 2 * 3600.0
+CONTINUOUS_VALID_S = 300.0
+#: A gap longer than this teaches the baseline no more than this (s).
+MAX_LEARN_DT_S = 3600.0
+#: The baseline learns a value at most this many of its SDs from its mean
+#: (winsorized), so a developing deterioration neither drags the mean along
+#: nor inflates the variance that would hide it.
+LEARN_CLIP = 3.0
+#: Spot checks come every 15-60 min: this many learned readings warm them up.
+SPOT_WARMUP = 3
 
 #: z-score at which the score starts rising from 0, and the span to reach 1.
 Z_START = 2.0
 Z_SPAN = 4.0
+#: A further vital that moved the bad way adds its z beyond this to the top one.
+Z_JOIN = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,43 +112,102 @@ class DetectorResult:
     contributions: tuple[Contribution, ...]  # most deviant first
 
 
+class _EWMean:
+    """Exponentially weighted mean in river's style: `n` learned values, `get()`."""
+
+    __slots__ = ("n", "value")
+
+    def __init__(self, n: float = 0, value: float = 0.0) -> None:
+        self.n = n
+        self.value = value
+
+    def get(self) -> float:
+        return self.value
+
+
+class _EWVar:
+    """Exponentially weighted variance around an `_EWMean` (`var.mean.n`, `var.get()`)."""
+
+    __slots__ = ("mean", "value")
+
+    def __init__(self, n: float = 0, mean: float = 0.0, var: float = 0.0) -> None:
+        self.mean = _EWMean(n, mean)
+        self.value = var
+
+    def get(self) -> float:
+        return self.value
+
+    def update(self, x: float, alpha: float, clip: float) -> None:
+        """Learn `x` with weight `alpha`, its deviation limited to +-`clip` (winsorized)."""
+        mean = self.mean
+        if mean.n == 0:
+            mean.value, mean.n = x, 1
+            return
+        diff = x - mean.value
+        if diff > clip:
+            diff = clip
+        elif diff < -clip:
+            diff = -clip
+        incr = alpha * diff
+        mean.value += incr
+        self.value = (1.0 - alpha) * (self.value + diff * incr)
+        mean.n += 1
+
+
 class _VitalBaseline:
-    """One vital: river Var baseline with bounded memory + a fast smoothing mean."""
+    """One vital: the current (smoothed or spot) value and the slow baseline it teaches."""
 
-    __slots__ = ("var", "fast", "fast_ts")
+    __slots__ = ("var", "fast", "fast_ts", "quick", "need", "floor")
 
-    def __init__(self) -> None:
-        self.var = stats.Var()
-        self.fast: float | None = None
+    def __init__(self, need: int, floor: float) -> None:
+        self.var = _EWVar()
+        self.fast: float | None = None  # the current value: medium-horizon mean (or spot check)
         self.fast_ts = 0
+        self.quick: float | None = None  # a half-minute mean, to see a recovery at once
+        self.need = need  # learned values before this vital may score
+        self.floor = floor  # STD_FLOOR of the vital
 
-    def smooth(self, value: float, ts_ms: int, tau_s: float) -> float:
-        if self.fast is None or tau_s <= 0:
-            self.fast = value
-        elif ts_ms <= self.fast_ts:
-            pass
+    def update(self, value: float, ts_ms: int, tau_s: float, learn: bool, memory_s: float) -> float:
+        """Teach the baseline the value held since the last one, then take the new one."""
+        fast = self.fast
+        if fast is None:
+            self.fast = self.quick = value
+            self.fast_ts = ts_ms
+            return value
+        dt = (ts_ms - self.fast_ts) / 1000.0
+        if dt <= 0.0:
+            return fast
+        if learn:
+            var = self.var
+            held = dt if dt < MAX_LEARN_DT_S else MAX_LEARN_DT_S
+            n = var.mean.n
+            alpha = held / (memory_s + held)
+            if n and alpha * (n + 1) < 1.0:
+                alpha = 1.0 / (n + 1)  # early on: a plain average of what has been seen
+            var.update(fast, alpha, LEARN_CLIP * self.std())
+        if tau_s > 0.0:
+            a = 1.0 - math.exp(-dt / tau_s)
+            n = self.var.mean.n
+            if a * (n + 2) < 1.0:
+                a = 1.0 / (n + 2)  # first values: their plain average, not the first one's echo
+            fast += a * (value - fast)
+            q = 1.0 - math.exp(-dt / QUICK_TAU_S)
+            if q < a:
+                q = a
+            self.quick += q * (value - self.quick)
         else:
-            alpha = 1.0 - math.exp(-(ts_ms - self.fast_ts) / 1000.0 / tau_s)
-            self.fast += alpha * (value - self.fast)
-        self.fast_ts = max(ts_ms, self.fast_ts)
-        return self.fast
+            fast = self.quick = value
+        self.fast, self.fast_ts = fast, ts_ms
+        return fast
 
-    def learn(self, value: float, memory: float) -> None:
-        self.var.update(value)
-        n = self.var.mean.n
-        if n > memory:
-            # Bounded memory: rescale counts so old samples fade exponentially.
-            ratio = memory / n
-            self.var.mean.n = memory
-            self.var._S *= ratio
-
-    def std(self, vital: str) -> float:
-        variance = self.var.get() if self.var.mean.n > 1 else 0.0
-        return max(math.sqrt(max(variance, 0.0)), STD_FLOOR[vital])
+    def std(self) -> float:
+        variance = self.var.value if self.var.mean.n > 1 else 0.0
+        floor = self.floor
+        return math.sqrt(variance) if variance > floor * floor else floor
 
 
 class BaselineDetector:
-    """`learn_one` / `score_one` in river's style, over one patient's samples."""
+    """`learn_and_score` over one patient's samples, state in a few numbers per vital."""
 
     __slots__ = ("vitals", "first_ts", "frozen", "warmup_samples", "warmup_ms", "memory", "tau_s")
 
@@ -121,82 +215,133 @@ class BaselineDetector:
         self,
         warmup_samples: int = 120,
         warmup_s: float = 900.0,
-        memory: float = 2000.0,
-        tau_s: float = 60.0,
+        memory: float = BASELINE_TAU_S,
+        tau_s: float = CURRENT_TAU_S,
     ) -> None:
         self.vitals: dict[str, _VitalBaseline] = {}
         self.first_ts: int | None = None
         self.frozen = False
         self.warmup_samples = warmup_samples
         self.warmup_ms = int(warmup_s * 1000)
-        self.memory = memory
+        self.memory = memory  # the baseline's memory (s)
         self.tau_s = tau_s
+
+    def _new(self, vital: str) -> _VitalBaseline:
+        need = self.warmup_samples if vital in CONTINUOUS else min(self.warmup_samples, SPOT_WARMUP)
+        base = self.vitals[vital] = _VitalBaseline(need, STD_FLOOR[vital])
+        return base
 
     def _warm(self, base: _VitalBaseline, ts_ms: int) -> bool:
         return (
-            base.var.mean.n >= self.warmup_samples
+            base.var.mean.n >= base.need
             and self.first_ts is not None
             and ts_ms - self.first_ts >= self.warmup_ms
         )
 
     def learn_and_score(self, sample: VitalSample, skip: frozenset[str] = frozenset()) -> DetectorResult:
-        """Score the smoothed values, then learn from the raw ones unless frozen.
+        """Update the current values (teaching the baseline unless frozen), then score them all.
 
         `skip` names vitals whose values are not trustworthy right now (motion
-        artefact), so they neither score nor teach the baseline.
+        artefact), so they neither score nor teach the baseline. A vital not in
+        this sample still scores from its last value while that is recent.
         """
         ts = sample.ts_ms
         if self.first_ts is None:
             self.first_ts = ts
-        time_warm = ts - self.first_ts >= self.warmup_ms
-        contributions: list[Contribution] = []
-        warm_any = False
-        vitals, frozen = self.vitals, self.frozen
-        for vital, direction, continuous in _PLAN:
+        vitals = self.vitals
+        learn = not self.frozen
+        tau, memory = self.tau_s, self.memory
+        for vital, _direction, continuous in _PLAN:
             value = getattr(sample, vital)
             if value is None or (skip and vital in skip):
                 continue
             base = vitals.get(vital)
             if base is None:
-                base = vitals[vital] = _VitalBaseline()
-            smoothed = base.smooth(value, ts, self.tau_s if continuous else 0.0)
-            n = base.var.mean.n
-            if time_warm and n >= self.warmup_samples:
-                warm_any = True
-                mean = base.var.mean.get()
-                std = base.std(vital)  # once per vital: it is the costly part
-                z = (smoothed - mean) / std
-                if direction == 0 or (z * direction) > 0:
-                    contributions.append(Contribution(vital, smoothed, mean, std, z))
-            if not frozen:
-                base.learn(value, self.memory)
-        contributions.sort(key=lambda c: -abs(c.z))
-        top = abs(contributions[0].z) if contributions else 0.0
-        score = min(1.0, max(0.0, (top - Z_START) / Z_SPAN))
+                base = self._new(vital)
+            base.update(value, ts, tau if continuous else 0.0, learn, memory)
+        if ts - self.first_ts < self.warmup_ms:
+            return DetectorResult(score=0.0, warm=False, contributions=())
+        contributions: list[Contribution] = []
+        warm_any = False
+        top = 0.0
+        extra = 0.0
+        for vital, direction, continuous in _PLAN:
+            base = vitals.get(vital)
+            if base is None or base.var.mean.n < base.need:
+                continue
+            warm_any = True
+            if ts - base.fast_ts > (CONTINUOUS_VALID_MS if continuous else SPOT_VALID_MS):
+                continue
+            mean = base.var.mean.value
+            std = base.std()
+            # A deviation counts as far as both the last ten minutes and the last
+            # minute show it: sustained (not a burst) and still there (a recovery
+            # clears at once, not when the slow mean has caught up).
+            current = base.fast
+            quick = base.quick
+            if (quick - mean) * (current - mean) <= 0.0:
+                current = mean
+            elif abs(quick - mean) < abs(current - mean):
+                current = quick
+            z = (current - mean) / std
+            bad = -z if direction < 0 else (z if direction > 0 else abs(z))
+            if bad <= 0.0:
+                continue
+            contributions.append(Contribution(vital, current, mean, std, z))
+            if bad > top:
+                if top > Z_JOIN:
+                    extra += top - Z_JOIN
+                top = bad
+            elif bad > Z_JOIN:
+                extra += bad - Z_JOIN
+        if len(contributions) > 1:
+            contributions.sort(key=_by_size)
+        score = (top + extra - Z_START) / Z_SPAN
+        score = 0.0 if score < 0.0 else (1.0 if score > 1.0 else score)
         return DetectorResult(score=score, warm=warm_any, contributions=tuple(contributions))
 
     def baseline(self, vital: str) -> float | None:
         base = self.vitals.get(vital)
         if base is None or base.var.mean.n < 1:
             return None
-        return base.var.mean.get()
+        return base.var.mean.value
 
     def to_state(self) -> list:
-        """Explicit, JSON-able state: [first_ts, frozen, {vital: [n, mean, var, fast, fast_ts]}]."""
+        """Explicit, JSON-able state: [first_ts, frozen, {vital: [n, mean, var, current, ts, quick]}, 2]."""
         per_vital = {
-            name: [b.var.mean.n, b.var.mean.get(), b.var.get() if b.var.mean.n > 1 else 0.0, b.fast, b.fast_ts]
+            name: [b.var.mean.n, b.var.mean.value, b.var.value, b.fast, b.fast_ts, b.quick]
             for name, b in self.vitals.items()
         }
-        return [self.first_ts, self.frozen, per_vital]
+        return [self.first_ts, self.frozen, per_vital, STATE_VERSION]
 
     def load_state(self, state: list) -> "BaselineDetector":
-        first_ts, frozen, per_vital = state
+        """Load `to_state` output; version 1 (no trailing version, raw-value baseline) still loads."""
+        if not isinstance(state, list) or len(state) not in (3, 4):
+            raise ValueError("detector state is not [first_ts, frozen, vitals(, version)]")
+        version = state[3] if len(state) == 4 else 1
+        if version not in (1, STATE_VERSION):
+            raise ValueError(f"detector state version {version!r} is not 1 or {STATE_VERSION}")
+        first_ts, frozen, per_vital = state[:3]
         self.first_ts = first_ts
         self.frozen = bool(frozen)
-        for name, (n, mean, var, fast, fast_ts) in per_vital.items():
-            base = _VitalBaseline()
-            base.var = stats.Var._from_state(n=n, m=mean, var=var)
+        self.vitals = {}
+        for name, numbers in per_vital.items():
+            if name not in DIRECTION or len(numbers) not in (5, 6):
+                raise ValueError(f"detector state for {name!r} is not [n, mean, var, current, ts(, quick)]")
+            n, mean, var, fast, fast_ts = numbers[:5]
+            base = self._new(name)
+            base.var = _EWVar(n, mean, var)
             base.fast = fast
             base.fast_ts = fast_ts
-            self.vitals[name] = base
+            base.quick = numbers[5] if len(numbers) == 6 else fast
         return self
+
+
+def _by_size(c: Contribution) -> float:
+    return -abs(c.z)
+
+
+#: The per-vital loop, precomputed: (vital, direction, continuous?).
+_PLAN = tuple((v, DIRECTION[v], v in CONTINUOUS) for v in DIRECTION)
+CONTINUOUS_VALID_MS = int(CONTINUOUS_VALID_S * 1000)
+SPOT_VALID_MS = int(SPOT_VALID_S * 1000)
