@@ -54,6 +54,7 @@ class PolicySpread:
     overall: GroupSpread
     scenarios: tuple[GroupSpread, ...]
     false_per_stable_day: Spread
+    false_stable_by_kind: tuple[tuple[str, Spread], ...]
     false_pre_onset_per_day: Spread
     alerts_per_patient_day: Spread
     technical_per_patient_day: Spread
@@ -93,6 +94,10 @@ def aggregate_policy(per_seed: Sequence[PolicyStats]) -> PolicySpread:
         overall=_group([p.overall for p in per_seed]),
         scenarios=tuple(_group([p.scenario(s.scenario) for p in per_seed]) for s in first.scenarios),
         false_per_stable_day=pick(lambda p: p.false_per_stable_day),
+        false_stable_by_kind=tuple(
+            (rate.kind, pick(lambda p, i=i: p.false_stable_by_kind[i].per_day))
+            for i, rate in enumerate(first.false_stable_by_kind)
+        ),
         false_pre_onset_per_day=pick(lambda p: p.false_pre_onset_per_day),
         alerts_per_patient_day=pick(lambda p: p.alerts_per_patient_day),
         technical_per_patient_day=pick(lambda p: p.technical_per_patient_day),

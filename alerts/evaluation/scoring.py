@@ -78,6 +78,7 @@ class PatientScore:
     episode: EpisodeResult | None
     false_alerts: int
     false_exposure_days: float
+    false_kinds: tuple[Kind, ...]  # the kind that opened each false alert
     physiological_raises: int
     technical_raises: int
     escalations: int
@@ -86,17 +87,24 @@ class PatientScore:
 
 def raise_times(alerts: Iterable[AlertLike]) -> list[int]:
     """Event times of physiological `raised` alerts, sorted."""
-    return sorted(a.ts_ms for a in alerts if a.kind.physiological and a.status is Status.RAISED)
+    return [ts for ts, _ in physiological_raises(alerts)]
+
+
+def physiological_raises(alerts: Iterable[AlertLike]) -> list[tuple[int, Kind]]:
+    """(event time, kind) of physiological `raised` alerts, sorted by time."""
+    return sorted((a.ts_ms, a.kind) for a in alerts if a.kind.physiological and a.status is Status.RAISED)
 
 
 def score_patient(label: PatientLabel, alerts: Sequence[AlertLike], start_ms: int, end_ms: int) -> PatientScore:
     """Score one patient's alerts against their label over [start_ms, end_ms)."""
-    raises = raise_times(alerts)
+    raised = physiological_raises(alerts)
+    raises = [ts for ts, _ in raised]
     technical = sum(1 for a in alerts if not a.kind.physiological and a.status is Status.RAISED)
     escalations = sum(1 for a in alerts if a.kind.physiological and a.status is Status.ESCALATED)
     days = (end_ms - start_ms) / DAY_MS
     if label.onset_ms is None or label.must_alert_by_ms is None:
-        return PatientScore(label, None, len(raises), days, len(raises), technical, escalations, days)
+        kinds = tuple(kind for _, kind in raised)
+        return PatientScore(label, None, len(raises), days, kinds, len(raises), technical, escalations, days)
     onset, must = label.onset_ms, label.must_alert_by_ms
     in_window = [t for t in raises if onset <= t <= must]
     after = [t for t in raises if t >= onset]
@@ -104,9 +112,10 @@ def score_patient(label: PatientLabel, alerts: Sequence[AlertLike], start_ms: in
         label.patient_id, label.scenario, onset, must,
         in_window[0] if in_window else None, after[0] if after else None,
     )
-    false = sum(1 for t in raises if t < onset)
+    false_kinds = tuple(kind for ts, kind in raised if ts < onset)
     exposure = (onset - start_ms) / DAY_MS
-    return PatientScore(label, episode, false, exposure, len(raises), technical, escalations, days)
+    return PatientScore(label, episode, len(false_kinds), exposure, false_kinds, len(raises), technical,
+                        escalations, days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +133,14 @@ class ScenarioStats:
 
 
 @dataclass(frozen=True, slots=True)
+class KindRate:
+    """False alerts opened by one physiological kind, per stable patient-day."""
+
+    kind: str
+    per_day: float
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyStats:
     """Everything reported for one policy on one cohort."""
 
@@ -132,6 +149,7 @@ class PolicyStats:
     scenarios: tuple[ScenarioStats, ...]
     stable_patient_days: float
     false_per_stable_day: float | None
+    false_stable_by_kind: tuple[KindRate, ...]
     false_pre_onset_per_day: float | None
     alerts_per_patient_day: float
     technical_per_patient_day: float
@@ -191,6 +209,10 @@ def summarise(
         scenarios=scenarios,
         stable_patient_days=stable_days,
         false_per_stable_day=sum(s.false_alerts for s in stable) / stable_days if stable_days else None,
+        false_stable_by_kind=tuple(
+            KindRate(kind.value, sum(s.false_kinds.count(kind) for s in stable) / stable_days if stable_days else 0.0)
+            for kind in Kind if kind.physiological
+        ),
         false_pre_onset_per_day=(
             sum(s.false_alerts for s in scores if s.episode is not None) / pre_days if pre_days else None
         ),

@@ -57,9 +57,9 @@ def test_obvious_episode_counts_as_detected_with_its_delay():
 
 
 def test_alert_before_onset_is_false_and_does_not_detect():
-    score = score_patient(sick(), [alert(300)], START, END)
+    score = score_patient(sick(), [alert(300, Kind.ANOMALY)], START, END)
     assert not score.episode.detected
-    assert score.false_alerts == 1
+    assert score.false_alerts == 1 and score.false_kinds == (Kind.ANOMALY,)
     assert score.false_exposure_days == pytest.approx(600 / 1440)
 
 
@@ -136,6 +136,8 @@ def test_recall_delay_and_false_rate_arithmetic():
     assert stats.stable_patient_days == pytest.approx(2.0)
     assert stats.false_per_stable_day == pytest.approx(1.0)
     assert stats.false_pre_onset_per_day == pytest.approx(0.0)
+    by_kind = {r.kind: r.per_day for r in stats.false_stable_by_kind}
+    assert by_kind == {"news2": pytest.approx(1.0), "anomaly": 0.0, "threshold": 0.0}
     assert stats.alerts_per_patient_day == pytest.approx(5 / 6)
     assert stats.technical_per_patient_day == pytest.approx(1 / 6)
 
