@@ -139,7 +139,7 @@ def test_kill9_at_several_points_then_restart_loses_and_forgets_nothing(broker, 
     before_ack = set(ref.expected())
     ref.ack(ack)
     ref.feed(chunk3)
-    assert len(ref.expected()) >= 15
+    assert len(ref.expected()) >= 10  # enough state changes (raises, escalations, ack, resolves) to crash between
     workers = []
 
     # 1. Real SIGKILL: the first stretch is checkpointed and committed; the next is processed, not yet.
