@@ -42,14 +42,9 @@ def run(args: argparse.Namespace) -> int:
         return 3
     asyncio.set_event_loop(asyncio.new_event_loop())
     from faust.worker import Worker as FaustWorker
-    from prometheus_client import ProcessCollector
 
     from streams.worker import Worker
 
-    try:
-        ProcessCollector(registry=metrics.REGISTRY)
-    except ValueError:
-        pass
     metrics.serve(settings.metrics_port)
     worker = Worker(settings, partitions)
     log.info("worker %s consuming %s (%d partitions) from %s; metrics on :%d/metrics, web on :%d",
