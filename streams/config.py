@@ -81,6 +81,9 @@ class Settings:
     log_format: str = "text"
     log_level: str = "info"
     fast_rebalance: bool = False
+    #: Input batches bypass Faust's per-message agent (streams/fastlane.py); off under exactly_once,
+    #: whose transactional sends need Faust's current event.
+    batch_lane: bool = True
     topics: Topics = field(default_factory=Topics)
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
@@ -123,6 +126,7 @@ class Settings:
             log_format=_env("WARDWATCH_LOG_FORMAT", "text"),
             log_level=_env("WARDWATCH_LOG_LEVEL", "info"),
             fast_rebalance=_env("WARDWATCH_FAST_REBALANCE", "0") in ("1", "true", "yes"),
+            batch_lane=_env("WARDWATCH_BATCH_LANE", "1") in ("1", "true", "yes"),
             topics=topics,
             security=security,
         )

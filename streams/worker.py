@@ -43,7 +43,7 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from alerts.config import load_policy
 from alerts.model import Alert, Priority, Status
 
-from streams import metrics
+from streams import fastlane, metrics
 from streams.config import Settings
 from streams.deadletter import DeadLetter
 from streams.processor import (ACK_TAG, OUT_ALERT, VITALS_TAG, Outcome, Processor, Staged, partition_for,
@@ -245,6 +245,8 @@ class Worker:
         _PROBE_KWARGS.clear()
         _PROBE_KWARGS.update(bootstrap_servers=settings.bootstrap_servers, **settings.security.aiokafka_kwargs())
         self.app.agent(self.input_topic, name="wardwatch.vitals")(self._vitals_agent)
+        if settings.batch_lane and settings.processing_guarantee != "exactly_once":
+            fastlane.install(self.app, (topics.vitals, self.repartition_name), self._lane_record)
         self.app.agent(self.acks_topic, name="wardwatch.acks")(self._acks_agent)
         self.app.timer(1.0)(self._tick)
         self.add_page("/healthz", self._healthz)
@@ -332,32 +334,42 @@ class Worker:
 
     # ---- agents ----------------------------------------------------------
     async def _vitals_agent(self, stream: Any) -> None:
+        """Faust's per-message path; idle while the batch lane (streams/fastlane.py) takes the input."""
         async for event in stream.events():
             msg = event.message
             raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
-            started = time.perf_counter()
-            try:
-                if msg.topic == self.repartition_name:
-                    tag, body = raw[:1], raw[1:]
-                    if tag == ACK_TAG:
-                        out = self.processor.handle_ack(body, msg.topic, msg.partition, msg.offset, route=False)
-                        _ACK_MESSAGES.inc()
-                    else:
-                        out = self.processor.handle_vitals(body, msg.topic, msg.partition, msg.offset, route=False)
-                        _REPARTITIONED.inc()
-                    raw = body
+            await self.handle_input(msg.topic, msg.partition, msg.offset, raw)
+
+    async def _lane_record(self, record: Any) -> None:
+        value = record.value
+        await self.handle_input(record.topic, record.partition, record.offset,
+                                value if isinstance(value, bytes) else bytes(value or b""))
+
+    async def handle_input(self, topic: str, partition: int, offset: int, raw: bytes) -> None:
+        """One `vitals` or repartition message, start to finish; bad input is dead-lettered, never raised."""
+        started = time.perf_counter()
+        try:
+            if topic == self.repartition_name:
+                tag, body = raw[:1], raw[1:]
+                if tag == ACK_TAG:
+                    out = self.processor.handle_ack(body, topic, partition, offset, route=False)
+                    _ACK_MESSAGES.inc()
                 else:
-                    out = self.processor.handle_vitals(raw, msg.topic, msg.partition, msg.offset)
-                    _VITALS_MESSAGES.inc()
-                    self.positions[msg.partition] = msg.offset
-                if self.processor.resend:  # a patient loaded lazily with unacknowledged outputs: those first
-                    await self._send_staged(self.processor.take_resend())
-                await self._publish(out, raw, VITALS_TAG)
-            except Exception as exc:  # never let one message stop the ward
-                log.exception("internal error on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                await self._dead_letter(DeadLetter(f"internal error: {exc!r}", "internal_error", raw, msg.topic,
-                                                   msg.partition, msg.offset))
-            metrics.PROCESSING.observe(time.perf_counter() - started)
+                    out = self.processor.handle_vitals(body, topic, partition, offset, route=False)
+                    _REPARTITIONED.inc()
+                raw = body
+            else:
+                out = self.processor.handle_vitals(raw, topic, partition, offset)
+                _VITALS_MESSAGES.inc()
+                self.positions[partition] = offset
+            if self.processor.resend:  # a patient loaded lazily with unacknowledged outputs: those first
+                await self._send_staged(self.processor.take_resend())
+            await self._publish(out, raw, VITALS_TAG)
+        except Exception as exc:  # never let one message stop the ward
+            log.exception("internal error on %s[%s]@%s", topic, partition, offset)
+            await self._dead_letter(DeadLetter(f"internal error: {exc!r}", "internal_error", raw, topic,
+                                               partition, offset))
+        metrics.PROCESSING.observe(time.perf_counter() - started)
 
     async def _acks_agent(self, stream: Any) -> None:
         async for event in stream.events():

@@ -103,3 +103,34 @@ def test_metrics_move_and_carry_no_patient_ids(broker, worker):
                  "wardwatch_processing_seconds", "wardwatch_event_lag_seconds", "wardwatch_consumer_lag_messages"):
         assert name in text
     assert "MRN-SECRET-42" not in worker.log()
+
+
+def _essence(alert: dict) -> tuple:
+    return (alert["patient_id"], alert["alert_id"], alert["status"], alert["priority"], alert["kind"], alert["ts"])
+
+
+def test_batch_lane_publishes_exactly_what_the_faust_agent_path_publishes(broker, worker_factory):
+    """The batch lane (streams/fastlane.py) is a faster hand-off, not different behaviour: same input,
+    including mis-keyed messages (re-keyed through the repartition topic) and a bad one, same outputs."""
+    sick, well = "MRN-LANE-1", "MRN-LANE-2"
+    messages = batches(sick, drifting_patient(sick), size=7) + batches(well, stable_patient(), size=7)
+    messages[5] = (b"wrong-key", messages[5][1])  # must still reach MRN-LANE-1's state, in order
+    messages.append((b"x", b'{"patient_id": "MRN-LANE-3", "device_id": "d", "ts": "yesterday", "spo2": 97}'))
+    produce_sync(broker.bootstrap, "vitals", messages)
+    total = sum(len(orjson.loads(v).get("samples", [])) for _, v in messages)
+    outputs = {}
+    for lane in ("1", "0"):
+        alerts_topic, dlq_topic = f"alerts-lane{lane}", f"dlq-lane{lane}"
+        w = worker_factory(WARDWATCH_APP_ID=f"ww-lane{lane}", WARDWATCH_BATCH_LANE=lane,
+                           WARDWATCH_TOPIC_ALERTS=alerts_topic, WARDWATCH_TOPIC_DLQ=dlq_topic)
+        w.wait_metric("wardwatch_samples_processed_total", total)
+        sent = w.wait_metric("wardwatch_alerts_total", 1)
+        alerts = consume_sync(broker.bootstrap, alerts_topic, lambda rs: len(rs) >= sent)
+        letters = consume_sync(broker.bootstrap, dlq_topic, lambda rs: len(rs) >= 1)
+        w.stop()  # before the wall-clock timers (10 s of silence) could add alerts to one run only
+        outputs[lane] = (sorted(_essence(a) for a in alerts if a["kind"] != "signal_loss"),
+                         sorted(r["reason"] for r in letters))
+    assert outputs["1"] == outputs["0"]
+    assert any(a[0] == sick and a[2] == "raised" for a in outputs["1"][0])
+    assert not any(a[0] == well for a in outputs["1"][0])
+    assert len(outputs["1"][1]) == 1
