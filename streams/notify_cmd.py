@@ -45,6 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tick", type=float, default=1.0, help="seconds between escalation timer checks")
     p.add_argument("--max-age", type=float, default=3600.0,
                    help="alerts emitted longer ago than this (s) are audited but not paged (0 = page all)")
+    p.add_argument("--forget-after", type=float, default=24.0, metavar="HOURS",
+                   help="forget an alert's delivery state this many hours after it resolved")
     p.add_argument("--check", action="store_true", help="validate the routing file and channels, then exit")
     p.set_defaults(run=run)
 
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     options = NotifyOptions(routing, args.group or f"{settings.app_id}-notify", args.state_topic, args.wards_topic,
-                            args.tick, args.max_age)
+                            args.tick, args.max_age, args.forget_after * 3600)
     metrics.init_channels(list(routing.channels))
     if args.metrics_port:
         metrics.serve(args.metrics_port)

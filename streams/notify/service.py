@@ -46,11 +46,16 @@ class NotifyOptions:
     wards_topic: str = "patient-wards"
     tick_s: float = 1.0
     max_age_s: float = 3600.0  # alerts emitted longer ago are audited, not paged (a replayed backlog)
+    #: Delivery state of an alert is forgotten this long after it resolved (it only dedupes replays,
+    #: which max_age_s bounds); the audit topic keeps what was sent.
+    forget_after_s: float = 24 * 3600.0
 
 
 #: The embedded broker does not end a long-poll fetch when data arrives, so a short fetch wait is
 #: the page latency floor (p50 ~3 ms instead of ~140 ms); on Kafka it only costs idle polls.
 _FETCH_WAIT_MS = 50
+#: Seconds between sweeps forgetting the delivery state of long-resolved alerts.
+_PRUNE_EVERY_S = 60
 #: Messages being handled at once before polling pauses.
 _MAX_IN_FLIGHT = 1000
 
@@ -237,7 +242,7 @@ class Notifier:
         await self._send(event, event.status.value, "stand down", paged)
         if event.status is Status.RESOLVED:
             metrics.TIME_TO_RESOLVE.labels(*labels).observe(elapsed)
-            await self.state.close_chase(chase.alert_id)
+            await self.state.close_chase(chase.alert_id, now)
             self.locks.pop(chase.alert_id, None)
         else:
             await self.state.save_chase(chase, self.state.events.get(chase.alert_id, event))
@@ -256,8 +261,15 @@ class Notifier:
 
     # ---- escalation timers -------------------------------------------------
     async def _timers(self, stop: asyncio.Event) -> None:
+        next_prune = 0.0
         while not stop.is_set():
             await asyncio.sleep(self.options.tick_s)
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + _PRUNE_EVERY_S
+                try:
+                    await self.state.prune(_now_ms(), int(self.options.forget_after_s * 1000))
+                except Exception:
+                    log.exception("pruning the delivery state failed (retried in %d s)", _PRUNE_EVERY_S)
             for alert_id in list(self.state.chases):
                 try:
                     await self._tick(alert_id)

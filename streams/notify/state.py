@@ -4,10 +4,16 @@ Kept on the compacted topic `notify-state` and read back in full at start, so
 a restarted notify neither re-pages a person for a status they already got
 nor forgets an unacknowledged alert's escalation timer. Keys:
 `alert_id|stage|person/channel` -> {"outcome"} for deliveries, and
-`alert_id|chase` -> the chase (a tombstone once it is closed).
+`alert_id|chase` -> the chase (a tombstone once it is closed),
+`alert_id|done` -> when its chase closed on `resolved`.
 The value is written *after* the delivery and *before* the alerts offset is
 committed: a crash in between re-sends, and the gateway dedupes on the
 `X-Wardwatch-Delivery` header (the same key).
+
+Delivery keys are only needed while an alert can still be replayed into a
+page; `prune` tombstones those of alerts resolved long enough ago, so the
+topic (and the notifier's start-up read and memory) stays proportional to the
+recent alerts, not to every alert ever paged. The audit topic keeps the story.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ from streams.notify.read_all import read_topic
 log = logging.getLogger("wardwatch.notify")
 
 _CHASE = "|chase"
+_DONE = "|done"
+
+
+def _alert_of(key: str) -> str:
+    return key.split("|", 1)[0]
 
 
 def _event_to_wire(e: AlertEvent) -> dict[str, Any]:
@@ -61,6 +72,8 @@ class DeliveryState:
         self.outcomes: dict[str, str] = {}
         self.chases: dict[str, Chase] = {}
         self.events: dict[str, AlertEvent] = {}  # latest alert message of each chase: the text of its pages
+        self.keys_of: dict[str, set[str]] = {}  # alert_id -> its delivery keys (what prune tombstones)
+        self.finished: dict[str, int] = {}  # alert_id -> wall ms its chase closed on `resolved`
 
     async def load(self, settings: Settings) -> None:
         """Replay the whole state topic (last value per key wins, as compaction would keep)."""
@@ -73,15 +86,27 @@ class DeliveryState:
                     self.events.pop(alert_id, None)
                 else:
                     self.chases[alert_id], self.events[alert_id] = chase_from_wire(orjson.loads(record.value))
-            elif record.value is not None:
+            elif key.endswith(_DONE):
+                alert_id = key[: -len(_DONE)]
+                if record.value is None:
+                    self.finished.pop(alert_id, None)
+                else:
+                    self.finished[alert_id] = int(orjson.loads(record.value)["at_ms"])
+            elif record.value is None:
+                self.outcomes.pop(key, None)
+                self.keys_of.get(_alert_of(key), set()).discard(key)
+            else:
                 self.outcomes[key] = orjson.loads(record.value)["outcome"]
-        log.info("delivery state loaded: %d deliveries, %d open chases", len(self.outcomes), len(self.chases))
+                self.keys_of.setdefault(_alert_of(key), set()).add(key)
+        log.info("delivery state loaded: %d deliveries, %d open chases, %d resolved alerts kept",
+                 len(self.outcomes), len(self.chases), len(self.finished))
 
     def done(self, key: str) -> bool:
         return key in self.outcomes
 
     async def mark(self, key: str, outcome: str, at: str) -> None:
         self.outcomes[key] = outcome
+        self.keys_of.setdefault(_alert_of(key), set()).add(key)
         await self.producer.send_and_wait(self.topic, orjson.dumps({"outcome": outcome, "at": at}), key=key.encode())
 
     async def save_chase(self, chase: Chase, event: AlertEvent) -> None:
@@ -89,7 +114,26 @@ class DeliveryState:
         await self.producer.send_and_wait(self.topic, orjson.dumps(chase_to_wire(chase, event)),
                                           key=(chase.alert_id + _CHASE).encode())
 
-    async def close_chase(self, alert_id: str) -> None:
+    async def close_chase(self, alert_id: str, now_ms: int | None = None) -> None:
+        """Stop chasing; with `now_ms` (a `resolved`), also start the clock after which `prune` forgets it."""
         self.events.pop(alert_id, None)
         if self.chases.pop(alert_id, None) is not None:
             await self.producer.send_and_wait(self.topic, None, key=(alert_id + _CHASE).encode())
+        if now_ms is not None:
+            self.finished[alert_id] = now_ms
+            await self.producer.send_and_wait(self.topic, orjson.dumps({"at_ms": now_ms}),
+                                              key=(alert_id + _DONE).encode())
+
+    async def prune(self, now_ms: int, keep_ms: int) -> int:
+        """Tombstone the delivery keys of alerts resolved at least `keep_ms` ago; returns how many alerts."""
+        old = [a for a, at in self.finished.items() if now_ms - at >= keep_ms and a not in self.chases]
+        for alert_id in old:
+            keys = sorted(self.keys_of.pop(alert_id, ())) + [alert_id + _DONE]
+            for key in keys:
+                self.outcomes.pop(key, None)
+                await self.producer.send(self.topic, None, key=key.encode())
+            del self.finished[alert_id]
+        if old:
+            await self.producer.flush()
+            log.info("forgot the delivery state of %d alerts resolved over %.0f h ago", len(old), keep_ms / 3.6e6)
+        return len(old)

@@ -119,6 +119,9 @@ class FakeProducer:
         done.set_result(None)
         return done
 
+    async def flush(self):
+        pass
+
     def on(self, topic: str) -> list[dict]:
         return [orjson.loads(v) for t, _, v in self.sent if t == topic and v is not None]
 
@@ -201,3 +204,31 @@ def test_offsets_commit_only_below_the_oldest_message_in_flight():
     t.mark_committed({tp: 10})
     t.finished(tp, 10)
     assert t.to_commit() == {tp: 13} and t.busy == 0
+
+
+async def test_delivery_state_of_long_resolved_alerts_is_tombstoned_and_stays_gone_after_restart(monkeypatch):
+    """notify-state must not grow with every alert ever paged: keys of alerts resolved `keep` ago go."""
+    from types import SimpleNamespace
+
+    import streams.notify.state as state_mod
+    from streams.notify.state import DeliveryState
+
+    producer, hour = FakeProducer(), 3_600_000
+    state = DeliveryState(producer, "notify-state")
+    for key in ("A1|raised|ada/pager", "A1|escalated|bo/pager", "B2|raised|ada/pager"):
+        await state.mark(key, "delivered", "2026-11-25T10:00:00Z")
+    await state.close_chase("A1", now_ms=10 * hour)  # A1 resolved; B2 still open
+    assert await state.prune(now_ms=33 * hour, keep_ms=24 * hour) == 0  # 23 h: still needed for replays
+    assert await state.prune(now_ms=34 * hour, keep_ms=24 * hour) == 1
+    tombstones = sorted(k.decode() for t, k, v in producer.sent if t == "notify-state" and v is None)
+    assert tombstones == ["A1|done", "A1|escalated|bo/pager", "A1|raised|ada/pager"]
+    assert not state.done("A1|raised|ada/pager") and state.done("B2|raised|ada/pager")
+
+    async def replay(settings, topic):  # what a restart reads back (last value per key wins)
+        return [SimpleNamespace(key=k, value=v) for t, k, v in producer.sent if t == topic]
+
+    monkeypatch.setattr(state_mod, "read_topic", replay)
+    again = DeliveryState(FakeProducer(), "notify-state")
+    await again.load(None)
+    assert again.outcomes == {"B2|raised|ada/pager": "delivered"} and not again.finished
+    assert await again.prune(now_ms=100 * hour, keep_ms=24 * hour) == 0  # B2 never resolved: kept
