@@ -127,7 +127,8 @@ class AlertPolicy:
         """True while a physiological condition is pending or paging (freezes learning)."""
         if EpisodeClass.PHYSIOLOGICAL in self.episodes:
             return True
-        return any(not k.startswith(_TECHNICAL_PREFIX) for k in self.tracks)
+        tracks = self.tracks
+        return bool(tracks) and any(not k.startswith(_TECHNICAL_PREFIX) for k in tracks)
 
     def holding(self, key: str) -> bool:
         """True while `key` is tracked (pending or paging), so its rule applies hysteresis.
@@ -147,23 +148,51 @@ class AlertPolicy:
             self.last_detector = obs.detector
         self.suppressed = obs.suppressed
         if continuous:
-            self._data_arrived(obs, out)
+            self._data_arrived(obs.ts_ms, obs.device_id, out)
         present = self._update_tracks(obs)
         if self.tracks or self.episodes:
             for episode_class in (EpisodeClass.PHYSIOLOGICAL, EpisodeClass.TECHNICAL):
                 out.extend(self._decide(episode_class, present, obs))
         return out
 
+    def observe_quiet(self, ts_ms: int, device_id: str, news2: News2Summary | None, detector: DetectorInfo | None,
+                      suppressed: tuple[str, ...], continuous: bool) -> list[Alert]:
+        """`observe` of a sample without conditions, for a policy with no track and no episode.
+
+        The common case of every well patient, so the engine calls this instead
+        of building an `Observation`. With nothing present, tracked or open,
+        `observe` can only run the timers (a signal loss may open, and close
+        again if this is wearable data), remember the sample's NEWS2, detector
+        and suppression and count the stream; so does this, in the same order.
+        Only the caller may decide that the precondition holds.
+        """
+        out = self.advance(ts_ms)
+        if news2 is not None:
+            self.last_news2 = news2
+        if detector is not None:
+            self.last_detector = detector
+        self.suppressed = suppressed
+        if continuous:
+            self._data_arrived(ts_ms, device_id, out)
+        return out
+
     def advance(self, now_ms: int) -> list[Alert]:
         """Run timers (resolve hold, escalation, signal loss) up to `now_ms`."""
         if now_ms > self.now_ms:
             self.now_ms = now_ms
+        now_ms = self.now_ms
         out: list[Alert] = []
-        if self.stream_samples >= STREAM_MIN_SAMPLES and EpisodeClass.SIGNAL_LOSS not in self.episodes:
-            self._signal_loss(self.now_ms, out)
-        if self.episodes:
-            for episode in list(self.episodes.values()):
-                out.extend(self._timers(episode, self.now_ms))
+        episodes = self.episodes
+        if self.stream_samples >= STREAM_MIN_SAMPLES and EpisodeClass.SIGNAL_LOSS not in episodes:
+            last = self.last_data_ms
+            # _signal_loss's own first test, inline (it runs on every sample): the
+            # cooldown only ever lengthens the gap, unless the setting is negative.
+            loss_ms = int(self.config.signal_loss_s * 1000)
+            if last is not None and (now_ms >= last + loss_ms or loss_ms < 0):
+                self._signal_loss(now_ms, out)
+        if episodes:
+            for episode in list(episodes.values()):
+                out.extend(self._timers(episode, now_ms))
         return out
 
     def acknowledge(self, alert_id: str, by: str, action: str, ts_ms: int | None) -> list[Alert]:
@@ -324,19 +353,21 @@ class AlertPolicy:
         return out
 
     # ---- signal loss --------------------------------------------------------
-    def _data_arrived(self, obs: Observation, out: list[Alert]) -> None:
+    def _data_arrived(self, ts: int, device_id: str, out: list[Alert]) -> None:
         """Count the continuous stream; data returning resolves a signal loss."""
-        ts, last = obs.ts_ms, self.last_data_ms
+        last = self.last_data_ms
         if last is None or ts - last > self.config.signal_loss_s * 1000:
             self.stream_samples = 1
         elif ts > last and self.stream_samples < STREAM_MIN_SAMPLES:
             self.stream_samples += 1
         if last is None or ts > last:
             self.last_data_ms = ts
-            self.last_device = obs.device_id
-        loss = self.episodes.get(EpisodeClass.SIGNAL_LOSS)
-        if loss is not None:
-            out.append(self._close(loss, max(ts, loss.raised_ms)))
+            self.last_device = device_id
+        episodes = self.episodes
+        if episodes:
+            loss = episodes.get(EpisodeClass.SIGNAL_LOSS)
+            if loss is not None:
+                out.append(self._close(loss, max(ts, loss.raised_ms)))
 
     def _signal_loss(self, now_ms: int, out: list[Alert]) -> None:
         last = self.last_data_ms

@@ -186,6 +186,33 @@ class LatestVitals:
                        get("heart_rate"), get("consciousness", "A"), get("temperature"))
         return _new_view(news2, used, tuple(expired), inputs)
 
+    def news2_of(self, now_ms: int, freshness: Freshness) -> tuple[News2Score, dict[str, InputValue]]:
+        """`score(now_ms, freshness)`'s `news2` and `values` only, without the provenance.
+
+        The engine scores every sample and reads nothing else of the view, so
+        this skips building `used` and `expired`. Same inputs, same order, same
+        NEWS2 as `score` (a unit test compares the two).
+        """
+        if freshness is not self._fresh:
+            self._limits = tuple(freshness.max_age_ms(name) for name, _ in _SCORED)
+            self._fresh = freshness
+        values, stamps = self._values, self._ts
+        inputs: dict[str, Any] = {}
+        spo2_fresh = False
+        for (name, i), limit in zip(_SCORED, self._limits):
+            ts = stamps[i]
+            if ts is not None and (now_ms - ts if now_ms > ts else 0) <= limit:
+                inputs[name] = values[i]
+                if i == _SPO2_INDEX:
+                    spo2_fresh = True
+        scale = 1
+        if spo2_fresh and stamps[_SCALE_INDEX] is not None:
+            inputs["spo2_scale"] = scale = values[_SCALE_INDEX]
+        get = inputs.get
+        news2 = _score(get("resp_rate"), get("spo2"), scale, get("on_oxygen", False), get("systolic_bp"),
+                       get("heart_rate"), get("consciousness", "A"), get("temperature"))
+        return news2, inputs
+
     def to_state(self) -> list[Any]:
         """Plain JSON-able checkpoint: ``[version, value0, ts0, value1, ts1, …]``.
 
