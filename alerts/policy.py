@@ -43,6 +43,13 @@ _RECENT_CLOSED = 16
 STREAM_MIN_SAMPLES = 3
 _TECHNICAL_PREFIX = "technical:"
 _ACTIONS = ("acknowledge", "resolve")
+# Enum members read on every sample, bound once (a class attribute lookup on an
+# Enum goes through its metaclass and costs ~50 ns each time).
+_PHYSIOLOGICAL = EpisodeClass.PHYSIOLOGICAL
+_TECHNICAL = EpisodeClass.TECHNICAL
+_SIGNAL_LOSS = EpisodeClass.SIGNAL_LOSS
+_DECIDED = (_PHYSIOLOGICAL, _TECHNICAL)
+_HIGH = Priority.HIGH
 
 
 def class_of_key(key: str) -> EpisodeClass:
@@ -125,7 +132,7 @@ class AlertPolicy:
     @property
     def alerting(self) -> bool:
         """True while a physiological condition is pending or paging (freezes learning)."""
-        if EpisodeClass.PHYSIOLOGICAL in self.episodes:
+        if _PHYSIOLOGICAL in self.episodes:
             return True
         tracks = self.tracks
         return bool(tracks) and any(not k.startswith(_TECHNICAL_PREFIX) for k in tracks)
@@ -151,7 +158,7 @@ class AlertPolicy:
             self._data_arrived(obs.ts_ms, obs.device_id, out)
         present = self._update_tracks(obs)
         if self.tracks or self.episodes:
-            for episode_class in (EpisodeClass.PHYSIOLOGICAL, EpisodeClass.TECHNICAL):
+            for episode_class in _DECIDED:
                 out.extend(self._decide(episode_class, present, obs))
         return out
 
@@ -183,7 +190,7 @@ class AlertPolicy:
         now_ms = self.now_ms
         out: list[Alert] = []
         episodes = self.episodes
-        if self.stream_samples >= STREAM_MIN_SAMPLES and EpisodeClass.SIGNAL_LOSS not in episodes:
+        if self.stream_samples >= STREAM_MIN_SAMPLES and _SIGNAL_LOSS not in episodes:
             last = self.last_data_ms
             # _signal_loss's own first test, inline (it runs on every sample): the
             # cooldown only ever lengthens the gap, unless the setting is negative.
@@ -263,6 +270,8 @@ class AlertPolicy:
         episode = self.episodes.get(episode_class)
         if episode is not None:
             self._update_clearing(episode, obs)
+        if not present:
+            return []
         active = [c for c in present.values() if c.episode_class is episode_class and c.key in self.tracks]
         if not active:
             return []
@@ -270,7 +279,7 @@ class AlertPolicy:
         min_s = self.config.integral_min_s
         confirmed = [
             c for c in active
-            if c.at_raise and self.tracks[c.key].confirmed(c, ts, 1.0 if c.priority is Priority.HIGH else factor, min_s)
+            if c.at_raise and self.tracks[c.key].confirmed(c, ts, 1.0 if c.priority is _HIGH else factor, min_s)
         ]
         if not confirmed:
             return []
@@ -290,9 +299,9 @@ class AlertPolicy:
 
     def _update_clearing(self, episode: Episode, obs: Observation) -> None:
         """Start/stop the resolve hold; a bad-signal sample is not evidence of recovery."""
-        if obs.suppressed and episode.episode_class is EpisodeClass.TECHNICAL:
+        if obs.suppressed and episode.episode_class is _TECHNICAL:
             episode.suppressed = _union(episode.suppressed, obs.suppressed)
-        if obs.suppressed and episode.episode_class is EpisodeClass.PHYSIOLOGICAL:
+        if obs.suppressed and episode.episode_class is _PHYSIOLOGICAL:
             episode.clear_since_ms = None
         elif self._class_active(episode.episode_class):
             episode.clear_since_ms = None
@@ -365,7 +374,7 @@ class AlertPolicy:
             self.last_device = device_id
         episodes = self.episodes
         if episodes:
-            loss = episodes.get(EpisodeClass.SIGNAL_LOSS)
+            loss = episodes.get(_SIGNAL_LOSS)
             if loss is not None:
                 out.append(self._close(loss, max(ts, loss.raised_ms)))
 
