@@ -30,7 +30,7 @@ from alerts import rules
 from alerts.conditions import Condition
 from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
 from alerts.model import Alert, DetectorInfo, News2Summary, new_detector_info, new_news2_summary
-from alerts.policy import AlertPolicy, Observation
+from alerts.policy import AlertPolicy, new_observation
 
 #: The engine's settings type, by the name the evaluator imports.
 EngineConfig = PolicyConfig
@@ -133,7 +133,14 @@ class PatientEngine:
             return []
         self.last_ts = ts
         self.samples += 1
-        suppressed = self._suppression(sample)
+        # _suppression, inline
+        motion = sample.motion
+        if sample.probe_off:
+            suppressed = _PROBE_OFF
+        elif motion is not None and motion >= self.config.motion_limit:
+            suppressed = _MOTION
+        else:
+            suppressed = ()
         clean = sample
         if suppressed and (sample.heart_rate is not None or sample.spo2 is not None):
             clean = dataclasses.replace(sample, heart_rate=None, spo2=None)
@@ -173,7 +180,9 @@ class PatientEngine:
             detector_info = self._detect(clean, news2, news2_cond, suppressed, alerting, holding, conditions,
                                          evaluated)
         if not alerting and not suppressed:
-            self._learn_news2(news2.total)
+            # _learn_news2, inline
+            ref, total = self.news2_ref, news2.total
+            self.news2_ref = float(total) if ref is None else ref + _NEWS2_REF_RATE * (total - ref)
 
         if cfg.threshold:
             threshold_condition = rules.threshold_condition
@@ -194,7 +203,6 @@ class PatientEngine:
             evaluated.append(PROBE_KEY)
             if probe_off:
                 conditions.append(rules.probe_condition(cfg))
-        motion = sample.motion
         if motion is not None:
             evaluated.append(MOTION_KEY)
             if motion >= cfg.motion_limit:
@@ -202,8 +210,8 @@ class PatientEngine:
 
         if not conditions and holding is None and not policy.episodes and type(policy).observe is _OBSERVE:
             return policy.observe_quiet(ts, sample.device_id, news2, detector_info, suppressed, wearable)
-        obs = Observation(ts, sample.device_id, tuple(evaluated), tuple(conditions), news2, detector_info,
-                          suppressed)
+        obs = new_observation(ts, sample.device_id, tuple(evaluated), tuple(conditions), news2, detector_info,
+                              suppressed)
         return policy.observe(obs, continuous=wearable)
 
     def _detect(self, clean: VitalSample, news2: News2Summary, news2_cond: Condition | None,

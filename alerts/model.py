@@ -162,7 +162,7 @@ class Alert:
         return out
 
 
-def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple:
+def slot_setters(cls: type, names: tuple[str, ...]) -> tuple:
     """The slots' own setters of a frozen slotted dataclass, checked against its fields.
 
     Building such a record through them skips the dataclass __init__'s keyword
@@ -175,7 +175,7 @@ def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple:
 
 
 def _make_new_news2_summary():  # type: ignore[no-untyped-def]
-    set_total, set_components, set_band = _slot_setters(News2Summary, ("total", "components", "band"))
+    set_total, set_components, set_band = slot_setters(News2Summary, ("total", "components", "band"))
     alloc = object.__new__
 
     def new_news2_summary(total: int, components: dict[str, int], band: str) -> News2Summary:
@@ -190,7 +190,7 @@ def _make_new_news2_summary():  # type: ignore[no-untyped-def]
 
 
 def _make_new_detector_info():  # type: ignore[no-untyped-def]
-    set_name, set_version, set_score = _slot_setters(DetectorInfo, ("name", "version", "score"))
+    set_name, set_version, set_score = slot_setters(DetectorInfo, ("name", "version", "score"))
     alloc = object.__new__
 
     def new_detector_info(name: str, version: str, score: float) -> DetectorInfo:

@@ -32,7 +32,7 @@ from monitor.timestamps import format_ts
 from alerts.conditions import Condition
 from alerts.config import PolicyConfig
 from alerts.ids import episode_id
-from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, Priority, Reason, Status
+from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, Priority, Reason, Status, slot_setters
 
 #: A gap longer than this adds no more to a condition's integral.
 _MAX_STEP_MS = 15_000
@@ -50,6 +50,7 @@ _TECHNICAL = EpisodeClass.TECHNICAL
 _SIGNAL_LOSS = EpisodeClass.SIGNAL_LOSS
 _DECIDED = (_PHYSIOLOGICAL, _TECHNICAL)
 _HIGH = Priority.HIGH
+_ACKNOWLEDGED = Status.ACKNOWLEDGED
 
 
 def class_of_key(key: str) -> EpisodeClass:
@@ -102,6 +103,32 @@ class Observation:
     news2: News2Summary | None = None
     detector: DetectorInfo | None = None
     suppressed: tuple[str, ...] = ()
+
+
+def _make_new_observation():  # type: ignore[no-untyped-def]
+    setters = slot_setters(Observation, ("ts_ms", "device_id", "evaluated", "conditions", "news2", "detector",
+                                          "suppressed"))
+    s_ts, s_device, s_evaluated, s_conditions, s_news2, s_detector, s_suppressed = setters
+    alloc = object.__new__
+
+    def new_observation(ts_ms: int, device_id: str, evaluated: tuple[str, ...], conditions: tuple[Condition, ...],
+                        news2: News2Summary | None, detector: DetectorInfo | None,
+                        suppressed: tuple[str, ...]) -> Observation:
+        """`Observation(...)` with every field positional (the engine's per-sample path)."""
+        obs = alloc(Observation)
+        s_ts(obs, ts_ms)
+        s_device(obs, device_id)
+        s_evaluated(obs, evaluated)
+        s_conditions(obs, conditions)
+        s_news2(obs, news2)
+        s_detector(obs, detector)
+        s_suppressed(obs, suppressed)
+        return obs
+
+    return new_observation
+
+
+new_observation = _make_new_observation()
 
 
 class AckError(ValueError):
@@ -236,13 +263,15 @@ class AlertPolicy:
             return {}  # the common case: a well patient, nothing to start or end
         present = {c.key: c for c in obs.conditions}
         ts = obs.ts_ms
+        present_get, tracks_get = present.get, tracks.get
         for key in obs.evaluated:
-            cond = present.get(key)
-            track = tracks.get(key)
+            cond = present_get(key)
             if cond is None:
-                if track is not None:
+                if key in tracks:
                     del tracks[key]
-            elif track is None or ts > track.expires_ms:
+                continue
+            track = tracks_get(key)
+            if track is None or ts > track.expires_ms:
                 tracks[key] = Track(ts, ts, 0.0, ts + int(cond.valid_s * 1000))
             elif ts > track.last_ms:
                 track.integral += cond.depth * min(ts - track.last_ms, _MAX_STEP_MS) / 1000.0
@@ -254,7 +283,14 @@ class AlertPolicy:
         return present
 
     def _class_active(self, episode_class: EpisodeClass) -> bool:
-        return any(class_of_key(k) is episode_class for k in self.tracks)
+        """Whether any tracked condition belongs to `episode_class` (class_of_key, inline: per sample)."""
+        if episode_class is not _TECHNICAL and episode_class is not _PHYSIOLOGICAL:
+            return False  # class_of_key knows only these two
+        technical = episode_class is _TECHNICAL
+        for key in self.tracks:
+            if key.startswith(_TECHNICAL_PREFIX) is technical:
+                return True
+        return False
 
     def _forget(self, episode_class: EpisodeClass) -> None:
         """Staff resolved it: a condition that persists must earn a new episode afresh."""
@@ -272,18 +308,20 @@ class AlertPolicy:
             self._update_clearing(episode, obs)
         if not present:
             return []
-        active = [c for c in present.values() if c.episode_class is episode_class and c.key in self.tracks]
+        tracks = self.tracks
+        active = [c for c in present.values() if c.key in tracks and c.episode_class is episode_class]
         if not active:
             return []
         factor = 2.0 if ts < self.cooldown_until.get(episode_class, 0) else 1.0
         min_s = self.config.integral_min_s
         confirmed = [
             c for c in active
-            if c.at_raise and self.tracks[c.key].confirmed(c, ts, 1.0 if c.priority is _HIGH else factor, min_s)
+            if c.at_raise and tracks[c.key].confirmed(c, ts, 1.0 if c.priority is _HIGH else factor, min_s)
         ]
         if not confirmed:
             return []
-        confirmed.sort(key=lambda c: (-c.priority.rank, self.tracks[c.key].since_ms))
+        if len(confirmed) > 1:
+            confirmed.sort(key=lambda c: (-c.priority.rank, tracks[c.key].since_ms))
         top = confirmed[0]
         if episode is None:
             return [self._open(episode_class, top, confirmed, obs)]
@@ -346,6 +384,8 @@ class AlertPolicy:
     def _escalations(self, episode: Episode, now_ms: int) -> list[Alert]:
         """One `escalated` per no-ack step, each stamped at its due time, at most max_escalations."""
         cfg = self.config
+        if episode.status is _ACKNOWLEDGED or episode.escalations >= cfg.max_escalations:
+            return []  # the loop's own condition, tested first: this runs per sample for an open episode
         delay_ms = int(cfg.escalation_delay(episode.priority) * 1000)
         if delay_ms <= 0:
             return []
