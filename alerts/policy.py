@@ -199,15 +199,36 @@ class AlertPolicy:
         again if this is wearable data), remember the sample's NEWS2, detector
         and suppression and count the stream; so does this, in the same order.
         Only the caller may decide that the precondition holds.
+
+        The usual case is tested inline and the general methods do the rest:
+        `advance` only when a signal loss may be due (with no episode open it
+        has nothing else to do), `_data_arrived` unless this continues the stream.
         """
-        out = self.advance(ts_ms)
+        if ts_ms > self.now_ms:
+            self.now_ms = ts_ms
+        now_ms = self.now_ms
+        last = self.last_data_ms
+        loss_s = self.config.signal_loss_s
+        loss_ms = int(loss_s * 1000)
+        if (self.stream_samples >= STREAM_MIN_SAMPLES and last is not None
+                and (now_ms >= last + loss_ms or loss_ms < 0)):
+            out = self.advance(now_ms)
+        else:
+            out = []
         if news2 is not None:
             self.last_news2 = news2
         if detector is not None:
             self.last_detector = detector
         self.suppressed = suppressed
         if continuous:
-            self._data_arrived(ts_ms, device_id, out)
+            if last is not None and ts_ms > last and ts_ms - last <= loss_s * 1000 and not self.episodes:
+                # _data_arrived of the next sample of a stream: count it, nothing to resolve
+                if self.stream_samples < STREAM_MIN_SAMPLES:
+                    self.stream_samples += 1
+                self.last_data_ms = ts_ms
+                self.last_device = device_id
+            else:
+                self._data_arrived(ts_ms, device_id, out)
         return out
 
     def advance(self, now_ms: int) -> list[Alert]:

@@ -61,9 +61,11 @@ def test_observe_quiet_is_observe_of_a_sample_without_conditions() -> None:
     news2 = News2Summary(1, {"resp_rate": 1}, "low")
     info = DetectorInfo("baseline-z", "2", 0.0)
     # a stream, a gap long enough for a signal loss, then data again
-    times = [0, 5_000, 10_000, 15_000, 20_000, 200_000, 205_000, 210_000, 900_000]
+    times = [0, 5_000, 10_000, 15_000, 20_000, 200_000, 205_000, 203_000, 210_000, 215_000, 900_000, 905_000]
     for i, ts in enumerate(times):
         continuous = i != 4
+        if i == 8:  # a tick ahead of the data (the worker's clock), then data again
+            assert full.advance(ts + 60_000) == quiet.advance(ts + 60_000)
         obs = Observation(ts, "wear-1", ("news2",), (), news2, info if i % 2 else None, ())
         a = full.observe(obs, continuous)
         b = quiet.observe_quiet(ts, "wear-1", news2, info if i % 2 else None, (), continuous)
@@ -71,4 +73,5 @@ def test_observe_quiet_is_observe_of_a_sample_without_conditions() -> None:
         assert full.to_state() == quiet.to_state()
         if full.episodes:  # the quiet path only applies to a policy with nothing open
             break
+    assert full.stream_samples == quiet.stream_samples and full.now_ms == quiet.now_ms
     assert full.to_state() == quiet.to_state()
