@@ -34,4 +34,10 @@ class Condition:
 
     @property
     def episode_class(self) -> EpisodeClass:
-        return EpisodeClass.of(self.kind)
+        # The policy asks this of every condition on every sample: a lookup, not
+        # EpisodeClass.of's two property calls (same answer for every Kind).
+        episode_class = _CLASS_OF_KIND.get(self.kind)
+        return episode_class if episode_class is not None else EpisodeClass.of(self.kind)
+
+
+_CLASS_OF_KIND: dict[Kind, EpisodeClass] = {kind: EpisodeClass.of(kind) for kind in Kind}

@@ -23,13 +23,14 @@ from monitor.detector import NAME as DETECTOR_NAME
 from monitor.detector import VERSION as DETECTOR_VERSION
 from monitor.detector import BaselineDetector
 from monitor.latest import Freshness, LatestVitals
+from monitor.news2 import Band
 from monitor.vitals import PROBE_VITALS, VitalSample
 
 from alerts import rules
 from alerts.conditions import Condition
 from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
-from alerts.model import Alert, DetectorInfo, News2Summary
-from alerts.policy import AlertPolicy, Observation
+from alerts.model import Alert, DetectorInfo, News2Summary, new_detector_info, new_news2_summary
+from alerts.policy import AlertPolicy, new_observation
 
 #: The engine's settings type, by the name the evaluator imports.
 EngineConfig = PolicyConfig
@@ -39,6 +40,12 @@ STATE_VERSION = 1
 _NEWS2_REF_RATE = 0.01
 _PROBE_OFF = tuple(f"{v}: probe off" for v in sorted(PROBE_VITALS))
 _MOTION = tuple(f"{v}: motion artefact" for v in sorted(PROBE_VITALS))
+NEWS2_KEY, PROBE_KEY, MOTION_KEY = rules.NEWS2_KEY, rules.PROBE_KEY, rules.MOTION_KEY
+#: News2Summary.band is the band's text; str() of each Band, looked up once.
+_BAND_TEXT: dict[object, str] = {band: str(band) for band in Band}
+#: The policy's own observe: only then may the engine take the quiet path (a
+#: subclass that overrides observe, like the fatigue report's, sees every sample).
+_OBSERVE = AlertPolicy.observe
 
 
 def freshness_of(cfg: PolicyConfig) -> Freshness:
@@ -52,13 +59,8 @@ def freshness_of(cfg: PolicyConfig) -> Freshness:
     )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Limit:
-    """A hard-limit rule prepared for the hot path: its key and how long one reading stands."""
-
-    rule: ThresholdRule
-    key: str
-    valid_s: float
+#: A hard-limit rule prepared for the hot path: (vital, condition key, rule, how long one reading stands).
+_Limit = tuple[str, str, ThresholdRule, float]
 
 
 class PatientEngine:
@@ -92,8 +94,9 @@ class PatientEngine:
         self.policy.config = cfg
         self._freshness = freshness_of(cfg)
         intermittent = {"systolic_bp", "diastolic_bp", "temperature"}
-        self._limits = tuple(
-            _Limit(r, f"threshold:{r.name}", cfg.intermittent_max_age_s if r.vital in intermittent else cfg.max_gap_s)
+        self._limits: tuple[_Limit, ...] = tuple(
+            (r.vital, f"threshold:{r.name}", r,
+             cfg.intermittent_max_age_s if r.vital in intermittent else cfg.max_gap_s)
             for r in cfg.thresholds_for(self.spo2_scale)
         )
 
@@ -113,28 +116,45 @@ class PatientEngine:
 
     # ---- one sample ---------------------------------------------------------
     def process(self, sample: VitalSample) -> list[Alert]:
-        """Fold one sample in; returns the alert state changes it caused (often none)."""
-        if self.last_ts is not None and sample.ts_ms <= self.last_ts:
+        """Fold one sample in; returns the alert state changes it caused (often none).
+
+        Runs for every sample of the ward, so the steps are written out inline
+        (suppression, detection, hard limits, technical conditions) rather than
+        as one method each, and a sample that raises no condition for a patient
+        with nothing tracked or open skips building an `Observation`
+        (`AlertPolicy.observe_quiet`). The order of the steps is the contract:
+        the rules see the policy's tracks as they were before this sample.
+        """
+        ts = sample.ts_ms
+        if self.last_ts is not None and ts <= self.last_ts:
             # Duplicate or late sample: keep what it tells about slow vitals and
             # nursing input, but do not re-run detection on the past.
             self.latest.update(sample)
             return []
-        self.last_ts = sample.ts_ms
+        self.last_ts = ts
         self.samples += 1
-        suppressed = self._suppression(sample)
+        # _suppression, inline
+        motion = sample.motion
+        if sample.probe_off:
+            suppressed = _PROBE_OFF
+        elif motion is not None and motion >= self.config.motion_limit:
+            suppressed = _MOTION
+        else:
+            suppressed = ()
         clean = sample
         if suppressed and (sample.heart_rate is not None or sample.spo2 is not None):
             clean = dataclasses.replace(sample, heart_rate=None, spo2=None)
-        self.latest.update(clean)
+        latest = self.latest
+        latest.update(clean)
         if sample.spo2_scale is not None or getattr(sample, "ward", None) is not None:
             self._nursing_input(sample)
         cfg = self.config
         policy = self.policy
-        view = self.latest.score(sample.ts_ms, self._freshness)
-        score = view.news2
-        news2 = News2Summary(score.total, score.components, str(score.band))
+        score, values = latest.news2_of(ts, self._freshness)
+        band = score.band
+        news2 = new_news2_summary(score.total, score.components, _BAND_TEXT.get(band) or str(band))
         # Hysteresis applies to what is already tracked; no tracks, nothing holds.
-        holding = policy.holding if policy.tracks else _never
+        holding = policy.holding if policy.tracks else None
         conditions: list[Condition] = []
         evaluated: list[str] = []
         baseline = self.detector.baseline
@@ -145,48 +165,76 @@ class PatientEngine:
             news2 = rules.news2_without(news2, PROBE_VITALS)
         news2_cond = None
         if cfg.news2:
-            news2_cond = rules.news2_condition(news2, view.values, holding(rules.NEWS2_KEY), cfg, baseline)
-            _judge(rules.NEWS2_KEY, news2_cond, suppressed, conditions, evaluated)
+            news2_cond = rules.news2_condition(news2, values, holding is not None and holding(NEWS2_KEY), cfg,
+                                               baseline)
+            if news2_cond is not None:
+                evaluated.append(NEWS2_KEY)
+                conditions.append(news2_cond)
+            elif not suppressed:
+                evaluated.append(NEWS2_KEY)
 
         alerting = policy.alerting
-        detector_info = self._detect(clean, news2, news2_cond, suppressed, alerting, holding, conditions, evaluated)
+        detector_info = None
+        if (clean.heart_rate is not None or clean.spo2 is not None or clean.resp_rate is not None
+                or clean.systolic_bp is not None or clean.temperature is not None):
+            detector_info = self._detect(clean, news2, news2_cond, suppressed, alerting, holding, conditions,
+                                         evaluated)
         if not alerting and not suppressed:
-            self._learn_news2(news2.total)
+            # _learn_news2, inline
+            ref, total = self.news2_ref, news2.total
+            self.news2_ref = float(total) if ref is None else ref + _NEWS2_REF_RATE * (total - ref)
 
         if cfg.threshold:
-            for limit in self._limits:
-                value = getattr(clean, limit.rule.vital)
+            threshold_condition = rules.threshold_condition
+            for vital, key, rule, valid_s in self._limits:
+                value = getattr(clean, vital)
                 if value is not None:
-                    evaluated.append(limit.key)
-                    cond = rules.threshold_condition(limit.rule, value, holding(limit.key), baseline, limit.valid_s)
+                    evaluated.append(key)
+                    cond = threshold_condition(rule, value, holding is not None and holding(key), baseline,
+                                               valid_s)
                     if cond is not None:
                         conditions.append(cond)
 
-        wearable = self._technical(sample, conditions, evaluated)
-        obs = Observation(sample.ts_ms, sample.device_id, tuple(evaluated), tuple(conditions), news2,
-                          detector_info, suppressed)
+        # Probe-off and motion conditions; CONTINUOUS spelled out (wearable data, for signal loss).
+        probe_off = sample.probe_off
+        wearable = (probe_off or sample.heart_rate is not None or sample.spo2 is not None
+                    or sample.resp_rate is not None)
+        if wearable:
+            evaluated.append(PROBE_KEY)
+            if probe_off:
+                conditions.append(rules.probe_condition(cfg))
+        if motion is not None:
+            evaluated.append(MOTION_KEY)
+            if motion >= cfg.motion_limit:
+                conditions.append(rules.motion_condition(motion, cfg))
+
+        if not conditions and holding is None and not policy.episodes and type(policy).observe is _OBSERVE:
+            return policy.observe_quiet(ts, sample.device_id, news2, detector_info, suppressed, wearable)
+        obs = new_observation(ts, sample.device_id, tuple(evaluated), tuple(conditions), news2, detector_info,
+                              suppressed)
         return policy.observe(obs, continuous=wearable)
 
     def _detect(self, clean: VitalSample, news2: News2Summary, news2_cond: Condition | None,
-                suppressed: tuple[str, ...], alerting: bool, holding: Callable[[str], bool],
+                suppressed: tuple[str, ...], alerting: bool, holding: Callable[[str], bool] | None,
                 conditions: list[Condition], evaluated: list[str]) -> DetectorInfo | None:
-        """Learn and score the baseline detector; frozen while the patient is alerting."""
-        if (clean.heart_rate is None and clean.spo2 is None and clean.resp_rate is None
-                and clean.systolic_bp is None and clean.temperature is None):
-            return None
+        """Learn and score the baseline detector (the sample has a vital); frozen while the patient is alerting."""
         self.detector.frozen = alerting
         result = self.detector.learn_and_score(clean)
         if not result.warm:
             return None
         if self.config.anomaly:
             band_priority = news2_cond.priority if news2_cond is not None else None
-            cond = rules.anomaly_condition(result, self._news2_rise(news2.total), holding(rules.ANOMALY_KEY),
-                                           self.config, band_priority)
+            cond = rules.anomaly_condition(result, self._news2_rise(news2.total),
+                                           holding is not None and holding(rules.ANOMALY_KEY), self.config,
+                                           band_priority)
             _judge(rules.ANOMALY_KEY, cond, suppressed, conditions, evaluated)
-        return DetectorInfo(DETECTOR_NAME, DETECTOR_VERSION, result.score)
+        return new_detector_info(DETECTOR_NAME, DETECTOR_VERSION, result.score)
 
     def _technical(self, sample: VitalSample, conditions: list[Condition], evaluated: list[str]) -> bool:
-        """Probe-off and motion conditions; returns whether this is wearable (continuous) data."""
+        """Probe-off and motion conditions; returns whether this is wearable (continuous) data.
+
+        `process` has this inline (hot path); kept for callers that judge one sample's signal.
+        """
         cfg = self.config
         # CONTINUOUS, spelled out: this runs on every sample.
         wearable = (sample.probe_off or sample.heart_rate is not None or sample.spo2 is not None
@@ -248,10 +296,6 @@ class PatientEngine:
         engine.ward, engine.spo2_scale = ward, scale
         engine._use(engine.book.for_ward(ward) if engine.book is not None else engine.config)
         return engine
-
-
-def _never(key: str) -> bool:
-    return False
 
 
 def _judge(key: str, cond: Condition | None, suppressed: tuple[str, ...],

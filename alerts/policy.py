@@ -32,7 +32,7 @@ from monitor.timestamps import format_ts
 from alerts.conditions import Condition
 from alerts.config import PolicyConfig
 from alerts.ids import episode_id
-from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, Priority, Reason, Status
+from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, Priority, Reason, Status, slot_setters
 
 #: A gap longer than this adds no more to a condition's integral.
 _MAX_STEP_MS = 15_000
@@ -43,6 +43,14 @@ _RECENT_CLOSED = 16
 STREAM_MIN_SAMPLES = 3
 _TECHNICAL_PREFIX = "technical:"
 _ACTIONS = ("acknowledge", "resolve")
+# Enum members read on every sample, bound once (a class attribute lookup on an
+# Enum goes through its metaclass and costs ~50 ns each time).
+_PHYSIOLOGICAL = EpisodeClass.PHYSIOLOGICAL
+_TECHNICAL = EpisodeClass.TECHNICAL
+_SIGNAL_LOSS = EpisodeClass.SIGNAL_LOSS
+_DECIDED = (_PHYSIOLOGICAL, _TECHNICAL)
+_HIGH = Priority.HIGH
+_ACKNOWLEDGED = Status.ACKNOWLEDGED
 
 
 def class_of_key(key: str) -> EpisodeClass:
@@ -97,6 +105,32 @@ class Observation:
     suppressed: tuple[str, ...] = ()
 
 
+def _make_new_observation():  # type: ignore[no-untyped-def]
+    setters = slot_setters(Observation, ("ts_ms", "device_id", "evaluated", "conditions", "news2", "detector",
+                                          "suppressed"))
+    s_ts, s_device, s_evaluated, s_conditions, s_news2, s_detector, s_suppressed = setters
+    alloc = object.__new__
+
+    def new_observation(ts_ms: int, device_id: str, evaluated: tuple[str, ...], conditions: tuple[Condition, ...],
+                        news2: News2Summary | None, detector: DetectorInfo | None,
+                        suppressed: tuple[str, ...]) -> Observation:
+        """`Observation(...)` with every field positional (the engine's per-sample path)."""
+        obs = alloc(Observation)
+        s_ts(obs, ts_ms)
+        s_device(obs, device_id)
+        s_evaluated(obs, evaluated)
+        s_conditions(obs, conditions)
+        s_news2(obs, news2)
+        s_detector(obs, detector)
+        s_suppressed(obs, suppressed)
+        return obs
+
+    return new_observation
+
+
+new_observation = _make_new_observation()
+
+
 class AckError(ValueError):
     """An acknowledgement that cannot be applied; `reason` is the DLQ reason."""
 
@@ -125,9 +159,10 @@ class AlertPolicy:
     @property
     def alerting(self) -> bool:
         """True while a physiological condition is pending or paging (freezes learning)."""
-        if EpisodeClass.PHYSIOLOGICAL in self.episodes:
+        if _PHYSIOLOGICAL in self.episodes:
             return True
-        return any(not k.startswith(_TECHNICAL_PREFIX) for k in self.tracks)
+        tracks = self.tracks
+        return bool(tracks) and any(not k.startswith(_TECHNICAL_PREFIX) for k in tracks)
 
     def holding(self, key: str) -> bool:
         """True while `key` is tracked (pending or paging), so its rule applies hysteresis.
@@ -147,23 +182,72 @@ class AlertPolicy:
             self.last_detector = obs.detector
         self.suppressed = obs.suppressed
         if continuous:
-            self._data_arrived(obs, out)
+            self._data_arrived(obs.ts_ms, obs.device_id, out)
         present = self._update_tracks(obs)
         if self.tracks or self.episodes:
-            for episode_class in (EpisodeClass.PHYSIOLOGICAL, EpisodeClass.TECHNICAL):
+            for episode_class in _DECIDED:
                 out.extend(self._decide(episode_class, present, obs))
+        return out
+
+    def observe_quiet(self, ts_ms: int, device_id: str, news2: News2Summary | None, detector: DetectorInfo | None,
+                      suppressed: tuple[str, ...], continuous: bool) -> list[Alert]:
+        """`observe` of a sample without conditions, for a policy with no track and no episode.
+
+        The common case of every well patient, so the engine calls this instead
+        of building an `Observation`. With nothing present, tracked or open,
+        `observe` can only run the timers (a signal loss may open, and close
+        again if this is wearable data), remember the sample's NEWS2, detector
+        and suppression and count the stream; so does this, in the same order.
+        Only the caller may decide that the precondition holds.
+
+        The usual case is tested inline and the general methods do the rest:
+        `advance` only when a signal loss may be due (with no episode open it
+        has nothing else to do), `_data_arrived` unless this continues the stream.
+        """
+        if ts_ms > self.now_ms:
+            self.now_ms = ts_ms
+        now_ms = self.now_ms
+        last = self.last_data_ms
+        loss_s = self.config.signal_loss_s
+        loss_ms = int(loss_s * 1000)
+        if (self.stream_samples >= STREAM_MIN_SAMPLES and last is not None
+                and (now_ms >= last + loss_ms or loss_ms < 0)):
+            out = self.advance(now_ms)
+        else:
+            out = []
+        if news2 is not None:
+            self.last_news2 = news2
+        if detector is not None:
+            self.last_detector = detector
+        self.suppressed = suppressed
+        if continuous:
+            if last is not None and ts_ms > last and ts_ms - last <= loss_s * 1000 and not self.episodes:
+                # _data_arrived of the next sample of a stream: count it, nothing to resolve
+                if self.stream_samples < STREAM_MIN_SAMPLES:
+                    self.stream_samples += 1
+                self.last_data_ms = ts_ms
+                self.last_device = device_id
+            else:
+                self._data_arrived(ts_ms, device_id, out)
         return out
 
     def advance(self, now_ms: int) -> list[Alert]:
         """Run timers (resolve hold, escalation, signal loss) up to `now_ms`."""
         if now_ms > self.now_ms:
             self.now_ms = now_ms
+        now_ms = self.now_ms
         out: list[Alert] = []
-        if self.stream_samples >= STREAM_MIN_SAMPLES and EpisodeClass.SIGNAL_LOSS not in self.episodes:
-            self._signal_loss(self.now_ms, out)
-        if self.episodes:
-            for episode in list(self.episodes.values()):
-                out.extend(self._timers(episode, self.now_ms))
+        episodes = self.episodes
+        if self.stream_samples >= STREAM_MIN_SAMPLES and _SIGNAL_LOSS not in episodes:
+            last = self.last_data_ms
+            # _signal_loss's own first test, inline (it runs on every sample): the
+            # cooldown only ever lengthens the gap, unless the setting is negative.
+            loss_ms = int(self.config.signal_loss_s * 1000)
+            if last is not None and (now_ms >= last + loss_ms or loss_ms < 0):
+                self._signal_loss(now_ms, out)
+        if episodes:
+            for episode in list(episodes.values()):
+                out.extend(self._timers(episode, now_ms))
         return out
 
     def acknowledge(self, alert_id: str, by: str, action: str, ts_ms: int | None) -> list[Alert]:
@@ -200,13 +284,15 @@ class AlertPolicy:
             return {}  # the common case: a well patient, nothing to start or end
         present = {c.key: c for c in obs.conditions}
         ts = obs.ts_ms
+        present_get, tracks_get = present.get, tracks.get
         for key in obs.evaluated:
-            cond = present.get(key)
-            track = tracks.get(key)
+            cond = present_get(key)
             if cond is None:
-                if track is not None:
+                if key in tracks:
                     del tracks[key]
-            elif track is None or ts > track.expires_ms:
+                continue
+            track = tracks_get(key)
+            if track is None or ts > track.expires_ms:
                 tracks[key] = Track(ts, ts, 0.0, ts + int(cond.valid_s * 1000))
             elif ts > track.last_ms:
                 track.integral += cond.depth * min(ts - track.last_ms, _MAX_STEP_MS) / 1000.0
@@ -218,7 +304,14 @@ class AlertPolicy:
         return present
 
     def _class_active(self, episode_class: EpisodeClass) -> bool:
-        return any(class_of_key(k) is episode_class for k in self.tracks)
+        """Whether any tracked condition belongs to `episode_class` (class_of_key, inline: per sample)."""
+        if episode_class is not _TECHNICAL and episode_class is not _PHYSIOLOGICAL:
+            return False  # class_of_key knows only these two
+        technical = episode_class is _TECHNICAL
+        for key in self.tracks:
+            if key.startswith(_TECHNICAL_PREFIX) is technical:
+                return True
+        return False
 
     def _forget(self, episode_class: EpisodeClass) -> None:
         """Staff resolved it: a condition that persists must earn a new episode afresh."""
@@ -234,18 +327,22 @@ class AlertPolicy:
         episode = self.episodes.get(episode_class)
         if episode is not None:
             self._update_clearing(episode, obs)
-        active = [c for c in present.values() if c.episode_class is episode_class and c.key in self.tracks]
+        if not present:
+            return []
+        tracks = self.tracks
+        active = [c for c in present.values() if c.key in tracks and c.episode_class is episode_class]
         if not active:
             return []
         factor = 2.0 if ts < self.cooldown_until.get(episode_class, 0) else 1.0
         min_s = self.config.integral_min_s
         confirmed = [
             c for c in active
-            if c.at_raise and self.tracks[c.key].confirmed(c, ts, 1.0 if c.priority is Priority.HIGH else factor, min_s)
+            if c.at_raise and tracks[c.key].confirmed(c, ts, 1.0 if c.priority is _HIGH else factor, min_s)
         ]
         if not confirmed:
             return []
-        confirmed.sort(key=lambda c: (-c.priority.rank, self.tracks[c.key].since_ms))
+        if len(confirmed) > 1:
+            confirmed.sort(key=lambda c: (-c.priority.rank, tracks[c.key].since_ms))
         top = confirmed[0]
         if episode is None:
             return [self._open(episode_class, top, confirmed, obs)]
@@ -261,9 +358,9 @@ class AlertPolicy:
 
     def _update_clearing(self, episode: Episode, obs: Observation) -> None:
         """Start/stop the resolve hold; a bad-signal sample is not evidence of recovery."""
-        if obs.suppressed and episode.episode_class is EpisodeClass.TECHNICAL:
+        if obs.suppressed and episode.episode_class is _TECHNICAL:
             episode.suppressed = _union(episode.suppressed, obs.suppressed)
-        if obs.suppressed and episode.episode_class is EpisodeClass.PHYSIOLOGICAL:
+        if obs.suppressed and episode.episode_class is _PHYSIOLOGICAL:
             episode.clear_since_ms = None
         elif self._class_active(episode.episode_class):
             episode.clear_since_ms = None
@@ -308,6 +405,8 @@ class AlertPolicy:
     def _escalations(self, episode: Episode, now_ms: int) -> list[Alert]:
         """One `escalated` per no-ack step, each stamped at its due time, at most max_escalations."""
         cfg = self.config
+        if episode.status is _ACKNOWLEDGED or episode.escalations >= cfg.max_escalations:
+            return []  # the loop's own condition, tested first: this runs per sample for an open episode
         delay_ms = int(cfg.escalation_delay(episode.priority) * 1000)
         if delay_ms <= 0:
             return []
@@ -324,19 +423,21 @@ class AlertPolicy:
         return out
 
     # ---- signal loss --------------------------------------------------------
-    def _data_arrived(self, obs: Observation, out: list[Alert]) -> None:
+    def _data_arrived(self, ts: int, device_id: str, out: list[Alert]) -> None:
         """Count the continuous stream; data returning resolves a signal loss."""
-        ts, last = obs.ts_ms, self.last_data_ms
+        last = self.last_data_ms
         if last is None or ts - last > self.config.signal_loss_s * 1000:
             self.stream_samples = 1
         elif ts > last and self.stream_samples < STREAM_MIN_SAMPLES:
             self.stream_samples += 1
         if last is None or ts > last:
             self.last_data_ms = ts
-            self.last_device = obs.device_id
-        loss = self.episodes.get(EpisodeClass.SIGNAL_LOSS)
-        if loss is not None:
-            out.append(self._close(loss, max(ts, loss.raised_ms)))
+            self.last_device = device_id
+        episodes = self.episodes
+        if episodes:
+            loss = episodes.get(_SIGNAL_LOSS)
+            if loss is not None:
+                out.append(self._close(loss, max(ts, loss.raised_ms)))
 
     def _signal_loss(self, now_ms: int, out: list[Alert]) -> None:
         last = self.last_data_ms

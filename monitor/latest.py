@@ -33,7 +33,8 @@ from monitor.vitals import PROBE_VITALS, VITALS, Consciousness, VitalSample
 
 # Measured (Python 3.11, timeit, 2-core dev machine): update() of a full sample
 # ~0.4 µs, score() ~2.4 µs of which NEWS2 is ~1.2 (was 3.8 and 2.1 before the
-# cached freshness limits and the positional NEWS2 call), to_state() ~0.9 µs.
+# cached freshness limits and the positional NEWS2 call), to_state() ~0.9 µs;
+# news2_of() (the engine's call: no provenance) ~1.9 µs.
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -55,6 +56,10 @@ _UPDATE_PLAN: tuple[tuple[str, int, bool], ...] = tuple(
 _SCORED: tuple[tuple[str, int], ...] = tuple((name, _INDEX[name]) for name in PARAMETERS)
 _SCALE_INDEX = _INDEX["spo2_scale"]
 _SPO2_INDEX = _INDEX["spo2"]
+# The slots of the NEWS2 inputs, in PARAMETERS order (news2_of reads them by name).
+if PARAMETERS != ("resp_rate", "spo2", "on_oxygen", "systolic_bp", "heart_rate", "consciousness", "temperature"):
+    raise AssertionError("NEWS2 parameters changed: update LatestVitals.news2_of")
+_RR, _SPO2, _O2, _SBP, _HR, _ACVPU, _TEMP = (i for _, i in _SCORED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +190,50 @@ class LatestVitals:
         news2 = _score(get("resp_rate"), get("spo2"), scale, get("on_oxygen", False), get("systolic_bp"),
                        get("heart_rate"), get("consciousness", "A"), get("temperature"))
         return _new_view(news2, used, tuple(expired), inputs)
+
+    def news2_of(self, now_ms: int, freshness: Freshness) -> tuple[News2Score, dict[str, InputValue]]:
+        """`score(now_ms, freshness)`'s `news2` and `values` only, without the provenance.
+
+        The engine scores every sample and reads nothing else of the view, so
+        this skips building `used` and `expired`. Same inputs, same order, same
+        NEWS2 as `score` (a unit test compares the two).
+        """
+        if freshness is not self._fresh:
+            self._limits = tuple(freshness.max_age_ms(name) for name, _ in _SCORED)
+            self._fresh = freshness
+        values, stamps = self._values, self._ts
+        l_rr, l_spo2, l_o2, l_sbp, l_hr, l_acvpu, l_temp = self._limits
+        inputs: dict[str, Any] = {}
+        # Written out per input, in chart order (the dict's order is `score`'s):
+        # fresh while now - ts <= limit, an age clamped at 0 always being fresh.
+        rr = spo2 = sbp = hr = temp = None
+        on_oxygen: Any = False
+        acvpu: Any = "A"
+        scale: Any = 1
+        ts = stamps[_RR]
+        if ts is not None and (now_ms - ts if now_ms > ts else 0) <= l_rr:
+            inputs["resp_rate"] = rr = values[_RR]
+        ts = stamps[_SPO2]
+        if ts is not None and (now_ms - ts if now_ms > ts else 0) <= l_spo2:
+            inputs["spo2"] = spo2 = values[_SPO2]
+        ts = stamps[_O2]
+        if ts is not None and (now_ms - ts if now_ms > ts else 0) <= l_o2:
+            inputs["on_oxygen"] = on_oxygen = values[_O2]
+        ts = stamps[_SBP]
+        if ts is not None and (now_ms - ts if now_ms > ts else 0) <= l_sbp:
+            inputs["systolic_bp"] = sbp = values[_SBP]
+        ts = stamps[_HR]
+        if ts is not None and (now_ms - ts if now_ms > ts else 0) <= l_hr:
+            inputs["heart_rate"] = hr = values[_HR]
+        ts = stamps[_ACVPU]
+        if ts is not None and (now_ms - ts if now_ms > ts else 0) <= l_acvpu:
+            inputs["consciousness"] = acvpu = values[_ACVPU]
+        ts = stamps[_TEMP]
+        if ts is not None and (now_ms - ts if now_ms > ts else 0) <= l_temp:
+            inputs["temperature"] = temp = values[_TEMP]
+        if "spo2" in inputs and stamps[_SCALE_INDEX] is not None:
+            inputs["spo2_scale"] = scale = values[_SCALE_INDEX]
+        return _score(rr, spo2, scale, on_oxygen, sbp, hr, acvpu, temp), inputs
 
     def to_state(self) -> list[Any]:
         """Plain JSON-able checkpoint: ``[version, value0, ts0, value1, ts1, …]``.

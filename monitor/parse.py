@@ -28,6 +28,7 @@ _VITAL_PLAN: tuple[tuple[str, float, float, bool], ...] = tuple(
     (name, PHYSICAL_RANGES[name].low, PHYSICAL_RANGES[name].high, name in PROBE_VITALS) for name in VITALS
 )
 _new_sample = new_sample
+_INF = math.inf
 
 
 class RejectReason(str, enum.Enum):
@@ -167,6 +168,9 @@ def build_sample(doc: dict[str, Any], patient_id: str, device_id: str) -> VitalS
     quality = get("quality")
     if quality is None:
         probe_off, motion = False, None
+    elif (type(quality) is dict and type(motion := quality.get("motion")) is float and 0.0 <= motion < _INF
+          and ((off := quality.get("probe_off")) is None or off is False)):
+        probe_off = False  # the wearable's usual {"motion": 0.03}: what _quality accepts as it is
     else:
         probe_off, motion = _quality(quality)
     values: list[float | None] = []

@@ -346,3 +346,20 @@ def test_view_is_unhashable_and_compares_by_content() -> None:
     with pytest.raises(TypeError):
         hash(LatestVitals())
     assert "heart_rate" in repr(_busy_view())
+
+
+def test_news2_of_is_the_views_news2_and_values_without_provenance() -> None:
+    view = view_of(
+        sample(T0, **FULL),
+        sample(T0 + 3 * HOUR_MS, spo2_scale=2, on_oxygen=True, spo2=93.0),
+        sample(T0 + 4 * HOUR_MS, heart_rate=130.0, resp_rate=24.0),
+    )
+    short = Freshness(heart_rate=MINUTE_MS, spo2=MINUTE_MS, resp_rate=MINUTE_MS)
+    for now in (T0 - MINUTE_MS, T0, T0 + HOUR_MS, T0 + 3 * HOUR_MS + 30_000, T0 + 4 * HOUR_MS + 10 * MINUTE_MS,
+                T0 + 20 * HOUR_MS):
+        for fresh in (FRESH, short):
+            scored = view.score(now, fresh)
+            news2, values = view.news2_of(now, fresh)
+            assert news2 == scored.news2
+            assert list(values.items()) == list(scored.values.items())
+    assert LatestVitals().news2_of(T0, FRESH)[0] == LatestVitals().score(T0, FRESH).news2

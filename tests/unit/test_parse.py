@@ -336,3 +336,26 @@ def test_rejection_reasons_are_the_metric_labels() -> None:
     assert {r.value for r in RejectReason} >= {
         "malformed", "not_an_object", "missing_patient_id", "bad_type", "bad_timestamp", "no_vital",
         "impossible_value", "oversize", "empty_batch"}
+
+
+@pytest.mark.parametrize("quality", [
+    {"motion": 0.1}, {"motion": 0.0}, {"motion": -0.0}, {"motion": 0}, {"motion": 2.5, "probe_off": False},
+    {"motion": 0.1, "probe_off": None}, {"motion": 0.1, "probe_off": True}, {"motion": 0.1, "probe_off": 0},
+    {"motion": -0.1}, {"motion": float("nan")}, {"motion": float("inf")}, {"motion": True}, {"motion": "0.1"},
+    {"probe_off": False}, {}, [], "x",
+])
+def test_the_inline_quality_case_accepts_and_rejects_as_the_general_check(quality: object) -> None:
+    """build_sample's inline case for the usual {"motion": x} must agree with _quality on any input."""
+    from monitor.parse import _quality
+
+    doc = {"ts": TS, "heart_rate": 80.0, "quality": quality}
+    try:
+        expected: object = _quality(quality)
+    except SampleError as exc:
+        expected = (exc.reason, str(exc))
+    try:
+        sample = build_sample(doc, "MRN-0042", "wear-17")
+        got: object = (sample.probe_off, sample.motion)
+    except SampleError as exc:
+        got = (exc.reason, str(exc))
+    assert repr(got) == repr(expected)

@@ -49,3 +49,29 @@ def test_a_state_written_before_the_appended_fields_still_loads():
     old[3] = [e[:13] for e in old[3]]
     policy = AlertPolicy(PID, PolicyConfig()).load_state(old)
     assert policy.stream_samples >= 3 and set(policy.tracks) == set(engine.policy.tracks)
+
+
+def test_observe_quiet_is_observe_of_a_sample_without_conditions() -> None:
+    """The engine's shortcut for a well patient leaves the same state and alerts as `observe`."""
+    from alerts.config import DEFAULT_CONFIG
+    from alerts.model import DetectorInfo, News2Summary
+    from alerts.policy import AlertPolicy, Observation
+
+    full, quiet = AlertPolicy("MRN-1", DEFAULT_CONFIG), AlertPolicy("MRN-1", DEFAULT_CONFIG)
+    news2 = News2Summary(1, {"resp_rate": 1}, "low")
+    info = DetectorInfo("baseline-z", "2", 0.0)
+    # a stream, a gap long enough for a signal loss, then data again
+    times = [0, 5_000, 10_000, 15_000, 20_000, 200_000, 205_000, 203_000, 210_000, 215_000, 900_000, 905_000]
+    for i, ts in enumerate(times):
+        continuous = i != 4
+        if i == 8:  # a tick ahead of the data (the worker's clock), then data again
+            assert full.advance(ts + 60_000) == quiet.advance(ts + 60_000)
+        obs = Observation(ts, "wear-1", ("news2",), (), news2, info if i % 2 else None, ())
+        a = full.observe(obs, continuous)
+        b = quiet.observe_quiet(ts, "wear-1", news2, info if i % 2 else None, (), continuous)
+        assert a == b
+        assert full.to_state() == quiet.to_state()
+        if full.episodes:  # the quiet path only applies to a policy with nothing open
+            break
+    assert full.stream_samples == quiet.stream_samples and full.now_ms == quiet.now_ms
+    assert full.to_state() == quiet.to_state()
