@@ -105,11 +105,50 @@ class Contribution:
         )
 
 
-@dataclass(frozen=True, slots=True)
 class DetectorResult:
-    score: float
-    warm: bool
-    contributions: tuple[Contribution, ...]  # most deviant first
+    """A score with the deviations behind it (`contributions`, most deviant first).
+
+    Immutable by convention, like a frozen dataclass. The detector hands over
+    the deviations as plain tuples and the `Contribution` objects are only
+    built when someone asks (an alert's reasons): most samples score 0 and
+    nobody reads them, and building them was a third of the detector's cost.
+    """
+
+    __slots__ = ("score", "warm", "_contributions", "_raw")
+
+    def __init__(self, score: float, warm: bool, contributions: tuple[Contribution, ...] = ()) -> None:
+        self.score = score
+        self.warm = warm
+        self._contributions: tuple[Contribution, ...] | None = tuple(contributions)
+        self._raw: list[tuple] | None = None
+
+    @classmethod
+    def _of(cls, score: float, warm: bool, raw: list[tuple]) -> "DetectorResult":
+        """From the detector's (vital, value, baseline, std, z) tuples, unsorted."""
+        result = cls.__new__(cls)
+        result.score, result.warm, result._contributions, result._raw = score, warm, None, raw
+        return result
+
+    @property
+    def contributions(self) -> tuple[Contribution, ...]:
+        found = self._contributions
+        if found is None:
+            raw = self._raw or []
+            if len(raw) > 1:
+                raw = sorted(raw, key=_raw_size)
+            found = self._contributions = tuple(Contribution(*r) for r in raw)
+            self._raw = None
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DetectorResult):
+            return NotImplemented
+        return (self.score, self.warm, self.contributions) == (other.score, other.warm, other.contributions)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"DetectorResult(score={self.score!r}, warm={self.warm!r}, contributions={self.contributions!r})"
 
 
 class _EWMean:
@@ -157,7 +196,7 @@ class _EWVar:
 class _VitalBaseline:
     """One vital: the current (smoothed or spot) value and the slow baseline it teaches."""
 
-    __slots__ = ("var", "fast", "fast_ts", "quick", "need", "floor")
+    __slots__ = ("var", "fast", "fast_ts", "quick", "need", "floor", "sd")
 
     def __init__(self, need: int, floor: float) -> None:
         self.var = _EWVar()
@@ -166,6 +205,7 @@ class _VitalBaseline:
         self.quick: float | None = None  # a half-minute mean, to see a recovery at once
         self.need = need  # learned values before this vital may score
         self.floor = floor  # STD_FLOOR of the vital
+        self.sd = floor  # `std()` of the baseline as it stands, kept up to date by whoever changes `var`
 
     def update(self, value: float, ts_ms: int, tau_s: float, learn: bool, memory_s: float) -> float:
         """Teach the baseline the value held since the last one, then take the new one."""
@@ -177,17 +217,18 @@ class _VitalBaseline:
         dt = (ts_ms - self.fast_ts) / 1000.0
         if dt <= 0.0:
             return fast
+        var = self.var
         if learn:
-            var = self.var
             held = dt if dt < MAX_LEARN_DT_S else MAX_LEARN_DT_S
             n = var.mean.n
             alpha = held / (memory_s + held)
             if n and alpha * (n + 1) < 1.0:
                 alpha = 1.0 / (n + 1)  # early on: a plain average of what has been seen
-            var.update(fast, alpha, LEARN_CLIP * self.std())
+            var.update(fast, alpha, LEARN_CLIP * self.sd)
+            self.sd = self.std()
         if tau_s > 0.0:
             a = 1.0 - math.exp(-dt / tau_s)
-            n = self.var.mean.n
+            n = var.mean.n
             if a * (n + 2) < 1.0:
                 a = 1.0 / (n + 2)  # first values: their plain average, not the first one's echo
             fast += a * (value - fast)
@@ -260,20 +301,23 @@ class BaselineDetector:
                 base = self._new(vital)
             base.update(value, ts, tau if continuous else 0.0, learn, memory)
         if ts - self.first_ts < self.warmup_ms:
-            return DetectorResult(score=0.0, warm=False, contributions=())
-        contributions: list[Contribution] = []
+            return _COLD
+        contributions: list[tuple] = []  # (vital, value, baseline, std, z), as Contribution's fields
         warm_any = False
         top = 0.0
         extra = 0.0
-        for vital, direction, continuous in _PLAN:
+        for vital, direction, valid_ms in _SCORE_PLAN:
             base = vitals.get(vital)
-            if base is None or base.var.mean.n < base.need:
+            if base is None:
+                continue
+            mean_ = base.var.mean
+            if mean_.n < base.need:
                 continue
             warm_any = True
-            if ts - base.fast_ts > (CONTINUOUS_VALID_MS if continuous else SPOT_VALID_MS):
+            if ts - base.fast_ts > valid_ms:
                 continue
-            mean = base.var.mean.value
-            std = base.std()
+            mean = mean_.value
+            std = base.sd
             # A deviation counts as far as both the last ten minutes and the last
             # minute show it: sustained (not a burst) and still there (a recovery
             # clears at once, not when the slow mean has caught up).
@@ -287,18 +331,16 @@ class BaselineDetector:
             bad = -z if direction < 0 else (z if direction > 0 else abs(z))
             if bad <= 0.0:
                 continue
-            contributions.append(Contribution(vital, current, mean, std, z))
+            contributions.append((vital, current, mean, std, z))
             if bad > top:
                 if top > Z_JOIN:
                     extra += top - Z_JOIN
                 top = bad
             elif bad > Z_JOIN:
                 extra += bad - Z_JOIN
-        if len(contributions) > 1:
-            contributions.sort(key=_by_size)
         score = (top + extra - Z_START) / Z_SPAN
         score = 0.0 if score < 0.0 else (1.0 if score > 1.0 else score)
-        return DetectorResult(score=score, warm=warm_any, contributions=tuple(contributions))
+        return DetectorResult._of(score, warm_any, contributions)
 
     def baseline(self, vital: str) -> float | None:
         base = self.vitals.get(vital)
@@ -334,14 +376,18 @@ class BaselineDetector:
             base.fast = fast
             base.fast_ts = fast_ts
             base.quick = numbers[5] if len(numbers) == 6 else fast
+            base.sd = base.std()
         return self
 
 
-def _by_size(c: Contribution) -> float:
-    return -abs(c.z)
+def _raw_size(c: tuple) -> float:
+    return -abs(c[4])
 
 
+_COLD = DetectorResult(0.0, False)
 #: The per-vital loop, precomputed: (vital, direction, continuous?).
 _PLAN = tuple((v, DIRECTION[v], v in CONTINUOUS) for v in DIRECTION)
 CONTINUOUS_VALID_MS = int(CONTINUOUS_VALID_S * 1000)
 SPOT_VALID_MS = int(SPOT_VALID_S * 1000)
+#: The scoring loop's plan: (vital, direction, how long its current value stands in ms).
+_SCORE_PLAN = tuple((v, d, CONTINUOUS_VALID_MS if c else SPOT_VALID_MS) for v, d, c in _PLAN)
