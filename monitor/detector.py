@@ -315,7 +315,9 @@ class _VitalBaseline:
             if q < a:
                 q = a
             self.quick += q * (value - self.quick)
-            w = 1.0 - math.exp(-dt / SLOW_TAU_S)
+            w = dt / SLOW_TAU_S
+            # 1 - exp(-w) to ~1e-9 for the usual few seconds, without the exp call
+            w = w * (1.0 - 0.5 * w) if w < 1e-3 else 1.0 - math.exp(-w)
             if w < a and n < self.need:
                 w = a
             self.slow += w * (value - self.slow)
@@ -393,7 +395,7 @@ class BaselineDetector:
         top = 0.0
         extra = 0.0
         trending = TREND_GAIN > 0.0
-        for vital, direction, valid_ms, continuous_ in _SCORE_PLAN:
+        for vital, direction, valid_ms, trends in _SCORE_PLAN:
             base = vitals.get(vital)
             if base is None:
                 continue
@@ -411,7 +413,7 @@ class BaselineDetector:
             current = base.fast
             quick = base.quick
             trend = 0.0
-            if trending and vital in TREND_VITALS:
+            if trends and trending:
                 # Moving steadily away from the baseline (the ten-minute mean is
                 # ahead of the half-hour mean): the ten-minute mean lags, so the
                 # value is projected along its trend, never beyond the last minute.
@@ -487,5 +489,5 @@ _COLD = DetectorResult(0.0, False)
 _PLAN = tuple((v, DIRECTION[v], v in CONTINUOUS) for v in DIRECTION)
 CONTINUOUS_VALID_MS = int(CONTINUOUS_VALID_S * 1000)
 SPOT_VALID_MS = int(SPOT_VALID_S * 1000)
-#: The scoring loop's plan: (vital, direction, how long its current value stands in ms).
-_SCORE_PLAN = tuple((v, d, CONTINUOUS_VALID_MS if c else SPOT_VALID_MS, c) for v, d, c in _PLAN)
+#: The scoring loop's plan: (vital, direction, how long its current value stands in ms, trend scored?).
+_SCORE_PLAN = tuple((v, d, CONTINUOUS_VALID_MS if c else SPOT_VALID_MS, v in TREND_VITALS) for v, d, c in _PLAN)
