@@ -168,12 +168,14 @@ def anomaly_condition(
 
 
 def _anomaly_reason(c: Contribution) -> Reason:
-    """'Heart rate 118 /min above own baseline 74 /min (limit 86 /min, 4.2 SD)'."""
+    """'Heart rate 118 /min above own baseline 74 /min (limit 86 /min, 4.2 SD)'; a vital whose
+    trend counted says so: 'SpO2 94% below own baseline 97% (limit 96%, 3.1 SD; falling 1.2% in 20 min)'."""
     sign = 1.0 if c.z > 0 else -1.0
     limit = c.baseline + sign * Z_START * c.std
     trend = "above" if c.z > 0 else "below"
     text = (f"{LABELS[c.vital]} {fmt_value(c.vital, c.value)} {trend} own baseline "
-            f"{fmt_value(c.vital, c.baseline)} (limit {fmt_value(c.vital, limit)}, {abs(c.z):.1f} SD)")
+            f"{fmt_value(c.vital, c.baseline)} (limit {fmt_value(c.vital, limit)}, {abs(c.z):.1f} SD"
+            f"{c.trend_text()})")
     return Reason(vital=c.vital, value=c.value, baseline=c.baseline, limit=limit, score=round(abs(c.z), 2),
                   text=text)
 

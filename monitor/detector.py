@@ -23,11 +23,19 @@ other vital that moved the bad way, its excess beyond `Z_JOIN`. Two vitals at
 2.5 SD together count like one at 4 SD. The combined z maps to a 0..1 score.
 
 Learning is frozen by the caller while the patient is alerting, so the
-detector does not learn the deterioration as the new normal. A warm-up (count
-and time span) must pass before a vital may score.
+detector does not learn the deterioration as the new normal; before that, a
+value already far out the bad way is learned only slowly (`Z_HOLD`), so the
+early part of a deterioration does not widen the yardstick that measures it.
+A warm-up (count and time span) must pass before a vital may score.
+
+A steady SpO2 fall or RR change is projected along its half-hour trend (never
+beyond the last half-minute), so the smoothing does not make the detector see
+it ten minutes late; the alert then says "falling 1.2 % in 20 min". HR and RR
+measured while the accelerometer says the patient is walking are exertion:
+neither scored nor learned.
 
 State is a few numbers per vital, serialized explicitly (`to_state`), so a
-checkpoint costs ~300 bytes, not a pickled model graph.
+checkpoint costs a few hundred bytes, not a pickled model graph.
 """
 
 from __future__ import annotations
@@ -35,12 +43,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from monitor.vitals import CONTINUOUS, LABELS, VitalSample, format_vital
+from monitor.vitals import CONTINUOUS, LABELS, UNITS, VitalSample, format_vital
 
 NAME = "baseline-z"
-VERSION = "2"
-#: Version of `to_state`'s layout; version 1 had no trailing version number.
-STATE_VERSION = 2
+VERSION = "3"
+#: Version of `to_state`'s layout; version 1 had no trailing version number,
+#: version 2 no half-hour mean (`slow`).
+STATE_VERSION = 3
+_STATE_VERSIONS = (1, 2, 3)
 
 #: Which deviation is bad: -1 only falling, +1 only rising, 0 both.
 DIRECTION: dict[str, int] = {
@@ -79,6 +89,40 @@ MAX_LEARN_DT_S = 3600.0
 #: (winsorized), so a developing deterioration neither drags the mean along
 #: nor inflates the variance that would hide it.
 LEARN_CLIP = 3.0
+#: Before an alert freezes learning, a deterioration is already teaching the
+#: baseline: the mean creeps after it and, worse, each value 3 SD out inflates
+#: the variance (by ~x7 over an hour at a 4 h memory), so the SD that measures
+#: the change grows with it and a bleed pages after its deadline, or not at
+#: all. So a value more than Z_HOLD SDs from the baseline the clinically bad
+#: way teaches the variance only as if it were Z_HOLD SDs out, at HOLD_RATE of
+#: the usual rate, and the mean at HOLD_MEAN_RATE of it. Values within Z_HOLD
+#: (a patient's normal wandering, waking up) are learned exactly as before; a
+#: normal that really moved further is still learned, four times slower.
+Z_HOLD = 2.0
+HOLD_RATE = 0.25
+HOLD_MEAN_RATE = 0.25
+#: The trend of a wearable vital is its medium mean minus a half-hour mean
+#: (SLOW_TAU_S): on a steady slope that is the change over the last
+#: TREND_SPAN_MIN minutes, and it says how far the medium mean lags behind.
+#: For the vitals in TREND_VITALS (respiratory failure and opioid toxicity
+#: develop as a steady SpO2 fall and RR change), a value moving away from the
+#: baseline is scored TREND_GAIN of that trend further along it, never beyond
+#: what the last half-minute shows, so a steady slide is seen ~10 min sooner
+#: while a burst (no half-hour trend) or a recovery (quick mean back) is not.
+#: TREND_GAIN = CURRENT_TAU_S / (SLOW_TAU_S - CURRENT_TAU_S) is exactly the
+#: medium mean's lag on a steady slope; more would extrapolate (tried: 1.0 doubled
+#: the detector's false alerts for ~3 min more lead).
+SLOW_TAU_S = 1800.0
+TREND_SPAN_MIN = (SLOW_TAU_S - CURRENT_TAU_S) / 60.0
+TREND_GAIN = CURRENT_TAU_S / (SLOW_TAU_S - CURRENT_TAU_S)
+TREND_VITALS = frozenset({"spo2", "resp_rate"})
+#: Accelerometer activity index (0..1, `quality.motion`) from which the patient
+#: is up and about: HR and RR then rise with exertion, not illness, so while
+#: it lasts they are neither scored from these readings nor learned as the
+#: resting normal (the last resting value stands, for CONTINUOUS_VALID_S).
+#: Motion from `motion_limit` (0.6) up is artefact and handled by the engine.
+ACTIVE_MOTION = 0.3
+EXERTION = frozenset({"heart_rate", "resp_rate"})
 #: Spot checks come every 15-60 min: this many learned readings warm them up.
 SPOT_WARMUP = 3
 
@@ -96,20 +140,71 @@ class Contribution:
     baseline: float
     std: float
     z: float
+    #: How far the value moved, away from the baseline, over the last ~20 min
+    #: (`TREND_SPAN_MIN`), when that movement counted towards `z`; else 0.
+    trend: float = 0.0
 
     def text(self) -> str:
-        trend = "above" if self.z > 0 else "below"
+        side = "above" if self.z > 0 else "below"
         return (
-            f"{LABELS[self.vital]} {format_vital(self.vital, self.value)} {trend} own baseline "
-            f"{format_vital(self.vital, self.baseline)} ({abs(self.z):.1f} SD)"
+            f"{LABELS[self.vital]} {format_vital(self.vital, self.value)} {side} own baseline "
+            f"{format_vital(self.vital, self.baseline)} ({abs(self.z):.1f} SD{self.trend_text()})"
         )
 
+    def trend_text(self) -> str:
+        """'; falling 1.2 % in 20 min' when the trend counted, else ''."""
+        if not self.trend:
+            return ""
+        way = "rising" if self.trend > 0 else "falling"
+        size = f"{abs(self.trend):.1f}" if self.vital != "temperature" else f"{abs(self.trend):.2f}"
+        unit = UNITS.get(self.vital, "")
+        return f"; {way} {size}{'' if unit in ('%', '') else ' '}{unit} in {TREND_SPAN_MIN:.0f} min"
 
-@dataclass(frozen=True, slots=True)
+
 class DetectorResult:
-    score: float
-    warm: bool
-    contributions: tuple[Contribution, ...]  # most deviant first
+    """A score with the deviations behind it (`contributions`, most deviant first).
+
+    Immutable by convention, like a frozen dataclass. The detector hands over
+    the deviations as plain tuples and the `Contribution` objects are only
+    built when someone asks (an alert's reasons): most samples score 0 and
+    nobody reads them, and building them was a third of the detector's cost.
+    """
+
+    __slots__ = ("score", "warm", "_contributions", "_raw")
+
+    def __init__(self, score: float, warm: bool, contributions: tuple[Contribution, ...] = ()) -> None:
+        self.score = score
+        self.warm = warm
+        self._contributions: tuple[Contribution, ...] | None = tuple(contributions)
+        self._raw: list[tuple] | None = None
+
+    @classmethod
+    def _of(cls, score: float, warm: bool, raw: list[tuple]) -> "DetectorResult":
+        """From the detector's (vital, value, baseline, std, z) tuples, unsorted."""
+        result = cls.__new__(cls)
+        result.score, result.warm, result._contributions, result._raw = score, warm, None, raw
+        return result
+
+    @property
+    def contributions(self) -> tuple[Contribution, ...]:
+        found = self._contributions
+        if found is None:
+            raw = self._raw or []
+            if len(raw) > 1:
+                raw = sorted(raw, key=_raw_size)
+            found = self._contributions = tuple(Contribution(*r) for r in raw)
+            self._raw = None
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DetectorResult):
+            return NotImplemented
+        return (self.score, self.warm, self.contributions) == (other.score, other.warm, other.contributions)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"DetectorResult(score={self.score!r}, warm={self.warm!r}, contributions={self.contributions!r})"
 
 
 class _EWMean:
@@ -153,41 +248,66 @@ class _EWVar:
         self.value = (1.0 - alpha) * (self.value + diff * incr)
         mean.n += 1
 
+    def update_held(self, x: float, alpha: float, clip: float, var_alpha: float, var_clip: float) -> None:
+        """As `update`, but the variance learns `x` as if it were at most `var_clip`
+        from the mean, with weight `var_alpha` (the mean learns as usual)."""
+        mean = self.mean
+        diff = x - mean.value
+        d = var_clip if diff > var_clip else (-var_clip if diff < -var_clip else diff)
+        self.value = (1.0 - var_alpha) * (self.value + d * (var_alpha * d))
+        d = clip if diff > clip else (-clip if diff < -clip else diff)
+        mean.value += alpha * d
+        mean.n += 1
+
 
 class _VitalBaseline:
     """One vital: the current (smoothed or spot) value and the slow baseline it teaches."""
 
-    __slots__ = ("var", "fast", "fast_ts", "quick", "need", "floor")
+    __slots__ = ("var", "fast", "fast_ts", "quick", "slow", "need", "floor", "sd", "direction")
 
-    def __init__(self, need: int, floor: float) -> None:
+    def __init__(self, need: int, floor: float, direction: int = 0) -> None:
         self.var = _EWVar()
         self.fast: float | None = None  # the current value: medium-horizon mean (or spot check)
         self.fast_ts = 0
         self.quick: float | None = None  # a half-minute mean, to see a recovery at once
+        self.slow: float | None = None  # a half-hour mean: with `fast`, the trend
         self.need = need  # learned values before this vital may score
         self.floor = floor  # STD_FLOOR of the vital
+        self.sd = floor  # `std()` of the baseline as it stands, kept up to date by whoever changes `var`
+        self.direction = direction  # DIRECTION of the vital: which way is bad
 
     def update(self, value: float, ts_ms: int, tau_s: float, learn: bool, memory_s: float) -> float:
         """Teach the baseline the value held since the last one, then take the new one."""
         fast = self.fast
         if fast is None:
-            self.fast = self.quick = value
+            self.fast = self.quick = self.slow = value
             self.fast_ts = ts_ms
             return value
         dt = (ts_ms - self.fast_ts) / 1000.0
         if dt <= 0.0:
             return fast
+        var = self.var
         if learn:
-            var = self.var
             held = dt if dt < MAX_LEARN_DT_S else MAX_LEARN_DT_S
             n = var.mean.n
             alpha = held / (memory_s + held)
             if n and alpha * (n + 1) < 1.0:
                 alpha = 1.0 / (n + 1)  # early on: a plain average of what has been seen
-            var.update(fast, alpha, LEARN_CLIP * self.std())
+            sd = self.sd
+            if n >= self.need:
+                diff = fast - var.mean.value
+                direction = self.direction
+                bad = -diff if direction < 0 else (diff if direction > 0 else abs(diff))
+            else:
+                bad = 0.0
+            if bad > Z_HOLD * sd:
+                var.update_held(fast, alpha * HOLD_MEAN_RATE, LEARN_CLIP * sd, alpha * HOLD_RATE, Z_HOLD * sd)
+            else:
+                var.update(fast, alpha, LEARN_CLIP * sd)
+            self.sd = self.std()
         if tau_s > 0.0:
             a = 1.0 - math.exp(-dt / tau_s)
-            n = self.var.mean.n
+            n = var.mean.n
             if a * (n + 2) < 1.0:
                 a = 1.0 / (n + 2)  # first values: their plain average, not the first one's echo
             fast += a * (value - fast)
@@ -195,8 +315,14 @@ class _VitalBaseline:
             if q < a:
                 q = a
             self.quick += q * (value - self.quick)
+            w = dt / SLOW_TAU_S
+            # 1 - exp(-w) to ~1e-9 for the usual few seconds, without the exp call
+            w = w * (1.0 - 0.5 * w) if w < 1e-3 else 1.0 - math.exp(-w)
+            if w < a and n < self.need:
+                w = a
+            self.slow += w * (value - self.slow)
         else:
-            fast = self.quick = value
+            fast = self.quick = self.slow = value
         self.fast, self.fast_ts = fast, ts_ms
         return fast
 
@@ -228,7 +354,7 @@ class BaselineDetector:
 
     def _new(self, vital: str) -> _VitalBaseline:
         need = self.warmup_samples if vital in CONTINUOUS else min(self.warmup_samples, SPOT_WARMUP)
-        base = self.vitals[vital] = _VitalBaseline(need, STD_FLOOR[vital])
+        base = self.vitals[vital] = _VitalBaseline(need, STD_FLOOR[vital], DIRECTION[vital])
         return base
 
     def _warm(self, base: _VitalBaseline, ts_ms: int) -> bool:
@@ -251,6 +377,9 @@ class BaselineDetector:
         vitals = self.vitals
         learn = not self.frozen
         tau, memory = self.tau_s, self.memory
+        motion = sample.motion
+        if motion is not None and motion >= ACTIVE_MOTION:
+            skip = skip | EXERTION if skip else EXERTION
         for vital, _direction, continuous in _PLAN:
             value = getattr(sample, vital)
             if value is None or (skip and vital in skip):
@@ -260,25 +389,38 @@ class BaselineDetector:
                 base = self._new(vital)
             base.update(value, ts, tau if continuous else 0.0, learn, memory)
         if ts - self.first_ts < self.warmup_ms:
-            return DetectorResult(score=0.0, warm=False, contributions=())
-        contributions: list[Contribution] = []
+            return _COLD
+        contributions: list[tuple] = []  # (vital, value, baseline, std, z), as Contribution's fields
         warm_any = False
         top = 0.0
         extra = 0.0
-        for vital, direction, continuous in _PLAN:
+        trending = TREND_GAIN > 0.0
+        for vital, direction, valid_ms, trends in _SCORE_PLAN:
             base = vitals.get(vital)
-            if base is None or base.var.mean.n < base.need:
+            if base is None:
+                continue
+            mean_ = base.var.mean
+            if mean_.n < base.need:
                 continue
             warm_any = True
-            if ts - base.fast_ts > (CONTINUOUS_VALID_MS if continuous else SPOT_VALID_MS):
+            if ts - base.fast_ts > valid_ms:
                 continue
-            mean = base.var.mean.value
-            std = base.std()
+            mean = mean_.value
+            std = base.sd
             # A deviation counts as far as both the last ten minutes and the last
             # minute show it: sustained (not a burst) and still there (a recovery
             # clears at once, not when the slow mean has caught up).
             current = base.fast
             quick = base.quick
+            trend = 0.0
+            if trends and trending:
+                # Moving steadily away from the baseline (the ten-minute mean is
+                # ahead of the half-hour mean): the ten-minute mean lags, so the
+                # value is projected along its trend, never beyond the last minute.
+                drift = current - base.slow
+                if drift * (current - mean) > 0.0:
+                    current += TREND_GAIN * drift
+                    trend = drift
             if (quick - mean) * (current - mean) <= 0.0:
                 current = mean
             elif abs(quick - mean) < abs(current - mean):
@@ -287,18 +429,16 @@ class BaselineDetector:
             bad = -z if direction < 0 else (z if direction > 0 else abs(z))
             if bad <= 0.0:
                 continue
-            contributions.append(Contribution(vital, current, mean, std, z))
+            contributions.append((vital, current, mean, std, z, trend))
             if bad > top:
                 if top > Z_JOIN:
                     extra += top - Z_JOIN
                 top = bad
             elif bad > Z_JOIN:
                 extra += bad - Z_JOIN
-        if len(contributions) > 1:
-            contributions.sort(key=_by_size)
         score = (top + extra - Z_START) / Z_SPAN
         score = 0.0 if score < 0.0 else (1.0 if score > 1.0 else score)
-        return DetectorResult(score=score, warm=warm_any, contributions=tuple(contributions))
+        return DetectorResult._of(score, warm_any, contributions)
 
     def baseline(self, vital: str) -> float | None:
         base = self.vitals.get(vital)
@@ -307,41 +447,47 @@ class BaselineDetector:
         return base.var.mean.value
 
     def to_state(self) -> list:
-        """Explicit, JSON-able state: [first_ts, frozen, {vital: [n, mean, var, current, ts, quick]}, 2]."""
+        """Explicit, JSON-able state: [first_ts, frozen, {vital: [n, mean, var, current, ts, quick, slow]}, 3]."""
         per_vital = {
-            name: [b.var.mean.n, b.var.mean.value, b.var.value, b.fast, b.fast_ts, b.quick]
+            name: [b.var.mean.n, b.var.mean.value, b.var.value, b.fast, b.fast_ts, b.quick, b.slow]
             for name, b in self.vitals.items()
         }
         return [self.first_ts, self.frozen, per_vital, STATE_VERSION]
 
     def load_state(self, state: list) -> "BaselineDetector":
-        """Load `to_state` output; version 1 (no trailing version, raw-value baseline) still loads."""
+        """Load `to_state` output; versions 1 (no trailing version, raw-value baseline, no quick
+        mean) and 2 (no half-hour mean) still load: the missing means start at the current value."""
         if not isinstance(state, list) or len(state) not in (3, 4):
             raise ValueError("detector state is not [first_ts, frozen, vitals(, version)]")
         version = state[3] if len(state) == 4 else 1
-        if version not in (1, STATE_VERSION):
-            raise ValueError(f"detector state version {version!r} is not 1 or {STATE_VERSION}")
+        if version not in _STATE_VERSIONS:
+            raise ValueError(f"detector state version {version!r} is not one of {_STATE_VERSIONS}")
         first_ts, frozen, per_vital = state[:3]
         self.first_ts = first_ts
         self.frozen = bool(frozen)
         self.vitals = {}
         for name, numbers in per_vital.items():
-            if name not in DIRECTION or len(numbers) not in (5, 6):
-                raise ValueError(f"detector state for {name!r} is not [n, mean, var, current, ts(, quick)]")
+            if name not in DIRECTION or len(numbers) not in (5, 6, 7):
+                raise ValueError(f"detector state for {name!r} is not [n, mean, var, current, ts(, quick(, slow))]")
             n, mean, var, fast, fast_ts = numbers[:5]
             base = self._new(name)
             base.var = _EWVar(n, mean, var)
             base.fast = fast
             base.fast_ts = fast_ts
-            base.quick = numbers[5] if len(numbers) == 6 else fast
+            base.quick = numbers[5] if len(numbers) >= 6 else fast
+            base.slow = numbers[6] if len(numbers) == 7 else fast
+            base.sd = base.std()
         return self
 
 
-def _by_size(c: Contribution) -> float:
-    return -abs(c.z)
+def _raw_size(c: tuple) -> float:
+    return -abs(c[4])
 
 
+_COLD = DetectorResult(0.0, False)
 #: The per-vital loop, precomputed: (vital, direction, continuous?).
 _PLAN = tuple((v, DIRECTION[v], v in CONTINUOUS) for v in DIRECTION)
 CONTINUOUS_VALID_MS = int(CONTINUOUS_VALID_S * 1000)
 SPOT_VALID_MS = int(SPOT_VALID_S * 1000)
+#: The scoring loop's plan: (vital, direction, how long its current value stands in ms, trend scored?).
+_SCORE_PLAN = tuple((v, d, CONTINUOUS_VALID_MS if c else SPOT_VALID_MS, v in TREND_VITALS) for v, d, c in _PLAN)

@@ -128,7 +128,7 @@ def test_state_of_the_previous_version_still_loads():
     old = [T0, False, {"heart_rate": [2000, 71.5, 9.0, 72.0, T0 + 1000]}]  # v1: no version number
     det = BaselineDetector().load_state(old)
     assert det.baseline("heart_rate") == 71.5
-    assert det.to_state()[-1] == 2
+    assert det.to_state()[-1] == 3
 
 
 def test_state_of_an_unknown_version_is_rejected():
@@ -136,3 +136,127 @@ def test_state_of_an_unknown_version_is_rejected():
 
     with pytest.raises(ValueError):
         BaselineDetector().load_state([T0, False, {}, 99])
+
+
+def _ramp(det: BaselineDetector, start: int, minutes: int, hr0: float, hr1: float, rng: random.Random,
+          spo2: float = 97.0, rr: float = 15.0):
+    """HR from hr0 to hr1 over `minutes`, learning as the engine would before it alerts (not frozen)."""
+    steps = minutes * 12
+    result = None
+    for i in range(steps):
+        hr = hr0 + (hr1 - hr0) * i / steps
+        result = det.learn_and_score(_sample(start + i, hr + rng.gauss(0, 2), spo2 + rng.gauss(0, 0.3), rr))
+    return result
+
+
+def test_a_developing_deterioration_does_not_widen_its_own_yardstick():
+    # Bleeding: HR climbs 30 /min over 90 min. Before the alert freezes learning the
+    # baseline keeps learning; the part of the change beyond Z_HOLD SD must not
+    # inflate the SD that measures it (it used to, ~x2.5 over such a ramp).
+    rng = random.Random(11)
+    det = BaselineDetector()
+    n = _warm(det, rng, n=2000)  # ~2.8 h at HR 62
+    sd_before = det.vitals["heart_rate"].std()
+    result = _ramp(det, n, 90, 62, 92, rng)
+    assert det.vitals["heart_rate"].std() < 1.3 * sd_before
+    assert result.score >= 0.5
+    assert result.contributions[0].vital == "heart_rate"
+
+
+def test_a_wander_within_the_normal_range_is_learned_as_before(monkeypatch):
+    # A shift of ~1 SD (waking up) is the patient's normal moving: the hold does not touch it.
+    import monitor.detector as detector
+
+    def run() -> tuple[float, float, float]:
+        rng = random.Random(12)
+        det = BaselineDetector()
+        n = _warm(det, rng, n=2000)
+        result = _ramp(det, n, 60, 62, 67, rng)
+        result = _ramp(det, n + 720, 60, 67, 67, rng)
+        return det.baseline("heart_rate"), det.vitals["heart_rate"].std(), result.score
+
+    held = run()
+    monkeypatch.setattr(detector, "Z_HOLD", 1e9)
+    assert held == run()
+    assert held[0] > 63.0 and held[2] == 0.0
+
+
+def test_state_of_version_2_still_loads():
+    v2 = [T0, False, {"spo2": [2000, 97.2, 0.3, 97.0, T0 + 1000, 96.8]}, 2]  # no half-hour mean yet
+    det = BaselineDetector().load_state(v2)
+    assert det.baseline("spo2") == 97.2
+    assert det.vitals["spo2"].slow == 97.0  # starts at the current value: no trend claimed
+    assert det.to_state()[-1] == 3
+
+
+def _resp_decline(det: BaselineDetector, start: int, minutes: int, rng: random.Random, spo2_drop: float,
+                  rr_rise: float, motion: float | None = None):
+    """SpO2 falling and resp rate rising linearly over `minutes`, with sensor noise."""
+    steps = minutes * 12
+    result = None
+    for i in range(steps):
+        f = i / steps
+        result = det.learn_and_score(VitalSample(
+            "MRN-1", "w", T0 + (start + i) * 5000, heart_rate=62 + rng.gauss(0, 2),
+            spo2=97.5 - spo2_drop * f + rng.gauss(0, 0.6), resp_rate=15 + rr_rise * f + rng.gauss(0, 1.0),
+            motion=motion))
+    return result
+
+
+def _warm_resp(det: BaselineDetector, rng: random.Random, n: int = 2000) -> int:
+    for i in range(n):
+        det.learn_and_score(VitalSample("MRN-1", "w", T0 + i * 5000, heart_rate=62 + rng.gauss(0, 2),
+                                        spo2=97.5 + rng.gauss(0, 0.6), resp_rate=15 + rng.gauss(0, 1.0)))
+    return n
+
+
+def test_a_slow_spo2_fall_counts_its_trend_before_news2_moves(monkeypatch):
+    # Respiratory failure developing: SpO2 97.5 -> 96 and RR 15 -> 19 over 40 min.
+    # NEWS2 still scores SpO2 0 (>= 96 %) and RR 0 (<= 20); the detector must
+    # already see the fall, and say it is a trend.
+    import monitor.detector as detector
+
+    def run() -> object:
+        rng = random.Random(21)
+        det = BaselineDetector()
+        n = _warm_resp(det, rng)
+        return _resp_decline(det, n, 40, rng, spo2_drop=1.5, rr_rise=4.0)
+
+    result = run()
+    spo2 = next(c for c in result.contributions if c.vital == "spo2")
+    assert spo2.trend < 0 and "falling" in spo2.text()
+    assert result.score > 0.0
+    monkeypatch.setattr(detector, "TREND_GAIN", 0.0)
+    without = run()
+    assert result.score > without.score
+    spo2_without = next(c for c in without.contributions if c.vital == "spo2")
+    assert spo2.z < spo2_without.z  # further below baseline with its trend
+
+
+def test_a_stable_noisy_patient_claims_no_trend():
+    rng = random.Random(22)
+    det = BaselineDetector()
+    n = _warm_resp(det, rng)
+    result = _resp_decline(det, n, 120, rng, spo2_drop=0.0, rr_rise=0.0)
+    assert result.score == 0.0
+    assert all(abs(c.trend) < 0.5 * c.std for c in result.contributions)
+
+
+def test_exertion_is_not_deterioration():
+    # HR and RR up while the accelerometer says the patient is walking: not scored,
+    # and not learned as their resting normal; the same rise at rest is scored.
+    def run(motion: float | None) -> tuple[float, float]:
+        rng = random.Random(23)
+        det = BaselineDetector()
+        n = _warm(det, rng, n=2000)
+        result = None
+        for i in range(240):  # twenty minutes
+            result = det.learn_and_score(VitalSample("MRN-1", "w", T0 + (n + i) * 5000,
+                                                     heart_rate=90 + rng.gauss(0, 2), spo2=97,
+                                                     resp_rate=20 + rng.gauss(0, 1.0), motion=motion))
+        return result.score, det.baseline("heart_rate")
+
+    walking, walking_baseline = run(0.45)
+    resting, _ = run(0.02)
+    assert walking == 0.0 and resting >= 0.5
+    assert abs(walking_baseline - 62) < 1.0

@@ -77,3 +77,13 @@ def test_news2_without_the_probe_vitals_rebands_by_the_rcp_rule():
     partial = rules.news2_without(full, {"spo2", "heart_rate"})
     assert (partial.total, partial.band, partial.components) == (3, "low-medium", {"resp_rate": 3})
     assert rules.news2_without(News2Summary(2, {"spo2": 2}, "low"), {"spo2"}).band == "none"
+
+
+def test_anomaly_reason_names_the_trend_that_counted():
+    falling = Contribution("spo2", 94.2, 97.1, 0.6, -4.8, trend=-1.3)
+    result = DetectorResult(score=0.7, warm=True, contributions=(falling,))
+    reason = rules.anomaly_condition(result, 0, False, DEFAULT_CONFIG).reasons[0]
+    assert reason.text == "SpO2 94% below own baseline 97% (limit 96%, 4.8 SD; falling 1.3% in 20 min)"
+    assert reason.value == 94.2 and reason.baseline == 97.1
+    steady = rules.anomaly_condition(_result(0.7), 0, False, DEFAULT_CONFIG).reasons[0]
+    assert "rising" not in steady.text and "falling" not in steady.text
