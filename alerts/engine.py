@@ -190,8 +190,10 @@ class PatientEngine:
                 value = getattr(clean, vital)
                 if value is not None:
                     evaluated.append(key)
-                    cond = threshold_condition(rule, value, holding is not None and holding(key), baseline,
-                                               valid_s)
+                    active = holding is not None and holding(key)
+                    if not rule.breached(value, active):
+                        continue  # threshold_condition's own first test: no condition inside the limit
+                    cond = threshold_condition(rule, value, active, baseline, valid_s)
                     if cond is not None:
                         conditions.append(cond)
 

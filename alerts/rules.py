@@ -63,11 +63,10 @@ def news2_condition(
     if rank < 2 and not (active and news2.total >= 3):
         return None
     band = news2.band if rank >= 2 else "low-medium"
-    reasons = [Reason(vital="news2", value=float(news2.total), score=news2.total,
-                      text=f"NEWS2 {news2.total} ({news2.band})")]
+    reasons = [_headline(news2.total, news2.band)]
     for param, points in sorted(news2.components.items(), key=lambda kv: -kv[1]):
         if points > 0:
-            reasons.append(_news2_reason(param, points, values, baseline))
+            reasons.append(_news2_reason_memo(param, points, values, baseline))
     persistence = cfg.news2_high_persistence_s if band == "high" else cfg.news2_persistence_s
     return Condition(NEWS2_KEY, Kind.NEWS2, _BAND_PRIORITY[band], persistence, reasons=tuple(reasons),
                      valid_s=cfg.max_gap_s, at_raise=rank >= 2)
@@ -89,6 +88,43 @@ def news2_without(news2: News2Summary, params: Iterable[str]) -> News2Summary:
     else:
         band = "low" if total else "none"
     return News2Summary(total, components, band)
+
+
+_HEADLINES: dict[tuple[int, str], Reason] = {}
+_REASONS: dict[tuple, Reason] = {}
+_MEMO_MAX = 4096
+
+
+def _headline(total: int, band: str) -> Reason:
+    """'NEWS2 5 (medium)': a Reason is immutable, so one per (total, band) serves every sample."""
+    key = (total, band)
+    reason = _HEADLINES.get(key)
+    if reason is None:
+        reason = _HEADLINES[key] = Reason(vital="news2", value=float(total), score=total, text=f"NEWS2 {total} ({band})")
+    return reason
+
+
+def _news2_reason_memo(param: str, points: int, values: dict[str, object], baseline: Baseline) -> Reason:
+    """`_news2_reason`, remembered by everything its text and numbers depend on.
+
+    While a patient is alerting the detector is frozen, so the baseline is
+    constant and the same reading gives the same reason sample after sample.
+    """
+    raw = values.get(param)
+    base = baseline(param)
+    scale, oxygen = values.get("spo2_scale"), values.get("on_oxygen")
+    # types too: 1 == 1.0 == True, but they are worded and serialized differently
+    key = (param, points, type(raw), raw, type(base), base, type(scale), scale, type(oxygen), oxygen)
+    try:
+        reason = _REASONS.get(key)
+    except TypeError:  # unhashable input: no memo
+        return _news2_reason(param, points, values, baseline)
+    if reason is None:
+        reason = _news2_reason(param, points, values, lambda _p: base)
+        if len(_REASONS) >= _MEMO_MAX:
+            _REASONS.clear()
+        _REASONS[key] = reason
+    return reason
 
 
 def _news2_reason(param: str, points: int, values: dict[str, object], baseline: Baseline) -> Reason:
@@ -183,7 +219,11 @@ def _anomaly_reason(c: Contribution) -> Reason:
 def threshold_condition(
     rule: ThresholdRule, value: float, active: bool, baseline: Baseline = _no_baseline, valid_s: float = 60.0
 ) -> Condition | None:
-    """A hard limit crossed: 'SpO2 82 % below limit 85 % (baseline 96 %)'."""
+    """A hard limit crossed: 'SpO2 82 % below limit 85 % (baseline 96 %)'.
+
+    None whenever `rule.breached(value, active)` is False: the engine relies on
+    this to skip the call for a value inside the limit (~5 rules per sample).
+    """
     if not rule.breached(value, active):
         return None
     base = baseline(rule.vital)
