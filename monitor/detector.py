@@ -260,6 +260,25 @@ class _EWVar:
         mean.n += 1
 
 
+#: Weights of the current, quick and slow means by gap (s), one table per tau_s.
+_STEPS: dict[float, dict[float, tuple[float, float, float]]] = {}
+#: Distinct gaps remembered per table; beyond it (a very irregular feed) they are computed each time.
+_STEPS_MAX = 4096
+
+
+def _step(dt: float, tau_s: float, steps: dict[float, tuple[float, float, float]]) -> tuple[float, float, float]:
+    """(current, quick, slow) weights of a `dt` s gap, before the warm-up floors; remembered in `steps`."""
+    a = 1.0 - math.exp(-dt / tau_s)
+    q = 1.0 - math.exp(-dt / QUICK_TAU_S)
+    w = dt / SLOW_TAU_S
+    # 1 - exp(-w) to ~1e-9 for the usual few seconds, without the exp call
+    w = w * (1.0 - 0.5 * w) if w < 1e-3 else 1.0 - math.exp(-w)
+    step = (a, q, w)
+    if len(steps) < _STEPS_MAX:
+        steps[dt] = step
+    return step
+
+
 class _VitalBaseline:
     """One vital: the current (smoothed or spot) value and the slow baseline it teaches."""
 
@@ -304,20 +323,27 @@ class _VitalBaseline:
                 var.update_held(fast, alpha * HOLD_MEAN_RATE, LEARN_CLIP * sd, alpha * HOLD_RATE, Z_HOLD * sd)
             else:
                 var.update(fast, alpha, LEARN_CLIP * sd)
-            self.sd = self.std()
+            # self.std(), inline (every learning step)
+            variance = var.value if var.mean.n > 1 else 0.0
+            floor = self.floor
+            self.sd = math.sqrt(variance) if variance > floor * floor else floor
         if tau_s > 0.0:
-            a = 1.0 - math.exp(-dt / tau_s)
+            # The three means' weights depend on dt alone, and a wearable's gaps
+            # are the same few seconds over and over: computed once per gap.
+            steps = _STEPS.get(tau_s)
+            if steps is None:
+                steps = _STEPS[tau_s] = {}
+            step = steps.get(dt)
+            if step is None:
+                step = _step(dt, tau_s, steps)
+            a, q, w = step
             n = var.mean.n
             if a * (n + 2) < 1.0:
                 a = 1.0 / (n + 2)  # first values: their plain average, not the first one's echo
             fast += a * (value - fast)
-            q = 1.0 - math.exp(-dt / QUICK_TAU_S)
             if q < a:
                 q = a
             self.quick += q * (value - self.quick)
-            w = dt / SLOW_TAU_S
-            # 1 - exp(-w) to ~1e-9 for the usual few seconds, without the exp call
-            w = w * (1.0 - 0.5 * w) if w < 1e-3 else 1.0 - math.exp(-w)
             if w < a and n < self.need:
                 w = a
             self.slow += w * (value - self.slow)
