@@ -59,8 +59,10 @@ def freshness_of(cfg: PolicyConfig) -> Freshness:
     )
 
 
-#: A hard-limit rule prepared for the hot path: (vital, condition key, rule, how long one reading stands).
-_Limit = tuple[str, str, ThresholdRule, float]
+#: A hard-limit rule prepared for the hot path: (vital, condition key, rule, how long one reading stands,
+#: whether below the limit is bad, the limit): the last two let the engine test an untracked rule
+#: without a `breached` call (rules are frozen, so they cannot go stale).
+_Limit = tuple[str, str, ThresholdRule, float, bool, float]
 
 
 class PatientEngine:
@@ -96,7 +98,8 @@ class PatientEngine:
         intermittent = {"systolic_bp", "diastolic_bp", "temperature"}
         self._limits: tuple[_Limit, ...] = tuple(
             (r.vital, f"threshold:{r.name}", r,
-             cfg.intermittent_max_age_s if r.vital in intermittent else cfg.max_gap_s)
+             cfg.intermittent_max_age_s if r.vital in intermittent else cfg.max_gap_s,
+             r.direction == "below", r.limit)
             for r in cfg.thresholds_for(self.spo2_scale)
         )
 
@@ -186,13 +189,18 @@ class PatientEngine:
 
         if cfg.threshold:
             threshold_condition = rules.threshold_condition
-            for vital, key, rule, valid_s in self._limits:
+            for vital, key, rule, valid_s, below, limit in self._limits:
                 value = getattr(clean, vital)
                 if value is not None:
                     evaluated.append(key)
                     active = holding is not None and holding(key)
-                    if not rule.breached(value, active):
-                        continue  # threshold_condition's own first test: no condition inside the limit
+                    # threshold_condition's own first test: no condition inside the limit
+                    # (`rule.breached(value, active)`, written out for the usual untracked rule).
+                    if active:
+                        if not rule.breached(value, True):
+                            continue
+                    elif not (value < limit if below else value > limit):
+                        continue
                     cond = threshold_condition(rule, value, active, baseline, valid_s)
                     if cond is not None:
                         conditions.append(cond)
