@@ -41,6 +41,7 @@ _NEWS2_REF_RATE = 0.01
 _PROBE_OFF = tuple(f"{v}: probe off" for v in sorted(PROBE_VITALS))
 _MOTION = tuple(f"{v}: motion artefact" for v in sorted(PROBE_VITALS))
 NEWS2_KEY, PROBE_KEY, MOTION_KEY = rules.NEWS2_KEY, rules.PROBE_KEY, rules.MOTION_KEY
+NEWS2_QUIET_BANDS = rules.NEWS2_QUIET_BANDS
 #: News2Summary.band is the band's text; str() of each Band, looked up once.
 _BAND_TEXT: dict[object, str] = {band: str(band) for band in Band}
 #: The policy's own observe: only then may the engine take the quiet path (a
@@ -168,8 +169,11 @@ class PatientEngine:
             news2 = rules.news2_without(news2, PROBE_VITALS)
         news2_cond = None
         if cfg.news2:
-            news2_cond = rules.news2_condition(news2, values, holding is not None and holding(NEWS2_KEY), cfg,
-                                               baseline)
+            active = holding is not None and holding(NEWS2_KEY)
+            # news2_condition's own first test, without the call: a low band raises nothing
+            # unless a tracked condition still holds at 3 or more (most samples).
+            if news2.band not in NEWS2_QUIET_BANDS or (active and news2.total >= 3):
+                news2_cond = rules.news2_condition(news2, values, active, cfg, baseline)
             if news2_cond is not None:
                 evaluated.append(NEWS2_KEY)
                 conditions.append(news2_cond)

@@ -30,6 +30,8 @@ Baseline = Callable[[str], "float | None"]
 
 _BAND_PRIORITY = {"low-medium": Priority.LOW, "medium": Priority.MEDIUM, "high": Priority.HIGH}
 _BAND_RANK = {"none": 0, "low": 1, "low-medium": 2, "medium": 3, "high": 4}
+#: Bands below low-medium: news2_condition raises nothing for them unless a tracked one still holds.
+NEWS2_QUIET_BANDS = frozenset(band for band, rank in _BAND_RANK.items() if rank < 2)
 _PARAM_LABELS = {**LABELS, "on_oxygen": "Supplemental O2", "consciousness": "Consciousness"}
 
 # The NEWS2 chart edges (RCP 2017) a scoring value has crossed, nearest normal
