@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
 
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
 from faust.types.tuples import ack_lock
@@ -81,15 +81,8 @@ class BatchLane:
         marker = _InFlight()
         consumer._unacked_messages.add(marker)
         try:
-            for record in records:
-                if not consumer.flow_active or app.consumer_generation_id != generation:
-                    break
+            async for record in _deliverable(consumer, tp, records, generation, acking):
                 offset = record.offset
-                last = read_offset[tp]
-                if last is not None and offset < last:
-                    continue  # already handed out (Faust's loop drops these too)
-                if acking and last is not None and offset - last > 1:
-                    await consumer._add_gap(tp, last + 1, offset)
                 await self.handler(record)
                 if acking:
                     _ack(consumer, tp, offset)
@@ -177,21 +170,32 @@ async def _one_by_one(consumer: Consumer, tp: Any, batch: list, generation: int)
     app = consumer.app
     read_offset = consumer._read_offset
     callback = consumer.callback
-    for record in batch:
-        if not consumer.flow_active or app.consumer_generation_id != generation:
-            return
+    async for record in _deliverable(consumer, tp, batch, generation, app.topics.acks_enabled_for(tp.topic)):
         offset = record.offset
-        last = read_offset[tp]
-        if last is not None and offset < last:
-            continue
-        if last and offset - last > 1 and app.topics.acks_enabled_for(record.topic):
-            await consumer._add_gap(tp, last + 1, offset)
         commit_every = consumer._commit_every
         if commit_every is not None and consumer._n_acked >= commit_every:
             consumer._n_acked = 0
             await consumer.commit()
         await consumer.wait_first(callback(consumer._to_message(tp, record)), consumer.suspend_flow.wait())
         read_offset[tp] = offset
+
+
+async def _deliverable(consumer: Consumer, tp: Any, batch: list, generation: int,
+                       acking: bool) -> AsyncIterator[Any]:
+    """The records Faust's loop would deliver, in order: none once flow stops or the
+    generation changes, none already handed out; offsets skipped are filed as gaps."""
+    app = consumer.app
+    read_offset = consumer._read_offset
+    for record in batch:
+        if not consumer.flow_active or app.consumer_generation_id != generation:
+            return
+        offset = record.offset
+        last = read_offset[tp]
+        if last is not None and offset < last:
+            continue  # already handed out (Faust's loop drops these too)
+        if acking and last is not None and offset - last > 1:
+            await consumer._add_gap(tp, last + 1, offset)
+        yield record
 
 
 async def _seek_back(consumer: Consumer) -> None:
