@@ -360,6 +360,9 @@ def pipeline_for(worker: Any) -> IngestPipeline:
             await pipeline.run()
 
         worker.app.task(ingest_producer)
+        checks = getattr(worker, "readiness_checks", None)
+        if checks is not None:
+            checks["ingest_producer"] = lambda: pipeline.ready
     return pipeline
 
 

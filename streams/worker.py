@@ -31,7 +31,7 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -242,6 +242,9 @@ class Worker:
         self.alerts_delivered = 0
         self._lag_labels: set[int] = set()
         self._background: set[asyncio.Future] = set()
+        #: Parts that must be up before /readyz says so (e.g. the ingest producer: a gateway
+        #: sent to a "ready" worker must not get "Kafka unavailable" back).
+        self.readiness_checks: dict[str, Callable[[], bool]] = {}
         _PROBE_KWARGS.clear()
         _PROBE_KWARGS.update(bootstrap_servers=settings.bootstrap_servers, **settings.security.aiokafka_kwargs())
         self.app.agent(self.input_topic, name="wardwatch.vitals")(self._vitals_agent)
@@ -496,7 +499,8 @@ class Worker:
             recovered = app.tables.recovery.completed.is_set()
         except Exception:
             recovered = False
-        return bool(recovered and self.synced and not app.rebalancing and not app.in_recovery)
+        return bool(recovered and self.synced and not app.rebalancing and not app.in_recovery
+                    and all(check() for check in self.readiness_checks.values()))
 
     async def _healthz(self, web: Any, request: Any) -> Any:
         return web.json({"status": "alive"})
@@ -504,6 +508,7 @@ class Worker:
     async def _readyz(self, web: Any, request: Any) -> Any:
         ready = self.ready()
         body = {"ready": ready, "patients": len(self.processor.engines),
+                "waiting_for": sorted(name for name, check in self.readiness_checks.items() if not check()),
                 "partitions": sorted(self.assigned_partitions()), "pending_outputs": self.processor.pending()}
         return web.json(body, status=200 if ready else 503)
 

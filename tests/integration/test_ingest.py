@@ -137,6 +137,9 @@ def samples_of(records: list[tuple[bytes | None, dict]], patient: str) -> list[d
 
 def test_mllp_and_fhir_feeds_reach_vitals_and_page_for_a_deteriorating_patient(broker, worker_factory):
     worker = worker_factory(WARDWATCH_INGEST_TOKENS=f"retired-token,{TOKEN}")
+    # Ready means the ingest producer is connected too: the first message must not get AR "unavailable".
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/readyz", timeout=5) as resp:
+        assert orjson.loads(resp.read())["waiting_for"] == []
     mllp_port = int(worker.env["WARDWATCH_MLLP_PORT"])
     patient = "MRN-0099"
     # Minutes 0-3 by HL7 over MLLP (one persistent connection), minutes 3-5 by a FHIR Bundle over HTTP.
