@@ -137,7 +137,7 @@ class PatientEngine:
             return []
         self.last_ts = ts
         self.samples += 1
-        # _suppression, inline
+        # Bad signal (probe off, motion artefact) suppresses SpO2 and pulse for this sample.
         motion = sample.motion
         if sample.probe_off:
             suppressed = _PROBE_OFF
@@ -187,7 +187,7 @@ class PatientEngine:
             detector_info = self._detect(clean, news2, news2_cond, suppressed, alerting, holding, conditions,
                                          evaluated)
         if not alerting and not suppressed:
-            # _learn_news2, inline
+            # The patient's own NEWS2 reference learns only while nothing is alerting.
             ref, total = self.news2_ref, news2.total
             self.news2_ref = float(total) if ref is None else ref + _NEWS2_REF_RATE * (total - ref)
 
@@ -244,25 +244,6 @@ class PatientEngine:
             _judge(rules.ANOMALY_KEY, cond, suppressed, conditions, evaluated)
         return new_detector_info(DETECTOR_NAME, DETECTOR_VERSION, result.score)
 
-    def _technical(self, sample: VitalSample, conditions: list[Condition], evaluated: list[str]) -> bool:
-        """Probe-off and motion conditions; returns whether this is wearable (continuous) data.
-
-        `process` has this inline (hot path); kept for callers that judge one sample's signal.
-        """
-        cfg = self.config
-        # CONTINUOUS, spelled out: this runs on every sample.
-        wearable = (sample.probe_off or sample.heart_rate is not None or sample.spo2 is not None
-                    or sample.resp_rate is not None)
-        if wearable:
-            evaluated.append(rules.PROBE_KEY)
-            if sample.probe_off:
-                conditions.append(rules.probe_condition(cfg))
-        if sample.motion is not None:
-            evaluated.append(rules.MOTION_KEY)
-            if sample.motion >= cfg.motion_limit:
-                conditions.append(rules.motion_condition(sample.motion, cfg))
-        return wearable
-
     def tick(self, now_ms: int) -> list[Alert]:
         """Advance timers without data (dropout, escalation, resolve hold)."""
         return self.policy.advance(now_ms)
@@ -270,21 +251,8 @@ class PatientEngine:
     def acknowledge(self, alert_id: str, by: str, action: str, ts_ms: int | None) -> list[Alert]:
         return self.policy.acknowledge(alert_id, by, action, ts_ms)
 
-    def _suppression(self, sample: VitalSample) -> tuple[str, ...]:
-        if sample.probe_off:
-            return _PROBE_OFF
-        if sample.motion is not None and sample.motion >= self.config.motion_limit:
-            return _MOTION
-        return ()
-
     def _news2_rise(self, total: int) -> int:
         return 0 if self.news2_ref is None else int(round(total - self.news2_ref))
-
-    def _learn_news2(self, total: int) -> None:
-        if self.news2_ref is None:
-            self.news2_ref = float(total)
-        else:
-            self.news2_ref += _NEWS2_REF_RATE * (total - self.news2_ref)
 
     # ---- state ------------------------------------------------------------
     def to_bytes(self) -> bytes:

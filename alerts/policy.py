@@ -209,9 +209,7 @@ class AlertPolicy:
         now_ms = self.now_ms
         last = self.last_data_ms
         loss_s = self.config.signal_loss_s
-        loss_ms = int(loss_s * 1000)
-        if (self.stream_samples >= STREAM_MIN_SAMPLES and last is not None
-                and (now_ms >= last + loss_ms or loss_ms < 0)):
+        if self.stream_samples >= STREAM_MIN_SAMPLES and self._signal_loss_may_be_due(now_ms):
             out = self.advance(now_ms)
         else:
             out = []
@@ -238,13 +236,9 @@ class AlertPolicy:
         now_ms = self.now_ms
         out: list[Alert] = []
         episodes = self.episodes
-        if self.stream_samples >= STREAM_MIN_SAMPLES and _SIGNAL_LOSS not in episodes:
-            last = self.last_data_ms
-            # _signal_loss's own first test, inline (it runs on every sample): the
-            # cooldown only ever lengthens the gap, unless the setting is negative.
-            loss_ms = int(self.config.signal_loss_s * 1000)
-            if last is not None and (now_ms >= last + loss_ms or loss_ms < 0):
-                self._signal_loss(now_ms, out)
+        if (self.stream_samples >= STREAM_MIN_SAMPLES and _SIGNAL_LOSS not in episodes
+                and self._signal_loss_may_be_due(now_ms)):
+            self._signal_loss(now_ms, out)
         if episodes:
             for episode in list(episodes.values()):
                 out.extend(self._timers(episode, now_ms))
@@ -438,6 +432,13 @@ class AlertPolicy:
             loss = episodes.get(_SIGNAL_LOSS)
             if loss is not None:
                 out.append(self._close(loss, max(ts, loss.raised_ms)))
+
+    def _signal_loss_may_be_due(self, now_ms: int) -> bool:
+        """`_signal_loss`'s own first test, cheaply (it is asked on every sample): the
+        cooldown only ever lengthens the gap, unless the setting is negative."""
+        last = self.last_data_ms
+        loss_ms = int(self.config.signal_loss_s * 1000)
+        return last is not None and (now_ms >= last + loss_ms or loss_ms < 0)
 
     def _signal_loss(self, now_ms: int, out: list[Alert]) -> None:
         last = self.last_data_ms

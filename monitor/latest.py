@@ -164,14 +164,12 @@ class LatestVitals:
 
     def score(self, now_ms: int, freshness: Freshness) -> ScoredView:
         """NEWS2 of the inputs still fresh at `now_ms` (event time), with provenance."""
-        if freshness is not self._fresh:
-            self._limits = tuple(freshness.max_age_ms(name) for name, _ in _SCORED)
-            self._fresh = freshness
+        limits = self._limits_for(freshness)
         values, stamps = self._values, self._ts
         inputs: dict[str, Any] = {}
         used: dict[str, int] = {}
         expired: list[str] = []
-        for (name, i), limit in zip(_SCORED, self._limits):
+        for (name, i), limit in zip(_SCORED, limits):
             ts = stamps[i]
             if ts is None:
                 continue
@@ -191,6 +189,13 @@ class LatestVitals:
                        get("heart_rate"), get("consciousness", "A"), get("temperature"))
         return _new_view(news2, used, tuple(expired), inputs)
 
+    def _limits_for(self, freshness: Freshness) -> tuple[int, ...]:
+        """Each NEWS2 input's max age under `freshness`, cached per (frozen) Freshness object."""
+        if freshness is not self._fresh:
+            self._limits = tuple(freshness.max_age_ms(name) for name, _ in _SCORED)
+            self._fresh = freshness
+        return self._limits
+
     def news2_of(self, now_ms: int, freshness: Freshness) -> tuple[News2Score, dict[str, InputValue]]:
         """`score(now_ms, freshness)`'s `news2` and `values` only, without the provenance.
 
@@ -198,11 +203,8 @@ class LatestVitals:
         this skips building `used` and `expired`. Same inputs, same order, same
         NEWS2 as `score` (a unit test compares the two).
         """
-        if freshness is not self._fresh:
-            self._limits = tuple(freshness.max_age_ms(name) for name, _ in _SCORED)
-            self._fresh = freshness
         values, stamps = self._values, self._ts
-        l_rr, l_spo2, l_o2, l_sbp, l_hr, l_acvpu, l_temp = self._limits
+        l_rr, l_spo2, l_o2, l_sbp, l_hr, l_acvpu, l_temp = self._limits_for(freshness)
         inputs: dict[str, Any] = {}
         # Written out per input, in chart order (the dict's order is `score`'s):
         # fresh while now - ts <= limit, an age clamped at 0 always being fresh.
