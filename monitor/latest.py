@@ -204,7 +204,9 @@ class LatestVitals:
         NEWS2 as `score` (a unit test compares the two).
         """
         values, stamps = self._values, self._ts
-        l_rr, l_spo2, l_o2, l_sbp, l_hr, l_acvpu, l_temp = self._limits_for(freshness)
+        # the usual case (the engine's one Freshness) without the call
+        limits = self._limits if freshness is self._fresh else self._limits_for(freshness)
+        l_rr, l_spo2, l_o2, l_sbp, l_hr, l_acvpu, l_temp = limits
         inputs: dict[str, Any] = {}
         # Written out per input, in chart order (the dict's order is `score`'s):
         # fresh while now - ts <= limit, an age clamped at 0 always being fresh.
