@@ -68,8 +68,6 @@ class BatchLane:
     def __init__(self, topics: Iterable[str], handler: RecordHandler) -> None:
         self.topics = frozenset(topics)
         self.handler = handler
-        self.batches = 0
-        self.records = 0
 
     async def run(self, consumer: Consumer, tp: Any, records: list, generation: int) -> None:
         """Handle `records` of one partition in order; acknowledge each once handled."""
@@ -87,16 +85,11 @@ class BatchLane:
                 if acking:
                     _ack(consumer, tp, offset)
                 read_offset[tp] = offset
-                self.records += 1
         finally:
             marker.acked = True
             consumer._unacked_messages.discard(marker)
             notify(consumer._waiting_for_ack)
-        self.batches += 1
-        commit_every = consumer._commit_every
-        if commit_every is not None and consumer._n_acked >= commit_every:
-            consumer._n_acked = 0
-            await consumer.commit()
+        await _commit_if_due(consumer)
 
 
 def _ack(consumer: Consumer, tp: Any, offset: int) -> None:
@@ -117,10 +110,6 @@ def install(app: Any, topics: Iterable[str], handler: RecordHandler) -> BatchLan
     _LANES[app] = lane
     Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
     return lane
-
-
-def lane_of(app: Any) -> BatchLane | None:
-    return _LANES.get(app)
 
 
 async def _drain_messages(self: Consumer, fetcher: Any) -> None:
@@ -172,12 +161,17 @@ async def _one_by_one(consumer: Consumer, tp: Any, batch: list, generation: int)
     callback = consumer.callback
     async for record in _deliverable(consumer, tp, batch, generation, app.topics.acks_enabled_for(tp.topic)):
         offset = record.offset
-        commit_every = consumer._commit_every
-        if commit_every is not None and consumer._n_acked >= commit_every:
-            consumer._n_acked = 0
-            await consumer.commit()
+        await _commit_if_due(consumer)
         await consumer.wait_first(callback(consumer._to_message(tp, record)), consumer.suspend_flow.wait())
         read_offset[tp] = offset
+
+
+async def _commit_if_due(consumer: Consumer) -> None:
+    """Faust's `broker_commit_every`: commit once that many messages were acknowledged."""
+    commit_every = consumer._commit_every
+    if commit_every is not None and consumer._n_acked >= commit_every:
+        consumer._n_acked = 0
+        await consumer.commit()
 
 
 async def _deliverable(consumer: Consumer, tp: Any, batch: list, generation: int,

@@ -340,13 +340,10 @@ class Worker:
         """Faust's per-message path; idle while the batch lane (streams/fastlane.py) takes the input."""
         async for event in stream.events():
             msg = event.message
-            raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
-            await self.handle_input(msg.topic, msg.partition, msg.offset, raw)
+            await self.handle_input(msg.topic, msg.partition, msg.offset, _raw_bytes(event.value))
 
     async def _lane_record(self, record: Any) -> None:
-        value = record.value
-        await self.handle_input(record.topic, record.partition, record.offset,
-                                value if isinstance(value, bytes) else bytes(value or b""))
+        await self.handle_input(record.topic, record.partition, record.offset, _raw_bytes(record.value))
 
     async def handle_input(self, topic: str, partition: int, offset: int, raw: bytes) -> None:
         """One `vitals` or repartition message, start to finish; bad input is dead-lettered, never raised."""
@@ -377,7 +374,7 @@ class Worker:
     async def _acks_agent(self, stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
-            raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
+            raw = _raw_bytes(event.value)
             try:
                 out = self.processor.handle_ack(raw, msg.topic, msg.partition, msg.offset, route=True)
                 await self._publish(out, raw, ACK_TAG)
@@ -511,6 +508,11 @@ class Worker:
                 "waiting_for": sorted(name for name, check in self.readiness_checks.items() if not check()),
                 "partitions": sorted(self.assigned_partitions()), "pending_outputs": self.processor.pending()}
         return web.json(body, status=200 if ready else 503)
+
+
+def _raw_bytes(value: Any) -> bytes:
+    """A record's value as bytes (a tombstone's None as empty: it is dead-lettered, not dropped)."""
+    return value if isinstance(value, bytes) else bytes(value or b"")
 
 
 def _letter_reason(value: bytes) -> str:

@@ -114,15 +114,13 @@ class DeliveryState:
         await self.producer.send_and_wait(self.topic, orjson.dumps(chase_to_wire(chase, event)),
                                           key=(chase.alert_id + _CHASE).encode())
 
-    async def close_chase(self, alert_id: str, now_ms: int | None = None) -> None:
-        """Stop chasing; with `now_ms` (a `resolved`), also start the clock after which `prune` forgets it."""
+    async def close_chase(self, alert_id: str, now_ms: int) -> None:
+        """Stop chasing (the alert resolved at wall `now_ms`) and start the clock after which `prune` forgets it."""
         self.events.pop(alert_id, None)
         if self.chases.pop(alert_id, None) is not None:
             await self.producer.send_and_wait(self.topic, None, key=(alert_id + _CHASE).encode())
-        if now_ms is not None:
-            self.finished[alert_id] = now_ms
-            await self.producer.send_and_wait(self.topic, orjson.dumps({"at_ms": now_ms}),
-                                              key=(alert_id + _DONE).encode())
+        self.finished[alert_id] = now_ms
+        await self.producer.send_and_wait(self.topic, orjson.dumps({"at_ms": now_ms}), key=(alert_id + _DONE).encode())
 
     async def prune(self, now_ms: int, keep_ms: int) -> int:
         """Tombstone the delivery keys of alerts resolved at least `keep_ms` ago; returns how many alerts."""
