@@ -17,10 +17,12 @@ from alerts.evaluation.runner import EvaluationReport
 _TITLES = {p.value: p.title for p in Policy}
 
 DEFINITIONS = """\
-- **Detected**: a physiological alert (news2, anomaly or threshold) *raised* between onset and the
-  must-alert time. **Delay**: raise − onset. Recall = detected / episodes.
-- **Lead vs NEWS2-only**: per episode, NEWS2-only's first raise after onset minus this policy's
-  (positive = earlier); median over episodes where both raised.
+- **Detected**: a physiological alert (news2, anomaly or threshold) *pages* between onset and the
+  must-alert time: it is raised, or an alert already open steps up to a higher priority (a new page
+  that needs its own acknowledgement; a no-ack reminder at the same priority does not count).
+  **Delay**: page − onset. Recall = detected / episodes.
+- **Lead vs NEWS2-only**: per episode, NEWS2-only's first page after onset minus this policy's
+  (positive = earlier); median over episodes where both paged.
 - **False alert**: a physiological raise on a stable patient (per stable patient-day), or before onset
   on a deteriorating one (per pre-onset patient-day). Raises after the deadline are late, not false.
 - **Technical** (probe off, motion, signal loss) are counted apart. **Escalations** are re-pages of an

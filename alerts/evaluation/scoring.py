@@ -2,13 +2,19 @@
 
 Definitions (the same for every policy, so comparisons are fair):
 - An episode is *detected* when a physiological alert (kind news2, anomaly or
-  threshold) is `raised` within [onset, must_alert_by]. Delay = raise - onset.
+  threshold) *pages* within [onset, must_alert_by]: it is `raised`, or an
+  alert already open steps up to a higher priority (an `escalated` that asks
+  for a new acknowledgement because the patient got worse, not a no-ack
+  reminder at the same priority). Delay = page - onset. Without the second
+  case a patient who was already alerting (say, low priority for a high
+  baseline NEWS2) when the arrhythmia began, and was paged at high priority
+  within a minute, would count as missed.
 - A physiological raise on a stable patient, or before onset on a
   deteriorating one, is a *false alert*. Raises after the deadline are late
   true alerts: neither detections nor false.
 - Technical alerts (signal_loss, technical) are counted apart: they ask for a
   probe to be refitted, not for a clinical review.
-- *Lead time vs NEWS2-only*: for one episode, NEWS2-only's first raise after
+- *Lead time vs NEWS2-only*: for one episode, NEWS2-only's first page after
   onset minus this policy's (any time, not capped by the deadline), so a
   policy that beats a late NEWS2 gets the credit it earned.
 """
@@ -95,6 +101,25 @@ def physiological_raises(alerts: Iterable[AlertLike]) -> list[tuple[int, Kind]]:
     return sorted((a.ts_ms, a.kind) for a in alerts if a.kind.physiological and a.status is Status.RAISED)
 
 
+def page_times(alerts: Iterable[AlertLike]) -> list[int]:
+    """Event times of physiological pages: raises and priority step-ups, sorted.
+
+    `alerts` must be in emission order (as the engine produced them), so each
+    alert's previous priority is known.
+    """
+    priority: dict[str, int] = {}
+    times = []
+    for a in alerts:
+        if not a.kind.physiological:
+            continue
+        rank, before = a.priority.rank, priority.get(a.alert_id)
+        if a.status is Status.RAISED or (a.status is Status.ESCALATED and before is not None and rank > before):
+            times.append(a.ts_ms)
+        if before is None or rank > before:
+            priority[a.alert_id] = rank
+    return sorted(times)
+
+
 def score_patient(label: PatientLabel, alerts: Sequence[AlertLike], start_ms: int, end_ms: int) -> PatientScore:
     """Score one patient's alerts against their label over [start_ms, end_ms)."""
     raised = physiological_raises(alerts)
@@ -106,8 +131,9 @@ def score_patient(label: PatientLabel, alerts: Sequence[AlertLike], start_ms: in
         kinds = tuple(kind for _, kind in raised)
         return PatientScore(label, None, len(raises), days, kinds, len(raises), technical, escalations, days)
     onset, must = label.onset_ms, label.must_alert_by_ms
-    in_window = [t for t in raises if onset <= t <= must]
-    after = [t for t in raises if t >= onset]
+    pages = page_times(alerts)
+    in_window = [t for t in pages if onset <= t <= must]
+    after = [t for t in pages if t >= onset]
     episode = EpisodeResult(
         label.patient_id, label.scenario, onset, must,
         in_window[0] if in_window else None, after[0] if after else None,

@@ -95,6 +95,34 @@ def test_technical_and_non_raise_statuses_never_detect():
     assert score.physiological_raises == 0
 
 
+def _stepped(minute: float, priority: Priority, status: Status = Status.ESCALATED, level: int = 0) -> Alert:
+    extra = {"escalation_level": level} if level else {}
+    return Alert("open-1", "MRN1234567", "wear-1", status, priority, Kind.ANOMALY, START + int(minute * MIN), extra=extra)
+
+
+def test_an_open_alert_stepping_up_a_priority_in_the_window_detects():
+    """Alerting (low) since before onset, paged again at high 2 min after it: caught, not missed."""
+    alerts = [_stepped(500, Priority.LOW, Status.RAISED), _stepped(602, Priority.HIGH)]
+    score = score_patient(sick(), alerts, START, END)
+    assert score.episode.detected and score.episode.delay_min == pytest.approx(2.0)
+    assert score.false_alerts == 1  # the raise before onset is still false
+
+
+def test_a_no_ack_reminder_at_the_same_priority_does_not_detect():
+    alerts = [
+        _stepped(500, Priority.MEDIUM, Status.RAISED),
+        _stepped(510, Priority.MEDIUM, level=1),
+        _stepped(620, Priority.MEDIUM, level=2),
+    ]
+    score = score_patient(sick(), alerts, START, END)
+    assert not score.episode.detected and score.episode.first_after_onset_ms is None
+
+
+def test_a_step_up_before_onset_does_not_detect():
+    alerts = [_stepped(500, Priority.LOW, Status.RAISED), _stepped(590, Priority.HIGH)]
+    assert not score_patient(sick(), alerts, START, END).episode.detected
+
+
 def test_every_physiological_kind_detects():
     for kind in (Kind.NEWS2, Kind.ANOMALY, Kind.THRESHOLD):
         assert score_patient(sick(), [alert(700, kind)], START, END).episode.detected
