@@ -61,6 +61,24 @@ def test_rising_spo2_is_not_an_anomaly():
     assert all(c.vital != "spo2" for c in result.contributions)
 
 
+def test_falling_asleep_is_not_deterioration():
+    """HR 20/min under the day's baseline with SpO2 a little lower: deep sleep, not a page;
+    the same departure upwards is."""
+    def run(hr_shift: float) -> tuple[float, tuple[str, ...]]:
+        rng = random.Random(11)
+        det = BaselineDetector()
+        n = _warm(det, rng, n=2000, hr=70.0)
+        result = None
+        for i in range(360):  # thirty minutes
+            result = det.learn_and_score(_sample(n + i, 70 + hr_shift + rng.gauss(0, 2), 95.8 + rng.gauss(0, 0.3)))
+        return result.score, tuple(c.vital for c in result.contributions)
+
+    asleep, vitals = run(-20)
+    assert asleep < 0.5 and "heart_rate" not in vitals
+    racing, vitals = run(+20)
+    assert racing >= 0.5 and "heart_rate" in vitals
+
+
 def test_frozen_learning_keeps_the_baseline():
     rng = random.Random(4)
     det = BaselineDetector()
