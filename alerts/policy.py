@@ -90,6 +90,9 @@ class Episode:
     acknowledged_by: str | None = None
     reasons: dict[str, Reason] = field(default_factory=dict)
     suppressed: tuple[str, ...] = ()  # technical episodes: what they suppressed
+    # The latest condition per key whose reasons are not worded yet (`Condition.word`);
+    # `reasons` holds a placeholder for each vital it names, so the order is kept.
+    unworded: dict[str, Condition] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,9 +384,21 @@ class AlertPolicy:
 
     @staticmethod
     def _merge_reasons(episode: Episode, conditions: Iterable[Condition]) -> None:
+        """Each (condition, vital) keeps its latest reason; a condition worded on
+        demand is only noted here and worded when an alert carries it (`_word_all`)."""
+        reasons = episode.reasons
         for cond in conditions:
-            for reason in cond.reasons:
-                episode.reasons[f"{cond.key}:{reason.vital}"] = reason
+            key = cond.key
+            if cond.word is None:
+                for reason in cond.reasons:
+                    reasons[f"{key}:{reason.vital}"] = reason
+                continue
+            for vital in cond.vitals:
+                reasons.setdefault(f"{key}:{vital}", _UNWORDED)
+            before = episode.unworded.get(key)
+            if before is not None and not set(before.vitals) <= set(cond.vitals):
+                _word(episode, key, before, skip=cond.vitals)  # a vital dropped out: keep its last reason
+            episode.unworded[key] = cond
 
     # ---- timers -------------------------------------------------------------
     def _timers(self, episode: Episode, now_ms: int) -> list[Alert]:
@@ -480,6 +495,7 @@ class AlertPolicy:
         return self._alert(episode, at_ms, Status.RESOLVED)
 
     def _alert(self, episode: Episode, at_ms: int, status: Status) -> Alert:
+        _word_all(episode)
         physiological = episode.episode_class is EpisodeClass.PHYSIOLOGICAL
         extra: dict[str, Any] = {"escalation_level": episode.escalations} if episode.escalations else {}
         return Alert(
@@ -503,6 +519,8 @@ class AlertPolicy:
     # ---- serialization ----------------------------------------------------
     def to_state(self) -> list:
         """Explicit JSON-able state; new fields are only ever appended (old states load)."""
+        for episode in self.episodes.values():
+            _word_all(episode)
         episodes = [
             [e.alert_id, e.episode_class.value, e.kind.value, e.priority.value, e.status.value, e.onset_ms,
              e.raised_ms, e.notified_ms, e.device_id, e.escalations, e.clear_since_ms, e.acknowledged_by,
@@ -540,6 +558,24 @@ class AlertPolicy:
                               tuple(rest[0]) if rest else ())
             self.episodes[episode.episode_class] = episode
         return self
+
+
+#: Stands in `Episode.reasons` for a reason not worded yet; never leaves the policy.
+_UNWORDED = Reason(vital="", text="")
+
+
+def _word(episode: Episode, key: str, cond: Condition, skip: tuple[str, ...] = ()) -> None:
+    for reason in cond.worded():
+        if reason.vital not in skip:
+            episode.reasons[f"{key}:{reason.vital}"] = reason
+
+
+def _word_all(episode: Episode) -> None:
+    """Word every pending condition: the episode's reasons as eager merging would have left them."""
+    if episode.unworded:
+        for key, cond in episode.unworded.items():
+            _word(episode, key, cond)
+        episode.unworded.clear()
 
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:

@@ -196,13 +196,20 @@ def anomaly_condition(
         if news2_band_priority is not None and news2_band_priority.rank > priority.rank:
             priority = news2_band_priority
         priority = priority.raised()
-    reasons = [_anomaly_reason(c) for i, c in enumerate(result.contributions) if i == 0 or abs(c.z) > Z_JOIN]
+    vitals = result.named(Z_JOIN)
     if agree:
-        reasons.append(Reason(vital="news2", score=news2_rise,
-                              text=f"NEWS2 up {news2_rise} on own reference: agrees with the change"))
+        vitals += ("news2",)
+
+    def word() -> tuple[Reason, ...]:
+        reasons = [_anomaly_reason(c) for i, c in enumerate(result.contributions) if i == 0 or abs(c.z) > Z_JOIN]
+        if agree:
+            reasons.append(Reason(vital="news2", score=news2_rise,
+                                  text=f"NEWS2 up {news2_rise} on own reference: agrees with the change"))
+        return tuple(reasons)
+
     return Condition(ANOMALY_KEY, Kind.ANOMALY, priority, cfg.anomaly_persistence_s,
-                     depth=result.score, reasons=tuple(reasons), valid_s=cfg.max_gap_s,
-                     at_raise=result.score >= cfg.anomaly_threshold)
+                     depth=result.score, valid_s=cfg.max_gap_s,
+                     at_raise=result.score >= cfg.anomaly_threshold, word=word, vitals=vitals)
 
 
 def _anomaly_reason(c: Contribution) -> Reason:

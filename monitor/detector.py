@@ -198,6 +198,16 @@ class DetectorResult:
         result.score, result.warm, result._contributions, result._raw = score, warm, None, raw
         return result
 
+    def named(self, z_join: float) -> tuple[str, ...]:
+        """The vitals an alert names, in `contributions` order: the most deviant,
+        then every other one beyond `z_join` SD (without building the objects)."""
+        if self._contributions is not None:
+            return tuple(c.vital for i, c in enumerate(self._contributions) if i == 0 or abs(c.z) > z_join)
+        raw = self._raw or []
+        if len(raw) > 1:
+            raw = sorted(raw, key=_raw_size)
+        return tuple(r[0] for i, r in enumerate(raw) if i == 0 or abs(r[4]) > z_join)
+
     @property
     def contributions(self) -> tuple[Contribution, ...]:
         found = self._contributions

@@ -84,3 +84,40 @@ def test_with_the_probe_off_news2_still_pages_on_the_other_parameters_and_says_s
     assert len(raised) == 1
     assert "spo2" not in raised[0].news2.components and raised[0].news2.components["consciousness"] == 3
     assert raised[0].suppressed
+
+
+def test_reasons_worded_on_demand_are_the_reasons_worded_every_sample(monkeypatch):
+    """The anomaly condition's reasons are worded only when an alert carries them: the alerts
+    and the saved state must be exactly what wording them on every sample gave."""
+    import dataclasses
+
+    import orjson
+
+    from alerts import rules
+    from monitor.cohort import CohortSpec, generate_cohort, iter_plan_samples
+
+    spec = CohortSpec(n_patients=5, hours=8, seed=3, deteriorating_share=1.0)
+
+    def run() -> tuple[list[bytes], list[bytes]]:
+        wires, states = [], []
+        for plan in generate_cohort(spec).plans:
+            engine = PatientEngine(plan.label.patient_id)
+            for i, s in enumerate(iter_plan_samples(spec, plan)):
+                wires += [orjson.dumps(a.to_wire("t")) for a in engine.process(s)]
+                if i % 5000 == 0:
+                    states.append(engine.to_bytes())
+                    engine = PatientEngine.from_bytes(states[-1])
+            states.append(engine.to_bytes())
+        return wires, states
+
+    lazy = run()
+    anomaly_reasons = [orjson.loads(w)["reasons"] for w in lazy[0] if orjson.loads(w)["kind"] == "anomaly"]
+    assert any(len(r) >= 2 for r in anomaly_reasons)  # the case that matters: several vitals named
+    plain = rules.anomaly_condition
+
+    def worded_at_once(*args, **kwargs):
+        cond = plain(*args, **kwargs)
+        return None if cond is None else dataclasses.replace(cond, reasons=cond.worded(), word=None, vitals=())
+
+    monkeypatch.setattr(rules, "anomaly_condition", worded_at_once)
+    assert run() == lazy

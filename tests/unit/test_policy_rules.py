@@ -52,7 +52,7 @@ def test_reasons_name_the_vital_value_baseline_and_limit():
     assert by_vital["heart_rate"].limit == 131 and by_vital["temperature"].limit == 38.1
     assert by_vital["resp_rate"].limit == 8
     anomaly = rules.anomaly_condition(_result(0.9), 0, False, DEFAULT_CONFIG)
-    reason = anomaly.reasons[0]
+    reason = anomaly.worded()[0]
     assert (reason.value, reason.baseline, reason.limit) == (118.0, 74.0, 86.0)
     assert reason.text == "Heart rate 118 /min above own baseline 74 /min (limit 86 /min, 5.0 SD)"
 
@@ -82,8 +82,8 @@ def test_news2_without_the_probe_vitals_rebands_by_the_rcp_rule():
 def test_anomaly_reason_names_the_trend_that_counted():
     falling = Contribution("spo2", 94.2, 97.1, 0.6, -4.8, trend=-1.3)
     result = DetectorResult(score=0.7, warm=True, contributions=(falling,))
-    reason = rules.anomaly_condition(result, 0, False, DEFAULT_CONFIG).reasons[0]
+    reason = rules.anomaly_condition(result, 0, False, DEFAULT_CONFIG).worded()[0]
     assert reason.text == "SpO2 94% below own baseline 97% (limit 96%, 4.8 SD; falling 1.3% in 20 min)"
     assert reason.value == 94.2 and reason.baseline == 97.1
-    steady = rules.anomaly_condition(_result(0.7), 0, False, DEFAULT_CONFIG).reasons[0]
+    steady = rules.anomaly_condition(_result(0.7), 0, False, DEFAULT_CONFIG).worded()[0]
     assert "rising" not in steady.text and "falling" not in steady.text
