@@ -201,7 +201,8 @@ def anomaly_condition(
         vitals += ("news2",)
 
     def word() -> tuple[Reason, ...]:
-        reasons = [_anomaly_reason(c) for i, c in enumerate(result.contributions) if i == 0 or abs(c.z) > Z_JOIN]
+        # the vitals `named` picked, in its order: the selection lives in one place
+        reasons = [_anomaly_reason(c) for c in result.contributions if c.vital in vitals]
         if agree:
             reasons.append(Reason(vital="news2", score=news2_rise,
                                   text=f"NEWS2 up {news2_rise} on own reference: agrees with the change"))
