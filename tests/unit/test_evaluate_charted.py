@@ -166,3 +166,27 @@ def test_a_stay_replays_through_every_policy():
     assert [o.policy for o in run.outcomes] == ["fixed_limits", "news2_chart", "news2_only", "detector_only",
                                                  "wardwatch"]
     assert run.accepted > 0
+
+
+# ---- the converter from the Challenge's own files -------------------------------
+
+def test_converter_turns_challenge_records_into_the_replay_input(tmp_path):
+    from alerts.evaluation.charted.physionet2012 import convert
+
+    src = tmp_path / "src"
+    (src / "set-a").mkdir(parents=True)
+    (src / "set-a" / "140001.txt").write_text(
+        "Time,Parameter,Value\n00:00,RecordID,140001\n00:00,ICUType,3\n00:07,HR,88\n00:07,GCS,9\n"
+        "00:07,MechVent,1\n00:37,NISysABP,0\n00:37,SysABP,95\n01:07,RespRate,22\n01:07,Temp,-17.8\n")
+    (src / "Outcomes-a.txt").write_text(
+        "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n140001,14,6,9,3,1\n")
+    convert(src, tmp_path / "out")
+    data = load_dataset(tmp_path / "out")
+    [stay] = data.stays
+    assert stay.patient_id == "p12-140001" and stay.died
+    docs = data.messages["p12-140001"]
+    assert [(d["ts"] - T0) // 60_000 for d in docs] == [7, 37, 67]
+    assert docs[0]["consciousness"] == "V" and docs[0]["on_oxygen"] is True
+    assert docs[1]["systolic_bp"] == 0.0  # cuff as charted, impossible: the parser's to reject
+    samples, rejected = parse_sets(tuple(docs))
+    assert rejected == {"impossible_value": 2} and len(samples) == 1

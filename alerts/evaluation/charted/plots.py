@@ -57,6 +57,7 @@ def charted_plot(runs: Sequence[StayRun], stats: Sequence[ChartedPolicyStats], p
               label="survivors alerted (%)", color="tab:blue")
     right.set_xticks(x, [s.policy for s in stats], rotation=20, fontsize=8)
     right.set_ylabel("medium/high alert in last 24 h of record (%)")
+    right.set_ylim(0, 118)  # room for the legends above the bars
     twin = right.twinx()
     twin.plot(x, [s.episodes_per_day for s in stats], "kD", label="episodes / patient-day")
     twin.set_ylabel("alert episodes per patient-day")

@@ -68,8 +68,11 @@ def parse_sets(messages: tuple[dict, ...]) -> tuple[list[VitalSample], Counter[s
     return samples, rejected
 
 
-def fixed_limits_outcome(samples: list[VitalSample], window_start_ms: int) -> StayOutcome:
-    """Fixed limits: an alarm (medium, as a monitor sounds it) per crossing; open while outside."""
+def fixed_limits_outcome(samples: list[VitalSample], window_start_ms: int, news2_7_ms: int | None) -> StayOutcome:
+    """Fixed limits: an alarm (medium, as a monitor sounds it) per crossing; open while outside.
+
+    A monitor's alarm has one level, so it never counts as a high alert after NEWS2 7.
+    """
     alarms = fixed_limit_alarms(samples)
     phys = [a for a in alarms if a.kind.physiological]
     outside_in_window = any(
@@ -81,6 +84,7 @@ def fixed_limits_outcome(samples: list[VitalSample], window_start_ms: int) -> St
         policy=FIXED_LIMITS, episodes=len(phys), pages=len(phys), escalations=0,
         technical=len(alarms) - len(phys), max_level=max((level(a.priority) for a in phys), default=NO_ALERT),
         alerted_window=outside_in_window,
+        high_within_hour_of_news2_7=None if news2_7_ms is None else False,
     )
 
 
@@ -91,9 +95,9 @@ def replay_stay(task: StayTask) -> StayRun:
     window_start = stay.end_ms - LAST_WINDOW_MS
     samples, rejected = parse_sets(task.messages)
     samples = [s for s in samples if s.ts_ms < stay.end_ms]
-    outcomes = [fixed_limits_outcome(samples, window_start)]
     chart, highest = chart_news2_alerts(samples)
     news2_7 = next((m.ts_ms for m in chart if m.priority is Priority.HIGH), None)  # first set at NEWS2 >= 7
+    outcomes = [fixed_limits_outcome(samples, window_start, news2_7)]
     outcomes.append(summarise_alerts(CHART_NEWS2, chart, window_start, news2_7))
     for named in task.configs:
         marks: tuple[AlertMark, ...] = run_engine(stay.patient_id, named.config, samples, stay.end_ms)
