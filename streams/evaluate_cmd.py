@@ -60,7 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="patients per cohort (default 200; with --matrix 12 per cell)")
     p.add_argument("--hours", type=_positive(float), default=None,
                    help="hours of monitoring per patient (default 24; with --matrix 12)")
-    p.add_argument("--seeds", type=_seeds, default="7,8,9", help="comma-separated cohort seeds (with --matrix: the first is the base seed of every cell)")
+    p.add_argument("--seeds", type=_seeds, default="7,8,9",
+                   help="comma-separated cohort seeds (with --matrix: the first is the base seed of every cell)")
     p.add_argument("--out", default="evaluation", help="folder for report.md, report.json and PNG plots")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON on stdout")
     p.add_argument("--quick", action="store_true",
@@ -157,7 +158,6 @@ def run_matrix_cmd(args: argparse.Namespace) -> int:
     """`--matrix`: every cell through every policy; prints the target per split."""
     from alerts.evaluation.matrix import Split, run_matrix
     from alerts.evaluation.matrix.report import report_json
-
     from alerts.evaluation.matrix.run import CELL_HOURS, CELL_PATIENTS
 
     out = args.out if args.out != "evaluation" else "evaluation-matrix"

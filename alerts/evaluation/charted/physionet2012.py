@@ -33,18 +33,25 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-FIELDS = ("patient_id", "minute", "heart_rate", "resp_rate", "temperature", "systolic_bp", "on_oxygen",
-          "consciousness")
-STAY_FIELDS = ("patient_id", "record_id", "icu_type", "saps1", "los_days", "survival_days",
-               "in_hospital_death", "n_samples")
+FIELDS = ("patient_id", "minute", "heart_rate", "resp_rate", "temperature", "systolic_bp", "on_oxygen", "consciousness")
+STAY_FIELDS = (
+    "patient_id",
+    "record_id",
+    "icu_type",
+    "saps1",
+    "los_days",
+    "survival_days",
+    "in_hospital_death",
+    "n_samples",
+)
 
 
 def acvpu(gcs: float) -> str:
-    g = int(round(gcs))
+    g = round(gcs)
     return "A" if g >= 15 else "C" if g == 14 else "V" if g >= 9 else "P" if g >= 6 else "U"
 
 
-def convert_record(path: Path) -> tuple[dict, list[dict]]:
+def convert_record(path: Path) -> tuple[dict[str, str], list[dict[str, object]]]:
     info: dict[str, str] = {}
     by_min: dict[int, dict[str, float]] = defaultdict(dict)
     with open(path) as f:
@@ -86,16 +93,26 @@ def convert_record(path: Path) -> tuple[dict, list[dict]]:
 
 
 def convert(src: Path, out: Path) -> None:
-    outcomes = {r["RecordID"]: r for r in csv.DictReader(open(src / "Outcomes-a.txt"))}
+    with open(src / "Outcomes-a.txt", newline="") as f:
+        outcomes = {r["RecordID"]: r for r in csv.DictReader(f)}
     stays, rows = [], []
     for path in sorted((src / "set-a").glob("*.txt")):
         info, samples = convert_record(path)
         rid = info.get("RecordID", path.stem)
         o = outcomes[rid]
         pid = f"p12-{rid}"
-        stays.append(dict(patient_id=pid, record_id=rid, icu_type=info.get("ICUType", ""), saps1=o["SAPS-I"],
-                          los_days=o["Length_of_stay"], survival_days=o["Survival"],
-                          in_hospital_death=o["In-hospital_death"], n_samples=len(samples)))
+        stays.append(
+            {
+                "patient_id": pid,
+                "record_id": rid,
+                "icu_type": info.get("ICUType", ""),
+                "saps1": o["SAPS-I"],
+                "los_days": o["Length_of_stay"],
+                "survival_days": o["Survival"],
+                "in_hospital_death": o["In-hospital_death"],
+                "n_samples": len(samples),
+            }
+        )
         for s in samples:
             rows.append({"patient_id": pid, **s})
     out.mkdir(parents=True, exist_ok=True)
@@ -107,13 +124,26 @@ def convert(src: Path, out: Path) -> None:
     w = csv.DictWriter(buf, FIELDS, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else (str(r[k]).lower() if isinstance(r[k], bool) else
-                                                     (f"{r[k]:g}" if isinstance(r[k], float) else r[k])))
-                    for k in FIELDS})
+        w.writerow(
+            {
+                k: (
+                    ""
+                    if r.get(k) is None
+                    else (
+                        str(r[k]).lower()
+                        if isinstance(r[k], bool)
+                        else (f"{r[k]:g}" if isinstance(r[k], float) else r[k])
+                    )
+                )
+                for k in FIELDS
+            }
+        )
     with gzip.open(out / "samples.csv.gz", "wt", encoding="utf-8", compresslevel=9) as f:
         f.write(buf.getvalue())
-    print(f"{len(stays)} stays ({sum(s['in_hospital_death'] == '1' for s in stays)} in-hospital deaths), "
-          f"{len(rows)} samples")
+    print(
+        f"{len(stays)} stays ({sum(s['in_hospital_death'] == '1' for s in stays)} in-hospital deaths), "
+        f"{len(rows)} samples"
+    )
 
 
 def main() -> int:

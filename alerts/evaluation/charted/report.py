@@ -65,16 +65,25 @@ def policy_table(report: ChartedReport) -> list[str]:
 def render_markdown(report: ChartedReport) -> str:
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(report.rejected.items())) or "none"
     lines = [
-        "# wardwatch charted-data replay", "",
+        "# wardwatch charted-data replay",
+        "",
         f"Dataset: `{report.dataset}` ({report.title}). {report.stays} stays, {report.deaths} in-hospital "
         f"deaths; {report.sets} charted sets, {report.accepted} accepted by the contract parser, rejected: "
-        f"{rejected}.", "",
-        f"Code fingerprint `{report.code_fingerprint}`; {report.workers} worker(s), {report.runtime_s:.0f} s.", "",
-        "## Policies", "", *policy_table(report), "",
+        f"{rejected}.",
+        "",
+        f"Code fingerprint `{report.code_fingerprint}`; {report.workers} worker(s), {report.runtime_s:.0f} s.",
+        "",
+        "## Policies",
+        "",
+        *policy_table(report),
+        "",
         f"AUROC of the highest charted NEWS2 total (a continuous score, not a policy): "
-        f"{_num(report.max_news2_auroc, 3)}.", "",
-        "## Targets (issue #16): wardwatch vs NEWS2 on chart", "",
-        "| target | wardwatch | NEWS2 on chart | met |", "|---|---|---|---|",
+        f"{_num(report.max_news2_auroc, 3)}.",
+        "",
+        "## Targets (issue #16): wardwatch vs NEWS2 on chart",
+        "",
+        "| target | wardwatch | NEWS2 on chart | met |",
+        "|---|---|---|---|",
     ]
     for t in report.targets:
         state = "n/a" if t.met is None else ("met" if t.met else "MISSED")
