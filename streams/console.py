@@ -73,7 +73,7 @@ class ConsoleHub:
 
     def __init__(self, settings: Settings, view: ConsoleView | None = None, vitals_backlog: int = 20000) -> None:
         self.settings = settings
-        self.view = view or ConsoleView()
+        self.view = view or ConsoleView(future_tolerance_s=settings.future_tolerance_s)
         self.vitals_backlog = vitals_backlog
         self.subscribers: set[asyncio.Queue] = set()
         self.closing = False

@@ -39,6 +39,7 @@ from prometheus_client import Counter
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
 from monitor.limits import MAX_MESSAGE_BYTES
 from monitor.parse import ParseResult, RejectReason, parse_document
+from monitor.timestamps import not_after_ms
 from streams.deadletter import DeadLetter
 from streams.metrics import REGISTRY, REJECTED
 
@@ -140,6 +141,7 @@ _CODE_OF_REASON = {
     RejectReason.BAD_TYPE: RejectCode.BAD_VALUE,
     RejectReason.NO_VITAL: RejectCode.BAD_VALUE,
     RejectReason.BAD_TIMESTAMP: RejectCode.BAD_TIMESTAMP,
+    RejectReason.FUTURE_TIMESTAMP: RejectCode.FUTURE_TIMESTAMP,
     RejectReason.IMPOSSIBLE_VALUE: RejectCode.IMPOSSIBLE_VALUE,
     RejectReason.OVERSIZE: RejectCode.OVERSIZE,
 }
@@ -196,7 +198,7 @@ def parse_vitals_body(raw: bytes, ndjson: bool = False) -> GatewayResult:
 
 def _check_document(label: str, doc: Any, original: str, result: GatewayResult) -> None:
     parsed = ParseResult()
-    parse_document(doc, parsed)
+    parse_document(doc, parsed, not_after_ms())  # as the worker will check it (wall clock + tolerance)
     if not parsed.rejections:
         result.messages.append(doc)
         return
