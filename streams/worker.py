@@ -186,8 +186,16 @@ def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
         broker_commit_interval=1.0,
         broker_credentials=faust_credentials(settings),
     )
+    # Group liveness from settings (default session 6 s, heartbeat 1 s, rebalance 10 s): Faust's own
+    # defaults (60 s / 3 s / 60 s) left a SIGKILLed worker's patients unwatched for over a minute.
+    # Heartbeats come from the consumer's own thread (AIOKafkaConsumerThread), so a busy event loop
+    # does not miss them.
+    conf.update(broker_session_timeout=settings.session_timeout_s,
+                broker_heartbeat_interval=settings.heartbeat_interval_s,
+                broker_rebalance_timeout=settings.rebalance_timeout_s,
+                consumer_group_instance_id=settings.group_instance_id)
     if settings.fast_rebalance:
-        # The embedded broker: join the group in ~1 s instead of ~30 s.
+        # Tests on the embedded broker: join the group in ~1 s.
         conf.update(broker_rebalance_timeout=2.0, broker_session_timeout=6.0, broker_heartbeat_interval=0.5)
     return conf
 
@@ -206,6 +214,7 @@ class CheckpointSensor(Sensor):
 
     def on_rebalance_start(self, app: Any) -> dict:
         self.worker.synced = False
+        self.worker.report_waiting()
         return {"time_start": time.monotonic()}
 
     def on_rebalance_return(self, app: Any, state: dict) -> None:
@@ -236,9 +245,12 @@ class Worker:
             key_type=bytes, value_type=bytes,
             schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         )
-        self.processor = Processor(load_policy(settings.config_path), partitions, self._load, outbox=True)
+        self.processor = Processor(load_policy(settings.config_path), partitions, self._load, outbox=True,
+                                   future_tolerance_s=settings.future_tolerance_s)
         self.positions: dict[int, int] = {}
         self.synced = False  # recovered patients loaded since the last rebalance
+        self.waiting = WaitReporter(settings)
+        self._wait_task: asyncio.Future | None = None
         self.alerts_delivered = 0
         self._lag_labels: set[int] = set()
         self._background: set[asyncio.Future] = set()
@@ -443,6 +455,34 @@ class Worker:
                  letter.reason)
 
     # ---- timers and endpoints --------------------------------------------
+    def report_waiting(self) -> None:
+        """A rebalance started: say at once what the worker waits for, then every few seconds until it is
+        processing again (a silent minute looked like a hang)."""
+        log.info("not processing while the consumer group rebalances: %s", self.waiting.rebalance_text())
+        if self._wait_task is None or self._wait_task.done():
+            self.waiting.since = time.monotonic()
+            self._wait_task = asyncio.ensure_future(self._report_until_ready())
+
+    async def _report_until_ready(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self.ready():
+                self.waiting.done()
+                return
+            self.waiting.report(self.wait_reason())
+
+    def wait_reason(self) -> str:
+        """What stands between this worker and processing, in words for the log and /readyz."""
+        app = self.app
+        if not self.assigned_partitions() or app.rebalancing:
+            return self.waiting.rebalance_text()
+        if app.in_recovery or not app.tables.recovery.completed.is_set():
+            return "recovering patient state from the changelog topic"
+        pending = sorted(name for name, check in self.readiness_checks.items() if not check())
+        if pending:
+            return "waiting for " + ", ".join(pending)
+        return "loading recovered patients"
+
     async def _tick(self) -> None:
         # Timers only run for patients this worker owns: not while partitions move.
         if self.synced and not self.app.rebalancing:
@@ -508,6 +548,44 @@ class Worker:
                 "waiting_for": sorted(name for name, check in self.readiness_checks.items() if not check()),
                 "partitions": sorted(self.assigned_partitions()), "pending_outputs": self.processor.pending()}
         return web.json(body, status=200 if ready else 503)
+
+
+class WaitReporter:
+    """Logs, every few seconds, what a worker that is not processing is waiting for and for how long.
+
+    `since` is the last moment the worker was seen ready (or its start): `done()` moves it each second."""
+
+    FIRST_S = 2.0
+    EVERY_S = 3.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.since = time.monotonic()
+        self.last = 0.0
+        self.reported = False
+
+    def rebalance_text(self) -> str:
+        s = self.settings
+        return (f"waiting for consumer group {s.app_id!r} to assign partitions: partitions held by a previous member "
+                f"(e.g. a crashed worker) are released when its session expires "
+                f"({s.session_timeout_s:g} s without heartbeats, WARDWATCH_SESSION_TIMEOUT_S); members have "
+                f"{s.rebalance_timeout_s:g} s to rejoin")
+
+    def report(self, reason: str) -> None:
+        now = time.monotonic()
+        waited = now - self.since
+        if waited < self.FIRST_S or (self.last and now - self.last < self.EVERY_S):
+            return
+        self.last = now
+        self.reported = True
+        log.info("not processing yet, %.0f s so far: %s", waited, reason)
+
+    def done(self) -> None:
+        if self.reported:
+            log.info("processing again after %.1f s", time.monotonic() - self.since)
+        self.reported = False
+        self.last = 0.0
+        self.since = time.monotonic()
 
 
 def _raw_bytes(value: Any) -> bytes:
