@@ -27,6 +27,7 @@ class AuditType(str, enum.Enum):
     DELIVERY = "delivery"
     ACK = "ack"
     CONFIG = "config"
+    ESCALATION = "escalation"  # notify went up the chain before the timer: `detail` says why
 
 
 class Outcome(str, enum.Enum):
@@ -165,6 +166,8 @@ def _entry(r: AuditRecord) -> TimelineEntry:
         role = f" ({r.role})" if r.role else ""
         return TimelineEntry(r.ts_ms, event, f"{stage_text(r.stage or '')} to {r.name}{role} via {r.channel}, "
                              f"attempt {r.attempt}{tail}")
+    if r.type is AuditType.ESCALATION:
+        return TimelineEntry(r.ts_ms, "escalated early", f"{stage_text(r.stage or '')}: {r.detail}")
     return TimelineEntry(r.ts_ms, "ack", f"{r.action} by {r.by} via {r.source or 'unknown'}")
 
 
