@@ -30,7 +30,7 @@ import logging
 import os
 import weakref
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import orjson
 from aiokafka.errors import KafkaError
@@ -293,6 +293,9 @@ class IngestPipeline:
     settings: Any
     producer: Any = None
     _stop: bool = False
+    #: Why Kafka cannot take input now (broker unreachable, topics missing), "" when it can: ingest
+    #: refuses rather than answer 202 / AA for what the pipeline cannot deliver (the worker's BrokerWatch).
+    kafka_problem: Callable[[], str] | None = None
 
     @property
     def ready(self) -> bool:
@@ -329,6 +332,9 @@ class IngestPipeline:
         producer = self.producer
         if producer is None:
             raise Unavailable("not connected to Kafka yet")
+        problem = self.kafka_problem() if self.kafka_problem else ""
+        if problem:
+            raise Unavailable(problem)
         topics = self.settings.topics
         try:
             sends = [await producer.send(topics.vitals, orjson.dumps(m), key=str(m["patient_id"]).encode())
@@ -362,6 +368,9 @@ def pipeline_for(worker: Any) -> IngestPipeline:
             await pipeline.run()
 
         worker.app.task(ingest_producer)
+        watch = getattr(worker, "broker_watch", None)
+        if watch is not None:
+            pipeline.kafka_problem = lambda: watch.status.problem()
         checks = getattr(worker, "readiness_checks", None)
         if checks is not None:
             checks["ingest_producer"] = lambda: pipeline.ready

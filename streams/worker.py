@@ -46,6 +46,7 @@ from alerts.model import Alert, Priority, Status
 from streams import fastlane, metrics
 from streams.config import Settings
 from streams.deadletter import DeadLetter
+from streams.health.broker_watch import BrokerWatch
 from streams.processor import (ACK_TAG, OUT_ALERT, VITALS_TAG, Outcome, Processor, Staged, partition_for,
                                utc_now_text)
 
@@ -253,10 +254,12 @@ class Worker:
         self._wait_task: asyncio.Future | None = None
         self.alerts_delivered = 0
         self._lag_labels: set[int] = set()
+        #: Broker reachable and every topic present (docs/failure-behaviour.md); gates /readyz and ingest.
+        self.broker_watch = BrokerWatch(settings, partitions, f"{settings.app_id}-{TABLE_NAME}-changelog")
         self._background: set[asyncio.Future] = set()
         #: Parts that must be up before /readyz says so (e.g. the ingest producer: a gateway
         #: sent to a "ready" worker must not get "Kafka unavailable" back).
-        self.readiness_checks: dict[str, Callable[[], bool]] = {}
+        self.readiness_checks: dict[str, Callable[[], bool]] = {"kafka": self.broker_watch.ok}
         _PROBE_KWARGS.clear()
         _PROBE_KWARGS.update(bootstrap_servers=settings.bootstrap_servers, **settings.security.aiokafka_kwargs())
         self.app.agent(self.input_topic, name="wardwatch.vitals")(self._vitals_agent)
@@ -264,6 +267,7 @@ class Worker:
             fastlane.install(self.app, (topics.vitals, self.repartition_name), self._lane_record)
         self.app.agent(self.acks_topic, name="wardwatch.acks")(self._acks_agent)
         self.app.timer(1.0)(self._tick)
+        self.app.task(self._watch_broker)
         self.add_page("/healthz", self._healthz)
         self.add_page("/readyz", self._readyz)
         self.app.monitor  # ensure monitor exists before adding sensors
@@ -455,6 +459,9 @@ class Worker:
                  letter.reason)
 
     # ---- timers and endpoints --------------------------------------------
+    async def _watch_broker(self) -> None:
+        await self.broker_watch.run()
+
     def report_waiting(self) -> None:
         """A rebalance started: say at once what the worker waits for, then every few seconds until it is
         processing again (a silent minute looked like a hang)."""
@@ -478,6 +485,9 @@ class Worker:
             return self.waiting.rebalance_text()
         if app.in_recovery or not app.tables.recovery.completed.is_set():
             return "recovering patient state from the changelog topic"
+        problem = self.broker_watch.status.problem()
+        if problem:
+            return problem
         pending = sorted(name for name, check in self.readiness_checks.items() if not check())
         if pending:
             return "waiting for " + ", ".join(pending)
@@ -544,7 +554,8 @@ class Worker:
 
     async def _readyz(self, web: Any, request: Any) -> Any:
         ready = self.ready()
-        body = {"ready": ready, "patients": len(self.processor.engines),
+        body = {"ready": ready, "reason": "" if ready else self.wait_reason(),
+                "kafka_problem": self.broker_watch.status.problem(), "patients": len(self.processor.engines),
                 "waiting_for": sorted(name for name, check in self.readiness_checks.items() if not check()),
                 "partitions": sorted(self.assigned_partitions()), "pending_outputs": self.processor.pending()}
         return web.json(body, status=200 if ready else 503)
