@@ -393,9 +393,12 @@ def _alert_key(raw: bytes | None) -> str:
 
 
 def _group_timeouts(settings: Settings) -> dict[str, int]:
-    """Short group timeouts for the embedded broker, so a restarted notify takes over in seconds."""
+    """The worker's group liveness settings (a restarted or surviving notify takes over in seconds, as a
+    worker does); shorter still on the embedded broker in tests."""
     if not settings.fast_rebalance:
-        return {}
+        return {"session_timeout_ms": int(settings.session_timeout_s * 1000),
+                "heartbeat_interval_ms": int(settings.heartbeat_interval_s * 1000),
+                "rebalance_timeout_ms": int(settings.rebalance_timeout_s * 1000)}
     return {"session_timeout_ms": 6000, "heartbeat_interval_ms": 500, "rebalance_timeout_ms": 3000,
             "max_poll_interval_ms": 60000}
 
