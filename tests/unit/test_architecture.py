@@ -147,7 +147,10 @@ def streams_rule_violations(imports: list[Import], public: dict[str, set[str]]) 
             bad.append(f"{i.source}:{i.line}: ground module imports package {dst}")
         if src is None or dst is None or src == dst:
             continue
-        if dst not in ALLOWED.get(src, frozenset()):
+        if dst not in ALLOWED:
+            bad.append(f"{i.source}:{i.line}: imports {dst}, a flat module outside the ground floor: move it into "
+                       "the package of its concept, or give a new package its line in ALLOWED")
+        elif dst not in ALLOWED.get(src, frozenset()):
             bad.append(f"{i.source}:{i.line}: {src} may not import {dst} (ALLOWED in {__name__})")
         elif i.target != dst and not _exposed_module(i.target, dst, public):
             bad.append(f"{i.source}:{i.line}: imports {i.target}, an internal of {dst}: use `from {dst} import ...`")
@@ -240,6 +243,12 @@ def test_streams_packages_import_only_allowed_packages_through_public_names() ->
 def test_every_streams_package_is_in_the_rule() -> None:
     packages = {f"streams.{p.parent.name}" for p in (ROOT / "streams").glob("*/__init__.py")}
     assert packages == set(ALLOWED), "a new streams/ package needs its line in ALLOWED and docs/architecture.md"
+
+
+def test_flat_streams_modules_are_only_the_ground_floor() -> None:
+    """New Kafka/HTTP-facing code goes into a package named for its concept (streams/adt/, not streams/adt.py)."""
+    flat = {module_name(p) for p in (ROOT / "streams").glob("*.py")}
+    assert flat <= GROUND, f"move {sorted(flat - GROUND)} into a package (see docs/architecture.md)"
 
 
 def test_streams_packages_have_no_cycle() -> None:
