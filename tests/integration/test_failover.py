@@ -13,7 +13,7 @@ import time
 import orjson
 import pytest
 
-from streams.processor import partition_for
+from streams.worker.processor import partition_for
 from tests.conftest import produce_sync
 from tests.integration.test_rebalance import wait_until
 

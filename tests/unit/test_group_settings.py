@@ -10,7 +10,7 @@ from streams.config import Settings
 def test_default_group_settings_replace_fausts_minute_long_session(monkeypatch):
     for name in ("WARDWATCH_FAST_REBALANCE", "WARDWATCH_SESSION_TIMEOUT_S", "WARDWATCH_GROUP_INSTANCE_ID"):
         monkeypatch.delenv(name, raising=False)
-    from streams.worker import faust_settings
+    from streams.worker.app import faust_settings
 
     conf = faust_settings(Settings.from_env(), 4)
     assert (conf["broker_session_timeout"], conf["broker_heartbeat_interval"], conf["broker_rebalance_timeout"]) \

@@ -44,7 +44,7 @@ from alerts.policy import AckError
 from monitor.parse import RejectReason, parse_message
 from monitor.timestamps import future_tolerance_s as configured_future_tolerance_s
 
-from streams.deadletter import DeadLetter
+from streams.kafka import DeadLetter
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult,
 from monitor.limits import MAX_MESSAGE_BYTES
 from monitor.parse import ParseResult, RejectReason, parse_document
 from monitor.timestamps import not_after_ms
-from streams.deadletter import DeadLetter
+from streams.kafka import DeadLetter
 from streams.metrics import REGISTRY, REJECTED
 
 log = logging.getLogger("wardwatch.ingest")
