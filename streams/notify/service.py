@@ -23,7 +23,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Awaitable
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -175,15 +175,15 @@ class Notifier:
             await asyncio.wait([previous])
         try:
             item = await self._parse(record)
-            job: _PageJob | None = None
+            deliver: Awaitable[None] | None = None
             if item is not None:
                 async with self.locks[item[1].alert_id]:
                     if isinstance(item[1], Ack):
                         await self._on_ack(item[1], item[0])
                     else:
-                        job = await self._on_alert(item[1])
-            if job is not None:  # outside the lock: timers and acks of this alert go on meanwhile
-                await self._deliver_page(job)
+                        deliver = await self._on_alert(item[1])
+            if deliver is not None:  # outside the lock: timers and acks of this alert go on meanwhile
+                await deliver
         except Exception as exc:  # Kafka down mid-write: stop uncommitted, a restart replays this message
             log.exception("handling %s@%d:%d failed", record.topic, record.partition, record.offset)
             self.failure = self.failure or exc
@@ -209,15 +209,14 @@ class Notifier:
         return replace(event, ward=event.ward or self.wards.ward(pid) or self.routing.default_ward,
                        bed=event.bed or self.wards.bed(pid))
 
-    async def _on_alert(self, event: AlertEvent) -> "_PageJob | None":
+    async def _on_alert(self, event: AlertEvent) -> Awaitable[None] | None:
         """Decide (and save) what to page for this alert message; the caller delivers it, lock released."""
         event = self._locate(event)
         await self.audit.alert(event, event.ward or "")
         chase = self.state.chases.get(event.alert_id)
         now = _now_ms()
         if event.status in (Status.ACKNOWLEDGED, Status.RESOLVED):
-            await self._close(chase, event, now)
-            return None
+            return await self._close(chase, event, now)
         if event.emitted_at_ms and self.options.max_age_s and now - event.emitted_at_ms > self.options.max_age_s * 1000:
             log.info("alert %s emitted %.0f s ago: audited, not paged", event.alert_id,
                      (now - event.emitted_at_ms) / 1000)
@@ -228,7 +227,7 @@ class Notifier:
             chase, page = escalate(self.routing, chase, event.priority, event.escalation_level, now)
         else:
             page = first_page(self.routing, chase, now)  # for a replayed `raised`, dedupe skips what was sent
-        return await self._decide(advance(chase, page), event, page)
+        return self._deliver_page(await self._decide(advance(chase, page), event, page))
 
     async def _decide(self, chase: Chase, event: AlertEvent, page: Page) -> "_PageJob":
         """Save the chase with this page before any delivery (call under the alert's lock): from here on the
@@ -313,26 +312,32 @@ class Notifier:
                                             event.ward or "", why))
         return list(await asyncio.gather(*(self.deliverer.deliver(n, event) for n in notes)))
 
-    async def _close(self, chase: Chase | None, event: AlertEvent, now: int) -> None:
-        """Stop chasing; tell whoever was paged (once: after `acknowledged`, `resolved` tells only the rest)."""
+    async def _close(self, chase: Chase | None, event: AlertEvent, now: int) -> Awaitable[None] | None:
+        """Stop chasing now (saved, under the lock); return the stand-down to deliver once the lock is released
+        (once: after `acknowledged`, `resolved` tells only the rest)."""
         if chase is None:
-            return
+            return None
         labels = (chase.priority.value, chase.ward)
         elapsed = max(0.0, (event.ts_ms - chase.raised_ts_ms) / 1000)
         if chase.acked_ms is None:
             if event.status is Status.ACKNOWLEDGED:
                 metrics.TIME_TO_ACK.labels(*labels).observe(elapsed)
             chase = replace(chase, acked_ms=event.ts_ms)
+            await self.state.save_chase(chase, self.state.events.get(chase.alert_id, event))  # no timer pages now
         told = [k for k in chase.paged if self.state.done(f"{chase.alert_id}|{Status.ACKNOWLEDGED.value}|{k}")]
         keys = sorted(chase.paged - frozenset(told)) if event.status is Status.RESOLVED else sorted(chase.paged)
         paged = tuple(r for r in (self.routing.recipient(k) for k in keys) if r)
+        return self._stand_down(chase, event, paged, now, elapsed)
+
+    async def _stand_down(self, chase: Chase, event: AlertEvent, paged: tuple[Recipient, ...], now: int,
+                          elapsed: float) -> None:
+        """Tell whoever was paged; a resolved alert's chase is closed after (a crash before re-tells)."""
         await self._send(event, event.status.value, "stand down", paged)
         if event.status is Status.RESOLVED:
-            metrics.TIME_TO_RESOLVE.labels(*labels).observe(elapsed)
-            await self.state.close_chase(chase.alert_id, now)
+            async with self.locks[chase.alert_id]:
+                metrics.TIME_TO_RESOLVE.labels(chase.priority.value, chase.ward).observe(elapsed)
+                await self.state.close_chase(chase.alert_id, now)
             self.locks.pop(chase.alert_id, None)
-        else:
-            await self.state.save_chase(chase, self.state.events.get(chase.alert_id, event))
         metrics.OPEN_CHASES.set(len(self.state.chases))
 
     # ---- acks --------------------------------------------------------------
@@ -358,6 +363,8 @@ class Notifier:
                 except Exception:
                     log.exception("pruning the delivery state failed (retried in %d s)", _PRUNE_EVERY_S)
             for alert_id in list(self.state.chases):
+                if self.locks[alert_id].locked():
+                    continue  # being decided right now: the next tick looks again (never wait behind it)
                 try:
                     await self._tick(alert_id)
                 except Exception:  # a timer must never die: the next tick retries

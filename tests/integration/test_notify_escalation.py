@@ -8,6 +8,7 @@ timers only saw saved chases: the charge nurse was paged ~30 s and rapid respons
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import produce_sync
-from tests.integration.test_notify import alert_msg, audit_json, gateway, notify, wait_for  # noqa: F401 (fixtures)
+from tests.integration.test_notify import (Gateway, ack_msg, alert_msg, audit_json, gateway,  # noqa: F401
+                                           notify, wait_for)
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +117,32 @@ def test_a_page_that_cannot_be_delivered_escalates_at_once_with_the_reason_audit
     early = [e["detail"] for e in episode["events"] if e["event"] == "escalated early"]
     assert early == ["escalation step 1 (high): page to Nurse Ada could not be delivered",
                      "escalation step 2 (high): escalation step 1 (high) to Charge nurse Chen could not be delivered"]
+
+
+class StandDownsHang(Gateway):
+    """A gateway that hangs on stand-down pages (longer than the channel's 5 s timeout, so notify retries)."""
+
+    async def handle(self, request):
+        if b'"stage":"acknowledged"' in await request.read():
+            await asyncio.sleep(6)
+        return await super().handle(request)
+
+
+def test_a_slow_stand_down_of_one_alert_does_not_hold_back_another_alerts_escalation(broker, notify, tmp_path):
+    gw = StandDownsHang().start()
+    try:
+        routing = chain_routing(tmp_path, gw.port, max_attempts=6, backoff_base_s=1.0, backoff_cap_s=2.0)
+        proc = notify(routing)
+        quiet, waiting = ("phys-000000000000000a0001", "MRN-ESC-3"), ("phys-000000000000000b0002", "MRN-ESC-4")
+        produce_sync(broker.bootstrap, "alerts", [alert_msg(*quiet, "raised"), alert_msg(*waiting, "raised")])
+        wait_for(lambda: len(gw.pages()) == 2, 15, "both first pages", proc.log)
+        first_page = min(r.at for r in gw.accepted())
+        produce_sync(broker.bootstrap, "alert-acks", [ack_msg(*quiet, "Nurse Ada")])
+        produce_sync(broker.bootstrap, "alerts", [alert_msg(*quiet, "acknowledged", acknowledged_by="Nurse Ada")])
+        wait_for(lambda: any(r.body["stage"] == "escalated-1-high" for r in gw.accepted()), CHARGE_S + 20,
+                 "the other alert's escalation", proc.log)
+        escalation = next(r for r in gw.accepted() if r.body["stage"] == "escalated-1-high")
+        assert escalation.body["alert_id"] == waiting[0]
+        assert abs(escalation.at - first_page - CHARGE_S) <= SLACK_S, (escalation.at - first_page, proc.log()[-3000:])
+    finally:
+        gw.stop()
