@@ -47,6 +47,7 @@ from streams import metrics
 from streams.worker import fastlane
 from streams.config import Settings
 from streams.kafka import BrokerWatch, DeadLetter
+from streams.worker.waiting import WaitReporter
 from streams.worker import (ACK_TAG, OUT_ALERT, VITALS_TAG, Outcome, Processor, Staged, partition_for,
                                utc_now_text)
 
@@ -559,44 +560,6 @@ class Worker:
                 "waiting_for": sorted(name for name, check in self.readiness_checks.items() if not check()),
                 "partitions": sorted(self.assigned_partitions()), "pending_outputs": self.processor.pending()}
         return web.json(body, status=200 if ready else 503)
-
-
-class WaitReporter:
-    """Logs, every few seconds, what a worker that is not processing is waiting for and for how long.
-
-    `since` is the last moment the worker was seen ready (or its start): `done()` moves it each second."""
-
-    FIRST_S = 2.0
-    EVERY_S = 3.0
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.since = time.monotonic()
-        self.last = 0.0
-        self.reported = False
-
-    def rebalance_text(self) -> str:
-        s = self.settings
-        return (f"waiting for consumer group {s.app_id!r} to assign partitions: partitions held by a previous member "
-                f"(e.g. a crashed worker) are released when its session expires "
-                f"({s.session_timeout_s:g} s without heartbeats, WARDWATCH_SESSION_TIMEOUT_S); members have "
-                f"{s.rebalance_timeout_s:g} s to rejoin")
-
-    def report(self, reason: str) -> None:
-        now = time.monotonic()
-        waited = now - self.since
-        if waited < self.FIRST_S or (self.last and now - self.last < self.EVERY_S):
-            return
-        self.last = now
-        self.reported = True
-        log.info("not processing yet, %.0f s so far: %s", waited, reason)
-
-    def done(self) -> None:
-        if self.reported:
-            log.info("processing again after %.1f s", time.monotonic() - self.since)
-        self.reported = False
-        self.last = 0.0
-        self.since = time.monotonic()
 
 
 def _raw_bytes(value: Any) -> bytes:
