@@ -13,13 +13,15 @@ worker owns. Browsers get a snapshot and then live events over SSE; the
 Acknowledge / Resolve buttons POST to /console/api/ack, which produces to
 `alert-acks` keyed by patient_id and answers 202 once the broker has it.
 
-Routes (all need the token, see streams/webauth.py):
-  GET  /console                     the page (?token= on first load sets the cookie, then redirects)
+Routes (all need a console token or the session it buys, see streams/webauth.py):
+  GET  /console                     the page (?token= on first load sets the session cookie, then redirects)
   GET  /console/static/{file}       console.js, console.css
   GET  /console/api/state           JSON snapshot {open, recent, charts}
   GET  /console/api/stream          text/event-stream: snapshot, alert, vitals events
   POST /console/api/ack             {alert_id, patient_id, action, by} -> 202
-Without tokens configured everything answers 401 "not configured" (and the
+Console tokens (WARDWATCH_CONSOLE_TOKENS) are not ingest tokens: a console
+session cannot write vitals. Without console tokens everything answers 401
+"not configured" (and the
 worker does not follow the topics for it), unless WARDWATCH_CONSOLE_INSECURE=1,
 which then serves loopback clients only (the demo).
 """
@@ -242,10 +244,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ConsoleWeb:
     """The HTTP side: login, page, static files, snapshot, SSE, acks."""
 
-    def __init__(self, hub: ConsoleHub, tokens: tuple[str, ...], insecure: bool = False) -> None:
+    def __init__(self, hub: ConsoleHub, tokens: tuple[str, ...], insecure: bool = False,
+                 trusted_proxies: tuple[str, ...] = (), session_secret: str = "") -> None:
         self.hub = hub
         self.tokens = tuple(tokens)
         self.insecure = insecure and not self.tokens
+        self.trusted_proxies = tuple(trusted_proxies)
+        self.sessions = webauth.ConsoleSessions(self.tokens, session_secret.encode() or None)
 
     def routes(self) -> list[tuple[str, tuple[str, ...], Handler]]:
         return [
@@ -264,8 +269,8 @@ class ConsoleWeb:
                 return None
             reason = "the console runs without tokens (WARDWATCH_CONSOLE_INSECURE=1) and serves this machine only"
         elif not self.tokens:
-            reason = "console not configured: set WARDWATCH_INGEST_TOKENS"
-        elif webauth.check_token(request, self.tokens):
+            reason = "console not configured: set WARDWATCH_CONSOLE_TOKENS"
+        elif webauth.check_token(request, self.tokens) or self.sessions.valid(webauth.session_cookie(request)):
             return None
         else:
             reason = ("token required: open /console?token=YOUR_TOKEN once" if page
@@ -281,7 +286,8 @@ class ConsoleWeb:
         if token is not None:
             # Log the browser in, then drop the token from the address bar and history.
             response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": request.path})
-            webauth.set_token_cookie(response, token, secure=webauth.request_is_secure(request))
+            webauth.set_session_cookie(response, self.sessions.issue(token),
+                                       secure=webauth.request_is_secure(request, self.trusted_proxies))
             return response
         denied = self.denied(request, page=True)
         if denied is not None:
@@ -390,7 +396,12 @@ def _login_page(reason: str) -> str:
 # ---- wiring ------------------------------------------------------------------
 def build(settings: Settings, insecure: bool | None = None) -> tuple[ConsoleHub, ConsoleWeb]:
     hub = ConsoleHub(settings)
-    return hub, ConsoleWeb(hub, settings.ingest_tokens, insecure_from_env() if insecure is None else insecure)
+    return hub, console_web(hub, settings, insecure_from_env() if insecure is None else insecure)
+
+
+def console_web(hub: ConsoleHub, settings: Settings, insecure: bool) -> ConsoleWeb:
+    """The console's HTTP side with the console credentials (never the ingest tokens)."""
+    return ConsoleWeb(hub, settings.console_tokens, insecure, settings.trusted_proxies, settings.session_secret)
 
 
 def aiohttp_app(console: ConsoleWeb) -> web.Application:
@@ -436,4 +447,4 @@ def register(worker: Any) -> None:
     if console.tokens or console.insecure:
         app.task(follow)
     else:  # nobody can open it: do not spend the worker's CPU following the topics
-        log.info("console not configured (no WARDWATCH_INGEST_TOKENS): /console answers 401")
+        log.info("console not configured (no WARDWATCH_CONSOLE_TOKENS): /console answers 401")

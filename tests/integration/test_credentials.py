@@ -1,0 +1,78 @@
+"""Console and ingest credentials are separate, and the worker's listeners bind where they are told (#15.14).
+
+A real worker on the embedded broker, real HTTP clients: a nurse's console
+session (or console token) cannot write vitals, an ingest token cannot open the
+console, a client-sent `X-Forwarded-Proto` does not decide the cookie's
+`Secure` flag, and `/metrics` listens on `WARDWATCH_METRICS_HOST` only.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import socket
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CONSOLE = "console-t0ken"
+INGEST = "ingest-t0ken"
+SAMPLE = b'{"patient_id": "MRN-CRED-1", "device_id": "d1", "ts": 1795597200000, "heart_rate": 80}'
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003 - urllib's signature
+        return None
+
+
+def call(url: str, data: bytes | None = None, headers: dict[str, str] | None = None,
+         opener: urllib.request.OpenerDirector | None = None) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data else "GET")
+    try:
+        with (opener or urllib.request.build_opener(NoRedirect)).open(request, timeout=10) as resp:
+            return resp.status, dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers)
+
+
+def test_console_session_and_console_token_cannot_write_vitals(worker_factory):
+    worker = worker_factory(WARDWATCH_CONSOLE_TOKENS=CONSOLE, WARDWATCH_INGEST_TOKENS=INGEST)
+    base = f"http://127.0.0.1:{worker.web_port}"
+    json_headers = {"Content-Type": "application/json"}
+
+    # A browser signs in to the console with a client-sent X-Forwarded-Proto (no trusted proxy configured).
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(jar))
+    status, headers = call(f"{base}/console?token={CONSOLE}", headers={"X-Forwarded-Proto": "https"}, opener=opener)
+    assert status == 303
+    set_cookie = headers["Set-Cookie"]
+    assert "wardwatch_session=" in set_cookie and CONSOLE not in set_cookie
+    assert "Secure" not in set_cookie  # the header came from the client, not a trusted proxy
+    session = next(c.value for c in jar if c.name == "wardwatch_session")
+    assert call(f"{base}/console/api/state", opener=opener)[0] == 200
+
+    # Neither the session cookie nor the console token writes vitals.
+    assert call(f"{base}/ingest/vitals", SAMPLE, {**json_headers, "Cookie": f"wardwatch_session={session}"})[0] == 401
+    assert call(f"{base}/ingest/vitals", SAMPLE, {**json_headers, "Authorization": f"Bearer {session}"})[0] == 401
+    assert call(f"{base}/ingest/vitals", SAMPLE, {**json_headers, "Authorization": f"Bearer {CONSOLE}"})[0] == 401
+    # The ingest token does, and it does not open the console.
+    assert call(f"{base}/ingest/vitals", SAMPLE, {**json_headers, "Authorization": f"Bearer {INGEST}"})[0] == 202
+    assert call(f"{base}/console/api/state", headers={"Authorization": f"Bearer {INGEST}"})[0] == 401
+    assert call(f"{base}/console?token={INGEST}")[0] == 401
+
+
+def test_secure_cookie_behind_a_trusted_proxy(worker_factory):
+    worker = worker_factory(WARDWATCH_CONSOLE_TOKENS=CONSOLE, WARDWATCH_TRUSTED_PROXIES="127.0.0.1")
+    status, headers = call(f"http://127.0.0.1:{worker.web_port}/console?token={CONSOLE}",
+                           headers={"X-Forwarded-Proto": "https"})
+    assert status == 303 and "Secure" in headers["Set-Cookie"]
+
+
+def test_metrics_listen_on_the_configured_host_only(worker_factory):
+    worker = worker_factory(WARDWATCH_METRICS_HOST="127.0.0.2")
+    with urllib.request.urlopen(f"http://127.0.0.2:{worker.metrics_port}/metrics", timeout=10) as resp:
+        assert resp.status == 200
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", worker.metrics_port), timeout=2).close()
