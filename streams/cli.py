@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "notify": "streams.notify_cmd",
     "audit": "streams.audit_cmd",
     "recovery": "streams.recovery_cmd",
+    "user": "streams.user_cmd",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKER = 0, 1, 2, 3

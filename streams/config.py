@@ -85,6 +85,13 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     #: Signs console session cookies; share it between workers behind one address (else random per process).
     session_secret: str = field(default="", repr=False)
+    #: Staff accounts for console sign-in (streams/identity/users.py); re-read when it changes.
+    users_file: str = ""
+    #: Optional single sign-on through the hospital's OpenID Connect provider.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_redirect_url: str = ""
     #: Address of /metrics; defaults to WARDWATCH_WEB_HOST so a loopback worker is not exposed by its metrics.
     metrics_host: str = "0.0.0.0"
     mllp_port: int = 2575
@@ -134,6 +141,11 @@ class Settings:
             console_tokens=_csv("WARDWATCH_CONSOLE_TOKENS"),
             trusted_proxies=_csv("WARDWATCH_TRUSTED_PROXIES"),
             session_secret=os.environ.get("WARDWATCH_SESSION_SECRET", ""),
+            users_file=os.environ.get("WARDWATCH_USERS_FILE", ""),
+            oidc_issuer=os.environ.get("WARDWATCH_OIDC_ISSUER", ""),
+            oidc_client_id=os.environ.get("WARDWATCH_OIDC_CLIENT_ID", ""),
+            oidc_client_secret=os.environ.get("WARDWATCH_OIDC_CLIENT_SECRET", ""),
+            oidc_redirect_url=os.environ.get("WARDWATCH_OIDC_REDIRECT_URL", ""),
             data_dir=Path(_env("WARDWATCH_DATA_DIR", "./data")),
             config_path=os.environ.get("WARDWATCH_CONFIG") or None,
             ingest_tokens=tokens,
@@ -167,5 +179,8 @@ class Settings:
             except ValueError:
                 raise ValueError(f"WARDWATCH_TRUSTED_PROXIES: {proxy!r} is not an address or CIDR "
                                  "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        if self.oidc_issuer and not (self.users_file and self.oidc_client_id):
+            raise ValueError("WARDWATCH_OIDC_ISSUER needs WARDWATCH_USERS_FILE (who may do what) and "
+                             "WARDWATCH_OIDC_CLIENT_ID (and usually WARDWATCH_OIDC_CLIENT_SECRET)")
         if self.log_format not in ("text", "json"):
             raise ValueError(f"WARDWATCH_LOG_FORMAT={self.log_format!r}: use text or json")

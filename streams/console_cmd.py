@@ -54,7 +54,7 @@ async def serve(settings: Settings, host: str, port: int, vitals_backlog: int = 
         await runner.cleanup()
         print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 2
-    if not console.tokens and not console.insecure:
+    if not console.configured:
         log.warning("no WARDWATCH_CONSOLE_TOKENS: the console answers 401 \"not configured\"")
     log.info("console on http://%s:%d/console (alerts from %s)", host, port, settings.bootstrap)
     stop = stop or asyncio.Event()
