@@ -468,7 +468,7 @@ class ConsoleWeb:
         if refresh:
             # After a cross-site redirect (the provider's), a SameSite=Strict cookie would not be sent on
             # a 303; a same-site navigation from this page carries it.
-            response = web.Response(text=_refresh_page("console"), content_type="text/html", headers=SECURITY_HEADERS)
+            response = web.Response(text=_refresh_page("/console"), content_type="text/html", headers=SECURITY_HEADERS)
         else:
             response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": "/console"})
         webauth.set_session_cookie(response, session, secure=webauth.request_is_secure(request, self.trusted_proxies))
@@ -530,9 +530,16 @@ _STATIC_CACHE: dict[str, bytes] = {}
 
 
 def _same_origin(request: web.Request) -> bool:
-    """A browser's form post carries Origin (or Referer); it must name this host."""
+    """A browser's form post must come from our own page.
+
+    Browsers send `Sec-Fetch-Site` (our `Referrer-Policy: no-referrer` makes their
+    `Origin` "null"); older ones send `Origin`; non-browser clients send neither.
+    """
     from urllib.parse import urlsplit
 
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site:
+        return fetch_site in ("same-origin", "none")
     origin = request.headers.get("Origin") or request.headers.get("Referer")
     if not origin or origin == "null":
         return origin is None  # non-browser clients send neither; a sandboxed page sends "null"

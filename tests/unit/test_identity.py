@@ -188,6 +188,9 @@ async def test_sign_in_from_another_site_is_refused_and_guessing_is_throttled(co
     resp = await client.post("/console/login", data={"username": "ada", "password": PASSWORD},
                              headers={"Origin": "https://evil.example"}, allow_redirects=False)
     assert resp.status == 403
+    resp = await client.post("/console/login", data={"username": "ada", "password": PASSWORD},
+                             headers={"Sec-Fetch-Site": "cross-site", "Origin": "null"}, allow_redirects=False)
+    assert resp.status == 403
     for _ in range(5):
         assert await sign_in(client, "ada", "guess guess guess") == 401
     assert await sign_in(client, "ada") == 429  # even the right password, for a while
