@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "audit": "streams.audit_cmd",
     "recovery": "streams.recovery_cmd",
     "user": "streams.user_cmd",
+    "gateway": "streams.gateway_cmd",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKER = 0, 1, 2, 3

@@ -85,6 +85,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     #: Signs console session cookies; share it between workers behind one address (else random per process).
     session_secret: str = field(default="", repr=False)
+    #: Named ingest credentials (streams/identity/gateways.py); re-read when it changes.
+    gateways_file: str = ""
     #: Staff accounts for console sign-in (streams/identity/users.py); re-read when it changes.
     users_file: str = ""
     #: Optional single sign-on through the hospital's OpenID Connect provider.
@@ -142,6 +144,7 @@ class Settings:
             trusted_proxies=_csv("WARDWATCH_TRUSTED_PROXIES"),
             session_secret=os.environ.get("WARDWATCH_SESSION_SECRET", ""),
             users_file=os.environ.get("WARDWATCH_USERS_FILE", ""),
+            gateways_file=os.environ.get("WARDWATCH_GATEWAYS_FILE", ""),
             oidc_issuer=os.environ.get("WARDWATCH_OIDC_ISSUER", ""),
             oidc_client_id=os.environ.get("WARDWATCH_OIDC_CLIENT_ID", ""),
             oidc_client_secret=os.environ.get("WARDWATCH_OIDC_CLIENT_SECRET", ""),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -76,3 +77,63 @@ def test_metrics_listen_on_the_configured_host_only(worker_factory):
         assert resp.status == 200
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", worker.metrics_port), timeout=2).close()
+
+
+def test_named_gateways_are_added_and_revoked_without_restart_and_named_in_dead_letters(worker_factory, broker,
+                                                                                        tmp_path):
+    from streams.identity.gateways import GatewaysFile
+    from tests.conftest import consume_sync
+
+    gateways = GatewaysFile(tmp_path / "gateways.json")
+    first = gateways.add("icu-monitors")
+    worker = worker_factory(WARDWATCH_GATEWAYS_FILE=str(gateways.path))
+    url = f"http://127.0.0.1:{worker.web_port}/ingest/vitals"
+    json_headers = {"Content-Type": "application/json"}
+    assert call(url, SAMPLE, {**json_headers, "Authorization": f"Bearer {first}"})[0] == 202
+    bad = b'{"patient_id": "MRN-CRED-2", "device_id": "d1", "ts": 1795597200000, "heart_rate": 900}'
+    assert call(url, bad, {**json_headers, "Authorization": f"Bearer {first}"})[0] == 422
+    letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: any(r.get("gateway") for r in rs))
+    assert [r["gateway"] for r in letters if r.get("gateway")] == ["icu-monitors"]
+
+    # Revoked and a new one added while the worker runs: no restart.
+    time.sleep(0.01)
+    assert gateways.revoke("icu-monitors")
+    second = gateways.add("ward-7a-wearables")
+    assert call(url, SAMPLE, {**json_headers, "Authorization": f"Bearer {first}"})[0] == 401
+    assert call(url, SAMPLE, {**json_headers, "Authorization": f"Bearer {second}"})[0] == 202
+
+
+def test_mllp_accepts_only_the_networks_a_gateway_lists(worker_factory, tmp_path):
+    from streams.identity.gateways import GatewaysFile
+
+    gateways = GatewaysFile(tmp_path / "gateways.json")
+    gateways.add("lab-mllp", ("127.0.0.2/32",))
+    worker = worker_factory(WARDWATCH_GATEWAYS_FILE=str(gateways.path))
+    port = int(worker.env["WARDWATCH_MLLP_PORT"])
+    frame = b"\x0bMSH|^~\\&|GW|ICU|WW|H|20261125090000||ORU^R01|c1|P|2.6\rPID|||MRN-1\r\x1c\r"
+
+    def exchange(source: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as conn:
+            conn.sendall(frame)
+            data = b""
+            while not data.endswith(b"\x1c\r"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data
+
+    deadline = time.monotonic() + 20
+    while True:  # the listener starts right after readiness
+        try:
+            reply = exchange("127.0.0.2")
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    assert b"MSA|" in reply  # answered (AE/AA): a listed network
+    try:  # closed without an answer (or reset): no gateway lists it
+        assert exchange("127.0.0.1") == b""
+    except ConnectionResetError:
+        pass
