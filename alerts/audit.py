@@ -167,7 +167,10 @@ def _entry(r: AuditRecord) -> TimelineEntry:
         role = f" ({r.role})" if r.role else ""
         return TimelineEntry(r.ts_ms, event, f"{stage_text(r.stage or '')} to {r.name}{role} via {r.channel}, "
                              f"attempt {r.attempt}{tail}")
-    who = f" ({r.by_user}, {r.role}, signed in by {r.auth})" if r.by_user else " (self-declared name)"
+    if r.by_user:
+        who = f" ({r.by_user}, {r.role}, signed in by {r.auth})"
+    else:  # a paging system vouches for its recipient; a typed name vouches for nothing
+        who = " (self-declared name)" if r.source in ("console", "cli", None) else ""
     return TimelineEntry(r.ts_ms, "ack", f"{r.action} by {r.by}{who} via {r.source or 'unknown'}")
 
 
