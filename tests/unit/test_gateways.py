@@ -7,7 +7,7 @@ import os
 import pytest
 
 from streams.identity.gateways import GatewaysFile
-from streams.ingest_common import IngestAccess
+from streams.ingest import IngestAccess
 
 
 def test_tokens_are_stored_as_digests_and_named(tmp_path):

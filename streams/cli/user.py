@@ -67,9 +67,7 @@ def _password(from_stdin: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.identity.passwords import hash_password
-    from streams.identity.roles import Role
-    from streams.identity.users import User, UsersFile, with_password
+    from streams.identity import Role, User, UsersFile, hash_password, with_password
 
     if not args.file:
         print("error: no users file: pass --file PATH or set WARDWATCH_USERS_FILE", file=sys.stderr)

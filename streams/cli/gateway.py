@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.identity.gateways import GatewaysFile
+    from streams.identity import GatewaysFile
 
     if not args.file:
         print("error: no gateways file: pass --file PATH or set WARDWATCH_GATEWAYS_FILE", file=sys.stderr)

@@ -2,10 +2,10 @@
 
 `register(worker)` (the worker's EXTENSIONS hook) mounts the page and its APIs
 on the Faust web server and starts a `ConsoleHub` as a Faust task; `wardwatch
-console` (streams/console_cmd.py) serves the same routes from a plain aiohttp
+console` (streams/cli/console.py) serves the same routes from a plain aiohttp
 app on a port of its own.
 
-The hub keeps its own picture of the ward (`streams.console_view`), fed by a
+The hub keeps its own picture of the ward (`streams.console.view`), fed by a
 group-less aiokafka consumer assigned *all* partitions of `alerts` (from the
 beginning) and `vitals` (the last `vitals_backlog` messages of each partition,
 then live), so every console shows every patient whichever partitions this
@@ -41,12 +41,8 @@ from aiohttp import web
 from alerts.acks import parse_ack
 from streams import webauth
 from streams.config import Settings
-from streams.console_view import ConsoleView
-from streams.identity import visibility
-from streams.identity.roles import Staff
-from streams.identity.sessions import StaffSessions
-from streams.identity.throttle import SignInThrottle
-from streams.identity.users import UsersFile
+from streams.console.view import ConsoleView
+from streams.identity import SignInThrottle, Staff, StaffSessions, UsersFile, visibility
 
 log = logging.getLogger("wardwatch.console")
 
@@ -160,7 +156,7 @@ class ConsoleHub:
 
     async def run(self) -> None:
         """Consume until cancelled; reconnects after broker trouble."""
-        from streams.kafka_clients import BrokerUnavailable
+        from streams.kafka import BrokerUnavailable
 
         while not self.closing:
             try:
@@ -176,7 +172,7 @@ class ConsoleHub:
     async def _consume(self) -> None:
         from aiokafka import TopicPartition
 
-        from streams.kafka_clients import consumer
+        from streams.kafka import consumer
 
         topics = self.settings.topics
         cons = await consumer(self.settings, group_id=None, enable_auto_commit=False,
@@ -226,7 +222,7 @@ class ConsoleHub:
     # ---- acks ----------------------------------------------------------------
     async def publish_ack(self, doc: dict[str, Any]) -> Any:
         """Produce one ack keyed by patient_id; returns the broker's RecordMetadata."""
-        from streams.kafka_clients import producer
+        from streams.kafka import producer
 
         if self._producer_lock is None:
             self._producer_lock = asyncio.Lock()
@@ -451,7 +447,7 @@ class ConsoleWeb:
         if self.throttle.blocked(username, remote):
             log.warning("console: sign-in throttled after repeated failures (from %s)", remote)
             return self._login_form("too many failed sign-ins: wait a few minutes", 429)
-        from streams.identity.passwords import verify_password
+        from streams.identity import verify_password
 
         user = self.users.get(username) if username else None
         ok = verify_password(user.password_hash if user else None, password)
@@ -481,7 +477,7 @@ class ConsoleWeb:
         return response
 
     async def _oidc_begin(self, request: web.Request) -> web.StreamResponse:
-        from streams.identity.oidc import FLOW_COOKIE, FLOW_MAX_AGE_S
+        from streams.identity import FLOW_COOKIE, FLOW_MAX_AGE_S
 
         try:
             url, flow = await self.oidc.begin(self.oidc.redirect_uri(_base_url(request)))
@@ -494,7 +490,7 @@ class ConsoleWeb:
         return response
 
     async def oidc_callback(self, request: web.Request) -> web.StreamResponse:
-        from streams.identity.oidc import FLOW_COOKIE, identities
+        from streams.identity import FLOW_COOKIE, identities
 
         if self.oidc is None or self.users is None:
             return web.Response(status=404, text="single sign-on is not configured", headers=SECURITY_HEADERS)
@@ -600,7 +596,7 @@ def console_web(hub: ConsoleHub, settings: Settings, insecure: bool) -> ConsoleW
     users = UsersFile(settings.users_file) if settings.users_file else None
     oidc = None
     if settings.oidc_issuer and users is not None:
-        from streams.identity.oidc import OidcSettings, OidcSignIn
+        from streams.identity import OidcSettings, OidcSignIn
 
         oidc = OidcSignIn(OidcSettings(settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret,
                                        settings.oidc_redirect_url or None), secret.encode())
