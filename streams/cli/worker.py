@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from streams.worker import Worker
 
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, settings.metrics_host)
     worker = Worker(settings, partitions)
     log.info("worker %s consuming %s (%d partitions) from %s; metrics on :%d/metrics, web on :%d",
              settings.app_id, settings.topics.vitals, partitions, settings.bootstrap,

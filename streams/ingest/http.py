@@ -66,7 +66,8 @@ class IngestWeb:
         if not self.access.configured:
             common.record(fmt, "not_configured")
             return _json({"error": common.NOT_CONFIGURED}, 401, {"WWW-Authenticate": 'Bearer realm="wardwatch"'})
-        if not self.access.allows(bearer_token(request)):
+        gateway = self.access.who(bearer_token(request))
+        if gateway is None:
             common.record(fmt, "unauthorized")
             return _json({"error": "missing or wrong bearer token (Authorization: Bearer <token>)"}, 401,
                          {"WWW-Authenticate": 'Bearer realm="wardwatch", error="invalid_token"'})
@@ -80,7 +81,7 @@ class IngestWeb:
                                    "(several requests, or NDJSON lines of at most that size in total)"}, 413)
         result = parse(fmt, body, request.content_type)
         try:
-            await self.pipeline.submit(result, body, f"ingest/{fmt}")
+            await self.pipeline.submit(result, body, f"ingest/{fmt}", gateway)
         except common.Unavailable as exc:
             log.warning("ingest/%s: %s", fmt, exc)
             common.record(fmt, "unavailable")
@@ -153,7 +154,8 @@ def register(worker: Any) -> None:
     from faust.web import View
 
     settings = worker.settings
-    access = common.IngestAccess.for_listener(settings.ingest_tokens, settings.web_host, "HTTP ingest")
+    access = common.IngestAccess.for_listener(settings.ingest_tokens, settings.web_host, "HTTP ingest",
+                                              gateways_file=settings.gateways_file)
     pipeline = common.pipeline_for(worker) if access.configured else None
     ingest = IngestWeb(pipeline, access)
     for path, handler in ingest.routes():

@@ -84,6 +84,11 @@ class MllpServer:
             log.warning("MLLP: %d connections open, refusing another", self.connections)
             writer.close()
             return
+        gateway = self.access.mllp_gateway((writer.get_extra_info("peername") or ("",))[0])
+        if gateway is None:
+            log.warning("MLLP: connection from an address no gateway lists, refused")
+            writer.close()
+            return
         self.connections += 1
         decoder = MllpDecoder(max_frame_bytes=common.MAX_BODY_BYTES)
         try:
@@ -98,12 +103,12 @@ class MllpServer:
                     break
                 frames = decoder.feed(data)
                 for error in decoder.pop_errors():
-                    writer.write(frame(await self.framing_error(error)))
+                    writer.write(frame(await self.framing_error(error, gateway)))
                 for raw in frames:
-                    writer.write(frame(await self.handle_frame(raw)))
+                    writer.write(frame(await self.handle_frame(raw, gateway)))
                 await writer.drain()
             for error in decoder.close():  # the sender may still read after closing its side
-                writer.write(frame(await self.framing_error(error)))
+                writer.write(frame(await self.framing_error(error, gateway)))
             await writer.drain()
         except (ConnectionError, OSError):
             pass
@@ -117,7 +122,7 @@ class MllpServer:
             except Exception:
                 pass
 
-    async def handle_frame(self, raw: bytes) -> str:
+    async def handle_frame(self, raw: bytes, gateway: str | None = None) -> str:
         """The ACK for one frame's message (never raises)."""
         try:
             if not self.access.configured:
@@ -125,7 +130,7 @@ class MllpServer:
                 return build_ack(raw, AckCode.AR, common.NOT_CONFIGURED, condition=ErrorCondition.INTERNAL)
             result = parse_hl7v2(raw, max_bytes=common.MAX_BODY_BYTES)
             try:
-                await self.pipeline.submit(result, raw, SOURCE)
+                await self.pipeline.submit(result, raw, SOURCE, gateway)
             except common.Unavailable as exc:
                 log.warning("MLLP: %s", exc)
                 common.record(FORMAT, "unavailable")
@@ -143,7 +148,7 @@ class MllpServer:
             return build_ack(raw, AckCode.AR, "internal error: message not taken, resend later",
                              condition=ErrorCondition.INTERNAL)
 
-    async def framing_error(self, error: FrameError) -> str:
+    async def framing_error(self, error: FrameError, gateway: str | None = None) -> str:
         """AR for bytes that were not a complete frame; dead-lettered (their first bytes) when configured."""
         text = _FRAMING_TEXT[error.kind].format(size=error.size, limit=common.MAX_BODY_BYTES)
         if not self.access.configured:
@@ -152,7 +157,7 @@ class MllpServer:
         code = RejectCode.OVERSIZE if error.kind is FrameErrorKind.OVERSIZE else RejectCode.MALFORMED
         result = GatewayResult(rejections=[EntryRejection(MESSAGE_ENTRY, error.describe(), "", code)])
         try:
-            await self.pipeline.submit(result, error.sample, SOURCE)
+            await self.pipeline.submit(result, error.sample, SOURCE, gateway)
         except common.Unavailable as exc:
             log.warning("MLLP: framing error not dead-lettered: %s", exc)
         common.record(FORMAT, "oversize" if code is RejectCode.OVERSIZE else "rejected")
@@ -164,7 +169,8 @@ def register(worker: Any) -> None:
     """Start the listener with the worker (a Faust task), answering AR while not configured."""
     settings = worker.settings
     host = settings.web_host
-    access = common.IngestAccess.for_listener(settings.ingest_tokens, host, "MLLP listener")
+    access = common.IngestAccess.for_listener(settings.ingest_tokens, host, "MLLP listener",
+                                              gateways_file=settings.gateways_file)
     pipeline = common.pipeline_for(worker) if access.configured else None
     server = MllpServer(pipeline, access, host, settings.mllp_port)
 

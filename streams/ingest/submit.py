@@ -98,16 +98,19 @@ def is_loopback_host(host: str) -> bool:
 
 @dataclass(frozen=True)
 class IngestAccess:
+    """Who may send: `WARDWATCH_INGEST_TOKENS` and the named gateways of `WARDWATCH_GATEWAYS_FILE`."""
+
     tokens: tuple[str, ...] = ()
     insecure: bool = False
+    gateways: Any = None  # streams.identity.gateways.GatewaysFile, re-read when it changes
 
     @property
     def configured(self) -> bool:
-        return bool(self.tokens) or self.insecure
+        return bool(self.tokens) or self.insecure or self.gateways is not None
 
     @classmethod
     def for_listener(cls, tokens: Iterable[str], bind_host: str, listener: str,
-                     insecure: bool | None = None) -> "IngestAccess":
+                     insecure: bool | None = None, gateways_file: str = "") -> "IngestAccess":
         """Tokens as configured; the insecure flag only for a loopback-bound listener."""
         tokens = tuple(t for t in tokens if t)
         wanted = insecure_requested() if insecure is None else insecure
@@ -118,17 +121,56 @@ class IngestAccess:
         elif honoured:
             log.warning("%s accepts UNAUTHENTICATED data (WARDWATCH_INGEST_INSECURE=1, loopback %s only)",
                         listener, bind_host)
-        if not tokens and not honoured:
-            log.info("%s not configured (no WARDWATCH_INGEST_TOKENS): it answers 'not configured'", listener)
-        return cls(tokens, honoured)
+        gateways = None
+        if gateways_file:
+            from streams.identity import GatewaysFile
+
+            gateways = GatewaysFile(gateways_file)
+        if not tokens and not honoured and gateways is None:
+            log.info("%s not configured (no WARDWATCH_INGEST_TOKENS or WARDWATCH_GATEWAYS_FILE): it answers "
+                     "'not configured'", listener)
+        return cls(tokens, honoured, gateways)
+
+    def who(self, bearer: str | None) -> str | None:
+        """The sender's name for this bearer token (None: refused).
+
+        A named gateway from the gateways file, else `ingest-token` for a shared
+        `WARDWATCH_INGEST_TOKENS` token, else `insecure` in the loopback demo mode.
+        """
+        from streams.webauth import token_matches
+
+        if self.gateways is not None:
+            try:
+                name = self.gateways.name_for_token(bearer)
+            except (OSError, ValueError) as exc:  # a half-edited file must not open or close the door silently
+                log.error("gateways file unreadable (%s): only WARDWATCH_INGEST_TOKENS are accepted", exc)
+                name = None
+            if name is not None:
+                return name
+        if token_matches(bearer, self.tokens):
+            return "ingest-token"
+        return "insecure" if self.insecure else None
+
+    def mllp_gateway(self, peer: str) -> str | None:
+        """The name of an MLLP peer, or None to refuse it.
+
+        MLLP has nowhere to put a token: when any gateway in the gateways file lists
+        `addresses`, only those networks may connect; otherwise the listener is open
+        as before (network policy decides) and the peer is `mllp`.
+        """
+        if self.gateways is None:
+            return "mllp"
+        try:
+            if not self.gateways.restricts_addresses():
+                return "mllp"
+            return self.gateways.name_for_address(peer)
+        except (OSError, ValueError) as exc:
+            log.error("gateways file unreadable (%s): MLLP connection refused", exc)
+            return None
 
     def allows(self, bearer: str | None) -> bool:
         """Is a request with this bearer token (None: no header) to be accepted?"""
-        if self.insecure:
-            return True
-        from streams.webauth import token_matches
-
-        return token_matches(bearer, self.tokens)
+        return self.who(bearer) is not None
 
 
 # ---- contract JSON bodies ------------------------------------------------------
@@ -256,14 +298,14 @@ def http_status(result: GatewayResult) -> int:
     return 422
 
 
-def dead_letters(result: GatewayResult, raw: bytes, source: str) -> list[DeadLetter]:
+def dead_letters(result: GatewayResult, raw: bytes, source: str, gateway: str | None = None) -> list[DeadLetter]:
     """One DLQ record per unusable entry; a wholly unusable input carries its original bytes."""
     letters = []
     for rejection in result.rejections:
         payload = raw if rejection.whole_message else rejection.payload.encode("utf-8", errors="replace")
         labelled = rejection.whole_message or rejection.reason.startswith(rejection.entry)
         error = rejection.reason if labelled else f"{rejection.entry}: {rejection.reason}"
-        letters.append(DeadLetter(error, rejection.code.value, payload, source, None, None))
+        letters.append(DeadLetter(error, rejection.code.value, payload, source, None, None, gateway))
     return letters
 
 
@@ -322,7 +364,7 @@ class IngestPipeline:
             except Exception:
                 log.warning("ingest producer stop failed", exc_info=True)
 
-    async def submit(self, result: GatewayResult, raw: bytes, source: str) -> None:
+    async def submit(self, result: GatewayResult, raw: bytes, source: str, gateway: str | None = None) -> None:
         """Produce messages + dead letters; return once `vitals` has them (else raise Unavailable)."""
         producer = self.producer
         if producer is None:
@@ -331,7 +373,7 @@ class IngestPipeline:
         try:
             sends = [await producer.send(topics.vitals, orjson.dumps(m), key=str(m["patient_id"]).encode())
                      for m in result.messages]
-            letters = dead_letters(result, raw, source)
+            letters = dead_letters(result, raw, source, gateway)
             dlq = [await producer.send(topics.dlq, letter.to_bytes()) for letter in letters]
             done = await asyncio.wait_for(asyncio.gather(*sends, *dlq, return_exceptions=True), SEND_TIMEOUT_S)
         except Exception as exc:  # timeouts, KafkaError, a producer stopped under us

@@ -18,6 +18,7 @@ class DeadLetter:
     topic: str
     partition: int | None
     offset: int | None
+    gateway: str | None = None  # the named ingest credential that sent it (integrators find their rejects)
 
     def to_wire(self) -> dict[str, Any]:
         try:
@@ -33,6 +34,7 @@ class DeadLetter:
             "partition": self.partition,
             "offset": self.offset,
             "received_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            **({"gateway": self.gateway} if self.gateway else {}),
         }
 
     def to_bytes(self) -> bytes:
