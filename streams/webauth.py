@@ -48,7 +48,12 @@ def token_matches(candidate: str | None, tokens: Iterable[str]) -> bool:
     """Is `candidate` one of `tokens`? Constant-time per token; empty never matches."""
     if not candidate:
         return False
-    given = candidate.encode()
+    try:
+        # Headers arrive as str with undecodable bytes as surrogates (aiohttp): compare the
+        # original bytes, so a non-UTF-8 token fails the check instead of raising (issue #15.9).
+        given = candidate.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # lone surrogates that were never bytes: not a token of ours
+        return False
     ok = False
     for token in tokens:
         if token and hmac.compare_digest(given, token.encode()):
