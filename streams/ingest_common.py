@@ -125,8 +125,10 @@ class IngestLimits:
     http_body_timeout_s: float = 30.0
     #: FHIR: entries one Bundle may carry (more: 413).
     fhir_max_entries: int = 5000
-    #: Threads parsing ingest input off the event loop (FHIR validation of a 1 MiB Bundle takes seconds).
-    parse_threads: int = 2
+    #: Threads parsing ingest input off the event loop (FHIR validation of a 1 MiB Bundle takes
+    #: seconds). One: the parsers hold the GIL, so a second thread adds no throughput, only a
+    #: second contender with the loop (measured: max /healthz 0.28 s with 1 thread, 0.70 s with 2).
+    parse_threads: int = 1
     #: How long one input waits for the broker's acknowledgement before the sender hears 503.
     send_timeout_s: float = 15.0
 
@@ -151,12 +153,18 @@ class IngestLimits:
 _EXECUTORS: dict[int, ThreadPoolExecutor] = {}
 
 
+#: Inputs smaller than this are parsed on the loop (well under a millisecond for contract JSON
+#: and HL7; the thread hand-off would cost more than it saves). FHIR always goes to the pool:
+#: model validation costs ~0.25 ms per entry.
+INLINE_PARSE_BYTES = 16_384
+
+
 async def off_loop(limits: IngestLimits, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a parser in the ingest thread pool, so alerts and timers keep running meanwhile.
 
-    Measured (docs/security.md): eight concurrent 1 MiB FHIR Bundles parsed on the
-    loop stalled it for seconds; in threads the loop still gets the GIL every
-    switch interval (5 ms) between validations.
+    Measured (docs/security.md, `python -m streams.bench.ingest_stall`): eight
+    concurrent 1 MiB FHIR Bundles parsed on the loop stalled it for 10 s; in the
+    pool the loop still gets the GIL every switch interval between validations.
     """
     executor = _EXECUTORS.get(limits.parse_threads)
     if executor is None:

@@ -91,8 +91,11 @@ class IngestWeb:
             common.record(fmt, "oversize")
             return _json({"error": f"body larger than {common.MAX_BODY_BYTES} bytes: split it "
                                    "(several requests, or NDJSON lines of at most that size in total)"}, 413)
-        result = await common.off_loop(self.limits, parse, fmt, body, request.content_type,
-                                       self.limits.fhir_max_entries)
+        if fmt == "fhir" or len(body) > common.INLINE_PARSE_BYTES:
+            result = await common.off_loop(self.limits, parse, fmt, body, request.content_type,
+                                           self.limits.fhir_max_entries)
+        else:
+            result = parse(fmt, body, request.content_type, self.limits.fhir_max_entries)
         try:
             await self.pipeline.submit(result, body, f"ingest/{fmt}")
         except common.Unavailable as exc:

@@ -33,7 +33,7 @@ may hold the listener (streams.ingest_common.IngestLimits, docs/security.md):
   minute; the rest are counted and summarised in one record at close.
 Each closing or refusal is a log line (address, reason; never message bytes)
 and `wardwatch_mllp_connections_closed_total{reason}`.
-Frames are parsed in the ingest thread pool, off the event loop.
+Frames over 16 KiB are parsed in the ingest thread pool, off the event loop.
 """
 
 from __future__ import annotations
@@ -285,7 +285,10 @@ class MllpServer:
             if not self.access.configured:
                 common.record(FORMAT, "not_configured")
                 return build_ack(raw, AckCode.AR, common.NOT_CONFIGURED, condition=ErrorCondition.INTERNAL)
-            result = await common.off_loop(self.limits, parse_hl7v2, raw, max_bytes=common.MAX_BODY_BYTES)
+            if len(raw) > common.INLINE_PARSE_BYTES:
+                result = await common.off_loop(self.limits, parse_hl7v2, raw, max_bytes=common.MAX_BODY_BYTES)
+            else:
+                result = parse_hl7v2(raw, max_bytes=common.MAX_BODY_BYTES)
             try:
                 await self.pipeline.submit(result, raw, SOURCE)
             except common.Unavailable as exc:
