@@ -206,7 +206,7 @@ class MllpServer:
             except Exception:
                 pass
 
-    def _deadline(self, decoder: MllpDecoder, last_frame: float, frame_start: float | None) -> tuple[float, str]:
+    def _deadline(self, last_frame: float, frame_start: float | None) -> tuple[float, str]:
         """When this connection is closed if nothing completes, and why."""
         idle = (last_frame + self.limits.mllp_idle_timeout_s, "idle")
         if frame_start is None:
@@ -225,7 +225,7 @@ class MllpServer:
                 frame_start = None
             elif frame_start is None:
                 frame_start = now
-            due, why = self._deadline(decoder, last_frame, frame_start)
+            due, why = self._deadline(last_frame, frame_start)
             wait = due - now
             if decoder.garbage_pending:
                 wait = min(wait, GARBAGE_PAUSE_S)

@@ -227,7 +227,8 @@ def test_deep_json_and_bad_patient_ids_are_refused_with_a_reason(hostile):
     status, reply = post(worker.web_port, "/ingest/vitals", huge)
     assert status == 400 and reply["error"] == "patient_id is 1000000 characters, limit 64"
     for evil in ("MRN-1\r\nINFO forged line", "MRN-\x1b[31mred", "MRN-\x85next"):
-        status, reply = post(worker.web_port, "/ingest/vitals", orjson.dumps({"patient_id": evil, "ts": T0, "spo2": 97}))
+        body = orjson.dumps({"patient_id": evil, "ts": T0, "spo2": 97})
+        status, reply = post(worker.web_port, "/ingest/vitals", body)
         assert status == 400 and "control or invisible" in reply["error"], (evil, reply)
     pid_esc = hl7_oru("MRN-\x1b[2J", "ESC1", T0, 97, 14, 70)
     with connect(mllp_port(worker)) as sock:
