@@ -179,9 +179,10 @@ class Unavailable(Exception):
     `maybe_sent` is True once anything was handed to the producer: a send that
     timed out here may still reach Kafka later, so the sender must be told that
     a retry can duplicate it (consumers dedupe by patient and sample time).
+    False (the default) for refusals before any send.
     """
 
-    def __init__(self, message: str, maybe_sent: bool = True) -> None:
+    def __init__(self, message: str, maybe_sent: bool = False) -> None:
         super().__init__(message)
         self.maybe_sent = maybe_sent
 
@@ -486,7 +487,7 @@ class IngestPipeline:
         """Produce messages + dead letters; return once `vitals` has them (else raise Unavailable)."""
         producer = self.producer
         if producer is None:
-            raise Unavailable("not connected to Kafka yet", maybe_sent=False)
+            raise Unavailable("not connected to Kafka yet")
         topics = self.settings.topics
         sends: list[Any] = []
         dlq: list[Any] = []
@@ -504,7 +505,7 @@ class IngestPipeline:
                               maybe_sent=bool(sends or dlq)) from exc
         failed = [d for d in done[: len(sends)] if isinstance(d, BaseException)]
         if failed:
-            raise Unavailable(f"Kafka did not acknowledge: {failed[0]!r}")
+            raise Unavailable(f"Kafka did not acknowledge: {failed[0]!r}", maybe_sent=True)
         for letter, outcome in zip(letters, done[len(sends):]):
             if isinstance(outcome, BaseException):
                 log.error("ingest: dead letter from %s not written (%r); its reason went back to the sender",
