@@ -24,7 +24,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.broker import EmbeddedBroker, free_port
+from streams.kafka import EmbeddedBroker, free_port
 
 TOKEN = "stall-token"
 T0 = 1_795_597_200_000

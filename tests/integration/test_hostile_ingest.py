@@ -15,7 +15,7 @@ from typing import Iterator
 import orjson
 import pytest
 
-from streams.broker import EmbeddedBroker
+from streams.kafka.broker import EmbeddedBroker
 from tests.conftest import WorkerProcess, produce_sync
 from tests.integration.test_ingest import ACK_END, T0, TOKEN, hl7_oru, msa, post, read_topic
 
@@ -310,13 +310,14 @@ async def test_503_after_the_send_started_says_the_input_may_have_been_taken(bro
 
     from aiohttp import ClientSession, web
 
-    from streams import ingest_common as common
-    from streams.broker import free_port
+    from streams.ingest import limits
+    from streams.ingest import submit as common
+    from streams.kafka.broker import free_port
     from streams.config import Settings
-    from streams.ingest_http import IngestWeb, aiohttp_app
+    from streams.ingest.http import IngestWeb, aiohttp_app
 
     pipeline = common.IngestPipeline(Settings(bootstrap=broker.bootstrap),
-                                     limits=common.IngestLimits(send_timeout_s=1.5))
+                                     limits=limits.IngestLimits(send_timeout_s=1.5))
     runner = web.AppRunner(aiohttp_app(IngestWeb(pipeline, common.IngestAccess((TOKEN,)))))
     await runner.setup()
     port = free_port()

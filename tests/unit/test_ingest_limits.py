@@ -12,9 +12,10 @@ from monitor.interop.mllp import FrameErrorKind, MllpDecoder, frame
 from monitor.interop.result import EntryRejection, GatewayResult, RejectCode
 from monitor.parse import RejectReason, parse_message
 from monitor.patient_id import MAX_PATIENT_ID_CHARS, patient_id_problem
-from streams import ingest_common as common
-from streams import ingest_http
-from streams.deadletter import DeadLetter
+from streams.ingest import http as ingest_http
+from streams.ingest import submit as common
+from streams.ingest.limits import IngestLimits
+from streams.kafka.deadletter import DeadLetter
 from streams.webauth import token_matches
 
 T0 = 1_764_064_800_000
@@ -83,13 +84,13 @@ def test_dead_letter_payload_is_capped_below_the_broker_limit() -> None:
 def test_limits_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("WARDWATCH_MLLP_IDLE_TIMEOUT_S", "90")
     monkeypatch.setenv("WARDWATCH_FHIR_MAX_ENTRIES", "250")
-    limits = common.IngestLimits.from_env()
+    limits = IngestLimits.from_env()
     assert limits.mllp_idle_timeout_s == 90 and limits.fhir_max_entries == 250
-    assert limits.mllp_frame_deadline_s == common.IngestLimits().mllp_frame_deadline_s
-    assert common.IngestLimits().mllp_idle_timeout_s <= 120
+    assert limits.mllp_frame_deadline_s == IngestLimits().mllp_frame_deadline_s
+    assert IngestLimits().mllp_idle_timeout_s <= 120
     monkeypatch.setenv("WARDWATCH_HTTP_BODY_TIMEOUT_S", "soon")
     with pytest.raises(ValueError, match="WARDWATCH_HTTP_BODY_TIMEOUT_S"):
-        common.IngestLimits.from_env()
+        IngestLimits.from_env()
 
 
 class _Pipeline:

@@ -8,8 +8,8 @@ import logging
 
 from streams import logs, metrics
 from streams.config import Settings
-from streams.ingest_common import IngestLimits
-from streams.topics import BrokerUnreachable, ensure_topics
+from streams.ingest import IngestLimits
+from streams.kafka import BrokerUnreachable, ensure_topics
 
 log = logging.getLogger("wardwatch.worker")
 

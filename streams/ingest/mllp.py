@@ -2,7 +2,7 @@
 
 Each frame is one ORU^R01 (IHE PCD-01). Its usable rows are produced to
 `vitals` and its unusable ones dead-lettered (topic field "ingest/mllp") as
-HTTP ingest does (streams/ingest_common.py); the ACK goes back MLLP-framed,
+HTTP ingest does (streams/ingest/submit.py); the ACK goes back MLLP-framed,
 in order, only after Kafka acknowledged: AA when taken (also when some rows
 were rejected: their count is in MSA-3), AE for content errors (no PID, no
 usable row), AR for what we do not take (wrong encoding characters, message
@@ -19,7 +19,7 @@ It binds the web server's address (WARDWATCH_WEB_HOST: 0.0.0.0 by default,
 127.0.0.1 in tests and the demo).
 
 Because anyone who reaches the port can connect, nothing a connection does
-may hold the listener (streams.ingest_common.IngestLimits, docs/security.md):
+may hold the listener (streams/ingest/limits.py, docs/security.md):
 - a connection that completes no frame for WARDWATCH_MLLP_IDLE_TIMEOUT_S
   (120 s) is closed; each complete frame restarts that clock;
 - a frame must arrive whole within WARDWATCH_MLLP_FRAME_DEADLINE_S (30 s)
@@ -51,7 +51,8 @@ from monitor.interop import build_ack, frame, parse_hl7v2
 from monitor.interop.hl7v2 import AckCode, ErrorCondition
 from monitor.interop.mllp import FrameError, FrameErrorKind, MllpDecoder
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
-from streams import ingest_common as common
+from streams.ingest.limits import INLINE_PARSE_BYTES, IngestLimits, off_loop
+from streams.ingest import submit as common
 from streams.metrics import REGISTRY
 
 log = logging.getLogger("wardwatch.ingest.mllp")
@@ -134,12 +135,12 @@ class _RefusalLog:
 
 class MllpServer:
     def __init__(self, pipeline: Any, access: common.IngestAccess, host: str, port: int,
-                 limits: common.IngestLimits | None = None) -> None:
+                 limits: IngestLimits | None = None) -> None:
         self.pipeline = pipeline
         self.access = access
         self.host = host
         self.port = port
-        self.limits = limits or common.IngestLimits()
+        self.limits = limits or IngestLimits()
         self.server: asyncio.base_events.Server | None = None
         self.connections = 0
         self.per_source: Tally[str] = Tally()
@@ -285,8 +286,8 @@ class MllpServer:
             if not self.access.configured:
                 common.record(FORMAT, "not_configured")
                 return build_ack(raw, AckCode.AR, common.NOT_CONFIGURED, condition=ErrorCondition.INTERNAL)
-            if len(raw) > common.INLINE_PARSE_BYTES:
-                result = await common.off_loop(self.limits, parse_hl7v2, raw, max_bytes=common.MAX_BODY_BYTES)
+            if len(raw) > INLINE_PARSE_BYTES:
+                result = await off_loop(self.limits, parse_hl7v2, raw, max_bytes=common.MAX_BODY_BYTES)
             else:
                 result = parse_hl7v2(raw, max_bytes=common.MAX_BODY_BYTES)
             try:
@@ -331,7 +332,7 @@ def register(worker: Any) -> None:
     host = settings.web_host
     access = common.IngestAccess.for_listener(settings.ingest_tokens, host, "MLLP listener")
     pipeline = common.pipeline_for(worker) if access.configured else None
-    server = MllpServer(pipeline, access, host, settings.mllp_port, common.IngestLimits.from_env())
+    server = MllpServer(pipeline, access, host, settings.mllp_port, IngestLimits.from_env())
 
     async def mllp_listener() -> None:
         await server.run()

@@ -13,7 +13,7 @@ partly bad input are kept and each unusable one is dead-lettered (topic field
 413 (too large) or 422 (parseable but unusable), with the reason. 401 for a
 missing or wrong token, or "not configured" without WARDWATCH_INGEST_TOKENS;
 503 + Retry-After when Kafka does not acknowledge in time. Bad input never
-gets a 500. Shared logic: streams/ingest_common.py.
+gets a 500. Shared logic: streams/ingest/submit.py.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from monitor.interop import parse_fhir, parse_hl7v2
+from monitor.interop.fhir import DEFAULT_MAX_BUNDLE_ENTRIES
 from monitor.interop.hl7v2 import AckCode, Hl7Result
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
-from streams import ingest_common as common
+from streams.ingest.limits import INLINE_PARSE_BYTES, IngestLimits, off_loop
+from streams.ingest import submit as common
 from streams.webauth import bearer_token
 
 log = logging.getLogger("wardwatch.ingest.http")
@@ -42,10 +44,10 @@ class IngestWeb:
     """The three ingest handlers, over any aiohttp server (the worker's, or a test's)."""
 
     def __init__(self, pipeline: Any, access: common.IngestAccess,
-                 limits: common.IngestLimits | None = None) -> None:
+                 limits: IngestLimits | None = None) -> None:
         self.pipeline = pipeline
         self.access = access
-        self.limits = limits or common.IngestLimits()
+        self.limits = limits or IngestLimits()
 
     def routes(self) -> list[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]]:
         def bind(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -91,8 +93,8 @@ class IngestWeb:
             common.record(fmt, "oversize")
             return _json({"error": f"body larger than {common.MAX_BODY_BYTES} bytes: split it "
                                    "(several requests, or NDJSON lines of at most that size in total)"}, 413)
-        if fmt == "fhir" or len(body) > common.INLINE_PARSE_BYTES:
-            result = await common.off_loop(self.limits, parse, fmt, body, request.content_type,
+        if fmt == "fhir" or len(body) > INLINE_PARSE_BYTES:
+            result = await off_loop(self.limits, parse, fmt, body, request.content_type,
                                            self.limits.fhir_max_entries)
         else:
             result = parse(fmt, body, request.content_type, self.limits.fhir_max_entries)
@@ -119,7 +121,7 @@ class IngestWeb:
 
 
 def parse(fmt: str, body: bytes, content_type: str = "",
-          fhir_max_entries: int = common.IngestLimits.fhir_max_entries) -> GatewayResult:
+          fhir_max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES) -> GatewayResult:
     """The GatewayResult of one body; never raises (an unexpected failure is a rejection)."""
     try:
         if fmt == "fhir":
@@ -200,7 +202,7 @@ def register(worker: Any) -> None:
     from faust.web import View
 
     settings = worker.settings
-    limits = common.IngestLimits.from_env()
+    limits = IngestLimits.from_env()
     access = common.IngestAccess.for_listener(settings.ingest_tokens, settings.web_host, "HTTP ingest")
     pipeline = common.pipeline_for(worker) if access.configured else None
     ingest = IngestWeb(pipeline, access, limits)
