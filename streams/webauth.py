@@ -59,8 +59,10 @@ def token_matches(candidate: str | None, tokens: Iterable[str]) -> bool:
     if not candidate:
         return False
     try:
-        given = candidate.encode()
-    except UnicodeEncodeError:  # undecodable header bytes (surrogates): no token can match them
+        # Headers arrive as str with undecodable bytes as surrogates (aiohttp): compare the
+        # original bytes, so a non-UTF-8 token fails the check instead of raising (issue #15.9).
+        given = candidate.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # lone surrogates that were never bytes: not a token of ours
         return False
     ok = False
     for token in tokens:
