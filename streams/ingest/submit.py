@@ -92,8 +92,9 @@ class Unavailable(Exception):
     False (the default) for refusals before any send.
     """
 
-    def __init__(self, message: str, maybe_sent: bool = False) -> None:
+    def __init__(self, message: str, maybe_sent: bool = False, cause: str = "") -> None:
         super().__init__(message)
+        self.cause = cause  # a known reason fit for the sender (e.g. "the Kafka broker is unreachable")
         self.maybe_sent = maybe_sent
 
     def reply_text(self, retry: str = "retry later") -> str:
@@ -101,7 +102,8 @@ class Unavailable(Exception):
         if self.maybe_sent:
             return (f"Kafka did not acknowledge in time: the input may have been taken; {retry} "
                     "(a retry can duplicate it, consumers dedupe)")
-        return f"Kafka is unavailable: nothing was taken, {retry}"
+        why = f" ({self.cause})" if self.cause else ""
+        return f"Kafka is unavailable{why}: nothing was taken, {retry}"
 
 
 # ---- who may send --------------------------------------------------------------
@@ -407,9 +409,9 @@ class IngestPipeline:
     producer: Any = None
     _stop: bool = False
     limits: IngestLimits = field(default_factory=IngestLimits)
-    #: Why Kafka cannot take input now (broker unreachable, topics missing), "" when it can: ingest
-    #: refuses rather than answer 202 / AA for what the pipeline cannot deliver (the worker's BrokerWatch).
-    kafka_problem: Callable[[], str] | None = None
+    #: Why Kafka cannot take input now, (for the log, for the sender), ("", "") when it can: ingest refuses
+    #: rather than answer 202 / AA for what the pipeline cannot deliver (the worker's BrokerWatch).
+    kafka_problem: Callable[[], tuple[str, str]] | None = None
 
     @property
     def ready(self) -> bool:
@@ -446,9 +448,9 @@ class IngestPipeline:
         producer = self.producer
         if producer is None:
             raise Unavailable("not connected to Kafka yet")
-        problem = self.kafka_problem() if self.kafka_problem else ""
+        problem, brief = self.kafka_problem() if self.kafka_problem else ("", "")
         if problem:
-            raise Unavailable(problem)
+            raise Unavailable(problem, cause=brief)
         topics = self.settings.topics
         sends: list[Any] = []
         dlq: list[Any] = []
@@ -490,7 +492,7 @@ def pipeline_for(worker: Any) -> IngestPipeline:
         worker.app.task(ingest_producer)
         watch = getattr(worker, "broker_watch", None)
         if watch is not None:
-            pipeline.kafka_problem = lambda: watch.status.problem()
+            pipeline.kafka_problem = lambda: (watch.status.problem(), watch.status.brief())
         checks = getattr(worker, "readiness_checks", None)
         if checks is not None:
             checks["ingest_producer"] = lambda: pipeline.ready

@@ -50,6 +50,14 @@ class KafkaStatus:
     def ok(self) -> bool:
         return self.reachable and not self.missing
 
+    def brief(self) -> str:
+        """The problem in words fit for a gateway (no broker address, no topic names); empty when fine."""
+        if not self.reachable:
+            return "the Kafka broker is unreachable"
+        if self.missing:
+            return "topics are missing on the Kafka broker"
+        return ""
+
     def problem(self) -> str:
         """In words, for /readyz, the log and the ingest refusal; empty when fine."""
         if not self.reachable:

@@ -46,8 +46,9 @@ def test_outage_and_emptied_broker_make_the_worker_not_ready_and_ingest_refuse(b
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 503 and refused.value.headers["Retry-After"]
+    assert "the Kafka broker is unreachable" in orjson.loads(refused.value.read())["error"]
     (ack,) = mllp_session(mllp_port, [hl7_oru("MRN-OUT-2", "O1", int(time.time() * 1000), 97, 16, 72)])
-    assert msa(ack)[1] == "AR", ack
+    assert msa(ack)[1] == "AR" and "the Kafka broker is unreachable" in ack, ack
 
     broker.start()  # same port, memory storage: every topic is gone
     # The worker notices, says what is missing, puts the topics back, and comes back to work.
