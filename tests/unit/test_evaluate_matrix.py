@@ -10,7 +10,7 @@ import pytest
 
 from alerts.evaluation.detectors import UnknownDetector, detector_configs, register
 from alerts.evaluation.matrix import Split, build_cells, run_matrix
-from alerts.evaluation.matrix.run import CellPolicy, CellResult
+from alerts.evaluation.matrix.results import CellPolicy, CellResult
 from alerts.evaluation.policies import EngineConfig
 
 
