@@ -27,7 +27,8 @@ from monitor.cohort import CohortSpec, PatientPlan, generate_cohort
 from monitor.cohort.shapes import base_spec, iter_shaped_samples
 
 #: A cell's cohort: small, half deteriorating: 12 patients x 12 h give 6 episodes and 3 stable patient-days
-#: (about 3.5 min for all 60 cells on 2 idle cores; raise --patients for tighter figures).
+#: (all 60 cells: 6.3 M samples x 2 engine configs, an estimated 3-5 min on 2 idle cores; raise --patients
+#: for tighter figures).
 CELL_PATIENTS, CELL_HOURS, CELL_DETERIORATING = 12, 12.0, 0.5
 QUICK_PATIENTS, QUICK_HOURS = 6, 8.0
 
