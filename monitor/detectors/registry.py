@@ -9,11 +9,14 @@ rather than on the first patient.
 A factory takes the policy's warm-up settings (`warmup_samples`, `warmup_s`)
 plus the detector's own parameters as keywords and returns a fresh
 per-patient detector (the `PatientDetector` protocol in `monitor.detectors.base`).
-Other code (the evaluator, the bench, tests) adds detectors with `register`.
+Other code (the evaluator, the bench, tests) adds detectors with `register`;
+a policy file may also name a factory of its own as "package.module:factory"
+(imported at load; the data-science team's detector, or a test's).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -83,9 +86,26 @@ def describe() -> list[tuple[str, str, dict[str, Any]]]:
 def _entry(name: str) -> _Entry:
     _load_builtins()
     entry = _REGISTRY.get(name)
+    if entry is None and ":" in name:
+        entry = _import(name)
     if entry is None:
         raise DetectorConfigError(f"unknown detector {name!r} (known: {', '.join(sorted(_REGISTRY))})")
     return entry
+
+
+def _import(name: str) -> _Entry:
+    """A detector of one's own, named "package.module:factory" in the policy file: imported and
+    registered under that name. The policy file is the operator's, like the code it names."""
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        factory = getattr(module, attr)
+    except (ImportError, AttributeError) as exc:
+        raise DetectorConfigError(f"detector {name!r}: cannot import it ({exc})") from None
+    if not callable(factory):
+        raise DetectorConfigError(f"detector {name!r}: {attr} is not callable")
+    register(name, factory)
+    return _REGISTRY[name]
 
 
 def create(spec: DetectorSpec, warmup_samples: int = 120, warmup_s: float = 900.0) -> Any:
