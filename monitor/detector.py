@@ -517,8 +517,9 @@ class BaselineDetector(river_base.AnomalyDetector):
         """The score of `x` with the vitals behind it, as `learn_and_score` would give it; learns nothing."""
         probe = BaselineDetector(self.warmup_samples, self.warmup_s, self.memory, self.tau_s,
                                  self.intermittent_warmup_s)
+        # The baseline learns the value that held *until* x, then x is scored: a copy does both, so
+        # score_one(x) then learn_one(x) gives exactly what the engine's one learn_and_score gives.
         probe.load_state(self.to_state())
-        probe.frozen = True
         return probe.learn_and_score(sample_of(x))
 
     def is_warm(self, ts_ms: int) -> bool:
