@@ -84,6 +84,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "cohort, the robustness matrix, real charted data (--dataset; default the committed "
                         "PhysioNet slice) and the domain cost (µs/sample, bytes/patient) of each detector")
     p.add_argument("--no-matrix", action="store_true", help="with --compare: skip the robustness matrix")
+    p.add_argument("--alone", action="store_true",
+                   help="with --compare: also run each detector as the only alert source (twice the time)")
     p.set_defaults(run=run)
 
 
@@ -207,18 +209,20 @@ def run_compare(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out if args.out != "evaluation" else "evaluation-detectors")
     workers = args.workers or default_workers()
-    patients = args.patients or (30 if args.quick else 100)
-    hours = args.hours or (12.0 if args.quick else 24.0)
+    patients = args.patients or (12 if args.quick else 40)
+    hours = args.hours or (8.0 if args.quick else 24.0)
     seeds = args.seeds if not args.quick else args.seeds[:1]
     rows = {n: dc.DetectorRow(n) for n in names}
     notes = [f"cohort: {patients} patients x {hours:g} h, seeds {','.join(map(str, seeds))}; "
              "wardwatch[name] = NEWS2 + hard limits + that detector; 'detector alone' = anomaly source only"]
     print(f"[1/4] cohort ({len(names)} detectors)", file=sys.stderr)
-    dc.cohort_figures(names, CohortSpec(n_patients=patients, hours=hours, seed=seeds[0]), seeds, workers, rows)
+    dc.cohort_figures(names, CohortSpec(n_patients=patients, hours=hours, seed=seeds[0]), seeds, workers, rows,
+                      alone=args.alone)
     if not args.no_matrix:
         print("[2/4] robustness matrix", file=sys.stderr)
         dc.matrix_figures(names, out, rows, args.quick, workers, seeds[0])
-        notes.append(f"matrix: {out}/matrix/report.md (cells with sampling <= 1 min judged)")
+        notes.append(f"matrix: {out}/matrix/report.md, cells sampled every "
+                     f"{', '.join(f'{s:g} s' for s in dc.COMPARE_SAMPLING_S)} (the 1-min ones judged)")
     dataset = args.dataset or COMPARE_SLICE
     print(f"[3/4] real charted data ({dataset})", file=sys.stderr)
     try:

@@ -59,13 +59,14 @@ def compare_configs(names: Sequence[str]) -> tuple[NamedConfig, ...]:
 
 
 def cohort_figures(names: Sequence[str], spec: CohortSpec, seeds: Sequence[int], workers: int,
-                   rows: dict[str, DetectorRow], stream: TextIO | None = None) -> None:
+                   rows: dict[str, DetectorRow], alone: bool = False, stream: TextIO | None = None) -> None:
     """Recall, delay and false alerts on the labelled cohort, per detector, over all seeds."""
     from alerts.evaluation.runner import replay_cohort, score_runs
 
     configs = (NamedConfig(Policy.NEWS2_ONLY.value, engine_config(Policy.NEWS2_ONLY)),) + compare_configs(names)
-    configs += tuple(NamedConfig(f"only[{n}]", engine_config(Policy.DETECTOR_ONLY, detector_config(n)))
-                     for n in names)
+    if alone:  # doubles the run time: river detectors cost 3-5x the default per sample
+        configs += tuple(NamedConfig(f"only[{n}]", engine_config(Policy.DETECTOR_ONLY, detector_config(n)))
+                         for n in names)
     per_name: dict[str, list[Any]] = {c.name: [] for c in configs}
     for seed in seeds:
         seed_spec = dataclasses.replace(spec, seed=seed)
@@ -75,7 +76,8 @@ def cohort_figures(names: Sequence[str], spec: CohortSpec, seeds: Sequence[int],
     for n in names:
         row = rows[n]
         row.recall, row.delay_median_min, row.false_per_stable_day = _pool(per_name[policy_name(n)])
-        row.only_recall, _, row.only_false_per_stable_day = _pool(per_name[f"only[{n}]"])
+        if alone:
+            row.only_recall, _, row.only_false_per_stable_day = _pool(per_name[f"only[{n}]"])
 
 
 def _pool(stats: list[Any]) -> tuple[float | None, float | None, float | None]:
@@ -89,12 +91,18 @@ def _pool(stats: list[Any]) -> tuple[float | None, float | None, float | None]:
             false / days if days else None)
 
 
+#: Sampling intervals of the matrix cells the comparison runs: the judged 1-min cells and the
+#: charted 1-h ones. The 1 s and 5 s cells cost 60x more samples, times five detectors.
+COMPARE_SAMPLING_S = (60.0, 3600.0)
+
+
 def matrix_figures(names: Sequence[str], out: Path, rows: dict[str, DetectorRow], quick: bool, workers: int,
-                   base_seed: int, stream: TextIO | None = None) -> None:
+                   base_seed: int, sampling: tuple[float, ...] = COMPARE_SAMPLING_S,
+                   stream: TextIO | None = None) -> None:
     from alerts.evaluation.matrix import run_matrix
 
     report = run_matrix(out / "matrix", base_seed=base_seed, quick=quick, workers=workers,
-                        detectors=compare_configs(names), stream=stream)
+                        detectors=compare_configs(names), stream=stream, sampling=sampling)
     for n in names:
         rows[n].matrix_met, rows[n].matrix_judged = report.target_summary(policy_name(n))
 

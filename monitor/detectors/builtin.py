@@ -10,19 +10,12 @@ from functools import partial
 
 from river import anomaly, preprocessing
 
-from monitor.detector import BASELINE_TAU_S, CURRENT_TAU_S, INTERMITTENT_WARMUP_S, BaselineDetector
+from monitor.detectors.default import baseline_z
 from monitor.detectors.registry import register
 from monitor.detectors.river_based import RiverDetector
 
 #: The calibration quantile every river detector takes (see river_based).
 Q = 0.995
-
-
-def baseline_z(*, warmup_samples: int = 120, warmup_s: float = 900.0, memory: float = BASELINE_TAU_S,
-               tau_s: float = CURRENT_TAU_S, intermittent_warmup_s: float = INTERMITTENT_WARMUP_S
-               ) -> BaselineDetector:
-    """Per-vital departure from the patient's own time-weighted baseline, combined (the default)."""
-    return BaselineDetector(warmup_samples, warmup_s, memory, tau_s, intermittent_warmup_s)
 
 
 def _number(name: str, value: object, low: float, high: float | None = None) -> None:

@@ -84,8 +84,14 @@ def describe() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _entry(name: str) -> _Entry:
-    _load_builtins()
+    if name == DEFAULT_DETECTOR and name not in _REGISTRY:
+        from monitor.detectors.default import baseline_z
+
+        register(DEFAULT_DETECTOR, baseline_z)
     entry = _REGISTRY.get(name)
+    if entry is None:
+        _load_builtins()
+        entry = _REGISTRY.get(name)
     if entry is None and ":" in name:
         entry = _import(name)
     if entry is None:
