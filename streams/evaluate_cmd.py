@@ -232,7 +232,7 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"wardwatch evaluate: real data skipped: {exc}", file=sys.stderr)
         notes.append(f"real data skipped: {exc}")
     print("[4/4] domain cost per detector", file=sys.stderr)
-    ward = generate_ward(30 if args.quick else 60, 0.5 if args.quick else 2.0, 5.0)
+    ward = generate_ward(min(patients, 30 if args.quick else 60), min(hours, 0.5 if args.quick else 2.0), 5.0)
     for cost in measure_detectors(ward.batched, names):
         if cost.name in rows:
             row = rows[cost.name]
