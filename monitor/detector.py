@@ -423,7 +423,9 @@ class _VitalBaseline:
         if tau_s > 0.0:
             # Data shape (#16): a continuous-kind vital charted minutes to hours
             # apart is used as it is, like a spot check. Only a long gap or a
-            # vital that had one pays more than this one comparison.
+            # vital that had one pays more than this one comparison (measured:
+            # detector alone 5.99 vs v4's 6.02 us/sample, min of 7 interleaved
+            # runs over 62,540 cohort samples, so within noise).
             if dt > SPARSE_GAP_S:
                 sparse = self.sparse = self.sparse + SPARSE_RATE * (1.0 - self.sparse)
                 if sparse >= 0.5:
