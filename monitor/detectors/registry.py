@@ -132,7 +132,13 @@ def create(spec: DetectorSpec, warmup_samples: int = 120, warmup_s: float = 900.
 
 def validate(spec: DetectorSpec, warmup_samples: int = 120, warmup_s: float = 900.0) -> None:
     """Raise DetectorConfigError naming the problem unless `spec` builds a detector."""
-    create(spec, warmup_samples, warmup_s)
+    detector = create(spec, warmup_samples, warmup_s)
+    check = getattr(detector, "check", None)
+    if callable(check):
+        try:
+            check()
+        except (TypeError, ValueError) as exc:
+            raise DetectorConfigError(f"detector {spec}: bad parameter: {exc}") from None
 
 
 _loaded = False

@@ -125,7 +125,10 @@ class RiverDetector:
         self.mean: dict[str, stats.EWMean] = {}
         self.var: dict[str, stats.EWVar] = {}
         self.models: dict[str, _Calibrated] = {}  # vital (per-vital) or "*" -> calibrated model
-        make()  # a bad parameter fails here, at policy load, not on the first patient
+
+    def check(self) -> None:
+        """Build one river model: a parameter river refuses fails at policy load, not on the first patient."""
+        self.make()
 
     # ---- the engine's API ------------------------------------------------
     def learn_and_score(self, sample: VitalSample) -> DetectorResult:
