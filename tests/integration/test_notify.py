@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from monitor.timestamps import format_ts
-from streams.broker import free_port
+from streams.kafka.broker import free_port
 from streams.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.conftest import ROOT, produce_sync
 
@@ -68,10 +68,10 @@ class Gateway:
         return [r for r in self.received if r.status == 200]
 
     def pages(self) -> dict[str, Received]:
-        """What a gateway shows humans: one page per delivery id (its idempotency key)."""
+        """What a gateway shows humans: one page per delivery id of the signed body (the header is unsigned)."""
         out: dict[str, Received] = {}
         for r in self.accepted():
-            out.setdefault(r.delivery_id, r)
+            out.setdefault(r.body["delivery_id"], r)
         return out
 
     def start(self) -> "Gateway":
