@@ -1,4 +1,4 @@
-"""The detectors a policy file can name out of the box (registered on import).
+"""The detectors a policy file can name out of the box (`BUILTINS`, registered by the registry).
 
 Each factory's keyword arguments are the parameters a `[detector_params]`
 table may set; `warmup_samples` and `warmup_s` come from the policy itself.
@@ -11,7 +11,6 @@ from functools import partial
 from river import anomaly, preprocessing
 
 from monitor.detectors.default import baseline_z
-from monitor.detectors.registry import register
 from monitor.detectors.river_based import RiverDetector
 
 #: The calibration quantile every river detector takes (see river_based).
@@ -72,8 +71,5 @@ def sad(*, warmup_samples: int = 120, warmup_s: float = 900.0, q: float = Q) -> 
                          warmup_samples=warmup_samples, warmup_s=warmup_s)
 
 
-register("baseline-z", baseline_z)
-register("hst", hst)
-register("oneclass-svm", oneclass_svm)
-register("gaussian", gaussian)
-register("sad", sad)
+#: What the registry registers on first use (a table, not register() calls: no import cycle).
+BUILTINS = {"baseline-z": baseline_z, "hst": hst, "oneclass-svm": oneclass_svm, "gaussian": gaussian, "sad": sad}

@@ -150,4 +150,8 @@ def _load_builtins() -> None:
     if _loaded:
         return
     _loaded = True
-    from monitor.detectors import builtin  # noqa: F401  (registers on import)
+    from monitor.detectors.builtin import BUILTINS
+
+    for name, factory in BUILTINS.items():
+        if name not in _REGISTRY:
+            register(name, factory)

@@ -59,7 +59,7 @@ def measure_detectors(messages: list[tuple[bytes, bytes]], names: list[str], rep
     return rows
 
 
-def table(rows: list[DetectorCost]) -> str:
+def detector_table(rows: list[DetectorCost]) -> str:
     base = rows[0].us_per_sample if rows else 0.0
     lines = ["| detector | domain µs/sample | × default | bytes/patient mean | max | ≤ 16 KiB |",
              "|---|---:|---:|---:|---:|---|"]

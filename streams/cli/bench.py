@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
         sizes = replace(sizes, patients=args.patients or sizes.patients, hours=args.hours or sizes.hours)
     if args.detectors:
-        from streams.bench.detectors import parse_names
+        from streams.bench import parse_names
 
         try:
             args.detector_names = parse_names(args.detectors)
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _domain_only(args: argparse.Namespace, sizes: Sizes) -> int:
     """The in-process domain figures only: per detector when asked (no broker, no workers)."""
-    from streams.bench.detectors import measure_detectors, table
+    from streams.bench import detector_table, measure_detectors
 
     progress = report.Progress(steps=2, quiet=args.quiet)
     progress.begin("generating ward")
@@ -115,7 +115,7 @@ def _domain_only(args: argparse.Namespace, sizes: Sizes) -> int:
     if args.json:
         print(json.dumps({"detectors": [r.__dict__ for r in rows]}))
     else:
-        print(table(rows))
+        print(detector_table(rows))
         print(f"\n{sizes.patients} patients x {sizes.hours:g} h, best of {sizes.domain_repeats}; "
               "bytes = the whole patient checkpoint (PatientEngine.to_bytes) after the ward")
     return 0
@@ -185,10 +185,10 @@ def _measure(args: argparse.Namespace, sizes: Sizes, bootstrap: str,
                                         f" samples each), max {state_max:,} B")
     del domain
     if getattr(args, "detector_names", None):
-        from streams.bench.detectors import measure_detectors, table
+        from streams.bench import detector_table, measure_detectors
 
         progress.update("per detector", force=True)
-        notes["_detectors"] = table(measure_detectors(ward.batched, args.detector_names, sizes.domain_repeats))
+        notes["_detectors"] = detector_table(measure_detectors(ward.batched, args.detector_names, sizes.domain_repeats))
 
     batched = BenchTopics(f"bench-{run_id}-b")
     single = BenchTopics(f"bench-{run_id}-s")

@@ -197,8 +197,8 @@ def run_compare(args: argparse.Namespace) -> int:
     from alerts.evaluation.detectors import UnknownDetector, detector_config, parse_names
     from alerts.evaluation.parallel import default_workers
     from monitor.cohort import CohortSpec
-    from streams.bench.data import generate_ward
-    from streams.bench.detectors import measure_detectors
+    from streams.bench import generate_ward
+    from streams.bench import measure_detectors
 
     names = list(parse_names(args.detectors)) or ["baseline-z"]
     try:
