@@ -4,7 +4,9 @@ Replays seeded cohorts through the same engine the worker runs (in-process,
 no broker) and through classic baselines, and writes a Markdown report, JSON
 numbers and PNG plots. `--dataset PATH` replays real charted vitals instead
 (a folder with stays.csv + samples.csv.gz, e.g. PhysioNet 2012, see README
-"Detection quality"). Imports nothing from Kafka/Faust so it runs anywhere.
+"Detection quality"); `--matrix` runs the robustness matrix (sampling, artefact
+bursts, missingness; dev and held-out cells). Imports nothing from Kafka/Faust
+so it runs anywhere.
 """
 
 from __future__ import annotations
@@ -59,11 +61,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="patients per cohort (default 200; with --matrix 12 per cell)")
     p.add_argument("--hours", type=_positive(float), default=None,
                    help="hours of monitoring per patient (default 24; with --matrix 12)")
-    p.add_argument("--seeds", type=_seeds, default="7,8,9", help="comma-separated cohort seeds")
+    p.add_argument("--seeds", type=_seeds, default="7,8,9",
+                   help="comma-separated cohort seeds (with --matrix: the first is the base seed of every cell)")
     p.add_argument("--out", default="evaluation", help="folder for report.md, report.json and PNG plots")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON on stdout")
     p.add_argument("--quick", action="store_true",
-                   help="small cohort (<= 30 patients x 12 h), short sweep: for CI and smoke runs")
+                   help="small cohort (<= 30 patients x 12 h), short sweep: for CI and smoke runs "
+                        "(with --matrix: 6 patients x 8 h per cell)")
     p.add_argument("--workers", type=int, default=0, help="processes; 0 = one per core, at most 2")
     p.add_argument("--no-sweep", action="store_true", help="skip the policy-setting sweep")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -164,7 +168,6 @@ def run_matrix_cmd(args: argparse.Namespace) -> int:
     """`--matrix`: every cell through every policy; prints the target per split."""
     from alerts.evaluation.matrix import Split, run_matrix
     from alerts.evaluation.matrix.report import report_json
-
     from alerts.evaluation.matrix.run import CELL_HOURS, CELL_PATIENTS
 
     out = args.out if args.out != "evaluation" else "evaluation-matrix"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import orjson
 import pytest
@@ -49,8 +50,16 @@ def test_cell_target_needs_both_recall_and_false_rate():
 
 def test_a_small_matrix_runs_end_to_end_with_a_registered_detector(tmp_path):
     register("test-strict", lambda base: dataclasses.replace(base, anomaly_threshold=0.9))
-    report = run_matrix(tmp_path, patients=2, hours=3.0, sampling=(60.0, 3600.0), split=Split.DEV, workers=1,
-                        detectors=detector_configs(["test-strict"]), stream=open("/dev/null", "w"))
+    report = run_matrix(
+        tmp_path,
+        patients=2,
+        hours=3.0,
+        sampling=(60.0, 3600.0),
+        split=Split.DEV,
+        workers=1,
+        detectors=detector_configs(["test-strict"]),
+        stream=io.StringIO(),
+    )
     assert [c.sampling_s for c in report.cells] == [60.0, 3600.0] * 5
     assert report.policies == ("fixed_limits", "news2_only", "wardwatch", "wardwatch[test-strict]")
     for cell in report.cells:
@@ -74,5 +83,5 @@ def test_an_unknown_detector_name_is_refused_with_what_is_known():
 def test_cli_refuses_an_unknown_detector(capsys):
     from streams.cli import main
 
-    with pytest.raises(SystemExit, match="unknown|cannot run"):
+    with pytest.raises(SystemExit, match=r"unknown|cannot run"):
         main(["evaluate", "--matrix", "--detectors", "no-such-detector"])

@@ -48,14 +48,16 @@ def _num(x: float | None, digits: int = 2) -> str:
 def policy_table(report: ChartedReport) -> list[str]:
     lines = [
         "| policy | episodes / pt-day | pages / pt-day | escalations / pt-day | deaths alerted last 24 h % "
-        "| survivors alerted last 24 h % | AUROC highest level | stays with any alert % |",
-        "|---|---|---|---|---|---|---|---|",
+        "| survivors alerted last 24 h % | AUROC highest level | stays with any alert % "
+        "| high alert within 1 h of charted NEWS2 >= 7 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for p in report.policies:
         lines.append(
             f"| {TITLES.get(p.policy, p.policy)} | {_num(p.episodes_per_day)} | {_num(p.pages_per_day)} "
             f"| {_num(p.escalations_per_day)} | {_pct(p.deaths_alerted)} | {_pct(p.survivors_alerted)} "
-            f"| {_num(p.auroc, 3)} | {_pct(p.stays_alerted)} |"
+            f"| {_num(p.auroc, 3)} | {_pct(p.stays_alerted)} "
+            f"| {p.high_within_hour_of_news2_7}/{p.news2_7_stays} |"
         )
     return lines
 
@@ -63,16 +65,25 @@ def policy_table(report: ChartedReport) -> list[str]:
 def render_markdown(report: ChartedReport) -> str:
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(report.rejected.items())) or "none"
     lines = [
-        "# wardwatch charted-data replay", "",
+        "# wardwatch charted-data replay",
+        "",
         f"Dataset: `{report.dataset}` ({report.title}). {report.stays} stays, {report.deaths} in-hospital "
         f"deaths; {report.sets} charted sets, {report.accepted} accepted by the contract parser, rejected: "
-        f"{rejected}.", "",
-        f"Code fingerprint `{report.code_fingerprint}`; {report.workers} worker(s), {report.runtime_s:.0f} s.", "",
-        "## Policies", "", *policy_table(report), "",
+        f"{rejected}.",
+        "",
+        f"Code fingerprint `{report.code_fingerprint}`; {report.workers} worker(s), {report.runtime_s:.0f} s.",
+        "",
+        "## Policies",
+        "",
+        *policy_table(report),
+        "",
         f"AUROC of the highest charted NEWS2 total (a continuous score, not a policy): "
-        f"{_num(report.max_news2_auroc, 3)}.", "",
-        "## Targets (issue #16): wardwatch vs NEWS2 on chart", "",
-        "| target | wardwatch | NEWS2 on chart | met |", "|---|---|---|---|",
+        f"{_num(report.max_news2_auroc, 3)}.",
+        "",
+        "## Targets (issue #16): wardwatch vs NEWS2 on chart",
+        "",
+        "| target | wardwatch | NEWS2 on chart | met |",
+        "|---|---|---|---|",
     ]
     for t in report.targets:
         state = "n/a" if t.met is None else ("met" if t.met else "MISSED")

@@ -74,8 +74,12 @@ class CellResult:
         if not self.has_target:
             return None
         p = self.policy(name)
-        return (p.recall is not None and p.recall >= RECALL_TARGET and p.false_per_stable_day is not None
-                and p.false_per_stable_day <= FALSE_TARGET_PER_DAY)
+        return (
+            p.recall is not None
+            and p.recall >= RECALL_TARGET
+            and p.false_per_stable_day is not None
+            and p.false_per_stable_day <= FALSE_TARGET_PER_DAY
+        )
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,11 @@ class MatrixReport:
 
 def matrix_configs(detectors: Sequence[NamedConfig] = ()) -> tuple[NamedConfig, ...]:
     """NEWS2-only and wardwatch through the engine, plus any detector variants."""
-    return (NamedConfig(Policy.NEWS2_ONLY.value, engine_config(Policy.NEWS2_ONLY)),
-            NamedConfig(WARDWATCH, engine_config(Policy.WARDWATCH)), *detectors)
+    return (
+        NamedConfig(Policy.NEWS2_ONLY.value, engine_config(Policy.NEWS2_ONLY)),
+        NamedConfig(WARDWATCH, engine_config(Policy.WARDWATCH)),
+        *detectors,
+    )
 
 
 def replay_cell_patient(task: CellTask) -> tuple[int, PatientRun]:
@@ -126,10 +133,28 @@ def score_cell(cell: Cell, spec: CohortSpec, runs: Sequence[PatientRun], names: 
     policies = []
     for n in names:
         stats = summarise(n, scores[n], reference)
-        policies.append(CellPolicy(n, stats.overall.recall, stats.overall.episodes, stats.overall.delay_median_min,
-                                   stats.false_per_stable_day, stats.alerts_per_patient_day))
-    return CellResult(cell.number, cell.name, cell.split.value, cell.shape.sampling_s, cell.artefacts,
-                      cell.shape.missing, cell.seed, cell.has_target, sum(r.samples for r in runs), tuple(policies))
+        policies.append(
+            CellPolicy(
+                n,
+                stats.overall.recall,
+                stats.overall.episodes,
+                stats.overall.delay_median_min,
+                stats.false_per_stable_day,
+                stats.alerts_per_patient_day,
+            )
+        )
+    return CellResult(
+        cell.number,
+        cell.name,
+        cell.split.value,
+        cell.shape.sampling_s,
+        cell.artefacts,
+        cell.shape.missing,
+        cell.seed,
+        cell.has_target,
+        sum(r.samples for r in runs),
+        tuple(policies),
+    )
 
 
 def run_matrix(
@@ -157,7 +182,9 @@ def run_matrix(
     cells = build_cells(base_seed, sampling=sampling, split=split)
     configs = matrix_configs(detectors)
     specs = {c.number: cell_spec(c, patients, hours) for c in cells}
-    tasks = [CellTask(c, specs[c.number], plan, configs) for c in cells for plan in generate_cohort(specs[c.number]).plans]
+    tasks = [
+        CellTask(c, specs[c.number], plan, configs) for c in cells for plan in generate_cohort(specs[c.number]).plans
+    ]
     tasks.sort(key=lambda t: t.cell.shape.sampling_s)  # the costly 1 s cells first: no lone straggler at the end
     done = run_tasks(replay_cell_patient, tasks, workers, Progress(f"matrix ({len(cells)} cells)", len(tasks), stream))
     by_cell: dict[int, list[PatientRun]] = defaultdict(list)
@@ -169,13 +196,33 @@ def run_matrix(
         runs = sorted(by_cell[cell.number], key=lambda r: r.label.patient_id)
         results.append(score_cell(cell, specs[cell.number], runs, names))
     plot_names: list[str] = []
-    report = MatrixReport(tuple(results), tuple(names), patients, hours, base_seed,
-                          "all" if split is None else split.value, (), 0.0, workers, code_fingerprint())
+    report = MatrixReport(
+        tuple(results),
+        tuple(names),
+        patients,
+        hours,
+        base_seed,
+        "all" if split is None else split.value,
+        (),
+        0.0,
+        workers,
+        code_fingerprint(),
+    )
     if plots:
         from alerts.evaluation.matrix.plots import heatmap_plot
 
         plot_names.append(heatmap_plot(report, out / "matrix.png").name)
-    report = MatrixReport(tuple(results), tuple(names), patients, hours, base_seed, report.split,
-                          tuple(plot_names), time.perf_counter() - started, workers, report.code_fingerprint)
+    report = MatrixReport(
+        tuple(results),
+        tuple(names),
+        patients,
+        hours,
+        base_seed,
+        report.split,
+        tuple(plot_names),
+        time.perf_counter() - started,
+        workers,
+        report.code_fingerprint,
+    )
     write_report(report, out)
     return report
