@@ -16,7 +16,8 @@ but not a deterioration that develops over hours. Two time scales:
 
 Each vital scores how many baseline standard deviations the current value has
 moved, in the clinically bad direction only (a rising SpO2 is not a
-deterioration, and a falling HR is sleep far more often than illness). Deterioration moves several vitals together (sepsis: HR, RR and
+deterioration, and a falling HR is sleep far more often than illness).
+Deterioration moves several vitals together (sepsis: HR, RR and
 temperature up, BP down; bleeding: HR up, BP down; respiratory failure: SpO2
 down, RR up), so the vitals are combined: the most deviant one plus, for every
 other vital that moved the bad way, its excess beyond `Z_JOIN`. Two vitals at
@@ -92,7 +93,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
 from datetime import datetime
 from typing import Any
 
@@ -252,7 +252,7 @@ class DetectorResult:
     nobody reads them, and building them was a third of the detector's cost.
     """
 
-    __slots__ = ("score", "warm", "_contributions", "_raw")
+    __slots__ = ("_contributions", "_raw", "score", "warm")
 
     def __init__(self, score: float, warm: bool, contributions: tuple[Contribution, ...] = ()) -> None:
         self.score = score
@@ -261,7 +261,7 @@ class DetectorResult:
         self._raw: list[tuple] | None = None
 
     @classmethod
-    def _of(cls, score: float, warm: bool, raw: list[tuple]) -> "DetectorResult":
+    def _of(cls, score: float, warm: bool, raw: list[tuple]) -> DetectorResult:
         """From the detector's (vital, value, baseline, std, z) tuples, unsorted."""
         result = cls.__new__(cls)
         result.score, result.warm, result._contributions, result._raw = score, warm, None, raw
@@ -374,7 +374,7 @@ def _step(dt: float, tau_s: float, steps: dict[float, tuple[float, float, float]
 class _VitalBaseline:
     """One vital: the current (smoothed or spot) value and the slow baseline it teaches."""
 
-    __slots__ = ("var", "fast", "fast_ts", "quick", "slow", "need", "floor", "sd", "direction", "sparse")
+    __slots__ = ("direction", "fast", "fast_ts", "floor", "need", "quick", "sd", "slow", "sparse", "var")
 
     def __init__(self, need: int, floor: float, direction: int = 0) -> None:
         self.var = _EWVar()
@@ -478,8 +478,18 @@ class BaselineDetector(river_base.AnomalyDetector):
     NAME = NAME
     VERSION = VERSION
 
-    __slots__ = ("vitals", "first_ts", "frozen", "warmup_samples", "warmup_ms", "memory", "tau_s", "warmup_s",
-                 "intermittent_warmup_s", "intermittent_ms")
+    __slots__ = (
+        "first_ts",
+        "frozen",
+        "intermittent_ms",
+        "intermittent_warmup_s",
+        "memory",
+        "tau_s",
+        "vitals",
+        "warmup_ms",
+        "warmup_s",
+        "warmup_samples",
+    )
 
     def __init__(
         self,
@@ -507,15 +517,15 @@ class BaselineDetector(river_base.AnomalyDetector):
         self.intermittent_ms = int(intermittent_warmup_s * 1000)
 
     # ---- river's API -------------------------------------------------------
-    def learn_one(self, x: dict[str, Any]) -> None:
+    def learn_one(self, x: dict[Any, Any]) -> None:
         """Learn one set of vitals (`x["t"]` is the event time); scoring is `score_one`'s."""
         self.learn_and_score(sample_of(x))
 
-    def score_one(self, x: dict[str, Any]) -> float:
+    def score_one(self, x: dict[Any, Any]) -> float:
         """0..1: how far `x` departs from the baseline, combined over vitals; learns nothing."""
         return self.explain_one(x).score
 
-    def explain_one(self, x: dict[str, Any]) -> "DetectorResult":
+    def explain_one(self, x: dict[str, Any]) -> DetectorResult:
         """The score of `x` with the vitals behind it, as `learn_and_score` would give it; learns nothing."""
         probe = BaselineDetector(self.warmup_samples, self.warmup_s, self.memory, self.tau_s,
                                  self.intermittent_warmup_s)
@@ -638,7 +648,7 @@ class BaselineDetector(river_base.AnomalyDetector):
         }
         return [self.first_ts, self.frozen, per_vital, STATE_VERSION]
 
-    def load_state(self, state: list) -> "BaselineDetector":
+    def load_state(self, state: list) -> BaselineDetector:
         """Load `to_state` output; versions 1 (no trailing version, raw-value baseline, no quick
         mean) and 2 (no half-hour mean) still load: the missing means start at the current value."""
         if not isinstance(state, list) or len(state) not in (3, 4):
@@ -676,10 +686,14 @@ def sample_of(x: dict[str, Any], patient_id: str = "", device_id: str = "river")
         t = int(t.timestamp() * 1000)
     if isinstance(t, bool) or not isinstance(t, (int, float)):
         raise ValueError(f'x["t"] must be the event time (epoch ms or datetime), got {t!r}')
-    values = {k: float(v) for k, v in x.items() if k in DIRECTION or k == "diastolic_bp"}
-    motion = x.get("motion")
-    return VitalSample(patient_id, device_id, int(t), motion=float(motion) if motion is not None else None,
-                       **values)
+    def number(key: str) -> float | None:
+        value = x.get(key)
+        return None if value is None else float(value)
+
+    return VitalSample(patient_id, device_id, int(t), heart_rate=number("heart_rate"), spo2=number("spo2"),
+                       resp_rate=number("resp_rate"), temperature=number("temperature"),
+                       systolic_bp=number("systolic_bp"), diastolic_bp=number("diastolic_bp"),
+                       motion=number("motion"))
 
 
 def _raw_size(c: tuple) -> float:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, TextIO
 
 from alerts.evaluation.detectors import detector_config
 from alerts.evaluation.policies import Policy, engine_config
@@ -63,7 +64,7 @@ def cohort_figures(names: Sequence[str], spec: CohortSpec, seeds: Sequence[int],
     """Recall, delay and false alerts on the labelled cohort, per detector, over all seeds."""
     from alerts.evaluation.runner import replay_cohort, score_runs
 
-    configs = (NamedConfig(Policy.NEWS2_ONLY.value, engine_config(Policy.NEWS2_ONLY)),) + compare_configs(names)
+    configs = (NamedConfig(Policy.NEWS2_ONLY.value, engine_config(Policy.NEWS2_ONLY)), *compare_configs(names))
     if alone:  # doubles the run time: river detectors cost 3-5x the default per sample
         configs += tuple(NamedConfig(f"only[{n}]", engine_config(Policy.DETECTOR_ONLY, detector_config(n)))
                          for n in names)
@@ -132,10 +133,11 @@ def table(rows: Sequence[DetectorRow]) -> str:
     for r in rows:
         matrix = "–" if r.matrix_judged is None else f"{r.matrix_met}/{r.matrix_judged}"
         size = "–" if r.bytes_per_patient is None else f"{r.bytes_per_patient:,.0f} ({r.bytes_max:,})"
+        alone = f"{_f(r.only_recall, '.3f')}, {_f(r.only_false_per_stable_day, '.2f')}"
         lines.append(
             f"| {r.detector} | {_f(r.recall, '.3f')} | {_f(r.delay_median_min, '.1f')} | "
-            f"{_f(r.false_per_stable_day, '.2f')} | {_f(r.only_recall, '.3f')}, {_f(r.only_false_per_stable_day, '.2f')} | "
-            f"{matrix} | {_f(r.auroc, '.3f')} | {_f(r.episodes_per_day, '.2f')} | {_f(r.us_per_sample, '.1f')} | {size} |")
+            f"{_f(r.false_per_stable_day, '.2f')} | {alone} | {matrix} | {_f(r.auroc, '.3f')} | "
+            f"{_f(r.episodes_per_day, '.2f')} | {_f(r.us_per_sample, '.1f')} | {size} |")
     return "\n".join(lines)
 
 
@@ -162,7 +164,7 @@ def plot(rows: Sequence[DetectorRow], path: Path) -> Path:
               ("bytes / patient", "bytes_per_patient", None), ("median delay (min)", "delay_median_min", None)]
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
     names = [r.detector for r in rows]
-    for ax, (title, attr, ylim) in zip(axes.flat, panels):
+    for ax, (title, attr, ylim) in zip(axes.flat, panels, strict=True):
         values = [getattr(r, attr) for r in rows]
         ax.bar(names, [v if v is not None else 0 for v in values],
                color=["#1f77b4" if n == "baseline-z" else "#999999" for n in names])

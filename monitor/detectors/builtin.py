@@ -6,7 +6,9 @@ table may set; `warmup_samples` and `warmup_s` come from the policy itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from river import anomaly, preprocessing
 
@@ -54,7 +56,7 @@ def oneclass_svm(*, warmup_samples: int = 120, warmup_s: float = 900.0, nu: floa
 
 
 def _gaussian_model(window_size: int | None):  # type: ignore[no-untyped-def]
-    return anomaly.GaussianScorer(window_size=window_size, grace_period=1)
+    return anomaly.GaussianScorer(window_size=window_size, grace_period=1)  # type: ignore[no-untyped-call]
 
 
 def gaussian(*, warmup_samples: int = 120, warmup_s: float = 900.0, window_size: int = 0,
@@ -72,4 +74,4 @@ def sad(*, warmup_samples: int = 120, warmup_s: float = 900.0, q: float = Q) -> 
 
 
 #: What the registry registers on first use (a table, not register() calls: no import cycle).
-BUILTINS = {"baseline-z": baseline_z, "hst": hst, "oneclass-svm": oneclass_svm, "gaussian": gaussian, "sad": sad}
+BUILTINS: dict[str, Callable[..., Any]] = {"baseline-z": baseline_z, "hst": hst, "oneclass-svm": oneclass_svm, "gaussian": gaussian, "sad": sad}

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 #: The detector the engine runs when the policy names none.
 DEFAULT_DETECTOR = "baseline-z"
@@ -37,7 +38,7 @@ class DetectorSpec:
     params: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
-    def of(cls, name: str, params: dict[str, Any] | None = None) -> "DetectorSpec":
+    def of(cls, name: str, params: dict[str, Any] | None = None) -> DetectorSpec:
         return cls(name, tuple(sorted((params or {}).items())))
 
     def kwargs(self) -> dict[str, Any]:

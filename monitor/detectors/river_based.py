@@ -37,7 +37,8 @@ import math
 import pickle
 import random
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from river import anomaly, stats
 
@@ -73,7 +74,7 @@ class _Calibrated:
         self.supervised = supervised  # per-vital river detectors take (x, y)
 
     def raw(self, x: dict[str, float], y: float | None) -> float:
-        model = self.filter.anomaly_detector
+        model: Any = self.filter.anomaly_detector  # river is untyped: (x) or (x, y) by kind
         return float(model.score_one(x, y) if self.supervised else model.score_one(x))
 
     def calibrate(self, raw: float) -> float:
@@ -90,7 +91,7 @@ class _Calibrated:
     def learn(self, x: dict[str, float], y: float | None, raw: float) -> None:
         # QuantileFilter.learn_one, without scoring twice: learn unless this patient's
         # own quantile classifies the sample as anomalous, then update the quantile.
-        f = self.filter
+        f: Any = self.filter
         if not f.classify(raw):
             if self.supervised:
                 f.anomaly_detector.learn_one(x, y)
@@ -105,8 +106,21 @@ class RiverDetector:
     """A river anomaly detector per patient (one model, or one per vital), calibrated to 0..1."""
 
     VERSION = "1"
-    __slots__ = ("NAME", "make", "per_vital", "supervised", "q", "warmup_samples", "warmup_ms", "frozen",
-                 "first_ts", "last", "mean", "var", "models")
+    __slots__ = (
+        "NAME",
+        "first_ts",
+        "frozen",
+        "last",
+        "make",
+        "mean",
+        "models",
+        "per_vital",
+        "q",
+        "supervised",
+        "var",
+        "warmup_ms",
+        "warmup_samples",
+    )
 
     def __init__(self, name: str, make: Callable[[], Any], *, per_vital: bool, supervised: bool, q: float,
                  warmup_samples: int, warmup_s: float) -> None:
@@ -187,7 +201,7 @@ class RiverDetector:
         raw = model.raw(x, None)
         warm = span_ok and model.n >= self.warmup_samples
         score = model.calibrate(raw) if warm else 0.0
-        raws: list[tuple] = []
+        raws: list[tuple[str, float, float, float, float, float]] = []
         if score >= ATTRIBUTE_FROM:
             for vital in x:
                 if vital not in self.mean or not self._bad(vital, x[vital]):
@@ -210,7 +224,7 @@ class RiverDetector:
         direction = DIRECTION[vital]
         return diff != 0.0 and (direction == 0 or (diff > 0) == (direction > 0))
 
-    def _contribution(self, vital: str, value: float) -> tuple:
+    def _contribution(self, vital: str, value: float) -> tuple[str, float, float, float, float, float]:
         mean = self.mean[vital].get() if vital in self.mean else value
         var = self.var[vital].get() if vital in self.var else 0.0
         floor = STD_FLOOR[vital]
@@ -237,7 +251,7 @@ class RiverDetector:
         blob = zlib.compress(buffer.getvalue(), 6)
         return {"detector": self.NAME, "v": STATE_VERSION, "pickle": base64.b64encode(blob).decode("ascii")}
 
-    def load_state(self, state: Any) -> "RiverDetector":
+    def load_state(self, state: Any) -> RiverDetector:
         if not isinstance(state, dict) or state.get("detector") != self.NAME:
             raise ValueError(f"detector state is not a {self.NAME!r} state")
         if state.get("v") != STATE_VERSION:
