@@ -11,8 +11,8 @@ whether the max fits the 16 KiB per-patient budget.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from alerts.config import DEFAULT_CONFIG
 from monitor.detectors.registry import DEFAULT_DETECTOR, DetectorSpec, validate
