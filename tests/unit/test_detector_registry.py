@@ -66,3 +66,18 @@ def test_default_policy_builds_the_fast_default_detector():
 def test_create_rejects_unknown_parameter_directly():
     with pytest.raises(DetectorConfigError, match=r"known: .*window_size"):
         registry.create(DetectorSpec.of("gaussian", {"windowsize": 3}))
+
+
+def test_engine_checkpoint_of_a_river_detector_round_trips_and_a_policy_change_starts_fresh():
+    cfg = PolicyConfig(detector="gaussian")
+    engine = PatientEngine("p1", cfg)
+    for i in range(300):
+        engine.process(VitalSample("p1", "d", 1_700_000_000_000 + i * 5000, heart_rate=70.0 + i % 4,
+                                   spo2=97.0, resp_rate=15.0 + i % 2))
+    raw = engine.to_bytes()
+    again = PatientEngine.from_bytes(raw, cfg)
+    assert again.detector.NAME == "gaussian" and again.detector.models.keys() == engine.detector.models.keys()
+    assert again.detector.models["heart_rate"].n == engine.detector.models["heart_rate"].n
+    # the ward's policy now runs the default: the gaussian state is dropped, the patient re-warms
+    switched = PatientEngine.from_bytes(raw, PolicyConfig())
+    assert isinstance(switched.detector, BaselineDetector) and switched.detector.vitals == {}
