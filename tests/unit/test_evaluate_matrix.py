@@ -10,7 +10,7 @@ import pytest
 
 from alerts.evaluation.detectors import UnknownDetector, detector_configs, register
 from alerts.evaluation.matrix import Split, build_cells, run_matrix
-from alerts.evaluation.matrix.run import CellPolicy, CellResult
+from alerts.evaluation.matrix.results import CellPolicy, CellResult
 from alerts.evaluation.policies import EngineConfig
 
 
@@ -85,3 +85,16 @@ def test_cli_refuses_an_unknown_detector(capsys):
 
     with pytest.raises(SystemExit, match=r"unknown|cannot run"):
         main(["evaluate", "--matrix", "--detectors", "no-such-detector"])
+
+
+def test_progress_redraws_a_few_times_a_second_not_per_task():
+    from alerts.evaluation.parallel import Progress
+
+    out = io.StringIO()
+    progress = Progress("replay", 4000, out, unit="stays")
+    for _ in range(4000):
+        progress.step()
+    text = out.getvalue()
+    assert text.count("\r") < 50  # 4,000 stays in well under a second: a handful of redraws
+    assert "4000/4000 stays (100 %)" in text.rsplit("\r", 1)[1]  # the last state is always shown
+    assert text.endswith("\n")

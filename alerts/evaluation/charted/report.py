@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
-from alerts.evaluation.charted.runner import ChartedReport
+if TYPE_CHECKING:  # only for annotations: the runner imports this module to write the report (no runtime cycle)
+    from alerts.evaluation.charted.runner import ChartedReport
 
 ATTRIBUTION = (
     "PhysioNet/CinC Challenge 2012 set-a (Silva I, Moody G, Scott DJ, Celi LA, Mark RG. Predicting "

@@ -20,7 +20,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.patches import Rectangle
 
 from alerts.evaluation.matrix.cells import SAMPLING_S, TARGET_MAX_SAMPLING_S, sampling_label
-from alerts.evaluation.matrix.run import CellPolicy, MatrixReport
+from alerts.evaluation.matrix.results import CellPolicy, MatrixReport
 
 #: (title, value of a cell, colour map, norm, format)
 _Metric = tuple[str, Callable[[CellPolicy], float | None], str, Normalize, str]

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 
 from alerts.evaluation.matrix.cells import sampling_label
-from alerts.evaluation.matrix.run import WARDWATCH, MatrixReport
+from alerts.evaluation.matrix.results import WARDWATCH, MatrixReport
 
 DEFINITIONS = """\
 - Each cell replays its own labelled cohort (half deteriorating, five scenarios) re-shaped by
