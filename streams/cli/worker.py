@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 
+from alerts.config import load_policy
 from streams import logs, metrics
 from streams.config import Settings
 from streams.ingest import IngestLimits
@@ -31,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
+        # The policy file (and the detector it names) is checked before anything
+        # connects: an unknown detector or parameter exits 2 naming it.
+        load_policy(settings.config_path)
         IngestLimits.from_env()  # a bad limit stops here, named, not as a traceback from the listener
     except ValueError as exc:
         logs.setup("info", "text")
