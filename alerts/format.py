@@ -16,10 +16,18 @@ def alert_line(doc: dict[str, Any], colour: bool = False) -> str:
         head = f"{_COLOURS[priority]}{head}{_RESET}"
     news2 = doc.get("news2") or {}
     score = f" NEWS2 {news2['total']} ({news2['band']})" if news2.get("total") is not None else ""
-    reasons = "; ".join(r.get("text", "") for r in (doc.get("reasons") or [])[:3] if r.get("vital") != "news2")
+    reasons = _why(doc)
     by = f" by {doc['acknowledged_by']}" if doc.get("acknowledged_by") else ""
     return (f"{head} {doc.get('kind', '?'):<11} {doc.get('patient_id', '?'):<12}{score}{by} | {reasons} "
             f"[{doc.get('alert_id', '')}]")
+
+
+def _why(doc: dict[str, Any]) -> str:
+    """The reasons, except on `resolved`: the episode's reasons are its history then, and printed
+    beside the current (normal) score they would contradict it."""
+    if doc.get("status") == "resolved":
+        return "episode closed (its reasons: wardwatch audit ALERT_ID)"
+    return "; ".join(r.get("text", "") for r in (doc.get("reasons") or [])[:3] if r.get("vital") != "news2")
 
 
 def alert_row(doc: dict[str, Any]) -> tuple[str, ...]:
