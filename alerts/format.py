@@ -30,6 +30,18 @@ def _why(doc: dict[str, Any]) -> str:
     return "; ".join(r.get("text", "") for r in (doc.get("reasons") or [])[:3] if r.get("vital") != "news2")
 
 
+#: Column widths of the table view: the closed sets' longest values ("acknowledged", "signal_loss"),
+#: so rows stay aligned whatever the status or kind; the alert id, last, needs no padding.
+TABLE_HEADER = ("time", "status", "priority", "kind", "patient", "NEWS2", "alert id")
+TABLE_WIDTHS = (8, len("acknowledged"), len("priority"), len("signal_loss"), 16, 5)
+
+
+def table_line(cells: tuple[str, ...]) -> str:
+    """One aligned row (a patient id longer than its column pushes only its own row)."""
+    padded = [f"{c:<{w}}" for c, w in zip(cells, TABLE_WIDTHS)] + list(cells[len(TABLE_WIDTHS):])
+    return "  ".join(padded).rstrip()
+
+
 def alert_row(doc: dict[str, Any]) -> tuple[str, ...]:
     """The compact table view's columns."""
     news2 = doc.get("news2") or {}
