@@ -251,7 +251,8 @@ class Notifier:
     # ---- acks --------------------------------------------------------------
     async def _on_ack(self, ack: Ack, source: str) -> None:
         """An ack from staff stops the chase at once (the worker's `acknowledged` follows)."""
-        await self.audit.ack(ack, source)
+        known = self.state.events.get(ack.alert_id)
+        await self.audit.ack(ack, source, event_ms=known.ts_ms if known else None)
         chase = self.state.chases.get(ack.alert_id)
         if chase is None or chase.acked_ms is not None:
             return
