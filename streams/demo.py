@@ -239,7 +239,7 @@ async def _follow(env: dict[str, str], args: argparse.Namespace, started: float,
     cons = await consumer(settings, settings.topics.alerts, settings.topics.audit, auto_offset_reset="earliest",
                           group_id=None)
     view = DemoView(settings.topics.alerts, colour=sys.stdout.isatty(), started=started)
-    status = _Status(args.metrics_port, worker, logs=args.logs)
+    status = _Status(args.metrics_port, worker, logs=args.logs, web_port=args.web_port)
     try:
         while not args.duration or time.monotonic() - started < args.duration:
             status.maybe_print()
@@ -247,10 +247,12 @@ async def _follow(env: dict[str, str], args: argparse.Namespace, started: float,
                 print(f"error: the worker exited with code {worker.returncode}; see {args.logs}/worker.log",
                       file=sys.stderr)
                 return 1
-            batch = await cons.getmany(timeout_ms=500)
+            batch = await cons.getmany(timeout_ms=250)
             records = [r for recs in batch.values() for r in recs]
             for line in view.lines([(r.topic, orjson.loads(r.value)) for r in records]):
                 print(line, flush=True)
+        for line in view.lines([], flush=True):
+            print(line, flush=True)
     finally:
         await cons.stop()
         status.maybe_print(force=True)
@@ -266,8 +268,9 @@ class _Status:
     worker: an old worker still holding the port must not be reported as ours.
     """
 
-    def __init__(self, port: int, worker: subprocess.Popen, logs: str) -> None:
+    def __init__(self, port: int, worker: subprocess.Popen, logs: str, web_port: int | None = None) -> None:
         self.url = f"http://127.0.0.1:{port}/metrics"
+        self.readyz = f"http://127.0.0.1:{web_port}/readyz" if web_port else None
         self.worker, self.logs = worker, logs
         self.spawned = time.time()
         self.born = time.monotonic()
@@ -320,6 +323,28 @@ class _Status:
         self.last = (now, samples)
 
     def _waiting(self, now: float) -> None:
-        print(f"-- worker: starting for {now - self.born:.0f} s: connecting to the broker, creating topics and "
-              f"joining its consumer group (no samples yet); see {self.logs}/worker.log", file=sys.stderr, flush=True)
+        print(f"-- worker: starting for {now - self.born:.0f} s: {self._what()} (no samples yet); "
+              f"see {self.logs}/worker.log", file=sys.stderr, flush=True)
         self.last = (now, self.last[1])
+
+    def _what(self) -> str:
+        """What the worker waits for, from its /readyz once its web server is up."""
+        import urllib.error
+        import urllib.request
+
+        if self.readyz:
+            try:
+                with urllib.request.urlopen(self.readyz, timeout=1) as resp:
+                    body = orjson.loads(resp.read())
+            except urllib.error.HTTPError as exc:  # 503 while not ready: the body says why
+                body = orjson.loads(exc.read() or b"{}")
+            except (OSError, ValueError):
+                body = None
+            if isinstance(body, dict):
+                if body.get("ready"):
+                    return "ready, waiting for the simulator's first samples"
+                if not body.get("partitions"):
+                    return "web server up, joining its consumer group (waiting for partitions)"
+                waiting = ", ".join(body.get("waiting_for") or []) or "table recovery"
+                return f"partitions {body['partitions']} assigned, waiting for {waiting}"
+        return "connecting to the broker and creating topics"

@@ -58,16 +58,19 @@ def _alert(ts: str, status: str = "raised", **extra) -> dict:
             "ts": f"2026-12-02T{ts}Z", "reasons": [{"vital": "spo2", "text": "SpO2 88% scores 3"}], **extra}
 
 
-def test_demo_prints_a_polls_alerts_in_event_time_order_and_deliveries_under_them() -> None:
-    view = DemoView("alerts")
-    lines = view.lines([("alerts", _alert("11:36:51")), ("audit", {"type": "delivery", "outcome": "delivered",
-                        "name": "Ward nurse", "role": "nurse", "channel": "console", "stage": "raised",
-                        "alert_id": "phys-11:11:30"}), ("alerts", _alert("11:11:30")),
-                        ("audit", {"type": "alert", "alert_id": "x"})])
+def test_demo_holds_lines_back_and_prints_alerts_of_different_polls_in_event_time_order() -> None:
+    view = DemoView("alerts", started=0.0, hold_s=1.5)
+    page = {"type": "delivery", "outcome": "delivered", "name": "Ward nurse", "role": "nurse", "channel": "console",
+            "stage": "raised", "alert_id": "phys-11:11:30"}
+    assert view.lines([("alerts", _alert("11:36:51")), ("audit", {"type": "alert", "alert_id": "x"})], now=10.0) == []
+    assert view.lines([("alerts", _alert("11:11:30")), ("audit", page)], now=10.5) == []  # a later poll, earlier ts
+    lines = view.lines([], now=12.0)
     assert lines[0].startswith("first alert after")
     assert [line[:8] for line in lines[1:3]] == ["11:11:30", "11:36:51"]
     assert "-> paged Ward nurse (nurse) via console (page)" in lines[3]
     assert len(lines) == 4
+    view.lines([("alerts", _alert("12:00:00"))], now=12.1)
+    assert [line[:8] for line in view.lines([], now=12.2, flush=True)] == ["12:00:00"]  # the demo's end
 
 
 def test_resolved_line_does_not_repeat_the_episodes_reasons_beside_a_normal_score() -> None:
