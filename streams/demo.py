@@ -44,7 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=Formatter,
         epilog="example:\n  wardwatch demo                       # 20 patients, 8 simulated hours at 400x (72 s)\n"
         "  wardwatch demo --patients 60 --speed 600 --duration 120\n"
-        "  wardwatch demo --metrics-port 9118 --web-port 6076 --mllp-port 2585   # beside another demo\n"
+        "  wardwatch demo --metrics-port 9118 --web-port 6076 --mllp-port 2585 --notify-metrics-port 9119"
+        "   # beside another demo\n"
         "stops everything on Ctrl-C, SIGTERM or SIGHUP; a busy port is an error (exit 2) naming the option.",
     )
     p.add_argument("--patients", type=int, default=20, help="simulated patients")
