@@ -20,7 +20,7 @@ from alerts.model import Alert, DetectorInfo, Kind, News2Summary, Priority, Reas
 from monitor.interop.result import RejectCode
 from monitor.parse import RejectReason
 from streams.config import WORKER_ENVIRONMENT
-from streams.deadletter import DeadLetter
+from streams.kafka import DeadLetter
 from tests.conftest import ROOT
 from tests.unit.test_audit import scenario
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.broker import BrokerError, EmbeddedBroker, free_port, set_parent_death_signal
+from streams.kafka import BrokerError, EmbeddedBroker, free_port, set_parent_death_signal
 from streams.config import Settings
 
 EXIT_USAGE = 2
@@ -233,8 +233,8 @@ def _banner(args: argparse.Namespace, bootstrap: str, logs: Path) -> None:
 
 
 async def _follow(env: dict[str, str], args: argparse.Namespace, started: float, worker: subprocess.Popen) -> int:
-    from streams.demo_view import DemoView
-    from streams.kafka_clients import consumer
+    from streams.cli.demo_view import DemoView
+    from streams.kafka import consumer
 
     settings = Settings.from_env(bootstrap=env["WARDWATCH_KAFKA_BOOTSTRAP"])
     cons = await consumer(settings, settings.topics.alerts, settings.topics.audit, auto_offset_reset="earliest",

@@ -11,7 +11,7 @@ import orjson
 
 from alerts.format import TABLE_HEADER, alert_line, alert_row, table_line
 from streams.config import Settings
-from streams.kafka_clients import BrokerUnavailable, consumer
+from streams.kafka import BrokerUnavailable, consumer
 
 
 
