@@ -116,7 +116,12 @@ def check_ports(ports: list[PortOption]) -> str | None:
 # ---- children and signals --------------------------------------------------
 
 class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: unwinds like Ctrl-C so the same cleanup runs."""
+    """SIGTERM or SIGHUP while children start: unwinds like Ctrl-C so the same cleanup runs.
+
+    Once the demo follows the topics, the event loop takes these signals
+    instead (`_follow`): an exception raised inside a running task would end
+    as a "Task exception was never retrieved" traceback.
+    """
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -124,7 +129,15 @@ class Stopped(KeyboardInterrupt):
 
 
 def _raise_stopped(signum: int, _frame: object) -> None:
+    # The first signal stops the demo; later ones are ignored, or they would cut the cleanup short.
+    # `timeout` under make sends two or three within milliseconds (to make, from make, to the group).
+    ignore_stop_signals()
     raise Stopped(signum)
+
+
+def _announce(signum: int) -> None:
+    name = "Ctrl-C" if signum == signal.SIGINT else f"{signal.Signals(signum).name} received"
+    print(f"\nstopping ({name})…", file=sys.stderr, flush=True)
 
 
 def install_stop_signals() -> None:
@@ -197,9 +210,9 @@ def run(args: argparse.Namespace) -> int:
                                 "--speed", str(args.speed), "--deteriorating", str(args.deteriorating),
                                 "--seed", str(args.seed), "--quiet"], env, logs / "simulate.log"))
         return asyncio.run(_follow(env, args, started, worker))
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP as Stopped
-        why = f"{exc.args[0]} received" if isinstance(exc, Stopped) else "Ctrl-C"
-        print(f"\nstopping ({why})…", file=sys.stderr, flush=True)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP as Stopped, before the loop took over
+        ignore_stop_signals()
+        _announce(exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
         return 0
     finally:
         ignore_stop_signals()
@@ -236,13 +249,25 @@ async def _follow(env: dict[str, str], args: argparse.Namespace, started: float,
     from streams.cli.demo_view import DemoView
     from streams.kafka import consumer
 
+    loop = asyncio.get_running_loop()
+    stop: list[int] = []  # the signal that asked us to stop
+
+    def on_signal(signum: int) -> None:
+        if not stop:
+            stop.append(signum)
+            _announce(signum)
+
+    stop_signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    for sig in stop_signals:
+        loop.add_signal_handler(sig, on_signal, sig)
     settings = Settings.from_env(bootstrap=env["WARDWATCH_KAFKA_BOOTSTRAP"])
-    cons = await consumer(settings, settings.topics.alerts, settings.topics.audit, auto_offset_reset="earliest",
-                          group_id=None)
     view = DemoView(settings.topics.alerts, colour=sys.stdout.isatty(), started=started)
     status = _Status(args.metrics_port, worker, logs=args.logs, web_port=args.web_port)
+    cons = None
     try:
-        while not args.duration or time.monotonic() - started < args.duration:
+        cons = await consumer(settings, settings.topics.alerts, settings.topics.audit, auto_offset_reset="earliest",
+                              group_id=None)
+        while not stop and (not args.duration or time.monotonic() - started < args.duration):
             status.maybe_print()
             if worker.poll() is not None:
                 print(f"error: the worker exited with code {worker.returncode}; see {args.logs}/worker.log",
@@ -255,7 +280,11 @@ async def _follow(env: dict[str, str], args: argparse.Namespace, started: float,
         for line in view.lines([], flush=True):
             print(line, flush=True)
     finally:
-        await cons.stop()
+        for sig in stop_signals:  # back to ignoring them (not to the default, which would kill us mid-cleanup)
+            loop.remove_signal_handler(sig)
+        ignore_stop_signals()
+        if cons is not None:
+            await cons.stop()
         status.maybe_print(force=True)
     return 0
 
