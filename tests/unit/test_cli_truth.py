@@ -19,7 +19,7 @@ def _subparsers() -> dict[str, argparse.ArgumentParser]:
 def test_every_option_has_help_and_no_default_is_shown_twice_or_as_none() -> None:
     for name, parser in _subparsers().items():
         for action in parser._actions:
-            if not isinstance(action, argparse._HelpAction):
+            if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):  # sub-commands: own help
                 assert action.help, f"wardwatch {name} {action.option_strings or action.dest} has no help"
         text = re.sub(r"\s+", " ", parser.format_help())
         assert "(default: None)" not in text, name
