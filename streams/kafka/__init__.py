@@ -1,4 +1,5 @@
-"""Kafka plumbing every service shares: clients, topic creation, the embedded broker, dead letters."""
+"""Kafka plumbing every service shares: clients, topic creation, the embedded broker, dead letters, and the
+watch on the broker and its topics that readiness and ingest consult."""
 
 from streams.exports import public
 
@@ -8,4 +9,5 @@ __all__, __getattr__ = public(__name__, {
     "broker": ("BrokerError", "EmbeddedBroker", "free_port", "set_parent_death_signal", "tansu_binary",
                "wait_for_port"),
     "deadletter": ("DeadLetter",),
+    "broker_watch": ("BrokerWatch", "KafkaStatus"),
 })

@@ -51,9 +51,16 @@ class AuditWriter:
         now = _now_ms()
         r = n.recipient
         await self._append(AuditRecord(
-            AuditType.DELIVERY, n.alert_id, patient_id, now, now, event_ms=n.ts_ms or None, wall_ms=now, stage=n.stage, recipient=r.key, name=r.name,
-            role=r.role, channel=r.channel, attempt=attempt, outcome=outcome, detail=detail or None,
-            priority=n.priority.value, ward=n.ward))
+            AuditType.DELIVERY, n.alert_id, patient_id, now, now, event_ms=n.ts_ms or None, wall_ms=now,
+            stage=n.stage, recipient=r.key, name=r.name, role=r.role, channel=r.channel, attempt=attempt,
+            outcome=outcome, detail=detail or None, priority=n.priority.value, ward=n.ward))
+
+    async def escalation(self, alert_id: str, patient_id: str, stage: str, priority: str, ward: str,
+                         why: str, event_ms: int | None = None) -> None:
+        """Notify went up the chain ahead of the timer (e.g. the page before could not be delivered)."""
+        now = _now_ms()
+        await self._append(AuditRecord(AuditType.ESCALATION, alert_id, patient_id, now, now, event_ms=event_ms,
+                                       wall_ms=now, stage=stage, priority=priority, ward=ward, detail=why))
 
     async def ack(self, ack: Ack, source: str, event_ms: int | None = None) -> None:
         """`event_ms`: event time of the alert state the person answered (the ack itself has only a wall clock)."""
