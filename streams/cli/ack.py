@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n  wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --by 'Nurse Ada'\n"
         "  wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --by 'Dr Lee' --resolve",
     )
-    p.add_argument("alert_id")
+    p.add_argument("alert_id", help="the alert's id, as printed at the end of each alert line ([phys-...])")
     p.add_argument("--by", required=True, help="who acknowledges (name or staff id)")
     p.add_argument("--resolve", action="store_true", help="resolve instead of acknowledge")
     p.add_argument("--patient", help="patient id (looked up on the alerts topic when omitted)")
@@ -31,16 +31,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-async def find_patient(settings: Settings, alert_id: str, timeout_s: float = 15.0) -> str | None:
-    """Scan the alerts topic for the alert id; the ack must be keyed by its patient.
+async def find_alert(settings: Settings, alert_id: str, timeout_s: float = 15.0) -> dict | None:
+    """The alert's latest message on the alerts topic (its patient keys the ack; its status says if an
+    ack can still do anything).
 
-    Reads until the topic goes quiet rather than to ListOffsets' end, which the
-    embedded broker reports wrongly.
+    One alert's messages share a key, hence a partition, so the last one read is
+    its current state. Reads until the topic goes quiet rather than to
+    ListOffsets' end, which the embedded broker reports wrongly.
     """
     cons = await consumer(settings, settings.topics.alerts, auto_offset_reset="earliest", group_id=None,
                           enable_auto_commit=False)
     deadline = time.monotonic() + timeout_s
     quiet = 0
+    latest: dict | None = None
     try:
         while time.monotonic() < deadline and quiet < 3:
             batch = await cons.getmany(timeout_ms=400)
@@ -50,10 +53,10 @@ async def find_patient(settings: Settings, alert_id: str, timeout_s: float = 15.
                     if alert_id.encode() in record.value:
                         doc = orjson.loads(record.value)
                         if doc.get("alert_id") == alert_id:
-                            return doc.get("patient_id")
+                            latest = doc
     finally:
         await cons.stop()
-    return None
+    return latest
 
 
 async def send_ack(settings: Settings, ack: Ack) -> None:
@@ -66,12 +69,19 @@ async def send_ack(settings: Settings, ack: Ack) -> None:
 
 async def _run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(**({"bootstrap": args.bootstrap} if args.bootstrap else {}))
-    patient = args.patient or await find_patient(settings, args.alert_id)
+    latest = await find_alert(settings, args.alert_id)
+    patient = args.patient or (latest or {}).get("patient_id")
     if not patient:
         print(f"error: alert {args.alert_id} not found on topic {settings.topics.alerts}; "
               "check the id (wardwatch alerts --from-beginning) or pass --patient", file=sys.stderr)
         return 1
     action = AckAction.RESOLVE if args.resolve else AckAction.ACKNOWLEDGE
+    if latest and latest.get("status") == "resolved":
+        by = f" by {latest['acknowledged_by']}" if latest.get("acknowledged_by") else ""
+        print(f"warning: alert {args.alert_id} is already resolved (event time {latest.get('ts')}{by}); "
+              f"nothing sent: the worker would dead-letter the {action.value} as alert_resolved. "
+              "If the patient needs attention again, a new alert will have its own id.", file=sys.stderr)
+        return 1
     await send_ack(settings, Ack(args.alert_id, patient, args.by, action, int(time.time() * 1000), source="cli"))
     print(f"{action.value} sent for {args.alert_id} by {args.by}")
     return 0

@@ -18,7 +18,7 @@ EXAMPLE = """\
 example:
   wardwatch evaluate --quick --out /tmp/ww-eval          # ~1.5 min smoke run: 30 patients x 12 h x 3 seeds
   wardwatch evaluate --patients 200 --hours 24 --seeds 7,8,9 --out evaluation
-  wardwatch evaluate --seeds 101,102,103 --json > heldout.json   # held-out seeds, numbers only
+  wardwatch evaluate --seeds 401,402,403 --json > heldout.json   # the held-out seeds (README), numbers only
   wardwatch evaluate --dataset data/physionet2012 --out /tmp/ww-p12  # real ICU charts, ~1 min
   wardwatch evaluate --dataset tests/fixtures/physionet2012 --out /tmp/ww-p12-slice   # the committed slice
   wardwatch evaluate --matrix --out /tmp/ww-matrix     # robustness matrix, 60 cells, ~3-5 min on 2 idle cores
