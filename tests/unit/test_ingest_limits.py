@@ -94,7 +94,7 @@ def test_limits_from_the_environment(monkeypatch) -> None:
 
 
 class _Pipeline:
-    async def submit(self, result: GatewayResult, raw: bytes, source: str) -> None:
+    async def submit(self, result: GatewayResult, raw: bytes, source: str, gateway: str | None = None) -> None:
         return None
 
 
