@@ -17,13 +17,12 @@ import argparse
 from collections import Counter
 from dataclasses import dataclass
 
-from monitor.cohort import CohortSpec, PatientLabel, generate_cohort, iter_patient_samples
-from monitor.vitals import VitalSample
-
 from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig
 from alerts.engine import PatientEngine
 from alerts.model import Alert, Status
 from alerts.policy import AlertPolicy, Observation
+from monitor.cohort import CohortSpec, PatientLabel, generate_cohort, iter_patient_samples
+from monitor.vitals import VitalSample
 
 #: The simulator's default ward (`wardwatch simulate` defaults), over one day.
 DEFAULT_WARD = CohortSpec(n_patients=20, hours=24.0, seed=7, deteriorating_share=0.3)
@@ -150,12 +149,13 @@ def patient_figures(label: PatientLabel, samples: list[VitalSample], config: Pol
     )
 
 
-def fatigue_figures(spec: CohortSpec = DEFAULT_WARD, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> FatigueFigures:
+def fatigue_figures(
+    spec: CohortSpec = DEFAULT_WARD, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG
+) -> FatigueFigures:
     """The whole ward's figures (a day of 20 patients takes well under a minute)."""
     cohort = generate_cohort(spec)
     patients = tuple(
-        patient_figures(label, list(iter_patient_samples(cohort, label.patient_id)), config)
-        for label in cohort.labels
+        patient_figures(label, list(iter_patient_samples(cohort, label.patient_id)), config) for label in cohort.labels
     )
     return FatigueFigures(spec, patients)
 
@@ -185,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hours", type=float, default=DEFAULT_WARD.hours)
     p.add_argument("--seed", type=int, default=DEFAULT_WARD.seed)
     args = p.parse_args(argv)
-    spec = CohortSpec(n_patients=args.patients, hours=args.hours, seed=args.seed,
-                      deteriorating_share=DEFAULT_WARD.deteriorating_share)
+    spec = CohortSpec(
+        n_patients=args.patients, hours=args.hours, seed=args.seed, deteriorating_share=DEFAULT_WARD.deteriorating_share
+    )
     print(format_figures(fatigue_figures(spec)))
     return 0
 

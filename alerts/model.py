@@ -31,7 +31,7 @@ class Priority(str, enum.Enum):
     def rank(self) -> int:
         return _PRIORITY_RANK[self]
 
-    def raised(self) -> "Priority":
+    def raised(self) -> Priority:
         """One step more urgent (HIGH stays HIGH)."""
         return _BY_RANK[min(self.rank + 1, 2)]
 
@@ -60,7 +60,7 @@ class EpisodeClass(str, enum.Enum):
     TECHNICAL = "technical"
 
     @staticmethod
-    def of(kind: Kind) -> "EpisodeClass":
+    def of(kind: Kind) -> EpisodeClass:
         if kind.physiological:
             return EpisodeClass.PHYSIOLOGICAL
         return EpisodeClass(kind.value)
@@ -86,7 +86,7 @@ class Reason:
         return out
 
     @classmethod
-    def from_wire(cls, doc: dict[str, Any]) -> "Reason":
+    def from_wire(cls, doc: dict[str, Any]) -> Reason:
         return cls(
             vital=doc.get("vital", ""),
             text=doc.get("text", ""),

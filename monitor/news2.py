@@ -240,10 +240,7 @@ def _score(
     """
     if on_oxygen is not True and on_oxygen is not False:
         raise ValueError(f"on_oxygen must be a bool, got {on_oxygen!r}")
-    if spo2_scale == 1 and type(spo2_scale) is int:
-        spo2_row = _SPO2_SCALE1
-    else:
-        spo2_row = _spo2_row(spo2_scale, on_oxygen)
+    spo2_row = _SPO2_SCALE1 if spo2_scale == 1 and type(spo2_scale) is int else _spo2_row(spo2_scale, on_oxygen)
     components: dict[str, int] = {}
     total = 0
     if resp_rate is not None:

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
 from faust.types.tuples import ack_lock
@@ -49,13 +50,13 @@ log = logging.getLogger("wardwatch.fastlane")
 RecordHandler = Callable[[Any], Awaitable[None]]
 
 _original_drain = Consumer._drain_messages
-_LANES: "weakref.WeakKeyDictionary[Any, BatchLane]" = weakref.WeakKeyDictionary()
+_LANES: weakref.WeakKeyDictionary[Any, BatchLane] = weakref.WeakKeyDictionary()
 
 
 class _InFlight:
     """Stands in the consumer's unacked set while a batch is processed (what `wait_empty` waits on)."""
 
-    __slots__ = ("acked", "refcount", "__weakref__")
+    __slots__ = ("__weakref__", "acked", "refcount")
 
     def __init__(self) -> None:
         self.acked = False
