@@ -7,6 +7,7 @@ An `Alert` is one state change of one episode; consumers dedupe on
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,7 +163,7 @@ class Alert:
         return out
 
 
-def slot_setters(cls: type, names: tuple[str, ...]) -> tuple:
+def slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...]:
     """The slots' own setters of a frozen slotted dataclass, checked against its fields.
 
     Building such a record through them skips the dataclass __init__'s keyword
@@ -174,7 +175,7 @@ def slot_setters(cls: type, names: tuple[str, ...]) -> tuple:
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
-def _make_new_news2_summary():  # type: ignore[no-untyped-def]
+def _make_new_news2_summary() -> Callable[[int, dict[str, int], str], News2Summary]:
     set_total, set_components, set_band = slot_setters(News2Summary, ("total", "components", "band"))
     alloc = object.__new__
 
@@ -189,7 +190,7 @@ def _make_new_news2_summary():  # type: ignore[no-untyped-def]
     return new_news2_summary
 
 
-def _make_new_detector_info():  # type: ignore[no-untyped-def]
+def _make_new_detector_info() -> Callable[[str, str, float], DetectorInfo]:
     set_name, set_version, set_score = slot_setters(DetectorInfo, ("name", "version", "score"))
     alloc = object.__new__
 

@@ -28,6 +28,7 @@ inside them is scored however extreme.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 import math
 import numbers
 from bisect import bisect_right
@@ -217,7 +218,7 @@ def _points(name: str, row: _Row, value: object) -> int:
     if kind is float or kind is int:
         low, high = _BOUNDS[name]
         if low <= value <= high:  # type: ignore[operator]
-            return row.points[bisect_right(row.midpoints, value)]  # type: ignore[arg-type]
+            return row.points[bisect_right(row.midpoints, value)]  # type: ignore[call-overload]
     return row.score(_number(name, value))
 
 
@@ -246,7 +247,7 @@ def _score(
     if resp_rate is not None:
         kind = type(resp_rate)
         if (kind is float or kind is int) and _RR_LOW <= resp_rate <= _RR_HIGH:  # type: ignore[operator]
-            p = _RR_POINTS[bisect_right(_RR_MIDPOINTS, resp_rate)]  # type: ignore[arg-type]
+            p = _RR_POINTS[bisect_right(_RR_MIDPOINTS, resp_rate)]  # type: ignore[call-overload]
         else:
             p = _points("resp_rate", _RESP_RATE, resp_rate)
         components["resp_rate"] = p
@@ -254,7 +255,7 @@ def _score(
     if spo2 is not None:
         kind = type(spo2)
         if (kind is float or kind is int) and _SPO2_LOW <= spo2 <= _SPO2_HIGH:  # type: ignore[operator]
-            p = spo2_row.points[bisect_right(spo2_row.midpoints, spo2)]  # type: ignore[arg-type]
+            p = spo2_row.points[bisect_right(spo2_row.midpoints, spo2)]  # type: ignore[call-overload]
         else:
             p = _points("spo2", spo2_row, spo2)
         components["spo2"] = p
@@ -267,7 +268,7 @@ def _score(
     if systolic_bp is not None:
         kind = type(systolic_bp)
         if (kind is float or kind is int) and _SBP_LOW <= systolic_bp <= _SBP_HIGH:  # type: ignore[operator]
-            p = _SBP_POINTS[bisect_right(_SBP_MIDPOINTS, systolic_bp)]  # type: ignore[arg-type]
+            p = _SBP_POINTS[bisect_right(_SBP_MIDPOINTS, systolic_bp)]  # type: ignore[call-overload]
         else:
             p = _points("systolic_bp", _SYSTOLIC_BP, systolic_bp)
         components["systolic_bp"] = p
@@ -275,7 +276,7 @@ def _score(
     if heart_rate is not None:
         kind = type(heart_rate)
         if (kind is float or kind is int) and _HR_LOW <= heart_rate <= _HR_HIGH:  # type: ignore[operator]
-            p = _HR_POINTS[bisect_right(_HR_MIDPOINTS, heart_rate)]  # type: ignore[arg-type]
+            p = _HR_POINTS[bisect_right(_HR_MIDPOINTS, heart_rate)]  # type: ignore[call-overload]
         else:
             p = _points("heart_rate", _HEART_RATE, heart_rate)
         components["heart_rate"] = p
@@ -289,7 +290,7 @@ def _score(
     if temperature is not None:
         kind = type(temperature)
         if (kind is float or kind is int) and _TEMP_LOW <= temperature <= _TEMP_HIGH:  # type: ignore[operator]
-            p = _TEMP_POINTS[bisect_right(_TEMP_MIDPOINTS, temperature)]  # type: ignore[arg-type]
+            p = _TEMP_POINTS[bisect_right(_TEMP_MIDPOINTS, temperature)]  # type: ignore[call-overload]
         else:
             p = _points("temperature", _TEMPERATURE, temperature)
         components["temperature"] = p
@@ -314,7 +315,7 @@ if _OXYGEN_POINTS == 3:  # `_score` tells a red score by the value 3 among the c
 _N_PARAMETERS = len(PARAMETERS)
 
 
-def _make_new_score():  # type: ignore[no-untyped-def]
+def _make_new_score() -> Callable[[int, dict[str, int], Band, bool], News2Score]:
     """News2Score without keyword handling: binds the slots' setters once (hot path)."""
     set_total, set_components, set_band, set_complete = (
         News2Score.__dict__[name].__set__ for name in ("total", "components", "band", "complete")
