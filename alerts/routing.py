@@ -174,7 +174,7 @@ class Chase:
     paged: frozenset[str] = frozenset()  # recipient keys paged so far
     acked_ms: int | None = None  # set once acknowledged: stop chasing
 
-    def with_paged(self, keys: tuple[str, ...] | list[str]) -> "Chase":
+    def with_paged(self, keys: tuple[str, ...] | list[str]) -> Chase:
         return replace(self, paged=self.paged | frozenset(keys))
 
 

@@ -28,10 +28,10 @@ inside them is scored however extreme.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 import math
 import numbers
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
