@@ -27,6 +27,7 @@ class AuditType(str, enum.Enum):
     DELIVERY = "delivery"
     ACK = "ack"
     CONFIG = "config"
+    ESCALATION = "escalation"  # notify went up the chain before the timer: `detail` says why
 
 
 class Outcome(str, enum.Enum):
@@ -167,6 +168,8 @@ def _entry(r: AuditRecord) -> TimelineEntry:
         role = f" ({r.role})" if r.role else ""
         return TimelineEntry(r.ts_ms, event, f"{stage_text(r.stage or '')} to {r.name}{role} via {r.channel}, "
                              f"attempt {r.attempt}{tail}")
+    if r.type is AuditType.ESCALATION:
+        return TimelineEntry(r.ts_ms, "escalated early", f"{stage_text(r.stage or '')}: {r.detail}")
     if r.by_user:
         who = f" ({r.by_user}, {r.role}, signed in by {r.auth})"
     else:  # a paging system vouches for its recipient; a typed name vouches for nothing
