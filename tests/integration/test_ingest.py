@@ -181,7 +181,8 @@ def test_hostile_input_is_refused_with_a_reason_and_dead_lettered(broker, worker
     acks = mllp_session(mllp_port, [], raw=(FIXTURES / "mllp_truncated.bin").read_bytes())
     assert sorted(msa(a)[1] for a in acks) == ["AA", "AR", "AR"], acks
     assert all("truncated" in msa(a)[3] for a in acks if msa(a)[1] == "AR")
-    wrong, missing = mllp_session(mllp_port, [fixture_hl7("hl7_wrong_encoding.hl7"), fixture_hl7("hl7_missing_pid.hl7")])
+    wrong, missing = mllp_session(mllp_port,
+                                  [fixture_hl7("hl7_wrong_encoding.hl7"), fixture_hl7("hl7_missing_pid.hl7")])
     assert msa(wrong)[1] == "AR" and "encoding characters" in msa(wrong)[3]
     assert msa(missing)[1:4] == ["AE", "MSG00003", "message has no PID segment"]
 
@@ -191,9 +192,8 @@ def test_hostile_input_is_refused_with_a_reason_and_dead_lettered(broker, worker
     assert post(worker.web_port, "/ingest/hl7v2", body, token=None)[0] == 401
     status, reply = post(worker.web_port, "/ingest/vitals", b"[" + b" " * 2_000_000 + b"]")
     assert status == 413 and "larger than 1048576" in reply["error"]
-    status, reply = post(
-        worker.web_port, "/ingest/hl7v2", fixture_hl7("hl7_missing_pid.hl7"), content_type="text/plain"
-    )
+    status, reply = post(worker.web_port, "/ingest/hl7v2", fixture_hl7("hl7_missing_pid.hl7"),
+                         content_type="text/plain")
     assert status == 422 and reply["ack_code"] == "AE" and reply["error"] == "message has no PID segment"
     status, reply = post(worker.web_port, "/ingest/vitals", b"{not json")
     assert status == 400 and "not valid JSON" in reply["error"]
@@ -202,12 +202,8 @@ def test_hostile_input_is_refused_with_a_reason_and_dead_lettered(broker, worker
     assert reply["skipped_codes"] == ["http://loinc.org|29463-7"]
     assert {r["entry"] for r in reply["rejections"]} >= {"Bundle.entry[3]", "Bundle.entry[10]"}
 
-    letters = [
-        doc
-        for _, doc in read_topic(
-            broker.bootstrap, "vitals-dlq", lambda rs: sum(d["topic"] == "ingest/fhir" for _, d in rs) >= 8
-        )
-    ]
+    letters = [doc for _, doc in read_topic(broker.bootstrap, "vitals-dlq",
+                                            lambda rs: sum(d["topic"] == "ingest/fhir" for _, d in rs) >= 8)]
     fhir = [d for d in letters if d["topic"] == "ingest/fhir"]
     assert len(fhir) == 8 and all(d["error"].startswith("Bundle.entry[") and d["payload"] for d in fhir)
     assert any(d["reason"] == "withdrawn" and "entered-in-error" in d["payload"] for d in fhir)
@@ -224,9 +220,8 @@ def test_hostile_input_is_refused_with_a_reason_and_dead_lettered(broker, worker
 
 def test_without_tokens_ingest_answers_not_configured(broker, worker_factory):
     worker = worker_factory(WARDWATCH_INGEST_TOKENS="")
-    status, reply = post(
-        worker.web_port, "/ingest/vitals", b'{"patient_id": "MRN-1", "ts": 0, "heart_rate": 70}', token="anything"
-    )
+    status, reply = post(worker.web_port, "/ingest/vitals", b'{"patient_id": "MRN-1", "ts": 0, "heart_rate": 70}',
+                         token="anything")
     assert status == 401 and "not configured" in reply["error"]
     (ack,) = mllp_session(int(worker.env["WARDWATCH_MLLP_PORT"]), [fixture_hl7("hl7_pcd01_oru.hl7")])
     assert msa(ack)[1] == "AR" and "not configured" in msa(ack)[3]
@@ -287,19 +282,14 @@ async def _load(port: int, mllp_port: int, count: int, max_s: float = 60.0) -> d
     typical = (FIXTURES / "fhir_bundle_typical.json").read_text()
     hl7 = [hl7_oru(f"LOAD-{i % 200}", f"L{i}", T0 + i * 1000, 97, 16, 70) for i in range(count)]
     return {
-        "vitals JSON (1 sample)": await http(
-            "/ingest/vitals", [orjson.dumps(vitals(i)) for i in range(count)], "application/json"
-        ),
+        "vitals JSON (1 sample)": await http("/ingest/vitals", [orjson.dumps(vitals(i)) for i in range(count)],
+                                             "application/json"),
         "vitals NDJSON (10 lines)": await http(
-            "/ingest/vitals",
-            [b"\n".join(orjson.dumps(vitals(i * 10 + j)) for j in range(10)) for i in range(count)],
-            "application/x-ndjson",
-        ),
+            "/ingest/vitals", [b"\n".join(orjson.dumps(vitals(i * 10 + j)) for j in range(10)) for i in range(count)],
+            "application/x-ndjson"),
         "FHIR Bundle (5 Observations)": await http(
-            "/ingest/fhir",
-            [typical.replace("MRN-0077", f"LOAD-{i % 200}").encode() for i in range(count)],
-            "application/fhir+json",
-        ),
+            "/ingest/fhir", [typical.replace("MRN-0077", f"LOAD-{i % 200}").encode() for i in range(count)],
+            "application/fhir+json"),
         "HL7 v2 over HTTP (3 OBX)": await http("/ingest/hl7v2", hl7, "text/plain"),
         "HL7 v2 over MLLP (3 OBX, 4 conns)": await mllp(hl7),
     }
