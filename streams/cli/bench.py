@@ -23,8 +23,19 @@ from pathlib import Path
 
 import orjson
 
-from streams.bench import (ROOT, BenchTopics, Ward, create_topics, fill, generate_ward, measure_domain,
-                           measure_latency, mean_state_bytes, report, run_pipeline)
+from streams.bench import (
+    ROOT,
+    BenchTopics,
+    Ward,
+    create_topics,
+    fill,
+    generate_ward,
+    mean_state_bytes,
+    measure_domain,
+    measure_latency,
+    report,
+    run_pipeline,
+)
 
 
 @dataclass(frozen=True)
@@ -221,7 +232,7 @@ def _measure(args: argparse.Namespace, sizes: Sizes, bootstrap: str,
         cpu_ratio = pipe.samples_per_cpu_s / base["samples_per_cpu_s"] if base["samples_per_cpu_s"] else 0.0
         notes["ratio"] = f"wall rates; per CPU second {cpu_ratio:.2f} (immune to other load on the machine)"
         progress.begin(f"latency at {args.latency_load:.0%} of {pipe.samples_per_s:,.0f} samples/s")
-        load = [(k, v, n) for (k, v), n in zip(later.batched, _sample_counts(later.batched))]
+        load = [(k, v, n) for (k, v), n in zip(later.batched, _sample_counts(later.batched), strict=True)]
         rate = max(1.0, pipe.samples_per_s * args.latency_load)
         duration = min(sizes.latency_s, max(1.0, later.samples / rate))
         lat = asyncio.run(measure_latency(bootstrap, batched.vitals, batched.alerts, load, rate, duration, run_id,
