@@ -263,9 +263,8 @@ class Notifier:
             why = f"{stage_text(failed.stage)} to {names} could not be delivered"
             page = page_step(self.routing, chase, step, _now_ms(), stage_name(step, chase.priority), why)
             log.warning("alert %s: %s; escalating to step %d now", alert_id, why, page.step)
-            known = self.state.events.get(alert_id)
             await self.audit.escalation(alert_id, chase.patient_id, page.stage, chase.priority.value, chase.ward, why,
-                                        event_ms=known.ts_ms if known else None)
+                                        event_ms=self.state.event_ms(alert_id))
             job = await self._decide(advance(chase, page), self.state.events.get(alert_id, job.event), page)
             await self.audit.flush()
         self._spawn(self._deliver_page(job))
@@ -345,8 +344,7 @@ class Notifier:
     # ---- acks --------------------------------------------------------------
     async def _on_ack(self, ack: Ack, source: str) -> None:
         """An ack from staff stops the chase at once (the worker's `acknowledged` follows)."""
-        known = self.state.events.get(ack.alert_id)
-        await self.audit.ack(ack, source, event_ms=known.ts_ms if known else None)
+        await self.audit.ack(ack, source, event_ms=self.state.event_ms(ack.alert_id))
         chase = self.state.chases.get(ack.alert_id)
         if chase is None or chase.acked_ms is not None:
             return

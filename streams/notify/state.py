@@ -19,6 +19,7 @@ recent alerts, not to every alert ever paged. The audit topic keeps the story.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -32,6 +33,8 @@ from streams.notify.read_all import read_topic
 
 log = logging.getLogger("wardwatch.notify")
 
+#: How many closed alerts keep their event time for late acks (a few hours of a busy hospital).
+CLOSED_EVENTS_KEPT = 10_000
 _CHASE = "|chase"
 _DONE = "|done"
 
@@ -77,6 +80,9 @@ class DeliveryState:
         self.outcomes: dict[str, str] = {}
         self.chases: dict[str, Chase] = {}
         self.events: dict[str, AlertEvent] = {}  # latest alert message of each chase: the text of its pages
+        #: Event time of recently closed alerts: an ack read after the alert's `resolved` (the two topics
+        #: are not ordered against each other) still gets its event clock in the audit trail.
+        self.closed_event_ms: OrderedDict[str, int] = OrderedDict()
         self.keys_of: dict[str, set[str]] = {}  # alert_id -> its delivery keys (what prune tombstones)
         self.finished: dict[str, int] = {}  # alert_id -> wall ms its chase closed on `resolved`
         self.pending: dict[str, tuple[Pending, ...]] = {}  # alert_id -> pages decided, delivery maybe unfinished
@@ -132,12 +138,21 @@ class DeliveryState:
 
     async def close_chase(self, alert_id: str, now_ms: int) -> None:
         """Stop chasing (the alert resolved at wall `now_ms`) and start the clock after which `prune` forgets it."""
-        self.events.pop(alert_id, None)
+        closed = self.events.pop(alert_id, None)
+        if closed is not None:
+            self.closed_event_ms[alert_id] = closed.ts_ms
+            while len(self.closed_event_ms) > CLOSED_EVENTS_KEPT:
+                self.closed_event_ms.popitem(last=False)
         self.pending.pop(alert_id, None)
         if self.chases.pop(alert_id, None) is not None:
             await self.producer.send_and_wait(self.topic, None, key=(alert_id + _CHASE).encode())
         self.finished[alert_id] = now_ms
         await self.producer.send_and_wait(self.topic, orjson.dumps({"at_ms": now_ms}), key=(alert_id + _DONE).encode())
+
+    def event_ms(self, alert_id: str) -> int | None:
+        """The alert's latest event time, open or recently closed (None: never seen)."""
+        known = self.events.get(alert_id)
+        return known.ts_ms if known is not None else self.closed_event_ms.get(alert_id)
 
     async def prune(self, now_ms: int, keep_ms: int) -> int:
         """Tombstone the delivery keys of alerts resolved at least `keep_ms` ago; returns how many alerts."""
