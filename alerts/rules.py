@@ -10,14 +10,13 @@ relaxed level, not the raise level.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
-
-from monitor.detector import Z_JOIN, Z_START, Contribution, DetectorResult
-from monitor.vitals import LABELS, UNITS, format_vital
+from collections.abc import Callable, Iterable
 
 from alerts.conditions import Condition
 from alerts.config import PolicyConfig, ThresholdRule
 from alerts.model import Kind, News2Summary, Priority, Reason
+from monitor.detector import Z_JOIN, Z_START, Contribution, DetectorResult
+from monitor.vitals import LABELS, UNITS, format_vital
 
 NEWS2_KEY = "news2"
 ANOMALY_KEY = "anomaly"
@@ -93,7 +92,7 @@ def news2_without(news2: News2Summary, params: Iterable[str]) -> News2Summary:
 
 
 _HEADLINES: dict[tuple[int, str], Reason] = {}
-_REASONS: dict[tuple, Reason] = {}
+_REASONS: dict[tuple[object, ...], Reason] = {}
 _MEMO_MAX = 4096
 
 
@@ -102,7 +101,8 @@ def _headline(total: int, band: str) -> Reason:
     key = (total, band)
     reason = _HEADLINES.get(key)
     if reason is None:
-        reason = _HEADLINES[key] = Reason(vital="news2", value=float(total), score=total, text=f"NEWS2 {total} ({band})")
+        text = f"NEWS2 {total} ({band})"
+        reason = _HEADLINES[key] = Reason(vital="news2", value=float(total), score=total, text=text)
     return reason
 
 
