@@ -10,14 +10,13 @@ relaxed level, not the raise level.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
-
-from monitor.detector import Z_JOIN, Z_START, Contribution, DetectorResult
-from monitor.vitals import LABELS, UNITS, format_vital
+from collections.abc import Callable, Iterable, Mapping
 
 from alerts.conditions import Condition
 from alerts.config import PolicyConfig, ThresholdRule
 from alerts.model import Kind, News2Summary, Priority, Reason
+from monitor.detector import Z_JOIN, Z_START, Contribution, DetectorResult
+from monitor.vitals import LABELS, UNITS, format_vital
 
 NEWS2_KEY = "news2"
 ANOMALY_KEY = "anomaly"
@@ -57,7 +56,7 @@ def _no_baseline(vital: str) -> float | None:
 
 
 def news2_condition(
-    news2: News2Summary, values: dict[str, object], active: bool, cfg: PolicyConfig,
+    news2: News2Summary, values: Mapping[str, object], active: bool, cfg: PolicyConfig,
     baseline: Baseline = _no_baseline,
 ) -> Condition | None:
     """Page on band low-medium or worse; clear only once the total is back under 3."""
@@ -93,7 +92,7 @@ def news2_without(news2: News2Summary, params: Iterable[str]) -> News2Summary:
 
 
 _HEADLINES: dict[tuple[int, str], Reason] = {}
-_REASONS: dict[tuple, Reason] = {}
+_REASONS: dict[tuple[object, ...], Reason] = {}
 _MEMO_MAX = 4096
 
 
@@ -102,11 +101,12 @@ def _headline(total: int, band: str) -> Reason:
     key = (total, band)
     reason = _HEADLINES.get(key)
     if reason is None:
-        reason = _HEADLINES[key] = Reason(vital="news2", value=float(total), score=total, text=f"NEWS2 {total} ({band})")
+        text = f"NEWS2 {total} ({band})"
+        reason = _HEADLINES[key] = Reason(vital="news2", value=float(total), score=total, text=text)
     return reason
 
 
-def _news2_reason_memo(param: str, points: int, values: dict[str, object], baseline: Baseline) -> Reason:
+def _news2_reason_memo(param: str, points: int, values: Mapping[str, object], baseline: Baseline) -> Reason:
     """`_news2_reason`, remembered by everything its text and numbers depend on.
 
     While a patient is alerting the detector is frozen, so the baseline is
@@ -129,7 +129,7 @@ def _news2_reason_memo(param: str, points: int, values: dict[str, object], basel
     return reason
 
 
-def _news2_reason(param: str, points: int, values: dict[str, object], baseline: Baseline) -> Reason:
+def _news2_reason(param: str, points: int, values: Mapping[str, object], baseline: Baseline) -> Reason:
     """'SpO2 88 % (limit 91 %, baseline 96 %) scores 3'."""
     raw = values.get(param)
     label = _PARAM_LABELS.get(param, param)
@@ -146,7 +146,7 @@ def _news2_reason(param: str, points: int, values: dict[str, object], baseline: 
     return Reason(vital=param, value=value, baseline=base, limit=limit, score=points, text=text)
 
 
-def news2_limit(param: str, value: float, values: dict[str, object]) -> float | None:
+def news2_limit(param: str, value: float, values: Mapping[str, object]) -> float | None:
     """The chart edge this value crossed to earn its points (e.g. SpO2 88 -> 91)."""
     edges = _edges(param, values)
     if edges is None:
@@ -160,7 +160,7 @@ def news2_limit(param: str, value: float, values: dict[str, object]) -> float | 
     return above[-1] if above else None
 
 
-def _edges(param: str, values: dict[str, object]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+def _edges(param: str, values: Mapping[str, object]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
     if param != "spo2":
         return _NEWS2_EDGES.get(param)
     if values.get("spo2_scale") != 2:

@@ -243,6 +243,10 @@ class Contribution:
         return f"; {way} {size}{'' if unit in ('%', '') else ' '}{unit} in {TREND_SPAN_MIN:.0f} min"
 
 
+#: One deviation as the detector found it: Contribution's fields (vital, value, baseline, std, z, trend).
+_Raw = tuple[str, float, float, float, float, float]
+
+
 class DetectorResult:
     """A score with the deviations behind it (`contributions`, most deviant first).
 
@@ -258,11 +262,11 @@ class DetectorResult:
         self.score = score
         self.warm = warm
         self._contributions: tuple[Contribution, ...] | None = tuple(contributions)
-        self._raw: list[tuple] | None = None
+        self._raw: list[_Raw] | None = None
 
     @classmethod
-    def _of(cls, score: float, warm: bool, raw: list[tuple]) -> DetectorResult:
-        """From the detector's (vital, value, baseline, std, z) tuples, unsorted."""
+    def _of(cls, score: float, warm: bool, raw: list[_Raw]) -> DetectorResult:
+        """From the detector's (vital, value, baseline, std, z, trend) tuples, unsorted."""
         result = cls.__new__(cls)
         result.score, result.warm, result._contributions, result._raw = score, warm, None, raw
         return result
@@ -376,12 +380,14 @@ class _VitalBaseline:
 
     __slots__ = ("direction", "fast", "fast_ts", "floor", "need", "quick", "sd", "slow", "sparse", "var")
 
-    def __init__(self, need: int, floor: float, direction: int = 0) -> None:
+    def __init__(self, need: int, floor: float, direction: int, value: float, ts_ms: int) -> None:
+        # Made with the vital's first value, which is taken and teaches nothing yet
+        # (no value was held before it), so the means are never None.
         self.var = _EWVar()
-        self.fast: float | None = None  # the current value: medium-horizon mean (or spot check)
-        self.fast_ts = 0
-        self.quick: float | None = None  # a half-minute mean, to see a recovery at once
-        self.slow: float | None = None  # a half-hour mean: with `fast`, the trend
+        self.fast = value  # the current value: medium-horizon mean (or spot check)
+        self.fast_ts = ts_ms
+        self.quick = value  # a half-minute mean, to see a recovery at once
+        self.slow = value  # a half-hour mean: with `fast`, the trend
         self.need = need  # learned values before this vital may score
         self.floor = floor  # STD_FLOOR of the vital
         self.sd = floor  # `std()` of the baseline as it stands, kept up to date by whoever changes `var`
@@ -391,10 +397,6 @@ class _VitalBaseline:
     def update(self, value: float, ts_ms: int, tau_s: float, learn: bool, memory_s: float) -> float:
         """Teach the baseline the value held since the last one, then take the new one."""
         fast = self.fast
-        if fast is None:
-            self.fast = self.quick = self.slow = value
-            self.fast_ts = ts_ms
-            return value
         dt = (ts_ms - self.fast_ts) / 1000.0
         if dt <= 0.0:
             return fast
@@ -538,9 +540,10 @@ class BaselineDetector(river_base.AnomalyDetector):
         """Whether any vital may score at `ts_ms` (the engine's `warm`)."""
         return any(self._warm(b, ts_ms) for b in self.vitals.values())
 
-    def _new(self, vital: str) -> _VitalBaseline:
+    def _new(self, vital: str, value: float, ts_ms: int) -> _VitalBaseline:
+        """The vital's baseline, made with its first value (or a checkpoint's current one)."""
         need = self.warmup_samples if vital in CONTINUOUS else min(self.warmup_samples, SPOT_WARMUP)
-        base = self.vitals[vital] = _VitalBaseline(need, STD_FLOOR[vital], DIRECTION[vital])
+        base = self.vitals[vital] = _VitalBaseline(need, STD_FLOOR[vital], DIRECTION[vital], value, ts_ms)
         return base
 
     def _warm(self, base: _VitalBaseline, ts_ms: int) -> bool:
@@ -575,11 +578,12 @@ class BaselineDetector(river_base.AnomalyDetector):
                 continue
             base = vitals.get(vital)
             if base is None:
-                base = self._new(vital)
-            base.update(value, ts, tau if continuous else 0.0, learn, memory)
+                self._new(vital, value, ts)
+            else:
+                base.update(value, ts, tau if continuous else 0.0, learn, memory)
         if ts - self.first_ts < self.warmup_ms:
             return _COLD
-        contributions: list[tuple] = []  # (vital, value, baseline, std, z), as Contribution's fields
+        contributions: list[_Raw] = []  # (vital, value, baseline, std, z, trend), as Contribution's fields
         warm_any = False
         top = 0.0
         extra = 0.0
@@ -637,7 +641,7 @@ class BaselineDetector(river_base.AnomalyDetector):
             return None
         return base.var.mean.value
 
-    def to_state(self) -> list:
+    def to_state(self) -> list[Any]:
         """Explicit, JSON-able state: [first_ts, frozen, {vital: [n, mean, var, current, ts, quick, slow(,
         sparse)]}, 3]; `sparse` only for a vital that had a charted-looking gap, so a streamed patient's
         checkpoint is byte for byte what it was before the data shapes."""
@@ -648,7 +652,7 @@ class BaselineDetector(river_base.AnomalyDetector):
         }
         return [self.first_ts, self.frozen, per_vital, STATE_VERSION]
 
-    def load_state(self, state: list) -> BaselineDetector:
+    def load_state(self, state: list[Any]) -> BaselineDetector:
         """Load `to_state` output; versions 1 (no trailing version, raw-value baseline, no quick
         mean) and 2 (no half-hour mean) still load: the missing means start at the current value."""
         if not isinstance(state, list) or len(state) not in (3, 4):
@@ -664,10 +668,8 @@ class BaselineDetector(river_base.AnomalyDetector):
             if name not in DIRECTION or len(numbers) not in (5, 6, 7, 8):
                 raise ValueError(f"detector state for {name!r} is not [n, mean, var, current, ts(, quick(, slow))]")
             n, mean, var, fast, fast_ts = numbers[:5]
-            base = self._new(name)
+            base = self._new(name, fast, fast_ts)
             base.var = _EWVar(n, mean, var)
-            base.fast = fast
-            base.fast_ts = fast_ts
             base.quick = numbers[5] if len(numbers) >= 6 else fast
             base.slow = numbers[6] if len(numbers) >= 7 else fast
             base.sparse = float(numbers[7]) if len(numbers) == 8 else 0.0
@@ -696,7 +698,7 @@ def sample_of(x: dict[str, Any], patient_id: str = "", device_id: str = "river")
                        motion=number("motion"))
 
 
-def _raw_size(c: tuple) -> float:
+def _raw_size(c: _Raw) -> float:
     return -abs(c[4])
 
 

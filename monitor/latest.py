@@ -25,6 +25,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -41,7 +42,7 @@ HOUR_MS = 60 * MINUTE_MS
 
 #: Everything the view keeps, in `to_state` order. Appending is a format change:
 #: bump STATE_VERSION.
-STATE_FIELDS: tuple[str, ...] = VITALS + ("on_oxygen", "consciousness", "spo2_scale")
+STATE_FIELDS: tuple[str, ...] = (*VITALS, "on_oxygen", "consciousness", "spo2_scale")
 STATE_VERSION = 1
 
 #: A value as held and reported: a number, on_oxygen's bool, ACVPU's str, or the scale.
@@ -107,7 +108,10 @@ class ScoredView:
     values: dict[str, InputValue] = field(hash=False)
 
 
-def _make_new_view():  # type: ignore[no-untyped-def]
+_NewView = Callable[[News2Score, dict[str, int], tuple[str, ...], dict[str, InputValue]], ScoredView]
+
+
+def _make_new_view() -> _NewView:
     """ScoredView without keyword handling: binds the slots' setters once (hot path)."""
     names = ("news2", "used", "expired", "values")
     if ScoredView.__slots__ != names:
@@ -133,7 +137,7 @@ _new_view = _make_new_view()
 class LatestVitals:
     """The latest value and event time of each vital of one patient (mutable)."""
 
-    __slots__ = ("_values", "_ts", "_fresh", "_limits")
+    __slots__ = ("_fresh", "_limits", "_ts", "_values")
 
     def __init__(self) -> None:
         self._values: list[Any] = [None] * len(STATE_FIELDS)
@@ -169,7 +173,8 @@ class LatestVitals:
         inputs: dict[str, Any] = {}
         used: dict[str, int] = {}
         expired: list[str] = []
-        for (name, i), limit in zip(_SCORED, limits):
+        # zip(strict=) would add ~0.16 µs a call on 3.11 (timeit); limits is built from _SCORED.
+        for (name, i), limit in zip(_SCORED, limits):  # noqa: B905  same length by construction
             ts = stamps[i]
             if ts is None:
                 continue
@@ -247,7 +252,8 @@ class LatestVitals:
         readable, and no pickle ever crosses a trust boundary.
         """
         state: list[Any] = [STATE_VERSION]
-        for value, ts in zip(self._values, self._ts):
+        # zip(strict=) would add ~0.16 µs a call on 3.11 (timeit); both lists have len(STATE_FIELDS).
+        for value, ts in zip(self._values, self._ts):  # noqa: B905  same length by construction
             if isinstance(value, Consciousness):
                 value = value.value
             state.append(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 #: Epoch ms earlier than 1990 or later than 2200 are surely seconds or garbage.
 _MIN_MS = 631_152_000_000
@@ -69,5 +69,5 @@ def parse_ts(value: object) -> int:
 
 def format_ts(ms: int | float) -> str:
     """RFC 3339 in UTC with millisecond precision and a Z, as the alerts contract wants."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -41,7 +41,8 @@ import hmac
 import ipaddress
 import os
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 #: The console's session cookie (a signed expiry and token fingerprint, never the token itself).
 COOKIE_NAME = "wardwatch_session"

@@ -27,7 +27,7 @@ class Spread:
     n: int
 
     @staticmethod
-    def of(values: Sequence[float | None]) -> "Spread":
+    def of(values: Sequence[float | None]) -> Spread:
         xs = [float(v) for v in values if v is not None and not math.isnan(v)]
         if not xs:
             return Spread(None, None, None, None, 0)
@@ -89,13 +89,17 @@ def aggregate_policy(per_seed: Sequence[PolicyStats]) -> PolicySpread:
     def pick(value: Callable[[PolicyStats], float | None]) -> Spread:
         return _spread(per_seed, value)
 
+    def pick_kind(i: int) -> Spread:
+        """The i-th kind's false raises per stable day (a function, so `i` is bound per call)."""
+        return pick(lambda p: p.false_stable_by_kind[i].per_day)
+
     return PolicySpread(
         policy=first.policy,
         overall=_group([p.overall for p in per_seed]),
         scenarios=tuple(_group([p.scenario(s.scenario) for p in per_seed]) for s in first.scenarios),
         false_per_stable_day=pick(lambda p: p.false_per_stable_day),
         false_stable_by_kind=tuple(
-            (rate.kind, pick(lambda p, i=i: p.false_stable_by_kind[i].per_day))
+            (rate.kind, pick_kind(i))
             for i, rate in enumerate(first.false_stable_by_kind)
         ),
         false_pre_onset_per_day=pick(lambda p: p.false_pre_onset_per_day),

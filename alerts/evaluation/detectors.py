@@ -23,6 +23,7 @@ from typing import Any
 
 from alerts.engine import EngineConfig
 from alerts.evaluation.replay import NamedConfig
+from monitor import detectors as registry
 
 ConfigFactory = Callable[[Any], Any]
 _FACTORIES: dict[str, ConfigFactory] = {}
@@ -38,19 +39,8 @@ def register(name: str, make_config: ConfigFactory) -> None:
 
 
 def known() -> list[str]:
-    """Detector names the evaluator can run now."""
-    names = set(_FACTORIES)
-    try:  # a registry in the domain package, if the detector side provides one
-        from monitor import detectors as registry  # type: ignore[attr-defined]
-    except ImportError:
-        registry = None
-    for attr in ("DETECTORS", "REGISTRY"):
-        table = getattr(registry, attr, None)
-        if isinstance(table, dict):
-            names.update(str(k) for k in table)
-    if callable(getattr(registry, "names", None)):
-        names.update(registry.names())
-    return sorted(names)
+    """Detector names the evaluator can run now: registered here or in the domain's registry."""
+    return sorted(set(_FACTORIES) | set(registry.names()))
 
 
 def detector_config(name: str, base: Any = None) -> Any:

@@ -8,20 +8,23 @@ in false alerts?".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import overload
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
 
-from alerts.evaluation.policies import Policy  # noqa: E402
-from alerts.evaluation.sweep import SweepPoint  # noqa: E402
-from alerts.evaluation.trace import Trace  # noqa: E402
-from alerts.model import Status  # noqa: E402
-from monitor.vitals import LABELS, UNITS  # noqa: E402
+from alerts.evaluation.policies import Policy
+from alerts.evaluation.sweep import SweepPoint
+from alerts.evaluation.trace import Trace
+from alerts.model import Status
+from monitor.vitals import LABELS, UNITS
 
 _COLOURS = {
     Policy.FIXED_LIMITS.value: "tab:grey",
@@ -33,7 +36,12 @@ _PANELS = (("heart_rate",), ("spo2",), ("resp_rate",), ("systolic_bp", "temperat
 _WINDOW_BEFORE_H, _WINDOW_AFTER_H = 3.0, 2.0
 
 
+@overload
+def _hours(ms: np.ndarray, zero_ms: int) -> np.ndarray: ...
+@overload
+def _hours(ms: float, zero_ms: int) -> float: ...
 def _hours(ms: np.ndarray | float, zero_ms: int) -> np.ndarray | float:
+    """Hours from `zero_ms`: an array for an array, a numpy float (a float) for one time."""
     return (np.asarray(ms, dtype=float) - zero_ms) / 3_600_000.0
 
 
@@ -49,7 +57,8 @@ def timeline_plot(trace: Trace, path: Path) -> Path:
         hi = float(_hours(label.must_alert_by_ms, zero)) + _WINDOW_AFTER_H
     keep = (x >= lo) & (x <= hi)
     fig, axes = plt.subplots(len(_PANELS) + 2, 1, figsize=(10, 11), sharex=True)
-    for ax, names in zip(axes, _PANELS):
+    # strict=False: the last two axes are NEWS2 and the alert rows, drawn below.
+    for ax, names in zip(axes, _PANELS, strict=False):
         for name in names:
             y = trace.vitals[name][keep]
             style = "o" if name in ("systolic_bp", "temperature") else "-"
@@ -61,7 +70,7 @@ def timeline_plot(trace: Trace, path: Path) -> Path:
     axes[-2].set_ylabel("NEWS2", fontsize=8)
     _alert_rows(axes[-1], trace, zero, lo, hi)
     for ax in axes:
-        if label.onset_ms is not None:
+        if label.onset_ms is not None and label.must_alert_by_ms is not None:  # set together
             ax.axvline(0.0, color="tab:green", lw=1.2)
             ax.axvline(_hours(label.must_alert_by_ms, zero), color="tab:red", lw=1.2, ls="--")
     axes[-1].set_xlim(lo, hi)
@@ -74,7 +83,7 @@ def timeline_plot(trace: Trace, path: Path) -> Path:
     return path
 
 
-def _alert_rows(ax: plt.Axes, trace: Trace, zero: int, lo: float, hi: float) -> None:
+def _alert_rows(ax: Axes, trace: Trace, zero: int, lo: float, hi: float) -> None:
     """One row per policy: physiological raises as triangles, technical as dots."""
     for row, result in enumerate(trace.results):
         raised = [a for a in result.alerts if a.status is Status.RAISED]
@@ -102,20 +111,26 @@ def tradeoff_plot(points: Sequence[SweepPoint], path: Path) -> Path:
     return path
 
 
-def _tradeoff_panel(ax: plt.Axes, points: Sequence[SweepPoint], y: Callable[[SweepPoint], float | None],
+def _tradeoff_panel(ax: Axes, points: Sequence[SweepPoint], y: Callable[[SweepPoint], float | None],
                     ylabel: str) -> None:
     sweep = [p for p in points if p.setting is not None and y(p) is not None]
-    ax.plot([p.false_per_stable_day for p in sweep], [y(p) for p in sweep],
+    ax.plot([_gap(p.false_per_stable_day) for p in sweep], [_gap(y(p)) for p in sweep],
             "-o", color=_COLOURS[Policy.WARDWATCH.value], label="wardwatch settings")
     for p in sweep:
         ax.annotate(p.name, (p.false_per_stable_day, y(p)), fontsize=7, textcoords="offset points",
                     xytext=(4, -8))
     for p in points:
         if p.setting is None and y(p) is not None:
-            ax.plot([p.false_per_stable_day], [y(p)], "s", color=_COLOURS.get(p.name, "black"), label=p.name)
+            colour = _COLOURS.get(p.name, "black")
+            ax.plot([_gap(p.false_per_stable_day)], [_gap(y(p))], "s", color=colour, label=p.name)
     ax.axvline(1.0, color="tab:red", lw=0.8, ls=":")
     ax.set_xscale("symlog", linthresh=1.0)
     widest = max([p.false_per_stable_day or 0.0 for p in points] + [2.0])
     ax.set_xlim(0.0, widest * 1.6)
     ax.set_xlabel("false alerts per stable patient-day (symlog; red: target 1)")
     ax.set_ylabel(ylabel)
+
+
+def _gap(value: float | None) -> float:
+    """A missing number as matplotlib draws None anyway: nan, a gap in the line."""
+    return math.nan if value is None else value

@@ -12,10 +12,7 @@ import dataclasses
 import enum
 from typing import Any
 
-try:  # the engine's public name; older trees only had the policy config
-    from alerts.engine import EngineConfig
-except ImportError:  # pragma: no cover - depends on the engine's age
-    from alerts.config import PolicyConfig as EngineConfig
+from alerts.engine import EngineConfig
 
 
 class Policy(str, enum.Enum):
@@ -26,8 +23,9 @@ class Policy(str, enum.Enum):
     DETECTOR_ONLY = "detector_only"
     WARDWATCH = "wardwatch"
 
+    # Shadows str.title() on purpose: reports read `policy.title` as the policy's display name.
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]
         return _TITLES[self]
 
     @property

@@ -17,6 +17,7 @@ from alerts.evaluation.fixed_limits import fixed_limit_alarms
 from alerts.evaluation.policies import Policy
 from alerts.evaluation.scoring import AlertMark
 from monitor.cohort import CohortSpec, PatientLabel, PatientPlan, iter_plan_samples
+from monitor.vitals import VitalSample
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class PatientRun:
         raise KeyError(name)
 
 
-def run_engine(patient_id: str, config: Any, samples: list, end_ms: int) -> tuple[AlertMark, ...]:
+def run_engine(patient_id: str, config: Any, samples: list[VitalSample], end_ms: int) -> tuple[AlertMark, ...]:
     """All alert state changes one engine emits for the stream, timers run to the end."""
     engine = PatientEngine(patient_id, config)
     out = []

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from alerts.engine import EngineConfig
 from alerts.evaluation.aggregate import PolicySpread, aggregate_policy
 from alerts.evaluation.parallel import Progress, default_workers, run_tasks
-from alerts.evaluation.policies import ALL_POLICIES, EngineConfig, Policy, engine_config
+from alerts.evaluation.policies import ALL_POLICIES, Policy, engine_config
+from alerts.evaluation.provenance import code_fingerprint
 from alerts.evaluation.replay import NamedConfig, PatientRun, ReplayTask, replay_patient
 from alerts.evaluation.scoring import PolicyStats, episodes_by_patient, score_patient, summarise
 from alerts.evaluation.sweep import QUICK_SETTINGS, SETTINGS, SweepPoint, SweepSetting, sweep_config
-from alerts.evaluation.provenance import code_fingerprint
 from alerts.evaluation.targets import TargetCheck, check_targets
-from monitor.cohort import CohortSpec, Scenario, generate_cohort
+from monitor.cohort import DEFAULT_SPEC, CohortSpec, Scenario, generate_cohort
 
 #: Quick mode (CI, smoke runs): a small ward for half a day.
 QUICK_PATIENTS, QUICK_HOURS = 30, 12.0
@@ -141,7 +142,7 @@ def quick_spec(spec: CohortSpec) -> CohortSpec:
 
 
 def run_evaluation(
-    spec: CohortSpec = CohortSpec(),
+    spec: CohortSpec = DEFAULT_SPEC,
     out_dir: str | Path = "evaluation",
     seeds: Sequence[int] = (7, 8, 9),
     quick: bool = False,

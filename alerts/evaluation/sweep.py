@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.evaluation.policies import EngineConfig
+from alerts.engine import EngineConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,21 +8,17 @@ each vital's last value per minute and the NEWS2 of the still-fresh inputs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from alerts.config import PolicyConfig
+from alerts.engine import freshness_of
 from alerts.evaluation.fixed_limits import fixed_limit_alarms
 from alerts.evaluation.policies import Policy
 from alerts.evaluation.replay import NamedConfig, PolicyAlerts, run_engine
 from alerts.evaluation.scoring import AlertMark
 from monitor.cohort import CohortSpec, PatientLabel, PatientPlan, iter_plan_samples
-from monitor.latest import Freshness, LatestVitals
-
-try:
-    from alerts.engine import freshness_of
-except ImportError:  # pragma: no cover - engine without the helper
-    freshness_of = None
+from monitor.latest import LatestVitals
 
 TRACE_VITALS: tuple[str, ...] = ("heart_rate", "spo2", "resp_rate", "systolic_bp", "temperature")
 MINUTE_MS = 60_000
@@ -40,7 +36,7 @@ class Trace:
 
 
 def trace_patient(
-    spec: CohortSpec, plan: PatientPlan, configs: tuple[NamedConfig, ...], freshness_config: Any
+    spec: CohortSpec, plan: PatientPlan, configs: tuple[NamedConfig, ...], freshness_config: PolicyConfig
 ) -> Trace:
     """Record one patient's chart and alerts (main process; one per scenario)."""
     samples = list(iter_plan_samples(spec, plan))
@@ -49,7 +45,7 @@ def trace_patient(
     vitals = {v: np.full(n, np.nan) for v in TRACE_VITALS}
     news2 = np.full(n, np.nan)
     view = LatestVitals()
-    fresh = freshness_of(freshness_config) if freshness_of else Freshness()
+    fresh = freshness_of(freshness_config)
     for sample in samples:
         view.update(sample)
         i = min(max(int((sample.ts_ms - spec.start_ms) // MINUTE_MS), 0), n - 1)

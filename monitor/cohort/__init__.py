@@ -16,9 +16,10 @@ from monitor.cohort.generator import (
     samples_of,
 )
 from monitor.cohort.plan import PatientPlan, plan_patient
-from monitor.cohort.spec import DEFAULT_START_MS, DETERIORATIONS, CohortSpec, PatientLabel, Scenario
+from monitor.cohort.spec import DEFAULT_SPEC, DEFAULT_START_MS, DETERIORATIONS, CohortSpec, PatientLabel, Scenario
 
 __all__ = [
+    "DEFAULT_SPEC",
     "DEFAULT_START_MS",
     "DETERIORATIONS",
     "Cohort",

@@ -38,7 +38,7 @@ class Artifacts:
     late_rate: float = LATE_RATE
 
     @staticmethod
-    def none() -> "Artifacts":
+    def none() -> Artifacts:
         e = Intervals.empty()
         return Artifacts(e, e, e, e, (), 0.0, 0.0)
 
@@ -71,7 +71,7 @@ def _dropouts(rng: np.random.Generator, span_s: float, protect: tuple[float, flo
         ends.append(start + float(rng.uniform(3600.0, 3 * 3600.0)))
     if protect is not None:
         lo, hi = protect
-        keep = [(a, b) for a, b in zip(starts, ends) if b - a < 600.0 or b <= lo or a >= hi]
+        keep = [(a, b) for a, b in zip(starts, ends, strict=True) if b - a < 600.0 or b <= lo or a >= hi]
         starts, ends = [a for a, _ in keep], [b for _, b in keep]
     return Intervals.of(starts, ends)
 

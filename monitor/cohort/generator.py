@@ -15,7 +15,7 @@ import numpy as np
 from monitor.cohort.identity import draw_mrns
 from monitor.cohort.messages import Message, merge_patients, patient_messages
 from monitor.cohort.plan import PatientPlan, plan_patient
-from monitor.cohort.spec import DETERIORATIONS, CohortSpec, PatientLabel, Scenario
+from monitor.cohort.spec import DEFAULT_SPEC, DETERIORATIONS, CohortSpec, PatientLabel, Scenario
 from monitor.parse import build_sample
 from monitor.vitals import VitalSample
 
@@ -44,14 +44,14 @@ class Cohort:
 
 def assign_scenarios(spec: CohortSpec, rng: np.random.Generator) -> list[Scenario]:
     """Deteriorating share spread evenly over scenarios, at random positions."""
-    n_det = int(round(spec.n_patients * spec.deteriorating_share))
+    n_det = round(spec.n_patients * spec.deteriorating_share)
     scenarios = [DETERIORATIONS[i % len(DETERIORATIONS)] for i in range(n_det)]
     scenarios += [Scenario.STABLE] * (spec.n_patients - n_det)
     order = rng.permutation(spec.n_patients)
     return [scenarios[i] for i in order]
 
 
-def generate_cohort(spec: CohortSpec = CohortSpec()) -> Cohort:
+def generate_cohort(spec: CohortSpec = DEFAULT_SPEC) -> Cohort:
     """Plan every patient of `spec`; cheap (ms per patient), no samples yet."""
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 0]))
     ids = draw_mrns(rng, spec.n_patients)

@@ -20,11 +20,11 @@ class Intervals:
     ends: np.ndarray
 
     @staticmethod
-    def empty() -> "Intervals":
+    def empty() -> Intervals:
         return Intervals(np.zeros(0), np.zeros(0))
 
     @staticmethod
-    def of(starts: np.ndarray | list[float], ends: np.ndarray | list[float]) -> "Intervals":
+    def of(starts: np.ndarray | list[float], ends: np.ndarray | list[float]) -> Intervals:
         """Build from unsorted, possibly overlapping pieces (merged here)."""
         s = np.asarray(starts, dtype=float)
         e = np.asarray(ends, dtype=float)
@@ -33,7 +33,7 @@ class Intervals:
         order = np.argsort(s)
         s, e = s[order], e[order]
         out_s, out_e = [s[0]], [e[0]]
-        for a, b in zip(s[1:], e[1:]):
+        for a, b in zip(s[1:], e[1:], strict=True):
             if a <= out_e[-1]:
                 out_e[-1] = max(out_e[-1], b)
             else:

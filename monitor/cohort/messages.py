@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from monitor.cohort.artifacts import LATE_S
 from monitor.cohort.plan import PatientPlan
-from monitor.cohort.samples import WearableSample, spot_samples, wearable_samples
+from monitor.cohort.samples import Sample, WearableSample, spot_samples, wearable_samples
 
-Message = dict
+#: One `vitals` message as JSON, single-form or batch (`samples`), ready for the wire.
+Message = dict[str, Any]
 Keyed = tuple[int, int, int, Message]  # (arrival ms, patient index, sequence, message)
 
 
@@ -36,10 +38,11 @@ def patient_messages(
 
 def _first_ts(message: Message) -> int:
     samples = message.get("samples")
-    return samples[0]["ts"] if samples else message["ts"]
+    ts: int = samples[0]["ts"] if samples else message["ts"]
+    return ts
 
 
-def _single(patient_id: str, device_id: str, sample: dict) -> Message:
+def _single(patient_id: str, device_id: str, sample: Sample) -> Message:
     return {"patient_id": patient_id, "device_id": device_id, **sample}
 
 
@@ -51,7 +54,7 @@ def _batches(patient_id: str, samples: Iterator[WearableSample], batch_seconds: 
         return
     window_ms = int(batch_seconds * 1000)
     device_now: str | None = None
-    batch: list[dict] = []
+    batch: list[Sample] = []
     first = 0
     for device, sample in samples:
         if batch and (device != device_now or sample["ts"] - first >= window_ms):

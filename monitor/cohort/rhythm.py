@@ -51,7 +51,8 @@ class Rhythm:
 
     def drift_at(self, name: str, t: np.ndarray) -> np.ndarray:
         grid = self.drift[name]
-        return np.interp(t / DRIFT_STEP_S, np.arange(grid.size), grid)
+        drift: np.ndarray = np.interp(t / DRIFT_STEP_S, np.arange(grid.size), grid)
+        return drift
 
 
 def draw_rhythm(rng: np.random.Generator, start_hour: float, span_s: float) -> Rhythm:

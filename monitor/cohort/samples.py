@@ -9,6 +9,7 @@ contract's batch-sample shape (epoch-ms `ts`), ready to be put on the wire.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,9 @@ CHUNK_S = 3600.0
 _WEARABLE = ("heart_rate", "spo2", "resp_rate")
 _SPOT = ("temperature", "systolic_bp")
 
-WearableSample = tuple[str, dict]  # (device id, sample dict)
+#: One sample in the contract's batch-sample JSON shape (epoch-ms `ts`, vitals, `quality`).
+Sample = dict[str, Any]
+WearableSample = tuple[str, Sample]  # (device id, sample)
 
 
 def wearable_samples(
@@ -43,7 +46,7 @@ def wearable_samples(
                     yield device, sample
 
 
-def _wearable_chunk(plan: PatientPlan, start_ms: int, t: np.ndarray, rng: np.random.Generator) -> list[dict]:
+def _wearable_chunk(plan: PatientPlan, start_ms: int, t: np.ndarray, rng: np.random.Generator) -> list[Sample]:
     values = true_values(plan, _WEARABLE, t)
     n = t.size
     hr = values["heart_rate"] + rng.normal(0.0, MEASUREMENT_SD["heart_rate"], n)
@@ -90,14 +93,14 @@ def _apply_motion_artifacts(
 def _to_dicts(
     ts: np.ndarray, hr: np.ndarray, spo2: np.ndarray, rr: np.ndarray, motion: np.ndarray,
     probe_off: np.ndarray, rng: np.random.Generator,
-) -> list[dict]:
+) -> list[Sample]:
     hr_l = np.clip(np.round(hr), 25, 250).astype(int).tolist()
     spo2_l = np.clip(np.round(spo2), 50, 100).astype(int).tolist()
     rr_l = np.clip(np.round(rr), 2, 60).astype(int).tolist()
     motion_l = np.round(motion, 2).tolist()
     out = [
         {"ts": a, "heart_rate": b, "spo2": c, "resp_rate": d, "quality": {"motion": m}}
-        for a, b, c, d, m in zip(ts.tolist(), hr_l, spo2_l, rr_l, motion_l)
+        for a, b, c, d, m in zip(ts.tolist(), hr_l, spo2_l, rr_l, motion_l, strict=True)
     ]
     if probe_off.any():
         for i in np.flatnonzero(probe_off).tolist():
@@ -105,7 +108,7 @@ def _to_dicts(
     return out
 
 
-def _probe_off_sample(sample: dict, rng: np.random.Generator) -> dict:
+def _probe_off_sample(sample: Sample, rng: np.random.Generator) -> Sample:
     """Probe off: SpO2/pulse absent or implausible, flagged; RR (chest) remains."""
     off = {"ts": sample["ts"], "resp_rate": sample["resp_rate"],
            "quality": {"probe_off": True, "motion": sample["quality"]["motion"]}}
@@ -115,7 +118,7 @@ def _probe_off_sample(sample: dict, rng: np.random.Generator) -> dict:
     return off
 
 
-def spot_samples(plan: PatientPlan, start_ms: int, rng: np.random.Generator) -> Iterator[dict]:
+def spot_samples(plan: PatientPlan, start_ms: int, rng: np.random.Generator) -> Iterator[Sample]:
     """Observation-round samples: temperature, BP and nursing input."""
     t = plan.spot_times_s
     if t.size == 0:

@@ -71,6 +71,10 @@ class CohortSpec:
         return self.start_ms + int(self.hours * 3_600_000)
 
 
+#: The default cohort, as a default argument (frozen, so one shared instance is safe).
+DEFAULT_SPEC = CohortSpec()
+
+
 @dataclass(frozen=True, slots=True)
 class PatientLabel:
     """Ground truth for one patient.

@@ -74,4 +74,10 @@ def sad(*, warmup_samples: int = 120, warmup_s: float = 900.0, q: float = Q) -> 
 
 
 #: What the registry registers on first use (a table, not register() calls: no import cycle).
-BUILTINS: dict[str, Callable[..., Any]] = {"baseline-z": baseline_z, "hst": hst, "oneclass-svm": oneclass_svm, "gaussian": gaussian, "sad": sad}
+BUILTINS: dict[str, Callable[..., Any]] = {
+    "baseline-z": baseline_z,
+    "hst": hst,
+    "oneclass-svm": oneclass_svm,
+    "gaussian": gaussian,
+    "sad": sad,
+}

@@ -13,7 +13,8 @@ in one terminal.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from alerts.audit import stage_text
 from alerts.format import alert_line

@@ -27,7 +27,7 @@ import re
 import secrets
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -99,7 +99,7 @@ class GatewaysFile:
         for net in addresses:
             ipaddress.ip_network(net, strict=False)  # ValueError names the bad one
         token = secrets.token_urlsafe(32)
-        added = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        added = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         self._write({**self.gateways(), name: Gateway(name, _digest(token), added, tuple(addresses))})
         return token
 

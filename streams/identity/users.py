@@ -108,7 +108,8 @@ class UsersFile:
     # ---- writing (the `wardwatch user` command) -----------------------------------
     def put(self, user: User) -> None:
         if not USERNAME.match(user.username):
-            raise ValueError(f"user name {user.username!r}: use 1-64 of a-z 0-9 . _ @ -, starting with a letter or digit")
+            rule = "use 1-64 of a-z 0-9 . _ @ -, starting with a letter or digit"
+            raise ValueError(f"user name {user.username!r}: {rule}")
         loaded = self._current()
         users = {**loaded.users, user.username: user}
         self._write(users, loaded.units)

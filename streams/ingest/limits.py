@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -65,7 +66,7 @@ class IngestLimits:
     send_timeout_s: float = 15.0
 
     @classmethod
-    def from_env(cls) -> "IngestLimits":
+    def from_env(cls) -> IngestLimits:
         d = cls()
         return cls(
             mllp_idle_timeout_s=_env_number("WARDWATCH_MLLP_IDLE_TIMEOUT_S", d.mllp_idle_timeout_s),

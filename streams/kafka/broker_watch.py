@@ -18,6 +18,7 @@ this lists the broker's topics (one metadata request) and keeps the answer:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class BrokerWatch:
         before = self.status
         try:
             existing = await asyncio.wait_for(self._list_topics(), REQUEST_TIMEOUT_S)
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:
             await self._drop_admin()
             status = KafkaStatus(False, (), str(exc) or type(exc).__name__)
         else:
@@ -125,10 +126,8 @@ class BrokerWatch:
     async def _drop_admin(self) -> None:
         admin, self._admin = self._admin, None
         if admin is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken client may fail to close; it is dropped anyway
                 await admin.close()
-            except Exception:
-                pass
 
     def _report(self, before: KafkaStatus, now: KafkaStatus) -> None:
         moment = time.monotonic()

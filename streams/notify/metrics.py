@@ -6,6 +6,8 @@ identifier, nor a person, so cardinality stays bounded and no PHI leaks.
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -79,8 +81,6 @@ def serve(port: int, host: str = "0.0.0.0") -> None:
     """Serve /metrics on `port` (with process metrics, as the worker's registry has)."""
     from prometheus_client import ProcessCollector
 
-    try:
+    with contextlib.suppress(ValueError):  # already registered
         ProcessCollector(registry=REGISTRY)
-    except ValueError:
-        pass  # already registered
     start_http_server(port, addr=host, registry=REGISTRY)

@@ -62,10 +62,19 @@ Pending = tuple[str, str, str]
 
 
 def chase_to_wire(chase: Chase, event: AlertEvent, pending: tuple[Pending, ...] = ()) -> dict[str, Any]:
-    return {"pending": [list(p) for p in pending], "alert_id": chase.alert_id, "patient_id": chase.patient_id, "ward": chase.ward,
-            "priority": chase.priority.value, "raised_ts_ms": chase.raised_ts_ms, "started_ms": chase.started_ms,
-            "step": chase.step, "paged": sorted(chase.paged), "acked_ms": chase.acked_ms,
-            "event": _event_to_wire(event)}
+    return {
+        "pending": [list(p) for p in pending],
+        "alert_id": chase.alert_id,
+        "patient_id": chase.patient_id,
+        "ward": chase.ward,
+        "priority": chase.priority.value,
+        "raised_ts_ms": chase.raised_ts_ms,
+        "started_ms": chase.started_ms,
+        "step": chase.step,
+        "paged": sorted(chase.paged),
+        "acked_ms": chase.acked_ms,
+        "event": _event_to_wire(event),
+    }
 
 
 def chase_from_wire(doc: dict[str, Any]) -> tuple[Chase, AlertEvent]:

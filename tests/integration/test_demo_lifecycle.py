@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.kafka import free_port
 from streams.cli.demo import port_busy
+from streams.kafka import free_port
 from tests.conftest import ROOT
 
 

@@ -16,8 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import produce_sync
-from tests.integration.test_notify import (Gateway, ack_msg, alert_msg, audit_json, gateway,  # noqa: F401
-                                           notify, wait_for)
+from tests.integration.test_notify import (  # noqa: F401  gateway, notify: test_notify's fixtures, used by name
+    Gateway,
+    ack_msg,
+    alert_msg,
+    audit_json,
+    gateway,
+    notify,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -75,8 +82,12 @@ def first_request(gw, stage: str) -> float | None:
     return next((r.at for r in gw.received if r.body["stage"] == stage), None)
 
 
-def test_chain_keeps_its_schedule_with_a_failing_gateway_and_notify_killed_mid_retry(broker, gateway, notify,
-                                                                                      tmp_path):
+def test_chain_keeps_its_schedule_with_a_failing_gateway_and_notify_killed_mid_retry(
+    broker,
+    gateway,  # noqa: F811  the fixture imported above
+    notify,  # noqa: F811  the fixture imported above
+    tmp_path,
+):
     gw = gateway(fail_first=4)  # the first page needs 5 attempts (~1 + 2 + 4 + 4 s of backoff)
     routing = chain_routing(tmp_path, gw.port, max_attempts=8, backoff_base_s=2.0, backoff_cap_s=4.0)
     proc = notify(routing)
@@ -99,8 +110,12 @@ def test_chain_keeps_its_schedule_with_a_failing_gateway_and_notify_killed_mid_r
     assert sorted(r.body["recipient"]["person"] for r in gw.pages().values()) == ["ada", "chen", "rrt"]
 
 
-def test_a_page_that_cannot_be_delivered_escalates_at_once_with_the_reason_audited(broker, gateway, notify,
-                                                                                    tmp_path):
+def test_a_page_that_cannot_be_delivered_escalates_at_once_with_the_reason_audited(
+    broker,
+    gateway,  # noqa: F811  the fixture imported above
+    notify,  # noqa: F811  the fixture imported above
+    tmp_path,
+):
     gw = gateway(fail_first=10**6)  # the gateway stays down
     routing = chain_routing(tmp_path, gw.port, max_attempts=3, backoff_base_s=0.2, backoff_cap_s=0.4)
     proc = notify(routing)
@@ -128,7 +143,11 @@ class StandDownsHang(Gateway):
         return await super().handle(request)
 
 
-def test_a_slow_stand_down_of_one_alert_does_not_hold_back_another_alerts_escalation(broker, notify, tmp_path):
+def test_a_slow_stand_down_of_one_alert_does_not_hold_back_another_alerts_escalation(
+    broker,
+    notify,  # noqa: F811  the fixture imported above
+    tmp_path,
+):
     gw = StandDownsHang().start()
     try:
         routing = chain_routing(tmp_path, gw.port, max_attempts=6, backoff_base_s=1.0, backoff_cap_s=2.0)

@@ -17,7 +17,7 @@ from streams.identity.passwords import hash_password
 from streams.identity.roles import Role
 from streams.identity.users import User, UsersFile
 from tests.conftest import ARTIFACTS, consume_sync, produce_sync
-from tests.integration.test_console_browser import driver, wait_for  # noqa: F401 - the browser fixture
+from tests.integration.test_console_browser import driver, wait_for  # noqa: F401  driver: the browser fixture, by name
 from tests.integration.test_pipeline import drifting_patient
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,13 @@ def sign_out(drv) -> None:
     wait_for(lambda: drv.current_url.endswith("/console/login"), 20, "the sign-in page after sign-out")
 
 
-def test_sign_in_roles_and_an_ack_by_the_signed_in_person(broker, worker_factory, driver, oidc_provider, tmp_path):
+def test_sign_in_roles_and_an_ack_by_the_signed_in_person(
+    broker,
+    worker_factory,
+    driver,  # noqa: F811  the fixture imported above
+    oidc_provider,
+    tmp_path,
+):
     from selenium.webdriver.common.by import By
 
     users = UsersFile(tmp_path / "users.json")

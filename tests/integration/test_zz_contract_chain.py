@@ -49,17 +49,19 @@ def _of(records: list[dict], status: str) -> list[dict]:
 
 @pytest.fixture
 def notify(broker, tmp_path: Path):
-    log = open(tmp_path / "notify.log", "ab")
     env = {**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": broker.bootstrap, "WARDWATCH_FAST_REBALANCE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "notify", "--metrics-port", "0", "--max-age", "0"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    command = [sys.executable, "-m", "streams.cli", "notify", "--metrics-port", "0", "--max-age", "0"]
+    with open(tmp_path / "notify.log", "ab") as log:  # closed once the service has stopped
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        yield proc
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def test_alert_page_ack_resolve_audit_chain_matches_the_contract(broker, worker, notify) -> None:

@@ -15,14 +15,14 @@ def alert(status: str, at_s: float, aid: str = "phys-1", pid: str = "MRN-1", **k
 
 def delivery(at_s: float, name: str, outcome: Outcome, attempt: int = 1, stage: str = "raised") -> AuditRecord:
     t = T0 + int(at_s * 1000)
-    return AuditRecord(AuditType.DELIVERY, "phys-1", "MRN-1", t, t, event_ms=T0, wall_ms=t, stage=stage, recipient=f"{name}/pager",
-                       name=name, role="nurse", channel="pager", attempt=attempt, outcome=outcome,
-                       detail="HTTP 500" if outcome is Outcome.FAILED else "HTTP 200").with_id()
+    return AuditRecord(AuditType.DELIVERY, "phys-1", "MRN-1", t, t, event_ms=T0, wall_ms=t, stage=stage,
+                       recipient=f"{name}/pager", name=name, role="nurse", channel="pager", attempt=attempt,
+                       outcome=outcome, detail="HTTP 500" if outcome is Outcome.FAILED else "HTTP 200").with_id()
 
 
 def scenario() -> list[AuditRecord]:
-    config = AuditRecord(AuditType.CONFIG, "", "", T0 - 60_000, T0 - 60_000, wall_ms=T0 - 60_000, routing_sha256="ab" * 32,
-                         routing_source="routing.toml").with_id()
+    config = AuditRecord(AuditType.CONFIG, "", "", T0 - 60_000, T0 - 60_000, wall_ms=T0 - 60_000,
+                         routing_sha256="ab" * 32, routing_source="routing.toml").with_id()
     ack = AuditRecord(AuditType.ACK, "phys-1", "MRN-1", T0 + 250_000, T0 + 250_001, event_ms=T0 + 180_000,
                       wall_ms=T0 + 250_000, by="Chen", action="acknowledge",
                       source="pager").with_id()
@@ -65,7 +65,7 @@ def test_timeline_of_an_alert_is_what_happened_in_order():
 
 def test_replayed_facts_count_once():
     records = scenario()
-    replayed = records + [alert("raised", 0, reasons=("SpO2 88 %",)), alert("resolved", 900)]
+    replayed = [*records, alert("raised", 0, reasons=("SpO2 88 %",)), alert("resolved", 900)]
     (episode,) = timelines(replayed, "phys-1")
     assert [e.event for e in episode.entries].count("raised") == 1
     assert [e.event for e in episode.entries].count("resolved") == 1

@@ -9,7 +9,6 @@ import time
 from collections import defaultdict
 
 import numpy as np
-import pytest
 
 from monitor.cohort import (
     DETERIORATIONS,

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 from alerts.format import alert_line
-from streams.kafka import free_port
 from streams.cli.demo import _Status
 from streams.cli.demo_view import DemoView
+from streams.kafka import free_port
 from tests.conftest import ROOT
 
 

@@ -11,7 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from alerts.acks import parse_ack
-from alerts.audit import AuditRecord, AuditType, _entry as entry_of
+from alerts.audit import AuditRecord, AuditType
+from alerts.audit import _entry as entry_of
 from streams.config import Settings
 from streams.console import ConsoleHub, ConsoleWeb, aiohttp_app
 from streams.identity.passwords import hash_password, verify_password

@@ -6,8 +6,16 @@ import orjson
 import pytest
 
 from monitor.limits import MAX_BATCH_SAMPLES, MAX_MESSAGE_BYTES
-from monitor.parse import MAX_WARD_CHARS, RejectReason, Rejection, build_sample, parse_document, parse_message
-from monitor.parse import ParseResult, SampleError
+from monitor.parse import (
+    MAX_WARD_CHARS,
+    ParseResult,
+    Rejection,
+    RejectReason,
+    SampleError,
+    build_sample,
+    parse_document,
+    parse_message,
+)
 from monitor.vitals import Consciousness, VitalSample
 
 TS = 1_764_064_800_000  # 2025-11-25T10:00:00Z in epoch ms

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from alerts.model import Priority
 from alerts.routing import (
-    Redaction, RoutingError, advance, due_page, escalate, first_page, load_routing, parse_routing, start_chase,
+    Redaction,
+    RoutingError,
+    advance,
+    due_page,
+    escalate,
+    first_page,
+    load_routing,
+    parse_routing,
+    start_chase,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "routing.example.toml"
@@ -18,7 +26,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "routing.example.toml
 
 def ms(text: str) -> int:
     """Epoch ms of a UTC time; 2026-11-25 is a Wednesday (GMT = Europe/London in November)."""
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")
