@@ -3,8 +3,8 @@
 Routes (POST, `Authorization: Bearer <token>`, body at most 1 MiB):
   /ingest/vitals   contract JSON: one message, a JSON array, or NDJSON
                    (Content-Type application/x-ndjson, or simply several lines)
-  /ingest/fhir     a FHIR R4 Observation or a Bundle of them
-  /ingest/hl7v2    one HL7 v2 ORU^R01 (ER7 text); the reply carries the HL7 ACK too
+  /ingest/fhir     a FHIR R4 Observation or a Bundle of them, or an Encounter (ADT)
+  /ingest/hl7v2    one HL7 v2 ORU^R01 or ADT message (ER7 text); the reply carries the HL7 ACK too
 
 Replies: 202 {"accepted_samples", "rejected", "skipped_codes", "rejections"?}
 once Kafka has acknowledged every accepted message; the usable entries of a
@@ -23,10 +23,10 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from monitor.interop import parse_fhir, parse_hl7v2
 from monitor.interop.hl7v2 import AckCode, Hl7Result
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
 from streams import ingest_common as common
+from streams.adt import gateway
 from streams.webauth import bearer_token
 
 log = logging.getLogger("wardwatch.ingest.http")
@@ -78,7 +78,7 @@ class IngestWeb:
             common.record(fmt, "oversize")
             return _json({"error": f"body larger than {common.MAX_BODY_BYTES} bytes: split it "
                                    "(several requests, or NDJSON lines of at most that size in total)"}, 413)
-        result = parse(fmt, body, request.content_type)
+        result = parse(fmt, body, request.content_type, f"ingest/{fmt}")
         try:
             await self.pipeline.submit(result, body, f"ingest/{fmt}")
         except common.Unavailable as exc:
@@ -101,13 +101,15 @@ class IngestWeb:
         return _json(reply, status)
 
 
-def parse(fmt: str, body: bytes, content_type: str = "") -> GatewayResult:
-    """The GatewayResult of one body; never raises (an unexpected failure is a rejection)."""
+def parse(fmt: str, body: bytes, content_type: str = "", source: str = "") -> GatewayResult:
+    """The GatewayResult of one body; never raises (an unexpected failure is a rejection).
+
+    ADT (HL7 v2 MSH-9 ADT, a FHIR Encounter) takes the same routes: streams/adt/gateway.py."""
     try:
         if fmt == "fhir":
-            return parse_fhir(body, max_bytes=common.MAX_BODY_BYTES)
+            return gateway.parse_fhir_body(body, source, common.MAX_BODY_BYTES)
         if fmt == "hl7v2":
-            return parse_hl7v2(body, max_bytes=common.MAX_BODY_BYTES)
+            return gateway.parse_hl7v2_body(body, source, common.MAX_BODY_BYTES)
         return common.parse_vitals_body(body, ndjson="ndjson" in content_type)
     except Exception as exc:
         log.exception("ingest/%s: parser failed", fmt)

@@ -1,6 +1,7 @@
 """HL7 v2 over MLLP: a TCP listener on WARDWATCH_MLLP_PORT answering every frame with an ACK.
 
-Each frame is one ORU^R01 (IHE PCD-01). Its usable rows are produced to
+Each frame is one ORU^R01 (IHE PCD-01) or one ADT message (admit, transfer,
+discharge...: produced to the `adt` topic, see streams/adt/). Its usable rows are produced to
 `vitals` and its unusable ones dead-lettered (topic field "ingest/mllp") as
 HTTP ingest does (streams/ingest_common.py); the ACK goes back MLLP-framed,
 in order, only after Kafka acknowledged: AA when taken (also when some rows
@@ -25,11 +26,12 @@ import asyncio
 import logging
 from typing import Any
 
-from monitor.interop import build_ack, frame, parse_hl7v2
+from monitor.interop import build_ack, frame
 from monitor.interop.hl7v2 import AckCode, ErrorCondition
 from monitor.interop.mllp import FrameError, FrameErrorKind, MllpDecoder
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
 from streams import ingest_common as common
+from streams.adt import gateway
 
 log = logging.getLogger("wardwatch.ingest.mllp")
 
@@ -123,7 +125,7 @@ class MllpServer:
             if not self.access.configured:
                 common.record(FORMAT, "not_configured")
                 return build_ack(raw, AckCode.AR, common.NOT_CONFIGURED, condition=ErrorCondition.INTERNAL)
-            result = parse_hl7v2(raw, max_bytes=common.MAX_BODY_BYTES)
+            result = gateway.parse_hl7v2_body(raw, SOURCE, common.MAX_BODY_BYTES)
             try:
                 await self.pipeline.submit(result, raw, SOURCE)
             except common.Unavailable as exc:
