@@ -27,6 +27,7 @@ class AuditType(str, enum.Enum):
     DELIVERY = "delivery"
     ACK = "ack"
     CONFIG = "config"
+    REROUTE = "reroute"  # the patient moved (ADT transfer): an open alert now goes to the new ward's staff
 
 
 class Outcome(str, enum.Enum):
@@ -73,6 +74,7 @@ class AuditRecord:
         """A deterministic id from the fact itself (replays write the same id)."""
         fact = (self.type.value, self.alert_id, self.status, self.priority, self.ts_ms, self.stage,
                 self.recipient, self.attempt, self.by, self.action, self.routing_sha256,
+                self.ward if self.type is AuditType.REROUTE else None,
                 self.recorded_ms if self.type in (AuditType.DELIVERY, AuditType.CONFIG) else None)
         return replace(self, id=hashlib.sha256(repr(fact).encode()).hexdigest()[:16])
 
@@ -165,6 +167,8 @@ def _entry(r: AuditRecord) -> TimelineEntry:
         role = f" ({r.role})" if r.role else ""
         return TimelineEntry(r.ts_ms, event, f"{stage_text(r.stage or '')} to {r.name}{role} via {r.channel}, "
                              f"attempt {r.attempt}{tail}")
+    if r.type is AuditType.REROUTE:
+        return TimelineEntry(r.ts_ms, "rerouted", r.detail or f"to ward {r.ward}")
     return TimelineEntry(r.ts_ms, "ack", f"{r.action} by {r.by} via {r.source or 'unknown'}")
 
 

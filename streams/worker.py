@@ -59,6 +59,7 @@ EXTENSIONS: tuple[str, ...] = (
     "streams.ingest_http",
     "streams.mllp_server",
     "streams.console",
+    "streams.adt.places",  # the patients table, the `adt` agent, alert locations, discharge retention
 )
 
 

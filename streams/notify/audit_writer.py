@@ -56,6 +56,13 @@ class AuditWriter:
         await self._append(AuditRecord(AuditType.ACK, ack.alert_id, ack.patient_id, ack.ts_ms or now, now,
                                        by=ack.by, action=ack.action.value, source=source))
 
+    async def reroute(self, alert_id: str, patient_id: str, ts_ms: int, old_ward: str, new_ward: str,
+                      priority: str) -> None:
+        """An open alert follows its patient to another ward (ADT transfer)."""
+        await self._append(AuditRecord(AuditType.REROUTE, alert_id, patient_id, ts_ms, _now_ms(), priority=priority,
+                                       ward=new_ward, detail=f"patient transferred from {old_ward} to {new_ward}: "
+                                                             f"paging {new_ward}'s on-call staff"))
+
     async def config(self, routing: Routing) -> None:
         now = _now_ms()
         await self._append(AuditRecord(AuditType.CONFIG, "", "", now, now, routing_sha256=routing.sha256,

@@ -1,0 +1,175 @@
+"""The worker's side of ADT: the `patients` table, what ADT does to a patient, and alert locations.
+
+Table, not GlobalTable. The `patients` table is a Faust Table co-partitioned
+with `vitals` (same key, same murmur2 partitioner, same partition count), and
+its changelog topic *is* the compacted `patients` topic. A location is only
+ever asked for by the worker that owns the patient's vitals partition (to put
+it on that patient's alerts), and Faust assigns a table's partitions with the
+input partitions of the same number, so a partitioned table is a local
+lookup and each worker recovers only its own patients. A GlobalTable would
+make every worker hold and recover every patient, and faust-streaming itself
+warns that a GlobalTable with several app instances "may cause an app to be
+stuck in an infinite recovery loop" unless it has one partition
+(faust/tables/globaltable.py; robinhood/faust#716, faust-streaming#212:
+standby events not applied after recovery). Whoever needs every patient (the
+notifier, routing) reads the compacted topic in full instead.
+
+One `adt` record, start to finish (`AdtPlaces.handle`, synchronous like the
+processor, so nothing interleaves with a vitals message of the same patient):
+fold the event into the patient's `PatientPlace` (monitor/encounter.py:
+ordering by event time + control id, duplicates, cancels), write the table,
+then apply the change to the patient's engine: the ADT ward's per-ward
+settings; a discharge resolves open episodes (reason `discharged`) and stops
+signal-loss alerts; a readmission (A13, A01) undoes that. The alerts this
+causes go through the processor's outbox like any other.
+
+Alerts: the processor asks `locate` once per alert (never per sample): the
+ADT location when one is known, else the `ward` field of the vitals.
+Retention: a timer deletes (tombstones) the engine state of patients
+discharged more than WARDWATCH_DISCHARGE_RETENTION_S ago.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import faust
+
+from monitor.encounter import AdtEvent, FoldOutcome, Location, PatientPlace, apply, change_between
+from streams.adt import metrics
+from streams.deadletter import DeadLetter
+from streams.processor import VITALS_TAG, Outcome, partition_for
+
+log = logging.getLogger("wardwatch.adt")
+
+TABLE_NAME = "patients"
+
+
+class AdtPlaces:
+    """The patients table and the ADT fold, over the worker's processor."""
+
+    def __init__(self, worker: Any) -> None:
+        self.worker = worker
+        self.processor = worker.processor
+        settings = worker.settings
+        app = worker.app
+        raw = dict(key_serializer="raw", value_serializer="raw")
+        self.adt_topic = app.topic(settings.topics.adt, partitions=worker.partitions, **raw)
+        changelog = app.topic(settings.topics.patients, partitions=worker.partitions, compacting=True,
+                              deleting=False, key_type=bytes, value_type=bytes, **raw)
+        self.table = app.Table(
+            TABLE_NAME, default=None, partitions=worker.partitions, use_partitioner=True, changelog_topic=changelog,
+            key_type=bytes, value_type=bytes,
+            schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+        )
+        self.retention_ms = int(settings.discharge_retention_s * 1000)
+
+    # ---- lookups --------------------------------------------------------------
+    def place(self, patient_id: str) -> PatientPlace | None:
+        raw = self.table.get(patient_id.encode())
+        if not raw:
+            return None
+        try:
+            return PatientPlace.from_bytes(raw)
+        except ValueError:
+            log.error("unreadable patients record on partition %d: ignored",
+                      partition_for(patient_id, self.worker.partitions))
+            return None
+
+    def locate(self, patient_id: str) -> Location | None:
+        """Where the patient is for an alert: ADT's location, else the vitals' ward (documented precedence)."""
+        place = self.place(patient_id)
+        if place is not None and place.location:
+            return place.location
+        engine = self.processor.engines.get(patient_id)
+        return Location(engine.ward) if engine is not None and engine.ward else None
+
+    # ---- one adt record ---------------------------------------------------------
+    def handle(self, raw: bytes, topic: str, partition: int | None, offset: int | None) -> Outcome:
+        out = Outcome()
+        try:
+            event = AdtEvent.from_bytes(raw)
+        except ValueError as exc:
+            out.dead_letters.append(DeadLetter(str(exc), "bad_adt", raw, topic, partition, offset))
+            return out
+        pid = event.patient_id
+        if partition is not None and partition_for(pid, self.worker.partitions) != partition:
+            reason = "ADT event on the wrong partition: produce it keyed by patient_id (ingest does)"
+            out.dead_letters.append(DeadLetter(reason, "adt_wrong_partition", raw, topic, partition, offset))
+            return out
+        before = self.place(pid)
+        after, outcome = apply(before, event)
+        metrics.FOLDED.labels(outcome.value).inc()
+        if outcome is not FoldOutcome.APPLIED:
+            out.duplicate = True
+            return out
+        self.table[pid.encode()] = after.to_bytes()
+        out.alerts = self.apply_to_engine(before, after)
+        out.staged = self.processor.stage_alerts(out.alerts)
+        return out
+
+    def apply_to_engine(self, before: PatientPlace | None, after: PatientPlace) -> list:
+        """What the new place means for the patient's engine; the alert changes it causes."""
+        change = change_between(before, after)
+        engine = self.processor.engine(after.patient_id)
+        engine.follow_ward(after.ward)
+        alerts = []
+        if change.discharged:
+            alerts = engine.discharge(after.state.discharged_ts_ms or after.state.updated_ts_ms or 0)
+        elif change.readmitted or (engine.discharged_ms is not None and not after.discharged):
+            engine.readmit()
+        self.processor.dirty.add(after.patient_id)
+        return alerts
+
+    # ---- retention ----------------------------------------------------------------
+    def forget_discharged(self, now_ms: int) -> int:
+        """Delete the state of patients discharged longer ago than the retention (a tombstone each)."""
+        gone = self.processor.discharged_before(now_ms - self.retention_ms)
+        for pid in gone:
+            self.processor.drop(pid)
+            key = pid.encode()
+            if key in self.worker.table:
+                del self.worker.table[key]
+        if gone:
+            metrics.FORGOTTEN.inc(len(gone))
+            log.info("forgot the state of %d patients discharged over %.0f s ago", len(gone),
+                     self.retention_ms / 1000)
+        return len(gone)
+
+
+def register(worker: Any) -> AdtPlaces:
+    """Add the patients table, the `adt` agent and the retention timer to the worker."""
+    places = AdtPlaces(worker)
+    worker.places = places
+    worker.processor.locate = places.locate
+    messages = worker_messages()
+
+    async def adt_agent(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
+            try:
+                out = places.handle(raw, msg.topic, msg.partition, msg.offset)
+                messages.inc()
+                await worker._publish(out, raw, VITALS_TAG)  # dead letters, then staged alerts (outbox)
+            except Exception as exc:  # one bad record must not stop the ward's ADT
+                log.exception("internal error on adt %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                await worker._dead_letter(DeadLetter(f"internal error: {exc!r}", "internal_error", raw, msg.topic,
+                                                     msg.partition, msg.offset))
+
+    worker.app.agent(places.adt_topic, name="wardwatch.adt")(adt_agent)
+
+    async def forget_discharged() -> None:
+        if worker.synced and not worker.app.rebalancing:
+            places.forget_discharged(int(time.time() * 1000))
+
+    worker.app.timer(1.0)(forget_discharged)
+    return places
+
+
+def worker_messages() -> Any:
+    from streams import metrics as worker_metrics
+
+    return worker_metrics.MESSAGES.labels("adt")
