@@ -24,7 +24,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from alerts.acks import Ack, parse_ack
 from alerts.model import Status
 from alerts.notification import AlertEvent, build_notification, parse_alert_event
-from alerts.routing import (Chase, Page, Recipient, Routing, advance, due_page, escalate, first_page, page_step,
+from alerts.routing import (Chase, Page, Recipient, Routing, advance, due_page, escalate, first_page, reroute,
                             start_chase)
 from streams.config import Settings
 from streams.kafka_clients import consumer, producer
@@ -277,17 +277,15 @@ class Notifier:
                 chase = self.state.chases.get(alert_id)
                 if chase is None or chase.ward == new:
                     continue
-                now, old = _now_ms(), chase.ward
-                moved = replace(chase, ward=new)
+                now = _now_ms()
+                moved, page = reroute(self.routing, chase, new, now)
                 event = replace(self.state.events[alert_id], ward=new, bed=self.wards.bed(patient_id))
-                await self.audit.reroute(alert_id, patient_id, now, old, new, chase.priority.value)
+                await self.audit.reroute(alert_id, patient_id, now, chase.ward, new, chase.priority.value)
                 log.info("alert %s re-routed after a transfer to ward %s", alert_id, new)
-                if chase.acked_ms is None:
-                    page = page_step(self.routing, moved, moved.step, now, f"transferred-{new}",
-                                     f"patient transferred from {old} to {new}")
-                    await self._page(advance(moved, page), event, page)
-                else:
-                    await self.state.save_chase(moved, event)
+                if chase.acked_ms is None and page.recipients:
+                    await self._send(event, page.stage, page.reason, page.recipients)
+                    moved = moved.with_paged([r.key for r in page.recipients])
+                await self.state.save_chase(moved, event)
                 await self.audit.flush()
 
     # ---- acks --------------------------------------------------------------
