@@ -279,3 +279,20 @@ def test_change_between_names_discharge_readmission_and_moves() -> None:
     assert change_between(admitted, out).discharged
     assert change_between(out, back).readmitted
     assert not change_between(None, admitted).discharged
+
+
+# ---- the fixtures the docs use --------------------------------------------------------
+
+def test_documented_adt_fixtures_parse_to_admit_transfer_discharge() -> None:
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "interop"
+    admit = parse_adt_hl7v2((fixtures / "hl7_adt_a01.hl7").read_bytes()).adt_events[0]
+    transfer = parse_adt_hl7v2((fixtures / "hl7_adt_a02.hl7").read_bytes()).adt_events[0]
+    discharge = parse_fhir_encounter((fixtures / "fhir_encounter_finished.json").read_bytes()).adt_events[0]
+    assert (admit.event_type, admit.location, admit.visit) == (A, Location("7A", "12", "3"), "V20261125-42")
+    assert (transfer.event_type, transfer.location, transfer.prior_location) == \
+        (T, Location("ICU", "2", "1"), Location("7A", "12", "3"))
+    assert (discharge.event_type, discharge.location) == (D, Location("ICU", None, "1"))
+    place = fold(transfer, discharge, admit)  # any arrival order
+    assert place.status is EncounterStatus.DISCHARGED and place.ward == "ICU"
