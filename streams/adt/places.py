@@ -80,9 +80,10 @@ class AdtPlaces:
 
     def locate(self, patient_id: str) -> Location | None:
         """Where the patient is for an alert: ADT's location, else the vitals' ward (documented precedence)."""
-        place = self.place(patient_id)
-        if place is not None and place.location:
-            return place.location
+        raw = self.table.get(patient_id.encode())
+        location = PatientPlace.location_in(raw) if raw else None
+        if location:
+            return location
         engine = self.processor.engines.get(patient_id)
         return Location(engine.ward) if engine is not None and engine.ward else None
 

@@ -296,3 +296,10 @@ def test_documented_adt_fixtures_parse_to_admit_transfer_discharge() -> None:
     assert (discharge.event_type, discharge.location) == (D, Location("ICU", None, "1"))
     place = fold(transfer, discharge, admit)  # any arrival order
     assert place.status is EncounterStatus.DISCHARGED and place.ward == "ICU"
+
+
+def test_location_in_reads_only_the_current_location() -> None:
+    place = fold(ev(A, 0, "c1", "7B", "3"), ev(T, 10, "c2", "ICU", "1"))
+    assert PatientPlace.location_in(place.to_bytes()) == Location("ICU", None, "1")
+    assert PatientPlace.location_in(b"not json") is None
+    assert PatientPlace.location_in(fold(ev(AdtEventType.CANCEL_ADMIT, 0, "c1")).to_bytes()) is None
