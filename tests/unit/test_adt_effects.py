@@ -165,3 +165,16 @@ def test_notify_reads_the_alert_location_and_adt_wins_over_patient_wards():
         return moves
 
     assert asyncio.run(run()) == [(PID, "7A", "8B")]
+
+
+def test_terminal_line_and_ward_filter_use_the_alert_location():
+    import argparse
+
+    from alerts.format import alert_line
+    from streams.follow import matches
+
+    doc = {"alert_id": "a1", "patient_id": PID, "status": "raised", "priority": "high", "kind": "news2",
+           "ts": "2026-11-25T09:00:00.000Z", "location": {"ward": "8B", "room": "4", "bed": "1"}}
+    assert "@ 8B room 4 bed 1" in alert_line(doc)
+    args = argparse.Namespace(priority=None, status=None, kind=None, ward="8B")
+    assert matches(doc, args) and not matches({**doc, "location": {"ward": "7A"}}, args)
