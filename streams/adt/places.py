@@ -37,10 +37,11 @@ from typing import Any
 
 import faust
 
+from alerts.model import Alert
 from monitor.encounter import AdtEvent, FoldOutcome, Location, PatientPlace, apply, change_between
 from streams.adt import metrics
 from streams.deadletter import DeadLetter
-from streams.processor import VITALS_TAG, Outcome, partition_for
+from streams.processor import VITALS_TAG, Outcome, Processor, partition_for
 
 log = logging.getLogger("wardwatch.adt")
 
@@ -103,26 +104,17 @@ class AdtPlaces:
         before = self.place(pid)
         after, outcome = apply(before, event)
         metrics.FOLDED.labels(outcome.value).inc()
-        if outcome is not FoldOutcome.APPLIED:
+        if outcome is FoldOutcome.APPLIED:
+            self.table[pid.encode()] = after.to_bytes()
+            if change_between(before, after).moved:
+                log.info("patient moved to ward %s (partition %s)", after.ward, partition)
+        else:
             out.duplicate = True
-            return out
-        self.table[pid.encode()] = after.to_bytes()
-        out.alerts = self.apply_to_engine(before, after)
+        # Also for a duplicate: a crash between this table write and the engine's checkpoint replays the
+        # event as a duplicate, and the engine must still catch up with the place (settle is idempotent).
+        out.alerts = settle(self.processor, after)
         out.staged = self.processor.stage_alerts(out.alerts)
         return out
-
-    def apply_to_engine(self, before: PatientPlace | None, after: PatientPlace) -> list:
-        """What the new place means for the patient's engine; the alert changes it causes."""
-        change = change_between(before, after)
-        engine = self.processor.engine(after.patient_id)
-        engine.follow_ward(after.ward)
-        alerts = []
-        if change.discharged:
-            alerts = engine.discharge(after.state.discharged_ts_ms or after.state.updated_ts_ms or 0)
-        elif change.readmitted or (engine.discharged_ms is not None and not after.discharged):
-            engine.readmit()
-        self.processor.dirty.add(after.patient_id)
-        return alerts
 
     # ---- retention ----------------------------------------------------------------
     def forget_discharged(self, now_ms: int) -> int:
@@ -138,6 +130,26 @@ class AdtPlaces:
             log.info("forgot the state of %d patients discharged over %.0f s ago", len(gone),
                      self.retention_ms / 1000)
         return len(gone)
+
+
+def settle(processor: Processor, place: PatientPlace) -> list[Alert]:
+    """Bring the patient's engine in line with their place; the alert changes that causes.
+
+    Idempotent (compares with the engine's own state, not with the previous
+    place): the ADT ward's settings; discharged -> open episodes resolve and
+    signal loss stops; no longer discharged (A13, a new admit) -> monitored as before.
+    """
+    engine = processor.engine(place.patient_id)
+    before = (engine.adt_ward, engine.discharged_ms)
+    engine.follow_ward(place.ward)
+    alerts: list[Alert] = []
+    if place.discharged and engine.discharged_ms is None:
+        alerts = engine.discharge(place.state.discharged_ts_ms or place.state.updated_ts_ms or 0)
+    elif not place.discharged and engine.discharged_ms is not None:
+        engine.readmit()
+    if (engine.adt_ward, engine.discharged_ms) != before or alerts:
+        processor.dirty.add(place.patient_id)
+    return alerts
 
 
 def register(worker: Any) -> AdtPlaces:

@@ -178,3 +178,24 @@ def test_terminal_line_and_ward_filter_use_the_alert_location():
     assert "@ 8B room 4 bed 1" in alert_line(doc)
     args = argparse.Namespace(priority=None, status=None, kind=None, ward="8B")
     assert matches(doc, args) and not matches({**doc, "location": {"ward": "7A"}}, args)
+
+
+def test_settle_is_idempotent_so_a_replayed_duplicate_still_catches_the_engine_up():
+    """A crash after the patients write but before the engine checkpoint replays the event as a duplicate."""
+    from monitor.encounter import AdtEvent, AdtEventType, apply
+    from streams.adt.places import settle
+
+    processor = Processor(load_policy(None), 4, lambda pid: None)
+    assert raised_threshold(processor.engine(PID))
+    admit = AdtEvent(AdtEventType.ADMIT, PID, T0, "c1", Location("7A"))
+    place, _ = apply(None, admit)
+    place, _ = apply(place, AdtEvent(AdtEventType.DISCHARGE, PID, T0 + (WARM_S + 200) * 1000, "c2"))
+    resolved = settle(processor, place)
+    assert [a.extra.get("resolved_reason") for a in resolved] == ["discharged"]
+    assert settle(processor, place) == []  # the replayed duplicate: nothing twice
+    fresh = Processor(load_policy(None), 4, lambda pid: None)  # the engine as checkpointed before the crash
+    assert raised_threshold(fresh.engine(PID)) and len(settle(fresh, place)) == 1
+    back, _ = apply(place, AdtEvent(AdtEventType.CANCEL_DISCHARGE, PID, T0 + (WARM_S + 300) * 1000, "c3"))
+    settle(processor, back)
+    engine = processor.engines[PID]
+    assert engine.discharged_ms is None and not engine.policy.discharged and engine.adt_ward == "7A"
