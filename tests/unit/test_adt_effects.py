@@ -199,3 +199,16 @@ def test_settle_is_idempotent_so_a_replayed_duplicate_still_catches_the_engine_u
     settle(processor, back)
     engine = processor.engines[PID]
     assert engine.discharged_ms is None and not engine.policy.discharged and engine.adt_ward == "7A"
+
+
+def test_convert_prints_adt_events_of_an_adt_file(capsys):
+    from pathlib import Path
+
+    from streams.convert_cmd import detect, gateway_to_vitals
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "interop"
+    for name, event in (("hl7_adt_a02.hl7", "A02"), ("fhir_encounter_finished.json", "A03")):
+        raw = (fixtures / name).read_bytes()
+        assert gateway_to_vitals(raw, detect(raw) or "") == 0
+        out, err = capsys.readouterr()
+        assert orjson.loads(out)["event"] == event and "1 ADT events" in err
