@@ -6,3 +6,10 @@
   discharge / transfer / cancel to the patient's engine, and locate alerts.
 - `metrics.py`: counters (closed label sets, no patient id).
 """
+
+from streams.exports import public
+
+__all__, __getattr__ = public(__name__, {
+    "gateway": ("parse_fhir_body", "parse_hl7v2_body"),
+    "places": ("AdtPlaces", "register", "settle"),
+}, modules=("gateway", "metrics"))

@@ -40,8 +40,8 @@ import faust
 from alerts.model import Alert
 from monitor.encounter import AdtEvent, FoldOutcome, Location, PatientPlace, apply, change_between
 from streams.adt import metrics
-from streams.deadletter import DeadLetter
-from streams.processor import VITALS_TAG, Outcome, Processor, partition_for
+from streams.kafka import DeadLetter
+from streams.worker import VITALS_TAG, Outcome, Processor, partition_for
 
 log = logging.getLogger("wardwatch.adt")
 

@@ -22,7 +22,7 @@ from typing import Callable
 import orjson
 
 from streams.config import Settings
-from streams.kafka_clients import consumer
+from streams.kafka import consumer
 
 log = logging.getLogger("wardwatch.notify")
 

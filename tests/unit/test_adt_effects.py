@@ -14,7 +14,7 @@ from alerts.routing import load_routing, parse_routing, reroute, start_chase
 from monitor.encounter import Location
 from streams.config import Settings
 from streams.notify.wards import PatientWards
-from streams.processor import Processor
+from streams.worker import Processor
 from tests.unit.test_policy_support import PID, T0, WARM_S, feed, of, sample, span, warm
 
 RESP_POLICY = '[[wards.resp.thresholds]]\nname = "spo2_critical"\nlimit = 90\nclear = 92\n'
@@ -171,7 +171,7 @@ def test_terminal_line_and_ward_filter_use_the_alert_location():
     import argparse
 
     from alerts.format import alert_line
-    from streams.follow import matches
+    from streams.cli.alerts import matches
 
     doc = {"alert_id": "a1", "patient_id": PID, "status": "raised", "priority": "high", "kind": "news2",
            "ts": "2026-11-25T09:00:00.000Z", "location": {"ward": "8B", "room": "4", "bed": "1"}}
@@ -204,7 +204,7 @@ def test_settle_is_idempotent_so_a_replayed_duplicate_still_catches_the_engine_u
 def test_convert_prints_adt_events_of_an_adt_file(capsys):
     from pathlib import Path
 
-    from streams.convert_cmd import detect, gateway_to_vitals
+    from streams.cli.convert import detect, gateway_to_vitals
 
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "interop"
     for name, event in (("hl7_adt_a02.hl7", "A02"), ("fhir_encounter_finished.json", "A03")):

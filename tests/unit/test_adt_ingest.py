@@ -6,9 +6,9 @@ from pathlib import Path
 
 import orjson
 
-from streams.broker import free_port
-from streams.ingest_common import IngestAccess, dead_letters
-from streams.mllp_server import MllpServer
+from streams.ingest.mllp import MllpServer
+from streams.ingest.submit import IngestAccess, dead_letters
+from streams.kafka.broker import free_port
 from tests.unit.test_adt import adt, encounter
 from tests.unit.test_ingest_auth import AUTH, TOKENS, FakePipeline, client_for, mllp_exchange, msa_code
 

@@ -141,7 +141,7 @@ def _results(raw: bytes, source: str) -> Iterator[tuple[str, GatewayResult]]:
             for label, text in documents:
                 yield label, read(text)
     else:
-        from streams.ingest_common import parse_vitals_body
+        from streams.ingest import parse_vitals_body
 
         yield "", parse_vitals_body(raw)
 

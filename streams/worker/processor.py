@@ -44,7 +44,7 @@ from alerts.policy import AckError
 from monitor.encounter import Location
 from monitor.parse import RejectReason, parse_message
 
-from streams.deadletter import DeadLetter
+from streams.kafka import DeadLetter
 
 log = logging.getLogger(__name__)
 
