@@ -29,6 +29,7 @@ from array import array
 from collections import OrderedDict, deque
 from typing import Any, Iterable
 
+from alerts.format import place_text
 from monitor.timestamps import parse_ts
 
 PRIORITY_RANK = {"high": 2, "medium": 1, "low": 0}
@@ -155,6 +156,7 @@ class ConsoleView:
             "detector": doc.get("detector") if isinstance(doc.get("detector"), dict) else None,
             "acknowledged": doc["status"] == "acknowledged",
             "acknowledged_by": doc.get("acknowledged_by"),
+            "location": place_text(doc.get("location")) or None,  # "7A room 12 bed 3" (ADT)
         }
         card["bands"] = bands_from_reasons(card["reasons"])
         return card
@@ -166,6 +168,8 @@ class ConsoleView:
         for name in ("ts", "emitted_at", "device_id"):
             if doc.get(name):
                 card[name] = doc[name]
+        if place_text(doc.get("location")):  # a transfer: the card follows the patient
+            card["location"] = place_text(doc.get("location"))
         reasons = _reasons(doc.get("reasons"))
         if reasons:
             card["reasons"] = reasons

@@ -212,3 +212,16 @@ def test_convert_prints_adt_events_of_an_adt_file(capsys):
         assert gateway_to_vitals(raw, detect(raw) or "") == 0
         out, err = capsys.readouterr()
         assert orjson.loads(out)["event"] == event and "1 ADT events" in err
+
+
+def test_console_card_shows_the_location_and_follows_a_transfer():
+    from streams.console.view import ConsoleView
+
+    base = {"alert_id": "a1", "patient_id": PID, "device_id": "wear-1", "priority": "high", "kind": "news2",
+            "ts": "2026-11-25T09:00:00.000Z", "emitted_at": "2026-11-25T09:00:00.000Z", "reasons": [],
+            "news2": None, "detector": None}
+    view = ConsoleView()
+    card = view.apply_alert({**base, "status": "raised", "location": {"ward": "7A", "room": "12", "bed": "3"}})
+    assert card["location"] == "7A room 12 bed 3"
+    card = view.apply_alert({**base, "status": "escalated", "location": {"ward": "8B", "bed": "1"}})
+    assert card["location"] == "8B bed 1"
