@@ -66,6 +66,8 @@ class AuditRecord:
     by: str | None = None
     action: str | None = None
     source: str | None = None  # channel the ack came from (console, cli, pager, ...)
+    by_user: str | None = None  # the signed-in account behind `by` (None: a self-declared name)
+    auth: str | None = None  # how that account signed in (password, oidc)
     # config
     routing_sha256: str | None = None
     routing_source: str | None = None
@@ -94,8 +96,8 @@ class AuditRecord:
 
 
 _OPTIONAL = ("status", "priority", "kind", "ward", "escalation_level", "reasons", "stage", "recipient", "name",
-             "role", "channel", "attempt", "outcome", "detail", "by", "action", "source", "routing_sha256",
-             "routing_source")
+             "role", "channel", "attempt", "outcome", "detail", "by", "action", "source", "by_user", "auth",
+             "routing_sha256", "routing_source")
 
 
 def parse_record(raw: bytes | str) -> AuditRecord:
@@ -169,7 +171,11 @@ def _entry(r: AuditRecord) -> TimelineEntry:
                              f"attempt {r.attempt}{tail}")
     if r.type is AuditType.REROUTE:
         return TimelineEntry(r.ts_ms, "rerouted", r.detail or f"to ward {r.ward}")
-    return TimelineEntry(r.ts_ms, "ack", f"{r.action} by {r.by} via {r.source or 'unknown'}")
+    if r.by_user:
+        who = f" ({r.by_user}, {r.role}, signed in by {r.auth})"
+    else:  # a paging system vouches for its recipient; a typed name vouches for nothing
+        who = " (self-declared name)" if r.source in ("console", "cli", None) else ""
+    return TimelineEntry(r.ts_ms, "ack", f"{r.action} by {r.by}{who} via {r.source or 'unknown'}")
 
 
 def stage_text(stage: str) -> str:

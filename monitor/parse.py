@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from monitor.limits import MAX_BATCH_SAMPLES, MAX_MESSAGE_BYTES, PHYSICAL_RANGES, impossible_reason
+from monitor.patient_id import MAX_PATIENT_ID_CHARS, patient_id_problem
 from monitor.timestamps import _MAX_MS, _MIN_MS, parse_ts
 from monitor.vitals import PROBE_VITALS, VITALS, Consciousness, VitalSample, new_sample
 
@@ -37,6 +38,7 @@ class RejectReason(str, enum.Enum):
     MALFORMED = "malformed"
     NOT_AN_OBJECT = "not_an_object"
     MISSING_PATIENT_ID = "missing_patient_id"
+    BAD_PATIENT_ID = "bad_patient_id"
     BAD_TYPE = "bad_type"
     BAD_TIMESTAMP = "bad_timestamp"
     NO_VITAL = "no_vital"
@@ -105,6 +107,9 @@ def parse_document(doc: Any, result: ParseResult) -> None:
         result.rejections.append(
             Rejection(RejectReason.MISSING_PATIENT_ID, "patient_id must be a non-empty string")
         )
+        return
+    if len(patient_id) > MAX_PATIENT_ID_CHARS or not patient_id.isprintable():  # inline: every message (~60 ns)
+        result.rejections.append(Rejection(RejectReason.BAD_PATIENT_ID, patient_id_problem(patient_id) or ""))
         return
     result.patient_id = patient_id
     device_id = doc.get("device_id", "unknown")

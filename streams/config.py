@@ -7,6 +7,7 @@ compose file, the README and the code agree on one list.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,11 @@ from pathlib import Path
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+def _csv(name: str) -> tuple[str, ...]:
+    """A comma-separated variable (tokens, proxy addresses); blanks ignored."""
+    return tuple(t.strip() for t in os.environ.get(name, "").split(",") if t.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,23 @@ class Settings:
     data_dir: Path = Path("./data")
     config_path: str | None = None
     ingest_tokens: tuple[str, ...] = ()
+    #: Console sign-in tokens, separate from ingest: a nurse's console session must not write vitals.
+    console_tokens: tuple[str, ...] = ()
+    #: Proxies whose X-Forwarded-Proto is believed (addresses or CIDRs); nobody else's is.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Signs console session cookies; share it between workers behind one address (else random per process).
+    session_secret: str = field(default="", repr=False)
+    #: Named ingest credentials (streams/identity/gateways.py); re-read when it changes.
+    gateways_file: str = ""
+    #: Staff accounts for console sign-in (streams/identity/users.py); re-read when it changes.
+    users_file: str = ""
+    #: Optional single sign-on through the hospital's OpenID Connect provider.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_redirect_url: str = ""
+    #: Address of /metrics; defaults to WARDWATCH_WEB_HOST so a loopback worker is not exposed by its metrics.
+    metrics_host: str = "0.0.0.0"
     mllp_port: int = 2575
     partitions: int = 4
     replication: int = 1
@@ -114,13 +137,24 @@ class Settings:
             sasl_password=os.environ.get("WARDWATCH_KAFKA_SASL_PASSWORD") or None,
             ssl_cafile=os.environ.get("WARDWATCH_KAFKA_SSL_CAFILE") or None,
         )
-        tokens = tuple(t.strip() for t in os.environ.get("WARDWATCH_INGEST_TOKENS", "").split(",") if t.strip())
+        tokens = _csv("WARDWATCH_INGEST_TOKENS")
+        web_host = _env("WARDWATCH_WEB_HOST", "0.0.0.0")
         values: dict[str, object] = dict(
             bootstrap=_env("WARDWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
             app_id=_env("WARDWATCH_APP_ID", "wardwatch"),
             metrics_port=int(_env("WARDWATCH_METRICS_PORT", "9108")),
             web_port=int(_env("WARDWATCH_WEB_PORT", "6066")),
-            web_host=_env("WARDWATCH_WEB_HOST", "0.0.0.0"),
+            web_host=web_host,
+            metrics_host=_env("WARDWATCH_METRICS_HOST", web_host),
+            console_tokens=_csv("WARDWATCH_CONSOLE_TOKENS"),
+            trusted_proxies=_csv("WARDWATCH_TRUSTED_PROXIES"),
+            session_secret=os.environ.get("WARDWATCH_SESSION_SECRET", ""),
+            users_file=os.environ.get("WARDWATCH_USERS_FILE", ""),
+            gateways_file=os.environ.get("WARDWATCH_GATEWAYS_FILE", ""),
+            oidc_issuer=os.environ.get("WARDWATCH_OIDC_ISSUER", ""),
+            oidc_client_id=os.environ.get("WARDWATCH_OIDC_CLIENT_ID", ""),
+            oidc_client_secret=os.environ.get("WARDWATCH_OIDC_CLIENT_SECRET", ""),
+            oidc_redirect_url=os.environ.get("WARDWATCH_OIDC_REDIRECT_URL", ""),
             data_dir=Path(_env("WARDWATCH_DATA_DIR", "./data")),
             config_path=os.environ.get("WARDWATCH_CONFIG") or None,
             ingest_tokens=tokens,
@@ -151,5 +185,14 @@ class Settings:
             raise ValueError(f"WARDWATCH_STORE={self.store!r}: use one of {', '.join(STORES)}")
         if not self.discharge_retention_s >= 0:
             raise ValueError(f"WARDWATCH_DISCHARGE_RETENTION_S={self.discharge_retention_s!r}: use seconds >= 0")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"WARDWATCH_TRUSTED_PROXIES: {proxy!r} is not an address or CIDR "
+                                 "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        if self.oidc_issuer and not (self.users_file and self.oidc_client_id):
+            raise ValueError("WARDWATCH_OIDC_ISSUER needs WARDWATCH_USERS_FILE (who may do what) and "
+                             "WARDWATCH_OIDC_CLIENT_ID (and usually WARDWATCH_OIDC_CLIENT_SECRET)")
         if self.log_format not in ("text", "json"):
             raise ValueError(f"WARDWATCH_LOG_FORMAT={self.log_format!r}: use text or json")

@@ -41,6 +41,8 @@ class RejectCode(str, enum.Enum):
     BAD_ENCODING = "bad_encoding"
     INVALID_RESOURCE = "invalid_resource"
     MISSING_PATIENT_ID = "missing_patient_id"
+    BAD_PATIENT_ID = "bad_patient_id"
+    NO_VITAL = "no_vital"
     BAD_TIMESTAMP = "bad_timestamp"
     BAD_UNIT = "bad_unit"
     BAD_VALUE = "bad_value"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from monitor.interop import parse_fhir, parse_hl7v2
 from monitor.interop.adt import is_adt, parse_adt_hl7v2
+from monitor.interop.fhir import DEFAULT_MAX_BUNDLE_ENTRIES
 from monitor.interop.fhir_encounter import is_encounter, parse_fhir_encounter
 from monitor.interop.hl7_result import Hl7Result
 from monitor.interop.result import GatewayResult
@@ -24,12 +25,13 @@ def parse_hl7v2_body(raw: bytes, source: str, max_bytes: int) -> Hl7Result:
     return parse_hl7v2(raw, max_bytes=max_bytes)
 
 
-def parse_fhir_body(raw: bytes, source: str, max_bytes: int) -> GatewayResult:
+def parse_fhir_body(raw: bytes, source: str, max_bytes: int,
+                    max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES) -> GatewayResult:
     if len(raw) <= max_bytes and is_encounter(raw):
         result = parse_fhir_encounter(raw, source=source, max_bytes=max_bytes)
         count(result, result.adt_events[0].event_type.value if result.adt_events else None)
         return result
-    return parse_fhir(raw, max_bytes=max_bytes)
+    return parse_fhir(raw, max_bytes=max_bytes, max_entries=max_entries)
 
 
 def count(result: GatewayResult, trigger: str | None) -> None:

@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "notify": "streams.cli.notify",
     "audit": "streams.cli.audit",
     "recovery": "streams.cli.recovery",
+    "user": "streams.cli.user",
+    "gateway": "streams.cli.gateway",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKER = 0, 1, 2, 3

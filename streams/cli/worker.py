@@ -8,6 +8,7 @@ import logging
 
 from streams import logs, metrics
 from streams.config import Settings
+from streams.ingest import IngestLimits
 from streams.kafka import BrokerUnreachable, ensure_topics
 
 log = logging.getLogger("wardwatch.worker")
@@ -30,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
+        IngestLimits.from_env()  # a bad limit stops here, named, not as a traceback from the listener
     except ValueError as exc:
         logs.setup("info", "text")
         log.error("configuration error: %s", exc)
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     from streams.worker import Worker
 
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, settings.metrics_host)
     worker = Worker(settings, partitions)
     log.info("worker %s consuming %s (%d partitions) from %s; metrics on :%d/metrics, web on :%d",
              settings.app_id, settings.topics.vitals, partitions, settings.bootstrap,

@@ -85,6 +85,10 @@ class ConsoleView:
         self._resolved: OrderedDict[str, None] = OrderedDict()
         self._charts: OrderedDict[str, dict[str, Series]] = OrderedDict()
         self._open_per_patient: dict[str, int] = {}
+        #: Each patient's ward as last seen on an alert (`location.ward`, `ward`) or vitals (`ward`):
+        #: the console shows a nurse the alerts of their wards.
+        self.wards: OrderedDict[str, str] = OrderedDict()
+        self.located: set[str] = set()  # patients whose ward came from an alert's location
         self.alert_messages = 0
         self.vitals_messages = 0
 
@@ -101,6 +105,9 @@ class ConsoleView:
         if not isinstance(alert_id, str) or not alert_id or status not in (*OPEN_STATUSES, "resolved"):
             return None
         self.alert_messages += 1
+        location = doc.get("location")
+        self._note_ward(doc.get("patient_id"), _alert_ward(doc),
+                        located=isinstance(location, dict) and bool(location.get("ward")))
         if alert_id in self._resolved:
             return None  # a replayed duplicate of a closed episode
         card = self.open.get(alert_id)
@@ -156,10 +163,33 @@ class ConsoleView:
             "detector": doc.get("detector") if isinstance(doc.get("detector"), dict) else None,
             "acknowledged": doc["status"] == "acknowledged",
             "acknowledged_by": doc.get("acknowledged_by"),
+            "ward": self.wards.get(str(doc.get("patient_id") or "")),
             "location": place_text(doc.get("location")) or None,  # "7A room 12 bed 3" (ADT)
         }
         card["bands"] = bands_from_reasons(card["reasons"])
         return card
+
+    def _note_ward(self, pid: Any, ward: Any, located: bool = False) -> None:
+        """`located`: the ward is an alert's `location` (the worker's answer, ADT first): the `ward`
+        field of later vitals does not override it (docs/gateways.md, precedence)."""
+        if not isinstance(pid, str) or not isinstance(ward, str) or not ward:
+            return
+        if located:
+            self.located.add(pid)
+        elif pid in self.located:
+            return
+        if self.wards.get(pid) != ward:
+            self.wards[pid] = ward[:64]
+            for card in self.open.values():
+                if card["patient_id"] == pid:
+                    card["ward"] = self.wards[pid]
+        self.wards.move_to_end(pid)
+        while len(self.wards) > max(self.max_patients, self.max_open) * 4:
+            self.located.discard(self.wards.popitem(last=False)[0])
+
+    def ward_of(self, alert_id: str) -> str | None:
+        card = self.open.get(alert_id)
+        return card.get("ward") if card else None
 
     def _merge(self, card: dict[str, Any], doc: dict[str, Any]) -> None:
         card["status"] = doc["status"]
@@ -221,6 +251,7 @@ class ConsoleView:
         if not isinstance(pid, str) or not pid:
             return None
         self.vitals_messages += 1
+        self._note_ward(pid, doc.get("ward"))
         samples = doc.get("samples")
         if not isinstance(samples, list):
             samples = [doc]
@@ -280,6 +311,13 @@ class ConsoleView:
             "recent": list(self.recent),
             "charts": {pid: self.chart(pid) for pid in sorted(patients)},
         }
+
+
+def _alert_ward(doc: dict[str, Any]) -> Any:
+    location = doc.get("location")
+    if isinstance(location, dict) and location.get("ward"):
+        return location.get("ward")
+    return doc.get("ward")
 
 
 def sort_key(card: dict[str, Any]) -> tuple[int, int, str]:

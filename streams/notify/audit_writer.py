@@ -54,7 +54,8 @@ class AuditWriter:
     async def ack(self, ack: Ack, source: str) -> None:
         now = _now_ms()
         await self._append(AuditRecord(AuditType.ACK, ack.alert_id, ack.patient_id, ack.ts_ms or now, now,
-                                       by=ack.by, action=ack.action.value, source=source))
+                                       by=ack.by, action=ack.action.value, source=source, by_user=ack.by_user,
+                                       role=ack.role, auth=ack.auth, channel=ack.source or source))
 
     async def reroute(self, alert_id: str, patient_id: str, ts_ms: int, old_ward: str, new_ward: str,
                       priority: str) -> None:

@@ -68,10 +68,10 @@ class Gateway:
         return [r for r in self.received if r.status == 200]
 
     def pages(self) -> dict[str, Received]:
-        """What a gateway shows humans: one page per delivery id (its idempotency key)."""
+        """What a gateway shows humans: one page per delivery id of the signed body (the header is unsigned)."""
         out: dict[str, Received] = {}
         for r in self.accepted():
-            out.setdefault(r.delivery_id, r)
+            out.setdefault(r.body["delivery_id"], r)
         return out
 
     def start(self) -> "Gateway":

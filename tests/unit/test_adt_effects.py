@@ -225,3 +225,19 @@ def test_console_card_shows_the_location_and_follows_a_transfer():
     assert card["location"] == "7A room 12 bed 3"
     card = view.apply_alert({**base, "status": "escalated", "location": {"ward": "8B", "bed": "1"}})
     assert card["location"] == "8B bed 1"
+
+
+def test_console_ward_from_an_alert_location_is_not_overridden_by_the_vitals_ward():
+    """Nurses see their wards' alerts (identity): the ward must be ADT's, as the alert's location says."""
+    from streams.console.view import ConsoleView
+
+    view = ConsoleView()
+    card = view.apply_alert({"alert_id": "a1", "patient_id": PID, "status": "raised", "priority": "high",
+                             "kind": "news2", "ts": "2026-11-25T09:00:00.000Z", "reasons": [],
+                             "location": {"ward": "8B", "bed": "1"}})
+    view.apply_vitals({"patient_id": PID, "device_id": "wear-1", "ts": "2026-11-25T09:00:05.000Z", "spo2": 95,
+                       "ward": "general"})
+    assert card["ward"] == "8B" and view.ward_of("a1") == "8B"
+    view.apply_vitals({"patient_id": "MRN-9", "device_id": "wear-2", "ts": "2026-11-25T09:00:05.000Z",
+                       "spo2": 95, "ward": "general"})
+    assert view.wards["MRN-9"] == "general"  # without ADT the vitals' ward still counts

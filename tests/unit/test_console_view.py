@@ -137,7 +137,7 @@ def test_hub_fans_out_alerts_and_chart_updates_and_drops_a_slow_browser():
     pushed = queue.get_nowait()
     assert pushed.startswith(b"event: vitals\n") and b"MRN-1" in pushed and queue.empty()
     for i in range(SUBSCRIBER_QUEUE + 1):
-        hub.broadcast(b"x")
+        hub.broadcast("vitals", {"patient_id": "x"})
     assert queue not in hub.subscribers
     items = [queue.get_nowait() for _ in range(queue.qsize())]
     assert items[-1] is None  # the stream handler ends; the browser reconnects for a snapshot

@@ -27,7 +27,7 @@ class FakePipeline:
         self.fail = fail
         self.submitted: list[tuple[GatewayResult, bytes, str]] = []
 
-    async def submit(self, result: GatewayResult, raw: bytes, source: str) -> None:
+    async def submit(self, result: GatewayResult, raw: bytes, source: str, gateway: str | None = None) -> None:
         if self.fail:
             raise common.Unavailable("broker down")
         self.submitted.append((result, raw, source))
@@ -175,7 +175,7 @@ async def test_a_parser_crash_is_a_rejection_not_a_500(monkeypatch) -> None:
     def boom(*args, **kwargs):
         raise RecursionError("deep")
 
-    monkeypatch.setattr(ingest_http.gateway, "parse_fhir", boom)  # the FHIR parser behind the ADT switch
+    monkeypatch.setattr(ingest_http.adt_gateway, "parse_fhir", boom)  # the FHIR parser behind the ADT switch
     pipeline = FakePipeline()
     client = await client_for(pipeline, IngestAccess(TOKENS))
     try:
