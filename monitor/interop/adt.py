@@ -14,7 +14,8 @@ Mapping:
   location PV1-6; visit number PV1-19 (first component).
 - time = EVN-6 (event occurred), else EVN-2 (recorded), else MSH-7; a
   malformed time is an error (AE), never a fallback: the time orders events.
-- idempotency key = MSH-10 (message control id), required.
+- idempotency key = MSH-10 (message control id, required) within its sender
+  (MSH-3, MSH-4): `PAS^HOSP|ADT000101`.
 AR for what we do not take (encoding characters, version, processing id);
 AE for content errors (no PID-3, no time, a transfer without its new
 location). Both are dead-lettered by the caller with the reason.
@@ -133,8 +134,20 @@ def _event(text: str, header: MshHeader, event_type: AdtEventType, source: str) 
         _refuse(RejectCode.BAD_VALUE, ErrorCondition.REQUIRED_FIELD_MISSING, "PV1^1^3",
                 f"{event_type.value} without PV1-3 (assigned patient location): where did the patient go?")
     visit = first(pv1, 19).strip() or None if pv1 is not None else None
-    return AdtEvent(event_type, patient_id, _time_ms(segments.get("EVN"), header), header.control_id.strip(),
+    return AdtEvent(event_type, patient_id, _time_ms(segments.get("EVN"), header), _event_key(header),
                     location, _location(pv1, 6), visit, source)
+
+
+def _event_key(header: MshHeader) -> str:
+    """The idempotency key: MSH-10 within its sender (MSH-3 application, MSH-4 facility).
+
+    Control ids are unique per sending system only: a patient administration
+    system and a bed manager both counting from 1 must not make one's transfer
+    a "duplicate" of the other's admit.
+    """
+    sender = "^".join(p for p in (header.sending_application.split("^")[0],
+                                  header.sending_facility.split("^")[0]) if p)
+    return f"{sender}|{header.control_id.strip()}" if sender else header.control_id.strip()
 
 
 def _location(pv1: hl7.Segment | None, number: int) -> Location | None:

@@ -47,7 +47,7 @@ def test_each_adt_trigger_parses_to_its_event(trigger: str) -> None:
     assert event.patient_id == "MRN-1"
     assert event.location == Location("7B", "12", "3")
     assert event.visit == "V100"
-    assert event.control_id == "C1"
+    assert event.control_id == "PAS^HOSP|C1"  # MSH-10 within its sender (MSH-3, MSH-4)
     assert event.ts_ms == T0  # EVN-2 10:00 +01:00
     assert "MSA|AA|C1" in result.ack()
 
@@ -303,3 +303,13 @@ def test_location_in_reads_only_the_current_location() -> None:
     assert PatientPlace.location_in(place.to_bytes()) == Location("ICU", None, "1")
     assert PatientPlace.location_in(b"not json") is None
     assert PatientPlace.location_in(fold(ev(AdtEventType.CANCEL_ADMIT, 0, "c1")).to_bytes()) is None
+
+
+def test_same_control_id_from_another_sender_is_not_a_duplicate() -> None:
+    admit = parse_adt_hl7v2(adt("A01", control="1")).adt_events[0]
+    other = adt("A02", control="1", pv1="PV1||I|ICU^1^1", evn="EVN|A02|20261125101000+0100").replace(
+        "|PAS|HOSP|", "|BEDMGR|HOSP|")
+    transfer = parse_adt_hl7v2(other).adt_events[0]
+    place, _ = apply(None, admit)
+    place, outcome = apply(place, transfer)
+    assert outcome is FoldOutcome.APPLIED and place.ward == "ICU"
