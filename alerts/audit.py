@@ -27,6 +27,7 @@ class AuditType(str, enum.Enum):
     DELIVERY = "delivery"
     ACK = "ack"
     CONFIG = "config"
+    ESCALATION = "escalation"  # notify went up the chain before the timer: `detail` says why
     REROUTE = "reroute"  # the patient moved (ADT transfer): an open alert now goes to the new ward's staff
 
 
@@ -169,6 +170,8 @@ def _entry(r: AuditRecord) -> TimelineEntry:
         role = f" ({r.role})" if r.role else ""
         return TimelineEntry(r.ts_ms, event, f"{stage_text(r.stage or '')} to {r.name}{role} via {r.channel}, "
                              f"attempt {r.attempt}{tail}")
+    if r.type is AuditType.ESCALATION:
+        return TimelineEntry(r.ts_ms, "escalated early", f"{stage_text(r.stage or '')}: {r.detail}")
     if r.type is AuditType.REROUTE:
         return TimelineEntry(r.ts_ms, "rerouted", r.detail or f"to ward {r.ward}")
     if r.by_user:

@@ -18,7 +18,7 @@ import orjson
 
 from monitor.limits import MAX_BATCH_SAMPLES, MAX_MESSAGE_BYTES, PHYSICAL_RANGES, impossible_reason
 from monitor.patient_id import MAX_PATIENT_ID_CHARS, patient_id_problem
-from monitor.timestamps import _MAX_MS, _MIN_MS, parse_ts
+from monitor.timestamps import _MAX_MS, _MIN_MS, future_message, parse_ts
 from monitor.vitals import PROBE_VITALS, VITALS, Consciousness, VitalSample, new_sample
 
 # Measured (Python 3.11, 2-core dev machine, cohort batches of ~3 samples):
@@ -41,6 +41,7 @@ class RejectReason(str, enum.Enum):
     BAD_PATIENT_ID = "bad_patient_id"
     BAD_TYPE = "bad_type"
     BAD_TIMESTAMP = "bad_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
     NO_VITAL = "no_vital"
     IMPOSSIBLE_VALUE = "impossible_value"
     OVERSIZE = "oversize"
@@ -78,8 +79,11 @@ _NURSING = ("on_oxygen", "consciousness", "spo2_scale", "quality", "ward")
 MAX_WARD_CHARS = 64
 
 
-def parse_message(raw: bytes | str) -> ParseResult:
-    """Parse one message of the `vitals` topic; never raises for bad input."""
+def parse_message(raw: bytes | str, not_after_ms: int = _MAX_MS) -> ParseResult:
+    """Parse one message of the `vitals` topic; never raises for bad input.
+
+    `not_after_ms`: samples dated later are rejected as `future_timestamp` (the worker passes its wall
+    clock + tolerance; replays of recorded data leave the default, the year 2200)."""
     result = ParseResult()
     if len(raw) > MAX_MESSAGE_BYTES:
         result.rejections.append(
@@ -91,11 +95,11 @@ def parse_message(raw: bytes | str) -> ParseResult:
     except orjson.JSONDecodeError as exc:
         result.rejections.append(Rejection(RejectReason.MALFORMED, f"not valid JSON: {exc}"))
         return result
-    parse_document(doc, result)
+    parse_document(doc, result, not_after_ms)
     return result
 
 
-def parse_document(doc: Any, result: ParseResult) -> None:
+def parse_document(doc: Any, result: ParseResult, not_after_ms: int = _MAX_MS) -> None:
     """Validate an already-decoded message into `result` (shared with HTTP ingest)."""
     if not isinstance(doc, dict):
         result.rejections.append(
@@ -117,7 +121,7 @@ def parse_document(doc: Any, result: ParseResult) -> None:
         device_id = "unknown" if device_id in (None, "") else str(device_id)
     samples = doc.get("samples")
     if samples is None:
-        _append_sample(doc, patient_id, device_id, None, result)
+        _append_sample(doc, patient_id, device_id, None, result, not_after_ms)
         return
     if not isinstance(samples, list):
         result.rejections.append(Rejection(RejectReason.BAD_TYPE, "samples must be a list"))
@@ -139,21 +143,22 @@ def parse_document(doc: Any, result: ParseResult) -> None:
             )
             continue
         try:  # _append_sample, inlined: this loop runs for every sample of a batch
-            append(build_sample({**defaults, **item} if defaults else item, patient_id, device_id))
+            append(build_sample({**defaults, **item} if defaults else item, patient_id, device_id, not_after_ms))
         except SampleError as exc:
             result.rejections.append(Rejection(exc.reason, str(exc), index))
 
 
 def _append_sample(
-    doc: dict[str, Any], patient_id: str, device_id: str, index: int | None, result: ParseResult
+    doc: dict[str, Any], patient_id: str, device_id: str, index: int | None, result: ParseResult,
+    not_after_ms: int = _MAX_MS,
 ) -> None:
     try:
-        result.samples.append(build_sample(doc, patient_id, device_id))
+        result.samples.append(build_sample(doc, patient_id, device_id, not_after_ms))
     except SampleError as exc:
         result.rejections.append(Rejection(exc.reason, str(exc), index))
 
 
-def build_sample(doc: dict[str, Any], patient_id: str, device_id: str) -> VitalSample:
+def build_sample(doc: dict[str, Any], patient_id: str, device_id: str, not_after_ms: int = _MAX_MS) -> VitalSample:
     """Validate one sample's fields; raise SampleError with the reason.
 
     Hot path (every sample): the common case (integer epoch ms, plain int or
@@ -170,6 +175,8 @@ def build_sample(doc: dict[str, Any], patient_id: str, device_id: str) -> VitalS
             ts_ms = parse_ts(ts)
         except ValueError as exc:
             raise SampleError(RejectReason.BAD_TIMESTAMP, str(exc)) from None
+    if ts_ms > not_after_ms:  # one comparison per sample: would move the patient's clock into the future
+        raise SampleError(RejectReason.FUTURE_TIMESTAMP, future_message(ts_ms, not_after_ms))
     quality = get("quality")
     if quality is None:
         probe_off, motion = False, None

@@ -106,6 +106,20 @@ class Settings:
     log_format: str = "text"
     log_level: str = "info"
     fast_rebalance: bool = False
+    #: Consumer-group liveness (docs/durability.md "Failover"): a member that sends no heartbeat for
+    #: `session_timeout_s` is declared dead and its partitions move; heartbeats go every
+    #: `heartbeat_interval_s`; in a rebalance each member has `rebalance_timeout_s` to rejoin.
+    #: Defaults keep failover from a SIGKILL under 15 s on Apache Kafka and tansu alike.
+    session_timeout_s: float = 6.0
+    heartbeat_interval_s: float = 1.0
+    rebalance_timeout_s: float = 10.0
+    #: Static group membership (KIP-345): a stable name per worker instance (e.g. the pod name); a
+    #: restarted instance with the same name takes its partitions back without waiting for its old
+    #: session to expire. Empty: dynamic membership.
+    group_instance_id: str | None = None
+    #: How far ahead of this process's wall clock a sample's event time may be (device clock skew);
+    #: later samples are dead-lettered as `future_timestamp` (docs/failure-behaviour.md).
+    future_tolerance_s: float = 120.0
     #: Input batches bypass Faust's per-message agent (streams/fastlane.py); off under exactly_once,
     #: whose transactional sends need Faust's current event.
     batch_lane: bool = True
@@ -166,6 +180,11 @@ class Settings:
             log_format=_env("WARDWATCH_LOG_FORMAT", "text"),
             log_level=_env("WARDWATCH_LOG_LEVEL", "info"),
             fast_rebalance=_env("WARDWATCH_FAST_REBALANCE", "0") in ("1", "true", "yes"),
+            session_timeout_s=float(_env("WARDWATCH_SESSION_TIMEOUT_S", "6")),
+            heartbeat_interval_s=float(_env("WARDWATCH_HEARTBEAT_INTERVAL_S", "1")),
+            rebalance_timeout_s=float(_env("WARDWATCH_REBALANCE_TIMEOUT_S", "10")),
+            group_instance_id=os.environ.get("WARDWATCH_GROUP_INSTANCE_ID", "").strip() or None,
+            future_tolerance_s=float(_env("WARDWATCH_FUTURE_TOLERANCE_S", "120")),
             batch_lane=_env("WARDWATCH_BATCH_LANE", "1") in ("1", "true", "yes"),
             discharge_retention_s=float(_env("WARDWATCH_DISCHARGE_RETENTION_S", "86400")),
             topics=topics,
@@ -185,6 +204,13 @@ class Settings:
             raise ValueError(f"WARDWATCH_STORE={self.store!r}: use one of {', '.join(STORES)}")
         if not self.discharge_retention_s >= 0:
             raise ValueError(f"WARDWATCH_DISCHARGE_RETENTION_S={self.discharge_retention_s!r}: use seconds >= 0")
+        if not 0 < self.heartbeat_interval_s * 3 <= self.session_timeout_s:
+            raise ValueError(f"WARDWATCH_HEARTBEAT_INTERVAL_S={self.heartbeat_interval_s:g} must be positive and at "
+                             f"most a third of WARDWATCH_SESSION_TIMEOUT_S={self.session_timeout_s:g}")
+        if self.rebalance_timeout_s <= 0:
+            raise ValueError("WARDWATCH_REBALANCE_TIMEOUT_S must be positive")
+        if not self.future_tolerance_s >= 0:
+            raise ValueError(f"WARDWATCH_FUTURE_TOLERANCE_S={self.future_tolerance_s:g}: use seconds >= 0")
         for proxy in self.trusted_proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)

@@ -47,7 +47,9 @@ class WorkerProcess:
             "WARDWATCH_WEB_PORT": str(self.web_port),
             "WARDWATCH_WEB_HOST": "127.0.0.1",
             "WARDWATCH_DATA_DIR": str(workdir / f"data-{self.web_port}"),
-            "WARDWATCH_FAST_REBALANCE": "1",
+            # Faster group joins in tests; WARDWATCH_TEST_FAST_REBALANCE=0 runs the suite on the default
+            # (production) group settings, e.g. the crash and rebalance tests (docs/durability.md).
+            "WARDWATCH_FAST_REBALANCE": os.environ.get("WARDWATCH_TEST_FAST_REBALANCE", "1"),
             "WARDWATCH_MLLP_PORT": str(free_port()),
             **env,
         }

@@ -30,7 +30,7 @@ from collections import OrderedDict, deque
 from typing import Any, Iterable
 
 from alerts.format import place_text
-from monitor.timestamps import parse_ts
+from monitor.timestamps import not_after_ms, parse_ts
 
 PRIORITY_RANK = {"high": 2, "medium": 1, "low": 0}
 OPEN_STATUSES = ("raised", "escalated", "acknowledged")
@@ -73,8 +73,12 @@ class Series:
 
 class ConsoleView:
     def __init__(self, *, recent_limit: int = 50, window_s: int = 3600, step_s: int = 30,
-                 max_patients: int = 1000, max_open: int = 5000, remember_resolved: int = 20000) -> None:
+                 max_patients: int = 1000, max_open: int = 5000, remember_resolved: int = 20000,
+                 future_tolerance_s: float | None = None) -> None:
+        """`future_tolerance_s`: samples dated further ahead of the wall clock are not plotted (the
+        worker dead-letters them); default WARDWATCH_FUTURE_TOLERANCE_S or 120 s."""
         self.recent_limit = recent_limit
+        self.future_tolerance_s = future_tolerance_s
         self.step_ms = step_s * 1000
         self.keep_steps = max(1, window_s // step_s)
         self.max_patients = max_patients
@@ -257,12 +261,17 @@ class ConsoleView:
             samples = [doc]
         changed = False
         charts = self._charts.get(pid)
+        latest = not_after_ms(self.future_tolerance_s)
         for sample in samples:
             if not isinstance(sample, dict):
                 continue
             try:
                 ts_ms = parse_ts(sample.get("ts"))
             except (ValueError, TypeError):
+                continue
+            if ts_ms > latest:
+                # Dead-lettered by the worker; plotted, it would also push every later real point
+                # "out of order" off the chart.
                 continue
             quality = sample.get("quality") if isinstance(sample.get("quality"), dict) else {}
             probe_off = quality.get("probe_off") is True

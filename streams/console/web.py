@@ -76,7 +76,7 @@ class ConsoleHub:
 
     def __init__(self, settings: Settings, view: ConsoleView | None = None, vitals_backlog: int = 20000) -> None:
         self.settings = settings
-        self.view = view or ConsoleView()
+        self.view = view or ConsoleView(future_tolerance_s=settings.future_tolerance_s)
         self.vitals_backlog = vitals_backlog
         #: Each live stream's queue and the person it is for (None: sees everything, token/demo access).
         self.subscribers: dict[asyncio.Queue, Staff | None] = {}

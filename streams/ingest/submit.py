@@ -30,7 +30,7 @@ import logging
 import os
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import orjson
 from aiokafka.errors import KafkaError
@@ -39,6 +39,7 @@ from prometheus_client import Counter
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
 from monitor.limits import MAX_MESSAGE_BYTES
 from monitor.parse import ParseResult, RejectReason, parse_document
+from monitor.timestamps import not_after_ms
 from streams.kafka import DeadLetter
 from streams.ingest.limits import IngestLimits
 from streams.metrics import REGISTRY, REJECTED
@@ -91,8 +92,9 @@ class Unavailable(Exception):
     False (the default) for refusals before any send.
     """
 
-    def __init__(self, message: str, maybe_sent: bool = False) -> None:
+    def __init__(self, message: str, maybe_sent: bool = False, cause: str = "") -> None:
         super().__init__(message)
+        self.cause = cause  # a known reason fit for the sender (e.g. "the Kafka broker is unreachable")
         self.maybe_sent = maybe_sent
 
     def reply_text(self, retry: str = "retry later") -> str:
@@ -100,7 +102,8 @@ class Unavailable(Exception):
         if self.maybe_sent:
             return (f"Kafka did not acknowledge in time: the input may have been taken; {retry} "
                     "(a retry can duplicate it, consumers dedupe)")
-        return f"Kafka is unavailable: nothing was taken, {retry}"
+        why = f" ({self.cause})" if self.cause else ""
+        return f"Kafka is unavailable{why}: nothing was taken, {retry}"
 
 
 # ---- who may send --------------------------------------------------------------
@@ -206,6 +209,7 @@ _CODE_OF_REASON = {
     RejectReason.BAD_TYPE: RejectCode.BAD_VALUE,
     RejectReason.NO_VITAL: RejectCode.BAD_VALUE,
     RejectReason.BAD_TIMESTAMP: RejectCode.BAD_TIMESTAMP,
+    RejectReason.FUTURE_TIMESTAMP: RejectCode.FUTURE_TIMESTAMP,
     RejectReason.IMPOSSIBLE_VALUE: RejectCode.IMPOSSIBLE_VALUE,
     RejectReason.OVERSIZE: RejectCode.OVERSIZE,
 }
@@ -262,7 +266,7 @@ def parse_vitals_body(raw: bytes, ndjson: bool = False) -> GatewayResult:
 
 def _check_document(label: str, doc: Any, original: str, result: GatewayResult) -> None:
     parsed = ParseResult()
-    parse_document(doc, parsed)
+    parse_document(doc, parsed, not_after_ms())  # as the worker will check it (wall clock + tolerance)
     if not parsed.rejections:
         unwritable = _unwritable(doc)
         if unwritable is not None:  # found here, not as a failed send reported as "Kafka unavailable"
@@ -409,6 +413,9 @@ class IngestPipeline:
     producer: Any = None
     _stop: bool = False
     limits: IngestLimits = field(default_factory=IngestLimits)
+    #: Why Kafka cannot take input now, (for the log, for the sender), ("", "") when it can: ingest refuses
+    #: rather than answer 202 / AA for what the pipeline cannot deliver (the worker's BrokerWatch).
+    kafka_problem: Callable[[], tuple[str, str]] | None = None
 
     @property
     def ready(self) -> bool:
@@ -445,6 +452,9 @@ class IngestPipeline:
         producer = self.producer
         if producer is None:
             raise Unavailable("not connected to Kafka yet")
+        problem, brief = self.kafka_problem() if self.kafka_problem else ("", "")
+        if problem:
+            raise Unavailable(problem, cause=brief)
         topics = self.settings.topics
         sends: list[Any] = []
         dlq: list[Any] = []
@@ -487,6 +497,9 @@ def pipeline_for(worker: Any) -> IngestPipeline:
             await pipeline.run()
 
         worker.app.task(ingest_producer)
+        watch = getattr(worker, "broker_watch", None)
+        if watch is not None:
+            pipeline.kafka_problem = lambda: (watch.status.problem(), watch.status.brief())
         checks = getattr(worker, "readiness_checks", None)
         if checks is not None:
             checks["ingest_producer"] = lambda: pipeline.ready

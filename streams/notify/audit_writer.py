@@ -51,6 +51,13 @@ class AuditWriter:
             role=r.role, channel=r.channel, attempt=attempt, outcome=outcome, detail=detail or None,
             priority=n.priority.value, ward=n.ward))
 
+    async def escalation(self, alert_id: str, patient_id: str, stage: str, priority: str, ward: str,
+                         why: str) -> None:
+        """Notify went up the chain ahead of the timer (e.g. the page before could not be delivered)."""
+        now = _now_ms()
+        await self._append(AuditRecord(AuditType.ESCALATION, alert_id, patient_id, now, now, stage=stage,
+                                       priority=priority, ward=ward, detail=why))
+
     async def ack(self, ack: Ack, source: str) -> None:
         now = _now_ms()
         await self._append(AuditRecord(AuditType.ACK, ack.alert_id, ack.patient_id, ack.ts_ms or now, now,
