@@ -13,7 +13,8 @@ Mapping:
 - location = PV1-3 (PL): point of care (the ward), room, bed; prior
   location PV1-6; visit number PV1-19 (first component).
 - time = EVN-6 (event occurred), else EVN-2 (recorded), else MSH-7; a
-  malformed time is an error (AE), never a fallback: the time orders events.
+  malformed time, or one beyond the clock + WARDWATCH_FUTURE_TOLERANCE_S, is an
+  error (AE), never a fallback: the time orders events.
 - idempotency key = MSH-10 (message control id, required) within its sender
   (MSH-3, MSH-4): `PAS^HOSP|ADT000101`.
 AR for what we do not take (encoding characters, version, processing id);
@@ -34,6 +35,7 @@ from monitor.interop.hl7_header import AckCode, ErrorCondition, MessageError, Ms
 from monitor.interop.hl7_result import Hl7Result
 from monitor.interop.result import EARLIEST_MS, LATEST_MS, MESSAGE_ENTRY, EntryRejection, RejectCode
 from monitor.limits import MAX_MESSAGE_BYTES
+from monitor.timestamps import future_message, not_after_ms
 
 ADT_MESSAGE_TYPE = "ADT"
 ENCODING_CHARACTERS: tuple[str, ...] = ("^~\\&", "^~\\&#")
@@ -63,8 +65,12 @@ def is_adt(raw: bytes | str) -> bool:
 
 
 def parse_adt_hl7v2(raw: bytes | str, *, source: str = "", max_bytes: int = MAX_MESSAGE_BYTES,
-                    processing_ids: frozenset[str] = ACCEPTED_PROCESSING_IDS) -> Hl7Result:
-    """One ADT message → an Hl7Result with one `adt_events` entry, an ignored event, or a rejection."""
+                    processing_ids: frozenset[str] = ACCEPTED_PROCESSING_IDS,
+                    not_after: int | None = None) -> Hl7Result:
+    """One ADT message → an Hl7Result with one `adt_events` entry, an ignored event, or a rejection.
+
+    `not_after` (default: wall clock + WARDWATCH_FUTURE_TOLERANCE_S): a later event time is refused
+    (AE), since events are ordered by time and a future one would outrank every real one after it."""
     text = ""
     header = MshHeader()
     try:
@@ -80,6 +86,9 @@ def parse_adt_hl7v2(raw: bytes | str, *, source: str = "", max_bytes: int = MAX_
         except ValueError:
             return Hl7Result(header=header, ignored_event=header.trigger.strip().upper()[:3] or "?")
         event = _event(text, header, event_type, source)
+        limit = not_after_ms() if not_after is None else not_after
+        if event.ts_ms > limit:
+            _refuse(RejectCode.BAD_TIMESTAMP, ErrorCondition.DATA_TYPE, "EVN^1^2", future_message(event.ts_ms, limit))
         return Hl7Result(header=header, adt_events=[event])
     except _Refused as exc:
         rejection = EntryRejection(MESSAGE_ENTRY, exc.error.reason, text, exc.code)

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from monitor.encounter import AdtEvent, AdtEventType, Location
 from monitor.interop.result import EARLIEST_MS, LATEST_MS, MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
 from monitor.limits import MAX_MESSAGE_BYTES
-from monitor.timestamps import parse_ts
+from monitor.timestamps import future_message, not_after_ms, parse_ts
 
 _EVENT_OF_STATUS = {
     "planned": AdtEventType.REGISTER,
@@ -66,9 +66,10 @@ def is_encounter(raw: bytes | str) -> bool:
     return isinstance(doc, dict) and doc.get("resourceType") == "Encounter"
 
 
-def parse_fhir_encounter(raw: bytes | str, *, source: str = "",
-                         max_bytes: int = MAX_MESSAGE_BYTES) -> GatewayResult:
-    """One Encounter → a GatewayResult with one `adt_events` entry, an ignored status, or a rejection."""
+def parse_fhir_encounter(raw: bytes | str, *, source: str = "", max_bytes: int = MAX_MESSAGE_BYTES,
+                         not_after: int | None = None) -> GatewayResult:
+    """One Encounter → a GatewayResult with one `adt_events` entry, an ignored status, or a rejection
+    (a time beyond `not_after`, default wall clock + tolerance, is refused as for ADT v2)."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     try:
         if len(raw) > max_bytes:
@@ -87,7 +88,11 @@ def parse_fhir_encounter(raw: bytes | str, *, source: str = "",
         event_type = _EVENT_OF_STATUS.get(status)
         if event_type is None:
             return GatewayResult(ignored_event=f"Encounter.status {status or '?'}"[:40])
-        return GatewayResult(adt_events=[_event(doc, event_type, raw, source)])
+        event = _event(doc, event_type, raw, source)
+        limit = not_after_ms() if not_after is None else not_after
+        if event.ts_ms > limit:
+            raise _Unusable(RejectCode.BAD_TIMESTAMP, future_message(event.ts_ms, limit))
+        return GatewayResult(adt_events=[event])
     except _Unusable as exc:
         return GatewayResult(rejections=[EntryRejection(MESSAGE_ENTRY, exc.reason, text[:65536], exc.code)])
     except Exception as exc:  # hostile input ends in a rejection, not a crash

@@ -39,6 +39,7 @@ import faust
 
 from alerts.model import Alert
 from monitor.encounter import AdtEvent, FoldOutcome, Location, PatientPlace, apply, change_between
+from monitor.timestamps import future_message, not_after_ms
 from streams.adt import metrics
 from streams.kafka import DeadLetter
 from streams.worker import VITALS_TAG, Outcome, Processor, partition_for
@@ -97,6 +98,10 @@ class AdtPlaces:
             out.dead_letters.append(DeadLetter(str(exc), "bad_adt", raw, topic, partition, offset))
             return out
         pid = event.patient_id
+        if event.ts_ms > not_after_ms():  # ordered by time: a future event would outrank every real one
+            out.dead_letters.append(DeadLetter(future_message(event.ts_ms, not_after_ms()), "future_timestamp", raw,
+                                               topic, partition, offset))
+            return out
         if partition is not None and partition_for(pid, self.worker.partitions) != partition:
             reason = "ADT event on the wrong partition: produce it keyed by patient_id (ingest does)"
             out.dead_letters.append(DeadLetter(reason, "adt_wrong_partition", raw, topic, partition, offset))

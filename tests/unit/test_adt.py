@@ -313,3 +313,13 @@ def test_same_control_id_from_another_sender_is_not_a_duplicate() -> None:
     place, _ = apply(None, admit)
     place, outcome = apply(place, transfer)
     assert outcome is FoldOutcome.APPLIED and place.ward == "ICU"
+
+
+def test_future_adt_is_refused_so_it_cannot_outrank_real_events() -> None:
+    """Events are ordered by time: one dated next year would pin the location until then."""
+    hl7 = parse_adt_hl7v2(adt("A02"), not_after=T0 - 1)
+    assert hl7.ack_code is AckCode.AE and hl7.rejections[0].code is RejectCode.BAD_TIMESTAMP
+    assert "beyond" in hl7.rejections[0].reason and not hl7.adt_events
+    fhir = parse_fhir_encounter(orjson.dumps(encounter()), not_after=T0 - 1)
+    assert not fhir.adt_events and fhir.rejections[0].code is RejectCode.BAD_TIMESTAMP
+    assert parse_adt_hl7v2(adt("A02"), not_after=T0).adt_events  # at the limit: taken
