@@ -45,7 +45,7 @@ class AdtEventType(str, enum.Enum):
     CANCEL_DISCHARGE = "A13"
 
     @property
-    def cancels(self) -> "AdtEventType | None":
+    def cancels(self) -> AdtEventType | None:
         """The event type a cancel undoes (None for a non-cancel)."""
         return _CANCELS.get(self)
 
@@ -90,7 +90,7 @@ class Location:
         return {"ward": self.ward, "room": self.room, "bed": self.bed}
 
     @classmethod
-    def from_wire(cls, doc: Any) -> "Location | None":
+    def from_wire(cls, doc: Any) -> Location | None:
         if not isinstance(doc, dict):
             return None
         loc = cls(*(_text(doc.get(k)) for k in ("ward", "room", "bed")))
@@ -128,7 +128,7 @@ class AdtEvent:
         return orjson.dumps(self.to_wire())
 
     @classmethod
-    def from_wire(cls, doc: Any) -> "AdtEvent":
+    def from_wire(cls, doc: Any) -> AdtEvent:
         """ValueError for anything that is not an event this code wrote."""
         if not isinstance(doc, dict):
             raise ValueError("ADT event must be a JSON object")
@@ -144,7 +144,7 @@ class AdtEvent:
                    str(doc.get("source") or ""))
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "AdtEvent":
+    def from_bytes(cls, raw: bytes) -> AdtEvent:
         try:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -168,7 +168,7 @@ class PlaceState:
                 "discharged_ts": format_ts(self.discharged_ts_ms) if self.discharged_ts_ms else None}
 
     @classmethod
-    def from_wire(cls, doc: dict[str, Any]) -> "PlaceState":
+    def from_wire(cls, doc: dict[str, Any]) -> PlaceState:
         updated, discharged = doc.get("updated_ts"), doc.get("discharged_ts")
         return cls(EncounterStatus(doc.get("status", "unknown")), Location.from_wire(doc.get("location")),
                    _text(doc.get("visit")), parse_ts(updated) if updated else None,
@@ -227,7 +227,7 @@ class PatientPlace:
         return Location.from_wire(doc.get("location")) if isinstance(doc, dict) else None
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "PatientPlace":
+    def from_bytes(cls, raw: bytes) -> PatientPlace:
         """ValueError for a value this code cannot read."""
         try:
             doc = orjson.loads(raw)
@@ -251,13 +251,13 @@ def apply(place: PatientPlace | None, event: AdtEvent) -> tuple[PatientPlace, Fo
         return place, FoldOutcome.DUPLICATE
     if place.base_order is not None and event.order <= place.base_order:
         return place, FoldOutcome.STALE
-    log = tuple(sorted(place.log + (event,), key=lambda e: e.order))
+    log = tuple(sorted((*place.log, event), key=lambda e: e.order))
     base, base_order = place.base, place.base_order
     if len(log) > LOG_SIZE:
         # The oldest event leaves the log: fold it into the base for good.
         oldest, log = log[0], log[1:]
         base, base_order = _replay(base, (oldest,)), oldest.order
-    seen = (place.seen + (event.control_id,))[-SEEN_SIZE:]
+    seen = (*place.seen, event.control_id)[-SEEN_SIZE:]
     state = _replay(base, log)
     return PatientPlace(place.patient_id, state, base, base_order, log, seen), FoldOutcome.APPLIED
 

@@ -48,6 +48,8 @@ class RejectReason(str, enum.Enum):
     EMPTY_BATCH = "empty_batch"
     UNKNOWN_ALERT = "unknown_alert"
     BAD_ACK = "bad_ack"
+    #: Not the input's fault: the ward's anomaly detector raised on it (NEWS2 and limits still ran).
+    DETECTOR_ERROR = "detector_error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,3 +222,72 @@ class Settings:
                              "WARDWATCH_OIDC_CLIENT_ID (and usually WARDWATCH_OIDC_CLIENT_SECRET)")
         if self.log_format not in ("text", "json"):
             raise ValueError(f"WARDWATCH_LOG_FORMAT={self.log_format!r}: use text or json")
+
+
+#: Every environment variable a worker reads: (name, default, meaning). `wardwatch worker --help`
+#: prints it and docs/contract.md lists it (a unit test holds the three together).
+WORKER_ENVIRONMENT: tuple[tuple[str, str, str], ...] = (
+    ("WARDWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "broker list"),
+    ("WARDWATCH_APP_ID", "wardwatch", "Faust app id = consumer group"),
+    ("WARDWATCH_METRICS_PORT", "9108", "Prometheus /metrics"),
+    ("WARDWATCH_WEB_PORT", "6066", "web server: ingest, console, /healthz, /readyz"),
+    ("WARDWATCH_WEB_HOST", "0.0.0.0", "address the web server binds"),
+    ("WARDWATCH_MLLP_PORT", "2575", "HL7 v2 MLLP listener"),
+    ("WARDWATCH_DATA_DIR", "./data", "local state store"),
+    ("WARDWATCH_CONFIG", "none", "alert-policy TOML file (built-in policy without it)"),
+    ("WARDWATCH_INGEST_TOKENS", "none", "comma-separated bearer tokens for ingest and console"),
+    ("WARDWATCH_INGEST_INSECURE", "0", "1: ingest without tokens, loopback binds only"),
+    ("WARDWATCH_CONSOLE_TOKENS", "none", "comma-separated console tokens (staff); never ingest"),
+    ("WARDWATCH_GATEWAYS_FILE", "none", "named ingest credentials (wardwatch gateway)"),
+    ("WARDWATCH_USERS_FILE", "none", "staff accounts for console sign-in (wardwatch user)"),
+    ("WARDWATCH_SESSION_SECRET", "random per process", "signs console session cookies"),
+    ("WARDWATCH_TRUSTED_PROXIES", "none", "reverse proxies whose X-Forwarded-Proto is believed"),
+    ("WARDWATCH_OIDC_ISSUER", "none", "OpenID Connect issuer URL for console sign-on"),
+    ("WARDWATCH_OIDC_CLIENT_ID", "none", "the console's OIDC client id"),
+    ("WARDWATCH_OIDC_CLIENT_SECRET", "none", "the console's OIDC client secret"),
+    ("WARDWATCH_OIDC_REDIRECT_URL", "from the request", "public URL of /console/oidc/callback"),
+    ("WARDWATCH_METRICS_HOST", "WARDWATCH_WEB_HOST", "address /metrics listens on"),
+    ("WARDWATCH_INGEST_PARSE_THREADS", "1", "threads parsing large ingest bodies off the event loop"),
+    ("WARDWATCH_INGEST_SEND_TIMEOUT_S", "15", "wait for Kafka's ack before answering 503 / AR"),
+    ("WARDWATCH_HTTP_HEADER_TIMEOUT_S", "15", "seconds for request headers to complete"),
+    ("WARDWATCH_HTTP_BODY_TIMEOUT_S", "30", "seconds for an ingest body to complete (else 408)"),
+    ("WARDWATCH_FHIR_MAX_ENTRIES", "5000", "entries per FHIR Bundle (more: 413)"),
+    ("WARDWATCH_MLLP_MAX_CONNECTIONS", "256", "MLLP connections open at once"),
+    ("WARDWATCH_MLLP_MAX_CONNECTIONS_PER_SOURCE", "32", "MLLP connections at once from one address"),
+    ("WARDWATCH_MLLP_IDLE_TIMEOUT_S", "120", "close an MLLP connection idle this long"),
+    ("WARDWATCH_MLLP_FRAME_DEADLINE_S", "30", "seconds for one MLLP frame to arrive whole"),
+    ("WARDWATCH_MLLP_FRAMING_REPORTS_PER_MIN", "10", "framing errors reported per connection and minute"),
+    ("WARDWATCH_CONSOLE_INSECURE", "0", "1: console without tokens, loopback binds only"),
+    ("WARDWATCH_PARTITIONS", "4", "partitions of topics the worker creates"),
+    ("WARDWATCH_REPLICATION", "1", "replication factor of topics the worker creates"),
+    ("WARDWATCH_STORE", "memory", "table store: memory, rocksdb or rocksdict"),
+    ("WARDWATCH_PROCESSING_GUARANTEE", "at_least_once", "at_least_once or exactly_once"),
+    ("WARDWATCH_LOG_FORMAT", "text", "text or json"),
+    ("WARDWATCH_LOG_LEVEL", "info", "debug, info, warning, error"),
+    ("WARDWATCH_FAST_REBALANCE", "0", "1: short group timeouts (embedded broker, tests)"),
+    ("WARDWATCH_BATCH_LANE", "1", "0: every input through Faust's per-message agent"),
+    ("WARDWATCH_FETCH_MAX_WAIT_MS", "50", "consumer fetch wait (page latency floor on tansu)"),
+    ("WARDWATCH_SESSION_TIMEOUT_S", "6", "a group member silent this long is dead; its partitions move"),
+    ("WARDWATCH_HEARTBEAT_INTERVAL_S", "1", "group heartbeat, at most a third of the session timeout"),
+    ("WARDWATCH_REBALANCE_TIMEOUT_S", "10", "time each member has to rejoin during a rebalance"),
+    ("WARDWATCH_GROUP_INSTANCE_ID", "unset", "static group membership: a stable name per instance"),
+    ("WARDWATCH_FUTURE_TOLERANCE_S", "120", "event time allowed ahead of this clock (else future_timestamp)"),
+    ("WARDWATCH_TOPIC_VITALS", "vitals", "input topic"),
+    ("WARDWATCH_TOPIC_ALERTS", "alerts", "output topic"),
+    ("WARDWATCH_TOPIC_DLQ", "vitals-dlq", "dead-letter topic"),
+    ("WARDWATCH_TOPIC_ACKS", "alert-acks", "acknowledgements topic"),
+    ("WARDWATCH_TOPIC_AUDIT", "audit", "audit trail (written by notify)"),
+    ("WARDWATCH_TOPIC_NOTIFY_DLQ", "notify-dlq", "undeliverable pages (written by notify)"),
+    ("WARDWATCH_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+    ("WARDWATCH_KAFKA_SASL_MECHANISM", "none", "e.g. PLAIN, SCRAM-SHA-512"),
+    ("WARDWATCH_KAFKA_SASL_USERNAME", "none", "SASL user"),
+    ("WARDWATCH_KAFKA_SASL_PASSWORD", "none", "SASL password"),
+    ("WARDWATCH_KAFKA_SSL_CAFILE", "none", "CA bundle for SSL"),
+)
+
+
+def environment_help(rows: tuple[tuple[str, str, str], ...] = WORKER_ENVIRONMENT) -> str:
+    """The environment table as `--help` epilog text."""
+    width = max(len(name) for name, _, _ in rows)
+    return "environment:\n" + "\n".join(f"  {name:<{width}}  {meaning} (default {default})"
+                                        for name, default, meaning in rows)

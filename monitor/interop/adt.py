@@ -129,7 +129,7 @@ def _check_envelope(text: str, header: MshHeader, processing_ids: frozenset[str]
 
 def _event(text: str, header: MshHeader, event_type: AdtEventType, source: str) -> AdtEvent:
     message = hl7.parse(text)
-    segments = {}
+    segments: dict[str, hl7.Segment] = {}
     for segment in message:
         segments.setdefault(segment_id(segment), segment)
     pid = segments.get("PID")
@@ -171,7 +171,7 @@ def _time_ms(evn: hl7.Segment | None, header: MshHeader) -> int:
     offset = offset_of(header.timestamp)
     candidates = [("MSH-7", header.timestamp)]
     if evn is not None:
-        candidates = [("EVN-6", first(evn, 6)), ("EVN-2", first(evn, 2))] + candidates
+        candidates = [("EVN-6", first(evn, 6)), ("EVN-2", first(evn, 2)), *candidates]
     for name, value in candidates:
         if value.strip():
             try:

@@ -8,7 +8,7 @@ from monitor.encounter import AdtEventType, FoldOutcome
 from streams.metrics import REGISTRY
 
 OTHER = "other"
-EVENTS = tuple(t.value for t in AdtEventType) + (OTHER,)
+EVENTS = (*(t.value for t in AdtEventType), OTHER)
 
 INGESTED = Counter(
     "wardwatch_adt_messages_total",

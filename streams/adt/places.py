@@ -57,7 +57,7 @@ class AdtPlaces:
         self.processor = worker.processor
         settings = worker.settings
         app = worker.app
-        raw = dict(key_serializer="raw", value_serializer="raw")
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.adt_topic = app.topic(settings.topics.adt, partitions=worker.partitions, **raw)
         changelog = app.topic(settings.topics.patients, partitions=worker.partitions, compacting=True,
                               deleting=False, key_type=bytes, value_type=bytes, **raw)

@@ -21,4 +21,5 @@ __all__, __getattr__ = public(__name__, {
     "passwords": ("hash_password", "verify_password"),
     "oidc": ("OidcSettings", "OidcSignIn", "FLOW_COOKIE", "FLOW_MAX_AGE_S", "identities"),
     "gateways": ("Gateway", "GatewaysFile"),
+    "signin": ("SignInError", "check_may_act", "sign_in"),
 }, modules=("visibility",))

@@ -267,7 +267,9 @@ class Notifier:
             why = f"{stage_text(failed.stage)} to {names} could not be delivered"
             page = page_step(self.routing, chase, step, _now_ms(), stage_name(step, chase.priority), why)
             log.warning("alert %s: %s; escalating to step %d now", alert_id, why, page.step)
-            await self.audit.escalation(alert_id, chase.patient_id, page.stage, chase.priority.value, chase.ward, why)
+            known = self.state.events.get(alert_id)
+            await self.audit.escalation(alert_id, chase.patient_id, page.stage, chase.priority.value, chase.ward, why,
+                                        event_ms=known.ts_ms if known else None)
             job = await self._decide(advance(chase, page), self.state.events.get(alert_id, job.event), page)
             await self.audit.flush()
         self._spawn(self._deliver_page(job))
@@ -372,7 +374,8 @@ class Notifier:
                 now = _now_ms()
                 moved, page = reroute(self.routing, chase, new, now)
                 event = replace(self.state.events[alert_id], ward=new, bed=self.wards.bed(patient_id))
-                await self.audit.reroute(alert_id, patient_id, now, chase.ward, new, chase.priority.value)
+                await self.audit.reroute(alert_id, patient_id, now, chase.ward, new, chase.priority.value,
+                                         event.ts_ms)
                 log.info("alert %s re-routed after a transfer to ward %s", alert_id, new)
                 if chase.acked_ms is None and page.recipients:
                     job = await self._decide(moved, event, page)  # saved first: a restart resumes the page
@@ -385,7 +388,8 @@ class Notifier:
     # ---- acks --------------------------------------------------------------
     async def _on_ack(self, ack: Ack, source: str) -> None:
         """An ack from staff stops the chase at once (the worker's `acknowledged` follows)."""
-        await self.audit.ack(ack, source)
+        known = self.state.events.get(ack.alert_id)
+        await self.audit.ack(ack, source, event_ms=known.ts_ms if known else None)
         chase = self.state.chases.get(ack.alert_id)
         if chase is None or chase.acked_ms is not None:
             return

@@ -143,7 +143,7 @@ class DeliveryState:
         """Tombstone the delivery keys of alerts resolved at least `keep_ms` ago; returns how many alerts."""
         old = [a for a, at in self.finished.items() if now_ms - at >= keep_ms and a not in self.chases]
         for alert_id in old:
-            keys = sorted(self.keys_of.pop(alert_id, ())) + [alert_id + _DONE]
+            keys = [*sorted(self.keys_of.pop(alert_id, ())), alert_id + _DONE]
             for key in keys:
                 self.outcomes.pop(key, None)
                 await self.producer.send(self.topic, None, key=key.encode())

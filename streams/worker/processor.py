@@ -241,8 +241,15 @@ class Processor:
         if offset is not None and offset <= engine.offsets.get(source, -1):
             out.duplicate = True  # already in the checkpoint we recovered from
             return out
-        for sample in result.samples:
+        for index, sample in enumerate(result.samples):
             out.alerts.extend(engine.process(sample))
+            if engine.detector_error is not None:
+                # The ward's detector raised on this sample: NEWS2 and the hard limits still
+                # ran on it; the sample goes to the dead-letter topic so the failure is seen.
+                error, engine.detector_error = engine.detector_error, None
+                reason = RejectReason.DETECTOR_ERROR.value
+                out.dead_letters.append(DeadLetter(f"{reason}: sample {index}: {error}", reason, raw, topic,
+                                                   partition, offset))
         out.samples = len(result.samples)
         out.newest_ts_ms = max(s.ts_ms for s in result.samples)
         if offset is not None:

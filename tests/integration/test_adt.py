@@ -13,8 +13,12 @@ import orjson
 import pytest
 
 from tests.conftest import consume_sync
+from tests.integration import test_notify
 from tests.integration.test_ingest import T0, TOKEN, hl7_oru, iso, mllp_session, msa, post, read_topic
-from tests.integration.test_notify import audit_json, gateway, notify, routing_file, wait_for  # noqa: F401 (fixtures)
+from tests.integration.test_notify import audit_json, routing_file, wait_for
+
+gateway = test_notify.gateway  # fixtures: a real paging gateway, a real `wardwatch notify`
+notify = test_notify.notify
 
 pytestmark = pytest.mark.integration
 

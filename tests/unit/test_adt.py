@@ -323,3 +323,14 @@ def test_future_adt_is_refused_so_it_cannot_outrank_real_events() -> None:
     fhir = parse_fhir_encounter(orjson.dumps(encounter()), not_after=T0 - 1)
     assert not fhir.adt_events and fhir.rejections[0].code is RejectCode.BAD_TIMESTAMP
     assert parse_adt_hl7v2(adt("A02"), not_after=T0).adt_events  # at the limit: taken
+
+
+def test_adt_and_patients_messages_conform_to_the_contract() -> None:
+    import contract
+
+    events = [ev(A, 0, "c1", "7B", "3"), ev(T, 10, "c2", "ICU"), ev(D, 20, "c3")]
+    place = fold(*events)
+    for event in events:
+        assert contract.errors("adt", orjson.loads(event.to_bytes())) == []
+    assert contract.errors("patients", orjson.loads(place.to_bytes())) == []
+    assert contract.errors("patients", {**orjson.loads(place.to_bytes()), "status": "gone"})  # drift is caught
