@@ -36,6 +36,7 @@ class AuditType(str, enum.Enum):
     ACK = "ack"
     CONFIG = "config"
     ESCALATION = "escalation"  # notify went up the chain before the timer: `detail` says why
+    REROUTE = "reroute"  # the patient moved (ADT transfer): an open alert now goes to the new ward's staff
 
 
 class Outcome(str, enum.Enum):
@@ -88,6 +89,7 @@ class AuditRecord:
         """A deterministic id from the fact itself (replays write the same id)."""
         fact = (self.type.value, self.alert_id, self.status, self.priority, self.ts_ms, self.stage,
                 self.recipient, self.attempt, self.by, self.action, self.routing_sha256,
+                self.ward if self.type is AuditType.REROUTE else None,
                 self.recorded_ms if self.type in (AuditType.DELIVERY, AuditType.CONFIG) else None)
         return replace(self, id=hashlib.sha256(repr(fact).encode()).hexdigest()[:16])
 
@@ -208,6 +210,8 @@ def _entry(r: AuditRecord) -> TimelineEntry:
                              f"{stage_text(r.stage or '')} to {r.name}{role} via {r.channel}, attempt {r.attempt}{tail}")
     if r.type is AuditType.ESCALATION:
         return TimelineEntry(r.wall, r.event, "escalated early", f"{stage_text(r.stage or '')}: {r.detail}")
+    if r.type is AuditType.REROUTE:
+        return TimelineEntry(r.wall, r.event, "rerouted", r.detail or f"to ward {r.ward}")
     if r.by_user:
         who = f" ({r.by_user}, {r.role}, signed in by {r.auth})"
     else:  # a paging system vouches for its recipient; a typed name vouches for nothing

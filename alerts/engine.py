@@ -69,8 +69,8 @@ _Limit = tuple[str, str, ThresholdRule, float, bool, float]
 
 class PatientEngine:
     __slots__ = ("patient_id", "book", "config", "latest", "detector", "policy", "news2_ref", "last_ts",
-                 "offsets", "samples", "ward", "spo2_scale", "_freshness", "_limits", "_detector_spec",
-                 "detector_error")
+                 "offsets", "samples", "ward", "spo2_scale", "adt_ward", "discharged_ms", "_freshness", "_limits",
+                 "_detector_spec", "detector_error")
 
     def __init__(self, patient_id: str, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> None:
         self.patient_id = patient_id
@@ -91,6 +91,9 @@ class PatientEngine:
         self.samples = 0
         self.ward: str | None = None  # nursing input, remembered until changed
         self.spo2_scale: int | None = None
+        #: The ward ADT says the patient is on: it wins over the vitals' `ward` field when set.
+        self.adt_ward: str | None = None
+        self.discharged_ms: int | None = None  # event time of the ADT discharge, while discharged
         self._use(cfg)
 
     @property
@@ -128,7 +131,31 @@ class PatientEngine:
             if scale != self.spo2_scale:
                 self.spo2_scale, changed = scale, True
         if changed:
-            self._use(self.book.for_ward(self.ward) if self.book is not None else self.config)
+            self._use(self.book.for_ward(self.settings_ward) if self.book is not None else self.config)
+
+    @property
+    def settings_ward(self) -> str | None:
+        """Whose per-ward settings apply: ADT's ward when known, else the vitals' `ward` field."""
+        return self.adt_ward if self.adt_ward is not None else self.ward
+
+    # ---- admission, transfer, discharge (ADT) -------------------------------
+    def follow_ward(self, ward: str | None) -> None:
+        """ADT moved the patient (or told us where they are): that ward's settings apply from now."""
+        if ward == self.adt_ward:
+            return
+        self.adt_ward = ward
+        if self.book is not None:
+            self._use(self.book.for_ward(self.settings_ward))
+
+    def discharge(self, ts_ms: int) -> list[Alert]:
+        """The patient went home: resolve what is open (reason `discharged`), stop signal-loss alerts."""
+        self.discharged_ms = ts_ms
+        return self.policy.discharge(ts_ms)
+
+    def readmit(self) -> None:
+        """A discharge was cancelled (A13) or the patient was admitted again: monitor as before."""
+        self.discharged_ms = None
+        self.policy.discharged = False
 
     # ---- one sample ---------------------------------------------------------
     def process(self, sample: VitalSample) -> list[Alert]:
@@ -273,10 +300,12 @@ class PatientEngine:
 
     # ---- state ------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        """[version, id, last_ts, news2_ref, samples, offsets, latest, detector, policy, ward, scale]."""
+        """[version, id, last_ts, news2_ref, samples, offsets, latest, detector, policy, ward, scale,
+        adt_ward, discharged_ms]."""
         return orjson.dumps([
             STATE_VERSION, self.patient_id, self.last_ts, self.news2_ref, self.samples, self.offsets,
             self.latest.to_state(), self.detector.to_state(), self.policy.to_state(), self.ward, self.spo2_scale,
+            self.adt_ward, self.discharged_ms,
         ])
 
     @classmethod
@@ -285,17 +314,19 @@ class PatientEngine:
         version = doc[0]
         if version != STATE_VERSION:
             raise ValueError(f"patient state version {version} is not {STATE_VERSION}")
-        doc = doc + [None] * (11 - len(doc))  # ward and scale were appended later
-        _, patient_id, last_ts, ref, samples, offsets, latest, detector, policy, ward, scale = doc
+        doc = doc + [None] * (13 - len(doc))  # ward, scale, then the ADT fields were appended later
+        _, patient_id, last_ts, ref, samples, offsets, latest, detector, policy, ward, scale, adt_ward, out = doc
         engine = cls(patient_id, config)
         engine.last_ts, engine.news2_ref, engine.samples, engine.offsets = last_ts, ref, samples, offsets
         engine.latest = LatestVitals.from_state(latest)
         engine.ward, engine.spo2_scale = ward, scale
-        engine._use(engine.book.for_ward(ward) if engine.book is not None else engine.config)
+        engine.adt_ward, engine.discharged_ms = adt_ward, out
+        engine._use(engine.book.for_ward(engine.settings_ward) if engine.book is not None else engine.config)
         # after _use: the ward's detector is the one whose state this is
         if _state_matches(engine.detector, detector):
             engine.detector.load_state(detector)
         engine.policy.load_state(policy)
+        engine.policy.discharged = out is not None
         return engine
 
 

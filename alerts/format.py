@@ -18,8 +18,19 @@ def alert_line(doc: dict[str, Any], colour: bool = False) -> str:
     score = f" NEWS2 {news2['total']} ({news2['band']})" if news2.get("total") is not None else ""
     reasons = _why(doc)
     by = f" by {doc['acknowledged_by']}" if doc.get("acknowledged_by") else ""
-    return (f"{head} {doc.get('kind', '?'):<11} {doc.get('patient_id', '?'):<12}{score}{by} | {reasons} "
+    where = place_text(doc.get("location"))
+    where = f" @ {where}" if where else ""
+    return (f"{head} {doc.get('kind', '?'):<11} {doc.get('patient_id', '?'):<12}{where}{score}{by} | {reasons} "
             f"[{doc.get('alert_id', '')}]")
+
+
+def place_text(location: Any) -> str:
+    """`7A room 12 bed 3` from an alert's `location` ('' when it has none)."""
+    if not isinstance(location, dict):
+        return ""
+    parts = [str(location["ward"])] if location.get("ward") else []
+    parts += [f"{name} {location[name]}" for name in ("room", "bed") if location.get(name)]
+    return " ".join(parts)
 
 
 def _why(doc: dict[str, Any]) -> str:

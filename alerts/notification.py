@@ -63,11 +63,16 @@ def parse_alert_event(raw: bytes | str) -> AlertEvent:
     news2 = doc.get("news2") if isinstance(doc.get("news2"), dict) else {}
     level = doc.get("escalation_level")
     emitted = doc.get("emitted_at")
+    # `location` (ward, room, bed: ADT, else the vitals' ward) is what the worker writes; a bare
+    # `ward`/`bed` (older producers, tests) still counts when it has none.
+    location = doc.get("location") if isinstance(doc.get("location"), dict) else {}
+    ward = location.get("ward") or doc.get("ward")
+    bed = location.get("bed") or doc.get("bed")
     return AlertEvent(
         alert_id=doc["alert_id"], patient_id=doc["patient_id"], status=status, priority=priority,
         kind=str(doc.get("kind", "")), ts_ms=parse_ts(doc.get("ts")), reasons=_reason_texts(doc),
         news2_total=news2.get("total"), news2_band=news2.get("band"),
-        ward=str(doc["ward"]) if doc.get("ward") else None, bed=str(doc["bed"]) if doc.get("bed") else None,
+        ward=str(ward) if ward else None, bed=str(bed) if bed else None,
         escalation_level=level if isinstance(level, int) and not isinstance(level, bool) else None,
         acknowledged_by=doc.get("acknowledged_by") or None,
         emitted_at_ms=parse_ts(emitted) if emitted else None,

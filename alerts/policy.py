@@ -157,6 +157,8 @@ class AlertPolicy:
         self.last_news2: News2Summary | None = None
         self.last_detector: DetectorInfo | None = None
         self.suppressed: tuple[str, ...] = ()
+        #: Set by an ADT discharge: no signal-loss alerts (the device came off a patient who left).
+        self.discharged = False
 
     # ---- public API -------------------------------------------------------
     @property
@@ -272,6 +274,24 @@ class AlertPolicy:
         if ts_ms is not None:
             alert = replace(alert, extra={**alert.extra, "acknowledged_at": format_ts(ts_ms)})
         return [alert]
+
+    def discharge(self, at_ms: int) -> list[Alert]:
+        """The patient was discharged: every open episode resolves, reason `discharged`.
+
+        Pending conditions are dropped (they must earn an episode afresh if the
+        data keeps coming: a discharge never silences a patient who is still
+        monitored), and no signal loss is raised until a readmission.
+        """
+        self.discharged = True
+        self.stream_samples = 0
+        self.tracks.clear()
+        if at_ms > self.now_ms:
+            self.now_ms = at_ms
+        out = []
+        for episode in list(self.episodes.values()):
+            alert = self._close(episode, max(self.now_ms, episode.raised_ms))
+            out.append(replace(alert, extra={**alert.extra, "resolved_reason": "discharged"}))
+        return out
 
     # ---- tracks -------------------------------------------------------------
     def _update_tracks(self, obs: Observation) -> dict[str, Condition]:
@@ -457,7 +477,7 @@ class AlertPolicy:
 
     def _signal_loss(self, now_ms: int, out: list[Alert]) -> None:
         last = self.last_data_ms
-        if last is None:
+        if last is None or self.discharged:
             return
         loss_ms = int(self.config.signal_loss_s * 1000)
         lost_at = last + loss_ms

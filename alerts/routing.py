@@ -246,6 +246,25 @@ def escalate(routing: Routing, chase: Chase, priority: Priority, level: int | No
     return advance(chase, page), page
 
 
+def reroute(routing: Routing, chase: Chase, ward: str, at_ms: int) -> tuple[Chase, Page]:
+    """The patient moved to `ward` (ADT transfer): the chase continues there, at the step it reached.
+
+    The new ward's staff of every step up to the current one are paged (the
+    nurse now caring for the patient first of all), except people already
+    paged for this alert (a charge nurse for every ward is not paged twice).
+    The stage names the ward, so a later move elsewhere pages again.
+    """
+    old = chase.ward
+    moved = replace(chase, ward=ward)
+    chain = routing.chain(ward, chase.priority)
+    found: list[Recipient] = []
+    for step in chain[: min(chase.step, len(chain) - 1) + 1]:
+        found.extend(routing.recipients(ward, step, at_ms))
+    fresh = tuple(r for r in dict.fromkeys(found) if r.key not in chase.paged)
+    page = Page(chase.alert_id, chase.step, f"transferred-{ward}", f"patient transferred from {old} to {ward}", fresh)
+    return moved, page
+
+
 def advance(chase: Chase, page: Page) -> Chase:
     return replace(chase, step=max(chase.step, page.step))
 

@@ -28,6 +28,8 @@ TOPIC_SCHEMAS: dict[str, str] = {
     "notify-dlq": "notify-dlq.schema.json",
     "notify-state": "notify-state.schema.json",
     "patient-wards": "patient-wards.schema.json",
+    "adt": "adt.schema.json",
+    "patients": "patients.schema.json",
 }
 _BASE = "https://wardwatch.example/contract/"
 

@@ -31,6 +31,8 @@ class Topics:
     acks: str = "alert-acks"
     audit: str = "audit"
     notify_dlq: str = "notify-dlq"
+    adt: str = "adt"  # ADT events from ingest, keyed by patient_id (co-partitioned with vitals)
+    patients: str = "patients"  # compacted: each patient's encounter and location (the worker's table)
 
     def repartition(self, app_id: str) -> str:
         """Internal topic that moves a message to its patient's partition."""
@@ -121,6 +123,8 @@ class Settings:
     #: Input batches bypass Faust's per-message agent (streams/fastlane.py); off under exactly_once,
     #: whose transactional sends need Faust's current event.
     batch_lane: bool = True
+    #: Seconds after a discharge (ADT A03) before the patient's engine state is deleted (tombstoned).
+    discharge_retention_s: float = 86400.0
     topics: Topics = field(default_factory=Topics)
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
@@ -137,6 +141,8 @@ class Settings:
             acks=_env("WARDWATCH_TOPIC_ACKS", "alert-acks"),
             audit=_env("WARDWATCH_TOPIC_AUDIT", "audit"),
             notify_dlq=_env("WARDWATCH_TOPIC_NOTIFY_DLQ", "notify-dlq"),
+            adt=_env("WARDWATCH_TOPIC_ADT", "adt"),
+            patients=_env("WARDWATCH_TOPIC_PATIENTS", "patients"),
         )
         security = KafkaSecurity(
             protocol=_env("WARDWATCH_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
@@ -180,6 +186,7 @@ class Settings:
             group_instance_id=os.environ.get("WARDWATCH_GROUP_INSTANCE_ID", "").strip() or None,
             future_tolerance_s=float(_env("WARDWATCH_FUTURE_TOLERANCE_S", "120")),
             batch_lane=_env("WARDWATCH_BATCH_LANE", "1") in ("1", "true", "yes"),
+            discharge_retention_s=float(_env("WARDWATCH_DISCHARGE_RETENTION_S", "86400")),
             topics=topics,
             security=security,
         )
@@ -195,6 +202,8 @@ class Settings:
                              f"{', '.join(PROCESSING_GUARANTEES)} (exactly_once needs a broker with transactions)")
         if self.store not in STORES:
             raise ValueError(f"WARDWATCH_STORE={self.store!r}: use one of {', '.join(STORES)}")
+        if not self.discharge_retention_s >= 0:
+            raise ValueError(f"WARDWATCH_DISCHARGE_RETENTION_S={self.discharge_retention_s!r}: use seconds >= 0")
         if not 0 < self.heartbeat_interval_s * 3 <= self.session_timeout_s:
             raise ValueError(f"WARDWATCH_HEARTBEAT_INTERVAL_S={self.heartbeat_interval_s:g} must be positive and at "
                              f"most a third of WARDWATCH_SESSION_TIMEOUT_S={self.session_timeout_s:g}")

@@ -10,7 +10,7 @@
 #   WARDWATCH_REPLICATION      of every topic          (default 1: one broker)
 #   WARDWATCH_TOPIC_*          topic names, as wardwatch reads them (VITALS,
 #                              ALERTS, DLQ, ACKS, AUDIT, NOTIFY_DLQ,
-#                              NOTIFY_STATE, PATIENT_WARDS)
+#                              NOTIFY_STATE, PATIENT_WARDS, ADT, PATIENTS)
 #   DLQ_RETENTION_MS           vitals-dlq, notify-dlq  (default 30 days)
 #   AUDIT_RETENTION_MS         audit                   (default 400 days)
 #   KAFKA_BIN                  Kafka's bin directory   (default /opt/kafka/bin)
@@ -36,6 +36,8 @@ T_AUDIT="${WARDWATCH_TOPIC_AUDIT:-audit}"
 T_NOTIFY_DLQ="${WARDWATCH_TOPIC_NOTIFY_DLQ:-notify-dlq}"
 T_NOTIFY_STATE="${WARDWATCH_TOPIC_NOTIFY_STATE:-notify-state}"
 T_PATIENT_WARDS="${WARDWATCH_TOPIC_PATIENT_WARDS:-patient-wards}"
+T_ADT="${WARDWATCH_TOPIC_ADT:-adt}"
+T_PATIENTS="${WARDWATCH_TOPIC_PATIENTS:-patients}"
 DLQ_RETENTION_MS="${DLQ_RETENTION_MS:-2592000000}"
 AUDIT_RETENTION_MS="${AUDIT_RETENTION_MS:-34560000000}"
 KAFKA_BIN="${KAFKA_BIN:-/opt/kafka/bin}"
@@ -98,6 +100,9 @@ fi
 ensure "$T_ACKS" "$VITALS_PARTITIONS"
 ensure "$APP_ID-patient-repartition" "$VITALS_PARTITIONS"
 ensure "$APP_ID-patient_state-changelog" "$VITALS_PARTITIONS" --config cleanup.policy=compact
+# ADT events in, and the patients table (encounter + location per patient) the worker keeps from them.
+ensure "$T_ADT" "$VITALS_PARTITIONS"
+ensure "$T_PATIENTS" "$VITALS_PARTITIONS" --config cleanup.policy=compact
 
 # Outputs, keyed by patient_id.
 ensure "$T_ALERTS" "$VITALS_PARTITIONS"

@@ -33,7 +33,7 @@ class Hl7Result(GatewayResult):
         """
         if self.error is not None:
             return self.error.ack
-        if self.rejections and not self.messages:
+        if self.rejections and not self.messages and not self.adt_events:
             return AckCode.AE
         return AckCode.AA
 
@@ -41,6 +41,10 @@ class Hl7Result(GatewayResult):
         """MSA-3: what happened, in counts (no patient data)."""
         if self.error is not None:
             return self.error.reason
+        if self.adt_events:
+            return f"accepted ADT {self.header.trigger}"
+        if self.ignored_event is not None:
+            return f"ADT {self.ignored_event} acknowledged, not used"
         text = f"accepted {_count(self.sample_count, 'sample')}"
         if self.rejections:
             text += f", rejected {_count(len(self.rejections), 'row')}"

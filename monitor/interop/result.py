@@ -103,6 +103,10 @@ class GatewayResult:
     rejections: list[EntryRejection] = field(default_factory=list)
     skipped_codes: list[str] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)
+    #: ADT events (monitor.encounter.AdtEvent) for the `adt` topic: admissions, transfers, discharges.
+    adt_events: list[Any] = field(default_factory=list)
+    #: An ADT trigger event we do not act on (acknowledged AA and counted, never stored).
+    ignored_event: str | None = None
 
     @property
     def sample_count(self) -> int:

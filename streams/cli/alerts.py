@@ -42,9 +42,11 @@ def _set(text: str | None) -> set[str] | None:
 
 
 def matches(doc: dict, args: argparse.Namespace) -> bool:
+    location = doc.get("location") if isinstance(doc.get("location"), dict) else {}
+    values = {**doc, "ward": location.get("ward") or doc.get("ward")}  # ADT location first (docs/gateways.md)
     for field, wanted in (("priority", _set(args.priority)), ("status", _set(args.status)),
                           ("kind", _set(args.kind)), ("ward", _set(args.ward))):
-        if wanted is not None and str(doc.get(field)) not in wanted:
+        if wanted is not None and str(values.get(field)) not in wanted:
             return False
     return True
 

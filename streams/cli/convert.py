@@ -101,9 +101,13 @@ def gateway_to_vitals(raw: bytes, source: str) -> int:
     samples = rejected = 0
     skipped: list[str] = []
     out = sys.stdout
+    events = 0
     for label, result in _results(raw, source):
         for message in result.messages:
             out.write(orjson.dumps(message).decode() + "\n")
+        for event in result.adt_events:  # ADT: the `adt` topic's JSON, one line each
+            out.write(event.to_bytes().decode() + "\n")
+        events += len(result.adt_events)
         samples += result.sample_count
         skipped += result.skipped_codes
         for rejection in result.rejections:
@@ -112,6 +116,8 @@ def gateway_to_vitals(raw: bytes, source: str) -> int:
             print(f"rejected {where or 'input'}: {rejection.code.value}: {rejection.reason}", file=sys.stderr)
     out.flush()
     summary = f"{source}: {samples} samples converted, {rejected} rejected"
+    if events:
+        summary += f", {events} ADT events"
     if skipped:
         codes = list(dict.fromkeys(skipped))
         summary += f", {len(skipped)} unknown codes skipped ({', '.join(codes[:10])}{', …' if len(codes) > 10 else ''})"
@@ -126,12 +132,17 @@ def _results(raw: bytes, source: str) -> Iterator[tuple[str, GatewayResult]]:
     elif source == "fhir":
         from monitor.interop import parse_fhir
 
+        from monitor.interop.fhir_encounter import is_encounter, parse_fhir_encounter
+
+        def read(body: bytes) -> GatewayResult:
+            return parse_fhir_encounter(body) if is_encounter(body) else parse_fhir(body)
+
         documents = _json_documents(raw)
         if documents is None:
-            yield "", parse_fhir(raw)
+            yield "", read(raw)
         else:
             for label, text in documents:
-                yield label, parse_fhir(text)
+                yield label, read(text)
     else:
         from streams.ingest import parse_vitals_body
 
@@ -163,8 +174,10 @@ def _hl7_results(raw: bytes) -> Iterator[tuple[str, GatewayResult]]:
     else:
         messages = split_hl7(raw)
     many = len(messages) > 1
+    from monitor.interop.adt import is_adt, parse_adt_hl7v2
+
     for number, message in enumerate(messages, start=1):
-        result = parse_hl7v2(message)
+        result = parse_adt_hl7v2(message) if is_adt(message) else parse_hl7v2(message)
         control = getattr(result, "control_id", "")
         label = f"message {number}" + (f" ({control})" if control else "") if many else ""
         yield label, result

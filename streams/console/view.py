@@ -29,6 +29,7 @@ from array import array
 from collections import OrderedDict, deque
 from typing import Any, Iterable
 
+from alerts.format import place_text
 from monitor.timestamps import not_after_ms, parse_ts
 
 PRIORITY_RANK = {"high": 2, "medium": 1, "low": 0}
@@ -91,6 +92,7 @@ class ConsoleView:
         #: Each patient's ward as last seen on an alert (`location.ward`, `ward`) or vitals (`ward`):
         #: the console shows a nurse the alerts of their wards.
         self.wards: OrderedDict[str, str] = OrderedDict()
+        self.located: set[str] = set()  # patients whose ward came from an alert's location
         self.alert_messages = 0
         self.vitals_messages = 0
 
@@ -107,7 +109,9 @@ class ConsoleView:
         if not isinstance(alert_id, str) or not alert_id or status not in (*OPEN_STATUSES, "resolved"):
             return None
         self.alert_messages += 1
-        self._note_ward(doc.get("patient_id"), _alert_ward(doc))
+        location = doc.get("location")
+        self._note_ward(doc.get("patient_id"), _alert_ward(doc),
+                        located=isinstance(location, dict) and bool(location.get("ward")))
         if alert_id in self._resolved:
             return None  # a replayed duplicate of a closed episode
         card = self.open.get(alert_id)
@@ -164,12 +168,19 @@ class ConsoleView:
             "acknowledged": doc["status"] == "acknowledged",
             "acknowledged_by": doc.get("acknowledged_by"),
             "ward": self.wards.get(str(doc.get("patient_id") or "")),
+            "location": place_text(doc.get("location")) or None,  # "7A room 12 bed 3" (ADT)
         }
         card["bands"] = bands_from_reasons(card["reasons"])
         return card
 
-    def _note_ward(self, pid: Any, ward: Any) -> None:
+    def _note_ward(self, pid: Any, ward: Any, located: bool = False) -> None:
+        """`located`: the ward is an alert's `location` (the worker's answer, ADT first): the `ward`
+        field of later vitals does not override it (docs/gateways.md, precedence)."""
         if not isinstance(pid, str) or not isinstance(ward, str) or not ward:
+            return
+        if located:
+            self.located.add(pid)
+        elif pid in self.located:
             return
         if self.wards.get(pid) != ward:
             self.wards[pid] = ward[:64]
@@ -178,7 +189,7 @@ class ConsoleView:
                     card["ward"] = self.wards[pid]
         self.wards.move_to_end(pid)
         while len(self.wards) > max(self.max_patients, self.max_open) * 4:
-            self.wards.popitem(last=False)
+            self.located.discard(self.wards.popitem(last=False)[0])
 
     def ward_of(self, alert_id: str) -> str | None:
         card = self.open.get(alert_id)
@@ -191,6 +202,8 @@ class ConsoleView:
         for name in ("ts", "emitted_at", "device_id"):
             if doc.get(name):
                 card[name] = doc[name]
+        if place_text(doc.get("location")):  # a transfer: the card follows the patient
+            card["location"] = place_text(doc.get("location"))
         reasons = _reasons(doc.get("reasons"))
         if reasons:
             card["reasons"] = reasons

@@ -3,8 +3,8 @@
 Routes (POST, `Authorization: Bearer <token>`, body at most 1 MiB):
   /ingest/vitals   contract JSON: one message, a JSON array, or NDJSON
                    (Content-Type application/x-ndjson, or simply several lines)
-  /ingest/fhir     a FHIR R4 Observation or a Bundle of them
-  /ingest/hl7v2    one HL7 v2 ORU^R01 (ER7 text); the reply carries the HL7 ACK too
+  /ingest/fhir     a FHIR R4 Observation or a Bundle of them, or an Encounter (ADT)
+  /ingest/hl7v2    one HL7 v2 ORU^R01 or ADT message (ER7 text); the reply carries the HL7 ACK too
 
 Replies: 202 {"accepted_samples", "rejected", "skipped_codes", "rejections"?}
 once Kafka has acknowledged every accepted message; the usable entries of a
@@ -24,10 +24,10 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from monitor.interop import parse_fhir, parse_hl7v2
 from monitor.interop.fhir import DEFAULT_MAX_BUNDLE_ENTRIES
 from monitor.interop.hl7v2 import AckCode, Hl7Result
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
+from streams.adt import gateway as adt_gateway
 from streams.ingest.limits import INLINE_PARSE_BYTES, IngestLimits, off_loop
 from streams.ingest import submit as common
 from streams.webauth import bearer_token
@@ -96,9 +96,9 @@ class IngestWeb:
                                    "(several requests, or NDJSON lines of at most that size in total)"}, 413)
         if fmt == "fhir" or len(body) > INLINE_PARSE_BYTES:
             result = await off_loop(self.limits, parse, fmt, body, request.content_type,
-                                           self.limits.fhir_max_entries)
+                                    self.limits.fhir_max_entries, f"ingest/{fmt}")
         else:
-            result = parse(fmt, body, request.content_type, self.limits.fhir_max_entries)
+            result = parse(fmt, body, request.content_type, self.limits.fhir_max_entries, f"ingest/{fmt}")
         try:
             await self.pipeline.submit(result, body, f"ingest/{fmt}", gateway)
         except common.Unavailable as exc:
@@ -122,13 +122,15 @@ class IngestWeb:
 
 
 def parse(fmt: str, body: bytes, content_type: str = "",
-          fhir_max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES) -> GatewayResult:
-    """The GatewayResult of one body; never raises (an unexpected failure is a rejection)."""
+          fhir_max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES, source: str = "") -> GatewayResult:
+    """The GatewayResult of one body; never raises (an unexpected failure is a rejection).
+
+    ADT (HL7 v2 MSH-9 ADT, a FHIR Encounter) takes the same routes: streams/adt/gateway.py."""
     try:
         if fmt == "fhir":
-            return parse_fhir(body, max_bytes=common.MAX_BODY_BYTES, max_entries=fhir_max_entries)
+            return adt_gateway.parse_fhir_body(body, source, common.MAX_BODY_BYTES, fhir_max_entries)
         if fmt == "hl7v2":
-            return parse_hl7v2(body, max_bytes=common.MAX_BODY_BYTES)
+            return adt_gateway.parse_hl7v2_body(body, source, common.MAX_BODY_BYTES)
         return common.parse_vitals_body(body, ndjson="ndjson" in content_type)
     except Exception as exc:
         log.exception("ingest/%s: parser failed", fmt)

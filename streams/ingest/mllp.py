@@ -1,6 +1,7 @@
 """HL7 v2 over MLLP: a TCP listener on WARDWATCH_MLLP_PORT answering every frame with an ACK.
 
-Each frame is one ORU^R01 (IHE PCD-01). Its usable rows are produced to
+Each frame is one ORU^R01 (IHE PCD-01) or one ADT message (admit, transfer,
+discharge...: produced to the `adt` topic, see streams/adt/). Its usable rows are produced to
 `vitals` and its unusable ones dead-lettered (topic field "ingest/mllp") as
 HTTP ingest does (streams/ingest/submit.py); the ACK goes back MLLP-framed,
 in order, only after Kafka acknowledged: AA when taken (also when some rows
@@ -47,10 +48,11 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from monitor.interop import build_ack, frame, parse_hl7v2
+from monitor.interop import build_ack, frame
 from monitor.interop.hl7v2 import AckCode, ErrorCondition
 from monitor.interop.mllp import FrameError, FrameErrorKind, MllpDecoder
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
+from streams.adt import gateway as adt_gateway
 from streams.ingest.limits import INLINE_PARSE_BYTES, IngestLimits, off_loop
 from streams.ingest import submit as common
 from streams.metrics import REGISTRY
@@ -296,9 +298,10 @@ class MllpServer:
                 common.record(FORMAT, "not_configured")
                 return build_ack(raw, AckCode.AR, common.NOT_CONFIGURED, condition=ErrorCondition.INTERNAL)
             if len(raw) > INLINE_PARSE_BYTES:
-                result = await off_loop(self.limits, parse_hl7v2, raw, max_bytes=common.MAX_BODY_BYTES)
+                result = await off_loop(self.limits, adt_gateway.parse_hl7v2_body, raw, SOURCE,
+                                        common.MAX_BODY_BYTES)
             else:
-                result = parse_hl7v2(raw, max_bytes=common.MAX_BODY_BYTES)
+                result = adt_gateway.parse_hl7v2_body(raw, SOURCE, common.MAX_BODY_BYTES)
             try:
                 await self.pipeline.submit(result, raw, SOURCE, gateway)
             except common.Unavailable as exc:

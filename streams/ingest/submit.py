@@ -314,7 +314,7 @@ def unique(codes: Iterable[str]) -> list[str]:
 
 
 def outcome_of(result: GatewayResult) -> str:
-    if result.rejections and not result.messages:
+    if result.rejections and not result.messages and not result.adt_events:
         return "rejected"
     return "partial" if result.rejections else "accepted"
 
@@ -326,17 +326,21 @@ def reply_body(result: GatewayResult) -> dict[str, Any]:
         "rejected": len(result.rejections),
         "skipped_codes": unique(result.skipped_codes),
     }
+    if result.adt_events:
+        body["accepted_events"] = [e.event_type.value for e in result.adt_events]
+    if result.ignored_event is not None:
+        body["ignored_event"] = result.ignored_event
     if result.rejections:
         body["rejections"] = [{"entry": r.entry, "code": r.code.value, "reason": r.reason}
                               for r in result.rejections[:MAX_LISTED_REJECTIONS]]
-        if not result.messages:
+        if not result.messages and not result.adt_events:
             body["error"] = result.rejections[0].reason
     return body
 
 
 def http_status(result: GatewayResult) -> int:
     """202 when anything (or nothing but unknown codes) was taken; 4xx when the input is unusable."""
-    if result.messages or not result.rejections:
+    if result.messages or result.adt_events or not result.rejections:
         return 202
     codes = {r.code for r in result.rejections}
     if codes == {RejectCode.OVERSIZE}:
@@ -458,6 +462,9 @@ class IngestPipeline:
         try:
             for m in result.messages:
                 sends.append(await producer.send(topics.vitals, orjson.dumps(m), key=str(m["patient_id"]).encode()))
+            # ADT events keyed by patient: the murmur2 partition of the patient's vitals and state.
+            for e in result.adt_events:
+                sends.append(await producer.send(topics.adt, e.to_bytes(), key=e.patient_id.encode()))
             for letter in letters:
                 dlq.append(await producer.send(topics.dlq, letter.to_bytes()))
             done = await asyncio.wait_for(asyncio.gather(*sends, *dlq, return_exceptions=True),

@@ -98,18 +98,22 @@ async def _ensure(admin: AIOKafkaAdminClient, settings: Settings) -> int:
     if topics.vitals not in existing:
         await _create(admin, topics.vitals, settings.partitions, settings.replication)
     count = await partition_count(settings, topics.vitals) or settings.partitions
-    per_patient = [topics.alerts, topics.acks, topics.repartition(settings.app_id)]
+    per_patient = [topics.alerts, topics.acks, topics.repartition(settings.app_id), topics.adt]
     others = [topics.dlq, topics.audit, topics.notify_dlq]
     for name in per_patient + others:
         if name not in existing:
             await _create(admin, name, count, settings.replication)
+    if topics.patients not in existing:  # the worker's patients table: its changelog, so co-partitioned
+        await _create(admin, topics.patients, count, settings.replication, {"cleanup.policy": "compact"})
     log.info("topics ready: %s has %d partitions", topics.vitals, count)
     return count
 
 
-async def _create(admin: AIOKafkaAdminClient, name: str, partitions: int, replication: int) -> None:
+async def _create(admin: AIOKafkaAdminClient, name: str, partitions: int, replication: int,
+                  configs: dict[str, str] | None = None) -> None:
     try:
-        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=replication)])
+        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=replication,
+                                            topic_configs=configs or {})])
         log.info("created topic %s with %d partitions", name, partitions)
     except TopicAlreadyExistsError:
         pass

@@ -70,6 +70,16 @@ class AuditWriter:
                                        by=ack.by, action=ack.action.value, source=source, by_user=ack.by_user,
                                        role=ack.role, auth=ack.auth, channel=ack.source or source))
 
+    async def reroute(self, alert_id: str, patient_id: str, ts_ms: int, old_ward: str, new_ward: str,
+                      priority: str, event_ms: int | None = None) -> None:
+        """An open alert follows its patient to another ward (ADT transfer); `event_ms`: the alert's event time."""
+        now = _now_ms()
+        await self._append(AuditRecord(AuditType.REROUTE, alert_id, patient_id, ts_ms, now, event_ms=event_ms,
+                                       wall_ms=now,
+                                       priority=priority, ward=new_ward,
+                                       detail=f"patient transferred from {old_ward} to {new_ward}: "
+                                              f"paging {new_ward}'s on-call staff"))
+
     async def config(self, routing: Routing) -> None:
         now = _now_ms()
         await self._append(AuditRecord(AuditType.CONFIG, "", "", now, now, wall_ms=now, routing_sha256=routing.sha256,

@@ -35,7 +35,7 @@ from alerts.audit import Outcome, stage_text
 from alerts.model import Status
 from alerts.notification import AlertEvent, build_notification, parse_alert_event
 from alerts.routing import (Chase, Page, Recipient, Routing, advance, due_page, escalate, first_page, page_step,
-                            stage_name, start_chase)
+                            reroute, stage_name, start_chase)
 from streams.config import Settings
 from streams.kafka import consumer, producer
 from streams.notify import metrics
@@ -79,7 +79,9 @@ class Notifier:
     def __init__(self, settings: Settings, options: NotifyOptions, channels: dict[str, Channel]) -> None:
         self.settings, self.options, self.routing, self.channels = settings, options, options.routing, channels
         self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.wards = PatientWards(settings, options.wards_topic)
+        self.wards = PatientWards(settings, options.wards_topic, settings.topics.patients)
+        self.wards.on_move = self._moved
+        self.moves: set[asyncio.Task] = set()
         self.producer: AIOKafkaProducer | None = None
         self.offsets = OffsetTracker()
         self.tails: dict[str, asyncio.Task] = {}  # last queued task per alert id
@@ -103,6 +105,8 @@ class Notifier:
         try:
             await self.audit.config(self.routing)
             await asyncio.gather(self.state.load(self.settings), self.wards.loaded.wait())
+            for pid in {c.patient_id for c in self.state.chases.values()}:  # moved while notify was down
+                await self._reroute(pid)
             cons = await consumer(self.settings, topics.alerts, topics.acks, group_id=self.options.group_id,
                                   enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=500,
                                   fetch_max_wait_ms=_FETCH_WAIT_MS, **_group_timeouts(self.settings))
@@ -115,7 +119,7 @@ class Notifier:
             await self._consume(cons, stop)
         finally:
             metrics.READY.set(0)
-            for task in (timers, follower):
+            for task in (timers, follower, *self.moves):
                 if task:
                     task.cancel()
             await asyncio.gather(*(t for t in (timers, follower) if t), return_exceptions=True)
@@ -340,6 +344,45 @@ class Notifier:
                 await self.state.close_chase(chase.alert_id, now)
             self.locks.pop(chase.alert_id, None)
         metrics.OPEN_CHASES.set(len(self.state.chases))
+
+    # ---- transfers (ADT) ---------------------------------------------------
+    def _moved(self, patient_id: str, old_ward: str | None, new_ward: str) -> None:
+        """ADT moved a patient: re-route their open alerts (a task: the wards follower must not wait)."""
+        task = asyncio.create_task(self._reroute(patient_id))
+        self.moves.add(task)
+        task.add_done_callback(self._move_done)
+
+    def _move_done(self, task: asyncio.Task) -> None:
+        self.moves.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("re-routing after a transfer failed: %r", task.exception())
+            self.failure = self.failure or task.exception()  # stop uncommitted: a restart reconciles
+
+    async def _reroute(self, patient_id: str) -> None:
+        """Each open chase of the patient follows them to ADT's ward: audited, and its current step
+        paged on the new ward unless it is already acknowledged (then the new ward is only recorded)."""
+        new = self.wards.adt_ward(patient_id)
+        if not new:
+            return
+        for alert_id in [a for a, c in self.state.chases.items() if c.patient_id == patient_id and c.ward != new]:
+            job = None
+            async with self.locks[alert_id]:
+                chase = self.state.chases.get(alert_id)
+                if chase is None or chase.ward == new:
+                    continue
+                now = _now_ms()
+                moved, page = reroute(self.routing, chase, new, now)
+                event = replace(self.state.events[alert_id], ward=new, bed=self.wards.bed(patient_id))
+                await self.audit.reroute(alert_id, patient_id, now, chase.ward, new, chase.priority.value,
+                                         event.ts_ms)
+                log.info("alert %s re-routed after a transfer to ward %s", alert_id, new)
+                if chase.acked_ms is None and page.recipients:
+                    job = await self._decide(moved, event, page)  # saved first: a restart resumes the page
+                else:
+                    await self.state.save_chase(moved, event)
+                await self.audit.flush()
+            if job is not None:
+                self._spawn(self._deliver_page(job))  # delivered outside the lock, like every page
 
     # ---- acks --------------------------------------------------------------
     async def _on_ack(self, ack: Ack, source: str) -> None:

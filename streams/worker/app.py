@@ -61,6 +61,7 @@ EXTENSIONS: tuple[str, ...] = (
     "streams.ingest.http",
     "streams.ingest.mllp",
     "streams.console.web",
+    "streams.adt.places",  # the patients table, the `adt` agent, alert locations, discharge retention
 )
 
 

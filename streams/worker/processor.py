@@ -41,6 +41,7 @@ from alerts.config import PolicyBook
 from alerts.engine import PatientEngine
 from alerts.model import Alert
 from alerts.policy import AckError
+from monitor.encounter import Location
 from monitor.parse import RejectReason, parse_message
 from monitor.timestamps import future_tolerance_s as configured_future_tolerance_s
 
@@ -142,6 +143,8 @@ class Processor:
         #: outputs found in recovered state, to be sent again by the worker
         self.resend: list[Staged] = []
         self._seq = itertools.count()
+        #: Where a patient is, asked once per alert (not per sample): streams/adt/places.py sets it.
+        self.locate: Callable[[str], Location | None] | None = None
 
     def engine(self, patient_id: str) -> PatientEngine:
         engine = self.engines.get(patient_id)
@@ -189,8 +192,11 @@ class Processor:
         for alert in alerts:
             if emitted_at is None:  # clock text only when there is an alert
                 emitted_at = utc_now_text()
-            entry = Staged(next(self._seq), alert.patient_id, OUT_ALERT, orjson.dumps(alert.to_wire(emitted_at)),
-                           alert)
+            wire = alert.to_wire(emitted_at)
+            location = self.locate(alert.patient_id) if self.locate is not None else None
+            if location:
+                wire["location"] = location.to_wire()
+            entry = Staged(next(self._seq), alert.patient_id, OUT_ALERT, orjson.dumps(wire), alert)
             if self.use_outbox:
                 self.outbox.setdefault(alert.patient_id, {})[entry.seq] = entry
                 self.dirty.add(alert.patient_id)
@@ -324,6 +330,17 @@ class Processor:
                 records.append((pid, encode_state(engine.to_bytes(), self.outbox.get(pid, {}).values())))
         self.dirty.clear()
         return records
+
+    def discharged_before(self, cutoff_ms: int) -> list[str]:
+        """Patients discharged (ADT) at or before `cutoff_ms` with nothing left to send: to be forgotten."""
+        return [pid for pid, engine in self.engines.items()
+                if engine.discharged_ms is not None and engine.discharged_ms <= cutoff_ms and pid not in self.outbox]
+
+    def drop(self, patient_id: str) -> None:
+        """Forget one patient entirely (the caller deletes its stored state)."""
+        self.engines.pop(patient_id, None)
+        self.last_wall.pop(patient_id, None)
+        self.dirty.discard(patient_id)
 
     def forget(self, keep: Callable[[str], bool]) -> None:
         """Drop cached patients whose partitions moved to another worker (checkpoint first)."""

@@ -543,10 +543,12 @@ esac
         "notify-dlq": 1,
         "notify-state": 1,
         "patient-wards": 1,
+        "adt": 3,
+        "patients": 3,
     }
     assert "WARNING: vitals exists with 3 partitions" in proc.stdout
     log = calls.read_text()
-    for compacted in ("ww-patient_state-changelog", "notify-state", "patient-wards"):
+    for compacted in ("ww-patient_state-changelog", "notify-state", "patient-wards", "patients"):
         assert re.search(rf"--create .*--topic {compacted} .*--config cleanup.policy=compact", log), compacted
 
     # A second run creates nothing and re-applies the configs of existing topics.

@@ -175,7 +175,7 @@ async def test_a_parser_crash_is_a_rejection_not_a_500(monkeypatch) -> None:
     def boom(*args, **kwargs):
         raise RecursionError("deep")
 
-    monkeypatch.setattr(ingest_http, "parse_fhir", boom)
+    monkeypatch.setattr(ingest_http.adt_gateway, "parse_fhir", boom)  # the FHIR parser behind the ADT switch
     pipeline = FakePipeline()
     client = await client_for(pipeline, IngestAccess(TOKENS))
     try:

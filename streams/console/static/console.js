@@ -173,6 +173,7 @@
     var head = el("div", "card-head");
     head.appendChild(el("span", "badge p-" + card.priority, card.priority));
     head.appendChild(el("span", "patient", card.patient_id));
+    if (card.location) head.appendChild(el("span", "location", card.location));
     head.appendChild(el("span", "kind", KIND[card.kind] || card.kind));
     head.appendChild(el("span", "age", "raised " + ago(card.first_seen)));
     var st = card.acknowledged ? "acknowledged" + (card.acknowledged_by ? " by " + card.acknowledged_by : "")
