@@ -26,8 +26,8 @@ def default_workers() -> int:
 class Progress:
     """`label: done/total (pct) elapsed` on one stderr line."""
 
-    def __init__(self, label: str, total: int, stream: TextIO | None = None) -> None:
-        self.label, self.total, self.done = label, total, 0
+    def __init__(self, label: str, total: int, stream: TextIO | None = None, unit: str = "patients") -> None:
+        self.label, self.total, self.done, self.unit = label, total, 0, unit
         self.stream = stream if stream is not None else sys.stderr
         self.started = time.perf_counter()
 
@@ -36,7 +36,7 @@ class Progress:
         elapsed = time.perf_counter() - self.started
         pct = 100 * self.done // max(self.total, 1)
         end = "\n" if self.done >= self.total else ""
-        self.stream.write(f"\r{self.label}: {self.done}/{self.total} patients ({pct:3.0f} %) {elapsed:6.1f} s{end}")
+        self.stream.write(f"\r{self.label}: {self.done}/{self.total} {self.unit} ({pct:3.0f} %) {elapsed:6.1f} s{end}")
         self.stream.flush()
 
 
