@@ -219,8 +219,12 @@ class PatientEngine:
             self._nursing_input(sample)
         cfg = self.config
         policy = self.policy
-        streaming = self.stream_ms is not None and ts - self.stream_ms <= self._freshness.heart_rate
-        score, values = latest.news2_of(ts, self._freshness if streaming else self._charted)
+        stream_ms = self.stream_ms
+        if stream_ms is not None and ts - stream_ms <= self._freshness.heart_rate:
+            fresh = self._freshness  # a live stream: its HR, SpO2, RR are minutes fresh at most
+        else:
+            fresh = self._charted if stream_ms is None else self._after_stream(ts, stream_ms)
+        score, values = latest.news2_of(ts, fresh)
         band = score.band
         news2 = new_news2_summary(score.total, score.components, _BAND_TEXT.get(band) or str(band))
         # Hysteresis applies to what is already tracked; no tracks, nothing holds.
@@ -338,6 +342,12 @@ class PatientEngine:
 
     def _recalls(self, ts: int) -> bool:
         return self.stream_ms is not None and ts - self.stream_ms <= STREAM_RECALL_MS
+
+    def _after_stream(self, ts: int, stream_ms: int) -> Freshness:
+        """Charted freshness once a stream has gone quiet: what the stream left (at or before
+        its last sample) has expired as stream data does; a charted value since stands."""
+        gone = min(max(1, ts - stream_ms - 1), self._charted.heart_rate)
+        return dataclasses.replace(self._charted, heart_rate=gone, spo2=gone, resp_rate=gone)
 
     def shape_of(self, device_id: str) -> Method | None:
         """What the engine takes `device_id`'s data for (None: not known yet)."""

@@ -137,3 +137,13 @@ def test_shapes_survive_the_state_round_trip_and_a_version_1_state_still_loads()
     migrated = PatientEngine.from_bytes(old)
     assert migrated.stream_ms == engine.policy.last_data_ms  # it was streaming: still taken as a stream
     assert migrated.process(sample(601)) == []
+
+
+def test_when_the_stream_stops_its_values_do_not_stand_in_for_a_chart():
+    engine = PatientEngine(PID)
+    feed(engine, span(0, 600, heart_rate=135.0, resp_rate=26.0))  # a wearable with a worrying RR and HR
+    engine.tick(T0 + 600_000 + 1_800_000)
+    # 30 min later a spot check of BP and temperature only: the wearable's 30-min-old values are not scored.
+    alerts = engine.process(chart(2400, device="spot-1", systolic_bp=125.0, temperature=37.0))
+    assert [a for a in alerts if a.kind is Kind.NEWS2] == []
+    assert engine.policy.last_news2.total == 0
