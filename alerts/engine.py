@@ -53,7 +53,7 @@ _OBSERVE = AlertPolicy.observe
 
 
 # ---- data shape: a continuous stream or intermittent observations ----------
-#: What the engine knows of one source (device id): [last ts, short gaps in a row, shape].
+#: What the engine knows of one source (device id): [last ts, short gaps in a row, shape, cadence ms].
 _UNKNOWN, _STREAM, _CHARTED = 0, 1, 2
 #: Gaps in a row, each within `signal_loss_s`, before a source counts as a continuous
 #: stream: three chart entries landing within 2 min (two short gaps) stay observations.
@@ -61,6 +61,10 @@ STREAM_MIN_GAPS = 5
 #: A new (or resumed) source of a patient whose stream was seen this recently is taken as
 #: that stream continuing (a device swap, a reconnect) until its own gaps tell.
 STREAM_RECALL_MS = 15 * 60_000
+#: On a stream sampled slower than every `max_gap_s / 2.5` (a bedside monitor sending once a
+#: minute), a condition stays valid for 2.5 sampling intervals, so persistence can build at all:
+#: with 60 s between samples and `max_gap_s` 60 s, every track started over on the next sample.
+_CADENCE_GAPS = 2.5
 #: Sources remembered per patient (the least recently seen is forgotten beyond this).
 MAX_SOURCES = 8
 
@@ -109,7 +113,7 @@ _Limit = tuple[str, str, ThresholdRule, float, bool, float]
 class PatientEngine:
     __slots__ = ("patient_id", "book", "config", "latest", "detector", "policy", "news2_ref", "last_ts",
                  "offsets", "samples", "ward", "spo2_scale", "_freshness", "_limits", "sources", "stream_ms",
-                 "_charted", "_gap_ms", "_recent", "_ref")
+                 "_charted", "_gap_ms", "_max_gap_ms", "_recent", "_ref")
 
     def __init__(self, patient_id: str, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> None:
         self.patient_id = patient_id
@@ -145,6 +149,7 @@ class PatientEngine:
         self._freshness = freshness_of(cfg)
         self._charted = charted_freshness_of(cfg)
         self._gap_ms = int(cfg.signal_loss_s * 1000)
+        self._max_gap_ms = int(cfg.max_gap_s * 1000)
         intermittent = {"systolic_bp", "diastolic_bp", "temperature"}
         self._limits: tuple[_Limit, ...] = tuple(
             (r.vital, f"threshold:{r.name}", r,
@@ -190,6 +195,7 @@ class PatientEngine:
         src = self.sources.get(sample.device_id)
         method = sample.method
         if src is not None and src[2] == _STREAM and method is None and ts - src[0] <= self._gap_ms:
+            src[3] += (ts - src[0] - src[3]) >> 3  # the stream's cadence (ms, mean of ~8 gaps)
             src[0] = ts
             continuous = True
         else:
@@ -296,6 +302,9 @@ class PatientEngine:
             self._recent.append(clean)
             if conditions:
                 self._artefact_check(clean, ts, conditions)
+                src = self.sources.get(sample.device_id)
+                if src is not None and src[3] * _CADENCE_GAPS > self._max_gap_ms:
+                    conditions = self._stretched(conditions, src[3] * _CADENCE_GAPS / 1000.0)
         # Signal loss watches continuous streams only: a gap between observation rounds is not one.
         if not conditions and holding is None and not policy.episodes and type(policy).observe is _OBSERVE:
             return policy.observe_quiet(ts, sample.device_id, news2, detector_info, suppressed, continuous)
@@ -318,9 +327,12 @@ class PatientEngine:
         if src is None:
             if len(sources) >= MAX_SOURCES:
                 del sources[min(sources, key=lambda d: sources[d][0])]
-            src = sources[sample.device_id] = [ts, 0, _UNKNOWN]
+            src = sources[sample.device_id] = [ts, 0, _UNKNOWN, 0]
         else:
-            if ts - src[0] <= self._gap_ms:
+            gap = ts - src[0]
+            if 0 < gap <= self._gap_ms:
+                src[3] = gap if not src[3] else src[3] + ((gap - src[3]) >> 3)
+            if gap <= self._gap_ms:
                 src[1] += 1
                 if src[1] >= STREAM_MIN_GAPS:
                     src[2] = _STREAM
@@ -342,6 +354,10 @@ class PatientEngine:
 
     def _recalls(self, ts: int) -> bool:
         return self.stream_ms is not None and ts - self.stream_ms <= STREAM_RECALL_MS
+
+    @staticmethod
+    def _stretched(conditions: list[Condition], valid_s: float) -> list[Condition]:
+        return [c if c.valid_s >= valid_s else dataclasses.replace(c, valid_s=valid_s) for c in conditions]
 
     def _after_stream(self, ts: int, stream_ms: int) -> Freshness:
         """Charted freshness once a stream has gone quiet: what the stream left (at or before
@@ -447,7 +463,7 @@ class PatientEngine:
         engine.detector.load_state(detector)
         engine.policy.load_state(policy)
         engine.ward, engine.spo2_scale = ward, scale
-        engine.sources = {d: list(v) for d, v in (sources or {}).items()}
+        engine.sources = {d: (list(v) + [0])[:4] for d, v in (sources or {}).items()}
         if version == 1 and engine.policy.stream_samples >= 3:
             # Version 1 knew no shapes: a patient it saw streaming is taken as still streaming.
             engine.stream_ms = engine.policy.last_data_ms

@@ -147,3 +147,16 @@ def test_when_the_stream_stops_its_values_do_not_stand_in_for_a_chart():
     alerts = engine.process(chart(2400, device="spot-1", systolic_bp=125.0, temperature=37.0))
     assert [a for a in alerts if a.kind is Kind.NEWS2] == []
     assert engine.policy.last_news2.total == 0
+
+
+def test_a_monitor_streaming_once_a_minute_can_confirm_persistence():
+    """Was: with 60 s between samples and max_gap_s 60 s, every track started over and nothing confirmed."""
+    from alerts.config import PolicyConfig
+
+    engine = PatientEngine(PID, PolicyConfig(anomaly=False))
+    feed(engine, span(0, 3600, step_s=60.5))  # a bedside monitor, once a minute (and a little late)
+    assert engine.shape_of("wear-1") is Method.CONTINUOUS
+    alerts = feed(engine, span(3600, 3600 + 900, step_s=60.5, resp_rate=26.0, spo2=93.0, heart_rate=115.0))
+    raised = of(alerts, Status.RAISED)
+    assert [a.kind for a in raised] == [Kind.NEWS2]
+    assert (raised[0].ts_ms - T0) / 1000 - 3600 <= 3 * 60.5
