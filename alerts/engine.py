@@ -285,7 +285,10 @@ class PatientEngine:
                         continue
                     cond = threshold_condition(rule, value, active, baseline, valid_s)
                     if cond is not None:
-                        conditions.append(cond if not observation else self._on_arrival(cond))
+                        # Not on arrival for a set: there the chart's band is the instrument (each hard
+                        # limit scores 3 and pages through NEWS2); a rule without persistence (sbp_low)
+                        # counts at once anyway.
+                        conditions.append(cond)
 
         # Probe-off and motion conditions.
         probe_off = sample.probe_off
