@@ -19,6 +19,9 @@ example:
   wardwatch evaluate --seeds 101,102,103 --json > heldout.json   # held-out seeds, numbers only
   wardwatch evaluate --dataset data/physionet2012 --out /tmp/ww-p12  # real ICU charts, ~1 min on 2 cores
   wardwatch evaluate --dataset tests/fixtures/physionet2012 --out /tmp/ww-p12-slice   # the committed slice
+  wardwatch evaluate --matrix --out /tmp/ww-matrix     # robustness matrix, 60 cells, a few min on 2 cores
+  wardwatch evaluate --matrix --split dev --quick      # only the cells settings may be tuned on, small
+  wardwatch evaluate --matrix --detectors baseline-z,hst   # one extra policy per detector name
 """
 
 
@@ -51,8 +54,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=Formatter,
         epilog=EXAMPLE,
     )
-    p.add_argument("--patients", type=_positive(int), default=200, help="patients per cohort")
-    p.add_argument("--hours", type=_positive(float), default=24.0, help="hours of monitoring per patient")
+    p.add_argument("--patients", type=_positive(int), default=None,
+                   help="patients per cohort (default 200; with --matrix 12 per cell)")
+    p.add_argument("--hours", type=_positive(float), default=None,
+                   help="hours of monitoring per patient (default 24; with --matrix 12)")
     p.add_argument("--seeds", type=_seeds, default="7,8,9", help="comma-separated cohort seeds")
     p.add_argument("--out", default="evaluation", help="folder for report.md, report.json and PNG plots")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON on stdout")
@@ -65,12 +70,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="replay real charted vitals from PATH/stays.csv + PATH/samples.csv.gz instead of a "
                         "synthetic cohort (report: alert burden, deaths vs survivors alerted, AUROC)")
     p.add_argument("--limit", type=_positive(int), help="with --dataset: only the first N stays")
+    p.add_argument("--matrix", action="store_true",
+                   help="robustness matrix: sampling 1 s..4 h x artefact bursts (flagged 100/75/0 %%, short/long) "
+                        "x missingness; recall, delay, false alerts per cell and policy, table + heat map")
+    p.add_argument("--split", choices=("dev", "held-out", "all"), default="all",
+                   help="with --matrix: only the dev cells (to choose settings on) or only the held-out ones")
+    p.add_argument("--detectors", default="",
+                   help="comma-separated detector names to compare, each as its own policy "
+                        "'wardwatch[name]' (see alerts/evaluation/detectors.py)")
     p.set_defaults(run=run)
+
+
+def _detector_configs(args: argparse.Namespace) -> tuple:
+    from alerts.evaluation.detectors import UnknownDetector, detector_configs, parse_names
+
+    try:
+        return detector_configs(parse_names(args.detectors))
+    except UnknownDetector as exc:
+        raise SystemExit(f"wardwatch evaluate: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     if args.dataset:
         return run_dataset(args)
+    if args.matrix:
+        return run_matrix_cmd(args)
+    args.patients = args.patients or 200
+    args.hours = args.hours or 24.0
     from alerts.evaluation import run_evaluation
     from alerts.evaluation.report import report_json
     from monitor.cohort import CohortSpec
@@ -97,9 +123,12 @@ def run_dataset(args: argparse.Namespace) -> int:
     from alerts.evaluation.charted.report import report_json
 
     out = args.out if args.out != "evaluation" else "evaluation-charted"
+    from alerts.evaluation.runner import policy_configs
+
+    configs = policy_configs() + _detector_configs(args)
     try:
         report = run_charted(args.dataset, out, workers=args.workers or None, limit=args.limit,
-                             plots=not args.no_plots)
+                             configs=configs, plots=not args.no_plots)
     except DatasetError as exc:
         print(f"wardwatch evaluate: {exc}", file=sys.stderr)
         return 2
@@ -118,4 +147,28 @@ def run_dataset(args: argparse.Namespace) -> int:
     for t in report.targets:
         state = "n/a" if t.met is None else ("met" if t.met else "MISSED")
         print(f"  {t.name}: {state}")
+    return 0
+
+
+def run_matrix_cmd(args: argparse.Namespace) -> int:
+    """`--matrix`: every cell through every policy; prints the target per split."""
+    from alerts.evaluation.matrix import Split, run_matrix
+    from alerts.evaluation.matrix.report import report_json
+
+    from alerts.evaluation.matrix.run import CELL_HOURS, CELL_PATIENTS
+
+    out = args.out if args.out != "evaluation" else "evaluation-matrix"
+    split = None if args.split == "all" else Split(args.split)
+    report = run_matrix(out, patients=args.patients or CELL_PATIENTS, hours=args.hours or CELL_HOURS,
+                        base_seed=args.seeds[0], split=split, quick=args.quick, workers=args.workers or None,
+                        detectors=_detector_configs(args), plots=not args.no_plots)
+    if args.json:
+        sys.stdout.buffer.write(report_json(report) + b"\n")
+        sys.stdout.flush()
+        return 0
+    print(f"report: {out}/report.md  numbers: {out}/report.json  ({report.runtime_s:.0f} s)")
+    print("  target (sampling <= 1 min): recall >= 95 % and <= 1 false alert / stable patient-day")
+    for policy in report.policies:
+        met, judged = report.target_summary(policy)
+        print(f"  {policy:>14}: {met}/{judged} cells met")
     return 0

@@ -30,10 +30,14 @@ class Progress:
         self.label, self.total, self.done, self.unit = label, total, 0, unit
         self.stream = stream if stream is not None else sys.stderr
         self.started = time.perf_counter()
+        self._shown = 0.0
 
     def step(self) -> None:
         self.done += 1
         elapsed = time.perf_counter() - self.started
+        if self.done < self.total and elapsed - self._shown < 0.25:
+            return  # at most four redraws a second: a 4,000-stay replay is not 4,000 lines of output
+        self._shown = elapsed
         pct = 100 * self.done // max(self.total, 1)
         end = "\n" if self.done >= self.total else ""
         self.stream.write(f"\r{self.label}: {self.done}/{self.total} {self.unit} ({pct:3.0f} %) {elapsed:6.1f} s{end}")

@@ -140,8 +140,13 @@ def test_summary_counts_episodes_pages_and_the_highest_level():
               mark(3, Status.ESCALATED, Priority.HIGH), mark(4, Status.RESOLVED, Priority.HIGH),
               mark(5, Status.RAISED, Priority.LOW, "t", Kind.TECHNICAL)]
     out = summarise_alerts("x", alerts, T0 + 24 * H)
-    assert (out.episodes, out.pages, out.escalations, out.technical, out.max_level) == (1, 2, 2, 1, 3)
+    # the step-up to high is a page; the second `escalated` at high is a no-ack reminder
+    assert (out.episodes, out.pages, out.escalations, out.technical, out.max_level) == (1, 2, 1, 1, 3)
     assert not out.alerted_window
+    assert out.high_within_hour_of_news2_7 is None
+    assert summarise_alerts("x", alerts, T0, news2_7_ms=T0 + int(1.5 * H)).high_within_hour_of_news2_7
+    assert not summarise_alerts("x", alerts, T0, news2_7_ms=T0 + 5 * H).high_within_hour_of_news2_7
+    assert summarise_alerts("x", alerts[:1], T0, news2_7_ms=T0).high_within_hour_of_news2_7 is False
 
 
 def test_auroc_known_answers():

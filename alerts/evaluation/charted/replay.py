@@ -23,6 +23,7 @@ from alerts.evaluation.charted.outcome import NO_ALERT, StayOutcome, level, summ
 from alerts.evaluation.fixed_limits import BEDSIDE_LIMITS, fixed_limit_alarms
 from alerts.evaluation.replay import NamedConfig, run_engine
 from alerts.evaluation.scoring import AlertMark
+from alerts.model import Priority
 from monitor.parse import parse_message
 from monitor.vitals import VitalSample
 
@@ -92,9 +93,10 @@ def replay_stay(task: StayTask) -> StayRun:
     samples = [s for s in samples if s.ts_ms < stay.end_ms]
     outcomes = [fixed_limits_outcome(samples, window_start)]
     chart, highest = chart_news2_alerts(samples)
-    outcomes.append(summarise_alerts(CHART_NEWS2, chart, window_start))
+    news2_7 = next((m.ts_ms for m in chart if m.priority is Priority.HIGH), None)  # first set at NEWS2 >= 7
+    outcomes.append(summarise_alerts(CHART_NEWS2, chart, window_start, news2_7))
     for named in task.configs:
         marks: tuple[AlertMark, ...] = run_engine(stay.patient_id, named.config, samples, stay.end_ms)
-        outcomes.append(summarise_alerts(named.name, marks, window_start))
+        outcomes.append(summarise_alerts(named.name, marks, window_start, news2_7))
     return StayRun(stay, len(task.messages), len(samples), dict(rejected), highest, tuple(outcomes),
                    time.perf_counter() - started)

@@ -48,14 +48,16 @@ def _num(x: float | None, digits: int = 2) -> str:
 def policy_table(report: ChartedReport) -> list[str]:
     lines = [
         "| policy | episodes / pt-day | pages / pt-day | escalations / pt-day | deaths alerted last 24 h % "
-        "| survivors alerted last 24 h % | AUROC highest level | stays with any alert % |",
-        "|---|---|---|---|---|---|---|---|",
+        "| survivors alerted last 24 h % | AUROC highest level | stays with any alert % "
+        "| high alert within 1 h of charted NEWS2 >= 7 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for p in report.policies:
         lines.append(
             f"| {TITLES.get(p.policy, p.policy)} | {_num(p.episodes_per_day)} | {_num(p.pages_per_day)} "
             f"| {_num(p.escalations_per_day)} | {_pct(p.deaths_alerted)} | {_pct(p.survivors_alerted)} "
-            f"| {_num(p.auroc, 3)} | {_pct(p.stays_alerted)} |"
+            f"| {_num(p.auroc, 3)} | {_pct(p.stays_alerted)} "
+            f"| {p.high_within_hour_of_news2_7}/{p.news2_7_stays} |"
         )
     return lines
 

@@ -7,6 +7,8 @@
 - AUROC: how well each stay's highest alert level (0 none, 1 low, 2 medium,
   3 high) ranks deaths above survivors; ties count one half (Mann-Whitney U
   / (n_died * n_survived), from scipy). 0.5 = no better than chance.
+- High within an hour of NEWS2 7: of the stays whose charted NEWS2 reached 7,
+  how many had a high alert open within an hour of the first such set.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class ChartedPolicyStats:
     survivors_alerted: float | None
     auroc: float | None
     stays_alerted: float
+    news2_7_stays: int
+    high_within_hour_of_news2_7: int
 
 
 def auroc(scores: Sequence[float], positive: Sequence[bool]) -> float | None:
@@ -66,6 +70,8 @@ def policy_stats(policy: str, runs: Sequence[StayRun]) -> ChartedPolicyStats:
         survivors_alerted=_share([o.alerted_window for o, d in zip(outcomes, died) if not d]),
         auroc=auroc([o.max_level for o in outcomes], died),
         stays_alerted=_share([o.max_level > 0 for o in outcomes]) or 0.0,
+        news2_7_stays=sum(o.high_within_hour_of_news2_7 is not None for o in outcomes),
+        high_within_hour_of_news2_7=sum(bool(o.high_within_hour_of_news2_7) for o in outcomes),
     )
 
 
