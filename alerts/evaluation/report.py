@@ -7,12 +7,15 @@ down, so a reader sees both the headline and whether it holds up.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from alerts.evaluation.aggregate import GroupSpread, PolicySpread, Spread
 from alerts.evaluation.policies import Policy
-from alerts.evaluation.runner import EvaluationReport
+
+if TYPE_CHECKING:  # only for annotations: runner imports this module to write the report (no runtime cycle)
+    from alerts.evaluation.runner import EvaluationReport
 
 _TITLES = {p.value: p.title for p in Policy}
 

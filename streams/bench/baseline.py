@@ -1,4 +1,4 @@
-"""The hand-written baseline: aiokafka consume → streams.processor.Processor → produce.
+"""The hand-written baseline: aiokafka consume → streams.worker.processor.Processor → produce.
 
 It does what the Faust worker does per message, with the same domain code
 (`Processor.handle_vitals`, which parses, routes, dead-letters and runs each
@@ -25,7 +25,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from alerts.config import load_policy
-from streams.processor import OUT_ALERT, Processor
+from streams.worker import OUT_ALERT, Processor
 
 COMMIT_INTERVAL_S = 1.0
 

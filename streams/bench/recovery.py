@@ -1,6 +1,6 @@
 """Restart-to-ready time of a worker that owns `n_patients` patients' state.
 
-If `streams.recovery_bench.measure_recovery(bootstrap, n_patients, store)`
+If `streams.bench.recovery_run.measure_recovery(bootstrap, n_patients, store)`
 exists (the recovery work's own measurement) it is used. Otherwise this
 minimal version runs: one worker folds a short batch for each of
 `n_patients` patients and checkpoints their state to its changelog; it is
@@ -26,9 +26,9 @@ from streams.worker import TABLE_NAME
 
 def external_measure() -> Callable[..., dict] | None:
     try:
-        module = importlib.import_module("streams.recovery_bench")
+        module = importlib.import_module("streams.bench.recovery_run")
     except ModuleNotFoundError as exc:
-        if exc.name == "streams.recovery_bench":
+        if exc.name == "streams.bench.recovery_run":
             return None
         raise
     return getattr(module, "measure_recovery", None)
@@ -37,7 +37,7 @@ def external_measure() -> Callable[..., dict] | None:
 def seconds_of(result: dict[str, Any]) -> float:
     """The restart-to-ready seconds in the external measurement's dict.
 
-    `streams.recovery_bench` reports {"cold": {"ready_s", "recovery_s", ...},
+    `streams.bench.recovery_run` reports {"cold": {"ready_s", "recovery_s", ...},
     "restart": {...}}: the figure is the restart's process start → /readyz.
     """
     for phase in ("restart", "cold"):

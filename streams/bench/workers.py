@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from streams.broker import free_port
+from streams.kafka import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 #: prometheus_client's process collector (the worker registers it): user + system CPU seconds.

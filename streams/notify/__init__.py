@@ -7,3 +7,11 @@ delivery dedupe on the compacted `notify-state` topic), wards (patient ->
 ward table), deliver (retries, DLQ, audit, metrics of one notification),
 service (the consumer loop and escalation timers), metrics.
 """
+
+from streams.exports import public
+
+__all__, __getattr__ = public(__name__, {
+    "channels": ("ChannelConfigError", "DeliveryResult", "build_channels"),
+    "service": ("Notifier", "NotifyOptions"),
+    "read_all": ("read_topic",),
+}, modules=("metrics",))

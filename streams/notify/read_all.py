@@ -11,7 +11,7 @@ import time
 from aiokafka.structs import ConsumerRecord
 
 from streams.config import Settings
-from streams.kafka_clients import consumer
+from streams.kafka import consumer
 
 
 async def read_topic(settings: Settings, topic: str, quiet_s: float = 1.0,

@@ -26,7 +26,7 @@ from alerts.model import Status
 from alerts.notification import AlertEvent, build_notification, parse_alert_event
 from alerts.routing import Chase, Page, Recipient, Routing, advance, due_page, escalate, first_page, start_chase
 from streams.config import Settings
-from streams.kafka_clients import consumer, producer
+from streams.kafka import consumer, producer
 from streams.notify import metrics
 from streams.notify.audit_writer import AuditWriter
 from streams.notify.channels import Channel

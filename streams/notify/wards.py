@@ -14,7 +14,7 @@ import time
 import orjson
 
 from streams.config import Settings
-from streams.kafka_clients import consumer
+from streams.kafka import consumer
 
 log = logging.getLogger("wardwatch.notify")
 

@@ -153,9 +153,9 @@ def test_standalone_console_sees_every_partition_publishes_acks_and_stops_prompt
     import sys
     import urllib.request
 
-    from streams.broker import free_port
+    from streams.kafka.broker import free_port
     from streams.config import Settings
-    from streams.topics import ensure_topics
+    from streams.kafka.topics import ensure_topics
     from tests.conftest import ROOT
 
     asyncio.run(ensure_topics(Settings.from_env(bootstrap=broker.bootstrap)))

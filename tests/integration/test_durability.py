@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from alerts.config import load_policy
-from streams.processor import Processor
+from streams.worker.processor import Processor
 from tests.conftest import consume_sync, produce_sync
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from monitor.timestamps import format_ts
-from streams.broker import free_port
+from streams.kafka.broker import free_port
 from streams.notify.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.conftest import ROOT, produce_sync
 

@@ -110,7 +110,7 @@ def _essence(alert: dict) -> tuple:
 
 
 def test_batch_lane_publishes_exactly_what_the_faust_agent_path_publishes(broker, worker_factory):
-    """The batch lane (streams/fastlane.py) is a faster hand-off, not different behaviour: same input,
+    """The batch lane (streams/worker/fastlane.py) is a faster hand-off, not different behaviour: same input,
     including mis-keyed messages (re-keyed through the repartition topic) and a bad one, same outputs."""
     sick, well = "MRN-LANE-1", "MRN-LANE-2"
     messages = batches(sick, drifting_patient(sick), size=7) + batches(well, stable_patient(), size=7)

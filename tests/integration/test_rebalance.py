@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from streams.processor import partition_for
+from streams.worker.processor import partition_for
 from tests.conftest import consume_sync, produce_sync
 from tests.integration.test_durability import Reference, Ward, assert_same_as_reference, wait_alerts
 

@@ -10,7 +10,7 @@ import urllib.request
 import orjson
 import pytest
 
-from streams.broker import EmbeddedBroker, free_port
+from streams.kafka.broker import EmbeddedBroker, free_port
 from streams.config import Settings
 from tests.conftest import WorkerProcess, produce_sync
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.console_view import ConsoleView, bands_from_reasons
+from streams.console.view import ConsoleView, bands_from_reasons
 
 T0 = 1_764_064_800_000
 
@@ -120,7 +120,7 @@ def test_hub_fans_out_alerts_and_chart_updates_and_drops_a_slow_browser():
     import orjson
 
     from streams.config import Settings
-    from streams.console import SUBSCRIBER_QUEUE, ConsoleHub
+    from streams.console.web import SUBSCRIBER_QUEUE, ConsoleHub
 
     hub = ConsoleHub(Settings())
     queue = hub.subscribe()

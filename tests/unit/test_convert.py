@@ -11,7 +11,7 @@ import pytest
 
 from monitor.parse import ParseResult, parse_document
 from streams.cli import main
-from streams.convert_cmd import detect, split_hl7
+from streams.cli.convert import detect, split_hl7
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "interop"
 

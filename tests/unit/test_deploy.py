@@ -38,10 +38,10 @@ ALERTMANAGER = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 GRAFANA_PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "wardwatch.json"
 CREATE_TOPICS = ROOT / "deploy" / "kafka" / "create-topics.sh"
-CLI = ROOT / "streams" / "cli.py"
+CLI = ROOT / "streams" / "cli" / "__init__.py"
 DOC_FILES = (ROOT / "docs" / "operations.md", ROOT / "README.md")
 
-# Subcommands of the `wardwatch` console script, used when streams/cli.py is
+# Subcommands of the `wardwatch` console script, used when streams/cli/ is
 # absent or its subcommands cannot be read from it.
 KNOWN_SUBCOMMANDS = frozenset(
     {"broker", "worker", "simulate", "alerts", "ack", "notify", "demo", "bench", "evaluate"}
@@ -178,7 +178,7 @@ def cli_commands() -> dict[str, str] | None:
 
 @cache
 def subcommands() -> frozenset[str]:
-    """Subcommands of streams/cli.py (its COMMANDS table, else argparse/click declarations),
+    """Subcommands of streams/cli/ (its COMMANDS table, else argparse/click declarations),
     else the known list."""
     if cli_commands():
         return frozenset(cli_commands())

@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.interop.result import GatewayResult
-from streams import ingest_common as common
-from streams import ingest_http
-from streams.broker import free_port
-from streams.ingest_common import IngestAccess, is_loopback_host, parse_vitals_body
-from streams.mllp_server import MllpServer
+from streams.ingest import submit as common
+from streams.ingest import http as ingest_http
+from streams.kafka.broker import free_port
+from streams.ingest.submit import IngestAccess, is_loopback_host, parse_vitals_body
+from streams.ingest.mllp import MllpServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "interop"
 TOKENS = ("old-token", "new-token")

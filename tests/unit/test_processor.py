@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from alerts.config import load_policy
-from streams.processor import OUT_ALERT, OUT_DLQ, Processor, decode_state, encode_state, partition_for
+from streams.worker.processor import OUT_ALERT, OUT_DLQ, Processor, decode_state, encode_state, partition_for
 
 T0 = 1_764_064_800_000
 BOOK = load_policy(None)

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from streams import webauth
 from streams.config import Settings
-from streams.console import ConsoleHub, ConsoleWeb, aiohttp_app
+from streams.console.web import ConsoleHub, ConsoleWeb, aiohttp_app
 
 
 def req(headers: dict[str, str] | None = None, path: str = "/console") -> object:

@@ -39,7 +39,7 @@ from prometheus_client import Counter
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
 from monitor.limits import MAX_MESSAGE_BYTES
 from monitor.parse import ParseResult, RejectReason, parse_document
-from streams.deadletter import DeadLetter
+from streams.kafka import DeadLetter
 from streams.metrics import REGISTRY, REJECTED
 
 log = logging.getLogger("wardwatch.ingest")

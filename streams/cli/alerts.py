@@ -11,7 +11,7 @@ import orjson
 
 from alerts.format import alert_line, alert_row
 from streams.config import Settings
-from streams.kafka_clients import BrokerUnavailable, consumer
+from streams.kafka import BrokerUnavailable, consumer
 
 _HEADER = ("time", "status", "priority", "kind", "patient", "NEWS2", "alert id")
 

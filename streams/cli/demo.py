@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.broker import BrokerError, EmbeddedBroker, free_port
+from streams.kafka import BrokerError, EmbeddedBroker, free_port
 from streams.config import Settings
 
 
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _follow(env: dict[str, str], args: argparse.Namespace, started: float, worker: subprocess.Popen) -> int:
     from alerts.format import alert_line
-    from streams.kafka_clients import consumer
+    from streams.kafka import consumer
 
     settings = Settings.from_env(bootstrap=env["WARDWATCH_KAFKA_BOOTSTRAP"])
     cons = await consumer(settings, settings.topics.alerts, auto_offset_reset="earliest", group_id=None)

@@ -130,7 +130,7 @@ def _results(raw: bytes, source: str) -> Iterator[tuple[str, GatewayResult]]:
             for label, text in documents:
                 yield label, parse_fhir(text)
     else:
-        from streams.ingest_common import parse_vitals_body
+        from streams.ingest import parse_vitals_body
 
         yield "", parse_vitals_body(raw)
 

@@ -2,7 +2,7 @@
 
 Each frame is one ORU^R01 (IHE PCD-01). Its usable rows are produced to
 `vitals` and its unusable ones dead-lettered (topic field "ingest/mllp") as
-HTTP ingest does (streams/ingest_common.py); the ACK goes back MLLP-framed,
+HTTP ingest does (streams/ingest/submit.py); the ACK goes back MLLP-framed,
 in order, only after Kafka acknowledged: AA when taken (also when some rows
 were rejected: their count is in MSA-3), AE for content errors (no PID, no
 usable row), AR for what we do not take (wrong encoding characters, message
@@ -29,7 +29,7 @@ from monitor.interop import build_ack, frame, parse_hl7v2
 from monitor.interop.hl7v2 import AckCode, ErrorCondition
 from monitor.interop.mllp import FrameError, FrameErrorKind, MllpDecoder
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
-from streams import ingest_common as common
+from streams.ingest import submit as common
 
 log = logging.getLogger("wardwatch.ingest.mllp")
 

@@ -17,7 +17,7 @@ import orjson
 
 from monitor.cohort import CohortSpec, generate_cohort, iter_messages
 from streams.config import Settings
-from streams.kafka_clients import BrokerUnavailable, producer
+from streams.kafka import BrokerUnavailable, producer
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ import argparse
 import signal
 import time
 
-from streams.broker import BrokerError, EmbeddedBroker
+from streams.kafka import BrokerError, EmbeddedBroker
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

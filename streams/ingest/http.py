@@ -13,7 +13,7 @@ partly bad input are kept and each unusable one is dead-lettered (topic field
 413 (too large) or 422 (parseable but unusable), with the reason. 401 for a
 missing or wrong token, or "not configured" without WARDWATCH_INGEST_TOKENS;
 503 + Retry-After when Kafka does not acknowledge in time. Bad input never
-gets a 500. Shared logic: streams/ingest_common.py.
+gets a 500. Shared logic: streams/ingest/submit.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from aiohttp import web
 from monitor.interop import parse_fhir, parse_hl7v2
 from monitor.interop.hl7v2 import AckCode, Hl7Result
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
-from streams import ingest_common as common
+from streams.ingest import submit as common
 from streams.webauth import bearer_token
 
 log = logging.getLogger("wardwatch.ingest.http")

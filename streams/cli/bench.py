@@ -23,14 +23,8 @@ from pathlib import Path
 
 import orjson
 
-from streams.bench import report
-from streams.bench.data import Ward, generate_ward
-from streams.bench.domain import measure_domain
-from streams.bench.kafka import create_topics, fill
-from streams.bench.latency import measure_latency
-from streams.bench.memory import mean_state_bytes
-from streams.bench.pipeline import run_pipeline
-from streams.bench.workers import ROOT, BenchTopics
+from streams.bench import (ROOT, BenchTopics, Ward, create_topics, fill, generate_ward, measure_domain,
+                           measure_latency, mean_state_bytes, report, run_pipeline)
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_in(args: argparse.Namespace, sizes: Sizes, workdir: Path) -> int:
-    from streams.broker import BrokerError, EmbeddedBroker
+    from streams.kafka import BrokerError, EmbeddedBroker
 
     broker = None
     bootstrap = args.bootstrap
@@ -173,7 +167,7 @@ def _measure(args: argparse.Namespace, sizes: Sizes, bootstrap: str,
                                            "of a core")
         # Right after the pipeline, so both see the same load from the rest of the machine;
         # the worker idles meanwhile (it is needed again for the latency run).
-        progress.begin("baseline (aiokafka + streams.processor.Processor)")
+        progress.begin("baseline (aiokafka + streams.worker.processor.Processor)")
         base = _baseline(bootstrap, batched, expected, run_id)
         results["baseline_samples_per_s"] = base["samples_per_s"]
         results["ratio"] = pipe.samples_per_s / base["samples_per_s"] if base["samples_per_s"] else 0.0
@@ -223,7 +217,7 @@ def _measure(args: argparse.Namespace, sizes: Sizes, bootstrap: str,
 
 
 def _sample_counts(messages: list[tuple[bytes, bytes]]) -> list[int]:
-    from streams.bench.data import count_samples
+    from streams.bench import count_samples
 
     return [count_samples(orjson.loads(v)) for _, v in messages]
 

@@ -2,10 +2,10 @@
 
 `register(worker)` (the worker's EXTENSIONS hook) mounts the page and its APIs
 on the Faust web server and starts a `ConsoleHub` as a Faust task; `wardwatch
-console` (streams/console_cmd.py) serves the same routes from a plain aiohttp
+console` (streams/cli/console.py) serves the same routes from a plain aiohttp
 app on a port of its own.
 
-The hub keeps its own picture of the ward (`streams.console_view`), fed by a
+The hub keeps its own picture of the ward (`streams.console.view`), fed by a
 group-less aiokafka consumer assigned *all* partitions of `alerts` (from the
 beginning) and `vitals` (the last `vitals_backlog` messages of each partition,
 then live), so every console shows every patient whichever partitions this
@@ -39,7 +39,7 @@ from aiohttp import web
 from alerts.acks import parse_ack
 from streams import webauth
 from streams.config import Settings
-from streams.console_view import ConsoleView
+from streams.console.view import ConsoleView
 
 log = logging.getLogger("wardwatch.console")
 
@@ -142,7 +142,7 @@ class ConsoleHub:
 
     async def run(self) -> None:
         """Consume until cancelled; reconnects after broker trouble."""
-        from streams.kafka_clients import BrokerUnavailable
+        from streams.kafka import BrokerUnavailable
 
         while not self.closing:
             try:
@@ -158,7 +158,7 @@ class ConsoleHub:
     async def _consume(self) -> None:
         from aiokafka import TopicPartition
 
-        from streams.kafka_clients import consumer
+        from streams.kafka import consumer
 
         topics = self.settings.topics
         cons = await consumer(self.settings, group_id=None, enable_auto_commit=False,
@@ -208,7 +208,7 @@ class ConsoleHub:
     # ---- acks ----------------------------------------------------------------
     async def publish_ack(self, doc: dict[str, Any]) -> Any:
         """Produce one ack keyed by patient_id; returns the broker's RecordMetadata."""
-        from streams.kafka_clients import producer
+        from streams.kafka import producer
 
         if self._producer_lock is None:
             self._producer_lock = asyncio.Lock()

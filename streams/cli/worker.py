@@ -8,7 +8,7 @@ import logging
 
 from streams import logs, metrics
 from streams.config import Settings
-from streams.topics import BrokerUnreachable, ensure_topics
+from streams.kafka import BrokerUnreachable, ensure_topics
 
 log = logging.getLogger("wardwatch.worker")
 

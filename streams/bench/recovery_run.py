@@ -33,9 +33,9 @@ from typing import Callable
 
 import orjson
 
-from streams.broker import free_port
+from streams.kafka import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 4
 T0 = 1_764_064_800_000
 _TEMPLATE_ID = "RB-TEMPLATE-0"  # same length as the generated ids, so the blob is patched in place

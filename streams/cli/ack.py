@@ -11,7 +11,7 @@ import orjson
 
 from alerts.acks import Ack, AckAction
 from streams.config import Settings
-from streams.kafka_clients import BrokerUnavailable, consumer, producer
+from streams.kafka import BrokerUnavailable, consumer, producer
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -7,7 +7,7 @@ partition. Per-patient state is a Faust table of compact bytes, written for
 the patients that changed right before each offset commit (a Faust sensor
 hook; Faust then flushes the producer and commits), so the changelog always
 covers what the committed offsets claim. Alerts go through the processor's
-outbox (see streams/processor.py), so a crash never separates an input's
+outbox (see streams/worker/processor.py), so a crash never separates an input's
 state change from the alerts it caused. docs/durability.md has the argument.
 
 Three repairs to Faust for this deployment, all at import time below:
@@ -43,10 +43,11 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from alerts.config import load_policy
 from alerts.model import Alert, Priority, Status
 
-from streams import fastlane, metrics
+from streams import metrics
+from streams.worker import fastlane
 from streams.config import Settings
-from streams.deadletter import DeadLetter
-from streams.processor import (ACK_TAG, OUT_ALERT, VITALS_TAG, Outcome, Processor, Staged, partition_for,
+from streams.kafka import DeadLetter
+from streams.worker import (ACK_TAG, OUT_ALERT, VITALS_TAG, Outcome, Processor, Staged, partition_for,
                                utc_now_text)
 
 log = logging.getLogger("wardwatch.worker")
@@ -56,9 +57,9 @@ TABLE_NAME = "patient_state"
 #: Optional parts of the worker (web pages, ingest, listeners), each a module
 #: with `register(worker)`; absent modules are skipped so parts land one by one.
 EXTENSIONS: tuple[str, ...] = (
-    "streams.ingest_http",
-    "streams.mllp_server",
-    "streams.console",
+    "streams.ingest.http",
+    "streams.ingest.mllp",
+    "streams.console.web",
 )
 
 

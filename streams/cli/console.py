@@ -1,6 +1,6 @@
 """`wardwatch console`: the live alert console on a port of its own, without a worker.
 
-Same page, APIs and token rules as /console on the worker (streams/console.py),
+Same page, APIs and token rules as /console on the worker (streams/console/web.py),
 served by a plain aiohttp app with its own aiokafka consumer and producer; use
 it to give the ward station a console that does not share a process with the
 stream processing.

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from streams.broker import BrokerError, EmbeddedBroker
+from streams.kafka import BrokerError, EmbeddedBroker
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def _say(msg: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.recovery_bench import measure_recovery
+    from streams.bench import measure_recovery
 
     if args.patients < 1:
         _say("--patients must be at least 1")

@@ -12,11 +12,9 @@ import sys
 from alerts.routing import RoutingError, load_routing
 from streams import logs
 from streams.config import Settings
-from streams.kafka_clients import BrokerUnavailable
-from streams.notify import metrics
-from streams.notify.channels import ChannelConfigError, build_channels
-from streams.notify.service import Notifier, NotifyOptions
-from streams.topics import BrokerUnreachable, ensure_topics
+from streams.kafka import BrokerUnavailable
+from streams.notify import ChannelConfigError, Notifier, NotifyOptions, build_channels, metrics
+from streams.kafka import BrokerUnreachable, ensure_topics
 
 log = logging.getLogger("wardwatch.notify")
 
@@ -56,7 +54,7 @@ async def _ensure_compacted(settings: Settings, *topics: str) -> None:
     from aiokafka.admin import NewTopic
     from aiokafka.errors import KafkaError
 
-    from streams.topics import connect_admin
+    from streams.kafka import connect_admin
 
     admin = await connect_admin(settings, attempts=5)
     try:

@@ -1,4 +1,4 @@
-"""`wardwatch` command line: one subcommand per job, each in its own module.
+"""`wardwatch` command line: one subcommand per job, each in its own module of this package.
 
 Every subcommand module offers `add_parser(subparsers)` and `run(args) -> int`;
 exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 broker unreachable.
@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
 #: subcommand -> module implementing it (imported lazily: `wardwatch --help` stays fast).
 COMMANDS: dict[str, str] = {
-    "broker": "streams.broker_cmd",
-    "worker": "streams.worker_cmd",
-    "simulate": "streams.simulate",
-    "alerts": "streams.follow",
-    "console": "streams.console_cmd",
-    "ack": "streams.ack_cmd",
-    "demo": "streams.demo",
-    "evaluate": "streams.evaluate_cmd",
-    "bench": "streams.bench_cmd",
-    "convert": "streams.convert_cmd",
-    "notify": "streams.notify_cmd",
-    "audit": "streams.audit_cmd",
-    "recovery": "streams.recovery_cmd",
+    "broker": "streams.cli.broker",
+    "worker": "streams.cli.worker",
+    "simulate": "streams.cli.simulate",
+    "alerts": "streams.cli.alerts",
+    "console": "streams.cli.console",
+    "ack": "streams.cli.ack",
+    "demo": "streams.cli.demo",
+    "evaluate": "streams.cli.evaluate",
+    "bench": "streams.cli.bench",
+    "convert": "streams.cli.convert",
+    "notify": "streams.cli.notify",
+    "audit": "streams.cli.audit",
+    "recovery": "streams.cli.recovery",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKER = 0, 1, 2, 3
@@ -65,6 +64,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

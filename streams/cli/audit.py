@@ -14,8 +14,8 @@ import orjson
 
 from alerts.audit import AuditRecord, parse_record, render_table, timelines
 from streams.config import Settings
-from streams.kafka_clients import BrokerUnavailable
-from streams.notify.read_all import read_topic
+from streams.kafka import BrokerUnavailable
+from streams.notify import read_topic
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -43,7 +43,7 @@ from alerts.model import Alert
 from alerts.policy import AckError
 from monitor.parse import RejectReason, parse_message
 
-from streams.deadletter import DeadLetter
+from streams.kafka import DeadLetter
 
 log = logging.getLogger(__name__)
 
