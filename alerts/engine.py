@@ -74,6 +74,7 @@ MAX_SOURCES = 8
 #: physiological condition is present (a well patient pays one deque append per sample).
 _REF_FROM_MS, _REF_TO_MS, _REF_TTL_MS = 120_000, 10_000, 10_000
 _REF_MIN_SAMPLES = 3
+_REF_SAMPLES = 5
 _RECENT_MAX = 160
 #: A jump no physiology makes within ~10 s, per vital (HR either way, SpO2 down, RR
 #: either way); two or more together without a motion flag = artefact suspected.
@@ -304,8 +305,8 @@ class PatientEngine:
         if continuous:
             self._recent.append(clean)
             if conditions:
-                self._artefact_check(clean, ts, conditions)
                 src = self.sources.get(sample.device_id)
+                self._artefact_check(clean, ts, conditions, src[3] if src is not None else 0)
                 if src is not None and src[3] * _CADENCE_GAPS > self._max_gap_ms:
                     conditions = self._stretched(conditions, src[3] * _CADENCE_GAPS / 1000.0)
         # Signal loss watches continuous streams only: a gap between observation rounds is not one.
@@ -381,7 +382,7 @@ class PatientEngine:
                                    valid_s=max(cond.valid_s, self.config.intermittent_max_age_s))
 
     # ---- unflagged artefacts -----------------------------------------------------
-    def _artefact_check(self, clean: VitalSample, ts: int, conditions: list[Condition]) -> None:
+    def _artefact_check(self, clean: VitalSample, ts: int, conditions: list[Condition], cadence_ms: int) -> None:
         """Hold pages when several vitals jumped together, faster than physiology allows.
 
         Runs only on continuous samples with a condition present; compares this
@@ -397,7 +398,7 @@ class PatientEngine:
             return
         ref = self._ref
         if ref is None or ts >= ref[0]:
-            ref = self._ref = self._reference(ts)
+            ref = self._ref = self._reference(ts, cadence_ms)
         _, hr, spo2, rr = ref
         jumps = 0
         if hr is not None and clean.heart_rate is not None and abs(clean.heart_rate - hr) >= JUMP_HR:
@@ -409,9 +410,10 @@ class PatientEngine:
         if jumps >= JUMP_MIN_VITALS:
             policy.hold(ts + int(self.config.artefact_hold_s * 1000))
 
-    def _reference(self, ts: int) -> tuple[int, float | None, float | None, float | None]:
-        """(valid until, median HR, SpO2, RR) of the recent continuous samples in the window."""
-        lo, hi = ts - _REF_FROM_MS, ts - _REF_TO_MS
+    def _reference(self, ts: int, cadence_ms: int) -> tuple[int, float | None, float | None, float | None]:
+        """(valid until, median HR, SpO2, RR) of the recent continuous samples in the window
+        (at least `_REF_SAMPLES` sampling intervals long, for a stream sampled once a minute)."""
+        lo, hi = ts - max(_REF_FROM_MS, _REF_SAMPLES * cadence_ms), ts - _REF_TO_MS
         window = [s for s in self._recent if lo <= s.ts_ms <= hi]
         return (ts + _REF_TTL_MS, _median([s.heart_rate for s in window]), _median([s.spo2 for s in window]),
                 _median([s.resp_rate for s in window]))

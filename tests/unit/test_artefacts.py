@@ -72,3 +72,12 @@ def test_a_burst_on_an_open_medium_episode_does_not_raise_it_to_high():
                  + span(t + 45, t + 200, step_s=1, resp_rate=23.0, spo2=93.0, heart_rate=95.0))
     assert [a for a in burst if a.priority is Priority.HIGH] == []
     assert next(iter(engine.policy.episodes.values())).priority is level
+
+
+def test_on_a_monitor_sampling_once_a_minute_a_burst_over_two_samples_is_held_too():
+    engine = PatientEngine(PID)
+    feed(engine, span(0, 3 * 3600, step_s=60.5))
+    burst = span(3 * 3600, 3 * 3600 + 61, step_s=60.5, **BURST)  # the burst caught by two samples
+    alerts = feed(engine, burst + span(3 * 3600 + 121, 4 * 3600, step_s=60.5))
+    assert [a for a in alerts if a.kind.value in ("news2", "threshold")] == []
+    assert engine.policy.held == 1
