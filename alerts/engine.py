@@ -30,7 +30,8 @@ from monitor.vitals import PROBE_VITALS, Method, VitalSample
 from alerts import rules
 from alerts.conditions import Condition
 from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
-from alerts.model import Alert, DetectorInfo, Kind, News2Summary, new_detector_info, new_news2_summary
+from alerts.model import (Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, new_detector_info,
+                          new_news2_summary)
 from alerts.policy import AlertPolicy, new_observation
 
 #: The engine's settings type, by the name the evaluator imports.
@@ -50,6 +51,7 @@ _BAND_TEXT: dict[object, str] = {band: str(band) for band in Band}
 #: The policy's own observe: only then may the engine take the quiet path (a
 #: subclass that overrides observe, like the fatigue report's, sees every sample).
 _OBSERVE = AlertPolicy.observe
+_PHYSIOLOGICAL = EpisodeClass.PHYSIOLOGICAL
 
 
 # ---- data shape: a continuous stream or intermittent observations ----------
@@ -394,7 +396,11 @@ class PatientEngine:
         policy = self.policy
         if ts < policy.hold_until_ms:
             return
-        if all(c.kind is Kind.TECHNICAL for c in conditions):
+        # Only a condition that could page now matters: none while an open episode's
+        # conditions hold at its level (the common case of an alerting patient).
+        episode = policy.episodes.get(_PHYSIOLOGICAL)
+        level = episode.priority.rank if episode is not None else -1
+        if not any(c.at_raise and c.priority.rank > level and c.kind is not Kind.TECHNICAL for c in conditions):
             return
         ref = self._ref
         if ref is None or ts >= ref[0]:

@@ -159,4 +159,5 @@ def test_a_monitor_streaming_once_a_minute_can_confirm_persistence():
     alerts = feed(engine, span(3600, 3600 + 900, step_s=60.5, resp_rate=26.0, spo2=93.0, heart_rate=115.0))
     raised = of(alerts, Status.RAISED)
     assert [a.kind for a in raised] == [Kind.NEWS2]
-    assert (raised[0].ts_ms - T0) / 1000 - 3600 <= 3 * 60.5
+    # a step of three vitals at once is first held as a suspected artefact (90 s), then confirms
+    assert (raised[0].ts_ms - T0) / 1000 - 3600 <= 90 + 3 * 60.5
