@@ -194,23 +194,15 @@ class PatientEngine:
             return []
         self.last_ts = ts
         self.samples += 1
-        # Data shape of this sample's source; the usual case (a known stream going on) inline.
+        # Data shape of this sample's source; the usual case (a known stream going on) inline:
+        # then the patient is streaming, nothing counts on arrival, and freshness is the stream's.
         src = self.sources.get(sample.device_id)
-        method = sample.method
-        if src is not None and src[2] == _STREAM and method is None and ts - src[0] <= self._gap_ms:
+        if src is not None and src[2] == _STREAM and ts - src[0] <= self._gap_ms and sample.method is None:
             src[3] += (ts - src[0] - src[3]) >> 3  # the stream's cadence (ms, mean of ~8 gaps)
-            src[0] = ts
-            continuous = True
+            src[0] = self.stream_ms = ts
+            continuous, observation, fresh = True, False, self._freshness
         else:
-            continuous = self._shape(sample, src)
-        if continuous:
-            self.stream_ms = ts
-        # Without a stream of the patient, every NEWS2 input is charted: each set is a
-        # deliberate measurement and counts on arrival (so does one the gateway marks).
-        observation = not continuous and (
-            method is Method.OBSERVATION_SET or self.stream_ms is None
-            or ts - self.stream_ms > self._freshness.heart_rate
-            or sample.heart_rate is not None or sample.resp_rate is not None or sample.spo2 is not None)
+            continuous, observation, fresh = self._judge_shape(sample, src, ts)
         # Bad signal (probe off, motion artefact) suppresses SpO2 and pulse for this sample.
         motion = sample.motion
         if sample.probe_off:
@@ -228,11 +220,6 @@ class PatientEngine:
             self._nursing_input(sample)
         cfg = self.config
         policy = self.policy
-        stream_ms = self.stream_ms
-        if stream_ms is not None and ts - stream_ms <= self._freshness.heart_rate:
-            fresh = self._freshness  # a live stream: its HR, SpO2, RR are minutes fresh at most
-        else:
-            fresh = self._charted if stream_ms is None else self._after_stream(ts, stream_ms)
         score, values = latest.news2_of(ts, fresh)
         band = score.band
         news2 = new_news2_summary(score.total, score.components, _BAND_TEXT.get(band) or str(band))
@@ -319,6 +306,27 @@ class PatientEngine:
         return policy.observe(obs, continuous=continuous)
 
     # ---- data shape ----------------------------------------------------------
+    def _judge_shape(self, sample: VitalSample, src: list[int] | None, ts: int) -> tuple[bool, bool, Freshness]:
+        """(continuous, observation, freshness) of a sample off the usual path.
+
+        Without a live stream of the patient every NEWS2 input is charted: each set is a
+        deliberate measurement and counts on arrival (so does one the gateway marks, and
+        an unproven source's HR/SpO2/RR), scored with the observation round's freshness.
+        """
+        continuous = self._shape(sample, src)
+        if continuous:
+            self.stream_ms = ts
+        stream_ms = self.stream_ms
+        live = stream_ms is not None and ts - stream_ms <= self._freshness.heart_rate
+        observation = not continuous and (
+            sample.method is Method.OBSERVATION_SET or not live
+            or sample.heart_rate is not None or sample.resp_rate is not None or sample.spo2 is not None)
+        if live:
+            fresh = self._freshness  # a live stream: its HR, SpO2, RR are minutes fresh at most
+        else:
+            fresh = self._charted if stream_ms is None else self._after_stream(ts, stream_ms)
+        return continuous, observation, fresh
+
     def _shape(self, sample: VitalSample, src: list[int] | None) -> bool:
         """Whether this sample continues a continuous stream (else it is an observation).
 
