@@ -361,10 +361,13 @@ class PatientEngine:
             return method is Method.CONTINUOUS
         if src[2] == _STREAM:
             return True
-        # A new wearable-type source while the patient was just streaming: the stream, swapped.
-        return src[2] == _UNKNOWN and self._recalls(ts) and (
-            sample.heart_rate is not None or sample.spo2 is not None or sample.resp_rate is not None
-            or sample.probe_off)
+        if src[2] != _UNKNOWN:
+            return False
+        # An unproven source is a stream if it reports sensor quality (a motion index or probe-off:
+        # a chart never does), or if it brings HR/SpO2/RR while the patient was just streaming
+        # (the stream, swapped). Else its first sample is an observation set and counts on arrival.
+        return sample.motion is not None or sample.probe_off or (self._recalls(ts) and (
+            sample.heart_rate is not None or sample.spo2 is not None or sample.resp_rate is not None))
 
     def _recalls(self, ts: int) -> bool:
         return self.stream_ms is not None and ts - self.stream_ms <= STREAM_RECALL_MS

@@ -161,3 +161,10 @@ def test_a_monitor_streaming_once_a_minute_can_confirm_persistence():
     assert [a.kind for a in raised] == [Kind.NEWS2]
     # a step of three vitals at once is first held as a suspected artefact (90 s), then confirms
     assert (raised[0].ts_ms - T0) / 1000 - 3600 <= 90 + 3 * 60.5
+
+
+def test_the_first_sample_of_a_wearable_reporting_sensor_quality_is_not_an_observation_set():
+    """Was: a patient's first wearable sample (SpO2 90, one noisy reading) paged low on arrival."""
+    engine = PatientEngine(PID)
+    assert engine.process(sample(0, spo2=90.0, motion=0.05)) == []
+    assert feed(engine, span(1, 600, motion=0.05)) == []
