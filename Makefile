@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration bench evaluate clean venv
+.PHONY: demo test lint unit integration bench evaluate clean venv
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,8 +18,16 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/wardwatch demo
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+# Lint first: a style or type error fails fast, before minutes of tests.
+# ruff: lint rules and the formatter (check only; `ruff format .` applies it);
+# mypy: strict types on the pure packages (monitor/, alerts/; see pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

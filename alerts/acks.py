@@ -24,6 +24,10 @@ class Ack:
     action: AckAction
     ts_ms: int | None = None
     source: str | None = None  # which channel it came from (cli, console, pager…), for the audit trail
+    #: Who, verified: the signed-in account, its role and how it signed in (None: a self-declared name).
+    by_user: str | None = None
+    role: str | None = None
+    auth: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -36,6 +40,9 @@ class Ack:
             out["ts"] = format_ts(self.ts_ms)
         if self.source:
             out["source"] = self.source
+        for name in ("by_user", "role", "auth"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
         return out
 
 
@@ -56,4 +63,5 @@ def parse_ack(raw: bytes | str) -> Ack:
         raise ValueError(f"ack action must be acknowledge or resolve, got {doc.get('action')!r}") from None
     ts_ms = parse_ts(doc["ts"]) if doc.get("ts") is not None else None
     source = doc.get("source") if isinstance(doc.get("source"), str) else None
-    return Ack(doc["alert_id"], doc["patient_id"], doc["by"], action, ts_ms, source)
+    who = {name: doc[name][:64] for name in ("by_user", "role", "auth") if isinstance(doc.get(name), str) and doc[name]}
+    return Ack(doc["alert_id"], doc["patient_id"], doc["by"], action, ts_ms, source, **who)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor.detectors.registry import DetectorSpec, validate
 from monitor.vitals import UNITS
 
 from alerts.model import Priority
@@ -134,6 +135,11 @@ class PolicyConfig:
     # these are the knobs they take from the policy file.
     warmup_samples: int = 120
     warmup_s: float = 900.0
+    # Which per-patient detector the ward runs, by its registered name
+    # (`monitor.detectors.registry`; `wardwatch evaluate --detectors` compares
+    # them) and its own parameters. Checked when the file is loaded.
+    detector: str = "baseline-z"
+    detector_params: dict[str, Any] = field(default_factory=dict)
     continuous_max_age_s: float = 300.0
     intermittent_max_age_s: float = 4 * 3600.0
     nursing_max_age_s: float = 12 * 3600.0
@@ -149,6 +155,11 @@ class PolicyConfig:
 
     def replace(self, **changes: Any) -> "PolicyConfig":
         return dataclasses.replace(self, **changes)
+
+    @property
+    def detector_spec(self) -> DetectorSpec:
+        """The detector name and parameters, hashable (the engine compares them on a ward change)."""
+        return DetectorSpec.of(self.detector, self.detector_params)
 
 
 DEFAULT_CONFIG = PolicyConfig()
@@ -178,9 +189,25 @@ def _coerce(base: PolicyConfig, table: dict[str, Any], where: str) -> PolicyConf
             changes[key] = _rules(getattr(base, key), value, f"{where} {key}")
         elif key == "escalate_after_s":
             changes[key] = _escalation(base.escalate_after_s, value, where)
+        elif key == "detector":
+            if not isinstance(value, str):
+                raise ValueError(f"{where}: detector must be a detector name (a string), got {value!r}")
+            changes[key] = value
+        elif key == "detector_params":
+            if not isinstance(value, dict):
+                raise ValueError(f"{where}: detector_params must be a table [detector_params]")
+            changes[key] = dict(value)
         else:
             changes[key] = _scalar(key, defaults[key], value, where)
-    return dataclasses.replace(base, **changes)
+    if "detector" in changes and "detector_params" not in changes and changes["detector"] != base.detector:
+        changes["detector_params"] = {}  # another detector's parameters do not carry over
+    cfg = dataclasses.replace(base, **changes)
+    if "detector" in changes or "detector_params" in changes or "warmup_samples" in changes:
+        try:
+            validate(cfg.detector_spec, cfg.warmup_samples, cfg.warmup_s)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    return cfg
 
 
 def _scalar(key: str, default: Any, value: Any, where: str) -> Any:

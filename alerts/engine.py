@@ -20,9 +20,10 @@ from typing import Callable
 
 import orjson
 
-from monitor.detector import NAME as DETECTOR_NAME
-from monitor.detector import VERSION as DETECTOR_VERSION
 from monitor.detector import BaselineDetector
+from monitor.detectors.base import PatientDetector
+from monitor.detectors.registry import DEFAULT_DETECTOR
+from monitor.detectors.registry import create as create_detector
 from monitor.latest import Freshness, LatestVitals
 from monitor.news2 import Band
 from monitor.vitals import PROBE_VITALS, Method, VitalSample
@@ -115,8 +116,8 @@ _Limit = tuple[str, str, ThresholdRule, float, bool, float]
 
 class PatientEngine:
     __slots__ = ("patient_id", "book", "config", "latest", "detector", "policy", "news2_ref", "last_ts",
-                 "offsets", "samples", "ward", "spo2_scale", "_freshness", "_limits", "sources", "stream_ms",
-                 "_charted", "_gap_ms", "_max_gap_ms", "_recent", "_ref")
+                 "offsets", "samples", "ward", "spo2_scale", "_freshness", "_limits", "_detector_spec",
+                 "detector_error", "sources", "stream_ms", "_charted", "_gap_ms", "_max_gap_ms", "_recent", "_ref")
 
     def __init__(self, patient_id: str, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> None:
         self.patient_id = patient_id
@@ -124,7 +125,12 @@ class PatientEngine:
         cfg = self.book.for_ward(None) if self.book is not None else config
         self.config = cfg
         self.latest = LatestVitals()
-        self.detector = BaselineDetector(warmup_samples=cfg.warmup_samples, warmup_s=cfg.warmup_s)
+        self._detector_spec = cfg.detector_spec
+        self.detector: PatientDetector = _new_detector(cfg)
+        #: Set when the detector raised on a sample ("ExcType: message"): the sample was still
+        #: scored by NEWS2 and the hard limits, and the caller dead-letters it with this reason,
+        #: then clears it. The engine never lets a detector's failure silence the patient.
+        self.detector_error: str | None = None
         self.policy = AlertPolicy(patient_id, cfg)
         self.news2_ref: float | None = None
         self.last_ts: int | None = None
@@ -142,13 +148,18 @@ class PatientEngine:
 
     @property
     def warm(self) -> bool:
-        return any(self.detector._warm(b, self.last_ts or 0) for b in self.detector.vitals.values())
+        return self.detector.is_warm(self.last_ts or 0)
 
     # ---- settings per patient ---------------------------------------------
     def _use(self, cfg: PolicyConfig) -> None:
         """Switch to `cfg` (ward change, scale change): the policy keeps its state."""
         self.config = cfg
         self.policy.config = cfg
+        spec = cfg.detector_spec
+        if spec != self._detector_spec:
+            # A ward that runs another detector: this patient's baseline starts over with it.
+            self._detector_spec = spec
+            self.detector = _new_detector(cfg)
         self._freshness = freshness_of(cfg)
         self._charted = charted_freshness_of(cfg)
         self._gap_ms = int(cfg.signal_loss_s * 1000)
@@ -441,8 +452,13 @@ class PatientEngine:
                 suppressed: tuple[str, ...], alerting: bool, holding: Callable[[str], bool] | None,
                 conditions: list[Condition], evaluated: list[str]) -> DetectorInfo | None:
         """Learn and score the baseline detector (the sample has a vital); frozen while the patient is alerting."""
-        self.detector.frozen = alerting
-        result = self.detector.learn_and_score(clean)
+        detector = self.detector
+        detector.frozen = alerting
+        try:
+            result = detector.learn_and_score(clean)
+        except Exception as exc:  # noqa: BLE001 - any detector bug: dead-letter this sample, keep the patient
+            self.detector_error = f"{detector.NAME}: {type(exc).__name__}: {exc}"
+            return None
         if not result.warm:
             return None
         if self.config.anomaly:
@@ -451,7 +467,7 @@ class PatientEngine:
                                            holding is not None and holding(rules.ANOMALY_KEY), self.config,
                                            band_priority)
             _judge(rules.ANOMALY_KEY, cond, suppressed, conditions, evaluated)
-        return new_detector_info(DETECTOR_NAME, DETECTOR_VERSION, result.score)
+        return new_detector_info(detector.NAME, detector.VERSION, result.score)
 
     def tick(self, now_ms: int) -> list[Alert]:
         """Advance timers without data (dropout, escalation, resolve hold)."""
@@ -484,16 +500,18 @@ class PatientEngine:
         engine = cls(patient_id, config)
         engine.last_ts, engine.news2_ref, engine.samples, engine.offsets = last_ts, ref, samples, offsets
         engine.latest = LatestVitals.from_state(latest)
-        engine.detector.load_state(detector)
-        engine.policy.load_state(policy)
         engine.ward, engine.spo2_scale = ward, scale
         engine.sources = {d: (list(v) + [0])[:4] for d, v in (sources or {}).items()}
+        engine._use(engine.book.for_ward(ward) if engine.book is not None else engine.config)
+        # after _use: the ward's detector is the one whose state this is
+        if _state_matches(engine.detector, detector):
+            engine.detector.load_state(detector)
+        engine.policy.load_state(policy)
         if version == 1 and engine.policy.stream_samples >= 3:
             # Version 1 knew no shapes: a patient it saw streaming is taken as still streaming.
             engine.stream_ms = engine.policy.last_data_ms
         else:
             engine.stream_ms = stream
-        engine._use(engine.book.for_ward(ward) if engine.book is not None else engine.config)
         return engine
 
 
@@ -503,6 +521,21 @@ def _median(values: list[float | None]) -> float | None:
     if n < _REF_MIN_SAMPLES:
         return None
     return present[n // 2] if n % 2 else (present[n // 2 - 1] + present[n // 2]) / 2.0
+
+
+def _new_detector(cfg: PolicyConfig) -> PatientDetector:
+    """The ward's detector; the default one built directly (no registry lookup per new patient)."""
+    if cfg.detector == DEFAULT_DETECTOR and not cfg.detector_params:
+        return BaselineDetector(warmup_samples=cfg.warmup_samples, warmup_s=cfg.warmup_s)
+    return create_detector(cfg.detector_spec, cfg.warmup_samples, cfg.warmup_s)
+
+
+def _state_matches(detector: PatientDetector, state: object) -> bool:
+    """Whether a checkpointed detector state is this detector's kind: after a policy change that
+    swapped the ward's detector, the old state is dropped and the new detector warms up afresh."""
+    if isinstance(state, dict):
+        return state.get("detector") == detector.NAME
+    return isinstance(detector, BaselineDetector)
 
 
 def _judge(key: str, cond: Condition | None, suppressed: tuple[str, ...],

@@ -17,13 +17,12 @@ import argparse
 from collections import Counter
 from dataclasses import dataclass
 
-from monitor.cohort import CohortSpec, PatientLabel, generate_cohort, iter_patient_samples
-from monitor.vitals import VitalSample
-
 from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig
 from alerts.engine import PatientEngine
 from alerts.model import Alert, Status
 from alerts.policy import AlertPolicy, Observation
+from monitor.cohort import CohortSpec, PatientLabel, generate_cohort, iter_patient_samples
+from monitor.vitals import VitalSample
 
 #: The simulator's default ward (`wardwatch simulate` defaults), over one day.
 DEFAULT_WARD = CohortSpec(n_patients=20, hours=24.0, seed=7, deteriorating_share=0.3)
@@ -121,7 +120,8 @@ class _CountingPolicy(AlertPolicy):
         return super().observe(obs, continuous)
 
 
-def patient_figures(label: PatientLabel, samples: list[VitalSample], config: PolicyConfig | PolicyBook) -> PatientFigures:
+def patient_figures(label: PatientLabel, samples: list[VitalSample],
+                    config: PolicyConfig | PolicyBook) -> PatientFigures:
     """Replay one patient; count raw condition onsets and policy alerts."""
     engine = PatientEngine(label.patient_id, config)
     policy = engine.policy = _CountingPolicy(label.patient_id, engine.config)
@@ -150,7 +150,8 @@ def patient_figures(label: PatientLabel, samples: list[VitalSample], config: Pol
     )
 
 
-def fatigue_figures(spec: CohortSpec = DEFAULT_WARD, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> FatigueFigures:
+def fatigue_figures(spec: CohortSpec = DEFAULT_WARD,
+                    config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> FatigueFigures:
     """The whole ward's figures (a day of 20 patients takes well under a minute)."""
     cohort = generate_cohort(spec)
     patients = tuple(

@@ -16,10 +16,30 @@ def alert_line(doc: dict[str, Any], colour: bool = False) -> str:
         head = f"{_COLOURS[priority]}{head}{_RESET}"
     news2 = doc.get("news2") or {}
     score = f" NEWS2 {news2['total']} ({news2['band']})" if news2.get("total") is not None else ""
-    reasons = "; ".join(r.get("text", "") for r in (doc.get("reasons") or [])[:3] if r.get("vital") != "news2")
+    reasons = _why(doc)
     by = f" by {doc['acknowledged_by']}" if doc.get("acknowledged_by") else ""
     return (f"{head} {doc.get('kind', '?'):<11} {doc.get('patient_id', '?'):<12}{score}{by} | {reasons} "
             f"[{doc.get('alert_id', '')}]")
+
+
+def _why(doc: dict[str, Any]) -> str:
+    """The reasons, except on `resolved`: the episode's reasons are its history then, and printed
+    beside the current (normal) score they would contradict it."""
+    if doc.get("status") == "resolved":
+        return "episode closed (its reasons: wardwatch audit ALERT_ID)"
+    return "; ".join(r.get("text", "") for r in (doc.get("reasons") or [])[:3] if r.get("vital") != "news2")
+
+
+#: Column widths of the table view: the closed sets' longest values ("acknowledged", "signal_loss"),
+#: so rows stay aligned whatever the status or kind; the alert id, last, needs no padding.
+TABLE_HEADER = ("time", "status", "priority", "kind", "patient", "NEWS2", "alert id")
+TABLE_WIDTHS = (8, len("acknowledged"), len("priority"), len("signal_loss"), 16, 5)
+
+
+def table_line(cells: tuple[str, ...]) -> str:
+    """One aligned row (a patient id longer than its column pushes only its own row)."""
+    padded = [f"{c:<{w}}" for c, w in zip(cells, TABLE_WIDTHS)] + list(cells[len(TABLE_WIDTHS):])
+    return "  ".join(padded).rstrip()
 
 
 def alert_row(doc: dict[str, Any]) -> tuple[str, ...]:

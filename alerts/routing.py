@@ -20,6 +20,7 @@ import hashlib
 import tomllib
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.model import Priority
@@ -149,7 +150,9 @@ class Routing:
         """Rebuild a recipient from its dedupe key (to stand down whoever was paged)."""
         person_id, _, channel = key.partition("/")
         person = self.people.get(person_id)
-        for contact in person.contacts if person else ():
+        if person is None:
+            return None
+        for contact in person.contacts:
             if contact.channel == channel:
                 return Recipient(person.id, person.name, role, channel, contact.address)
         return None
@@ -171,7 +174,7 @@ class Chase:
     paged: frozenset[str] = frozenset()  # recipient keys paged so far
     acked_ms: int | None = None  # set once acknowledged: stop chasing
 
-    def with_paged(self, keys: tuple[str, ...] | list[str]) -> "Chase":
+    def with_paged(self, keys: tuple[str, ...] | list[str]) -> Chase:
         return replace(self, paged=self.paged | frozenset(keys))
 
 
@@ -274,7 +277,7 @@ def _days(value: object, where: str) -> frozenset[int]:
     return frozenset(out)
 
 
-def _channels(doc: dict) -> dict[str, ChannelSpec]:
+def _channels(doc: dict[str, Any]) -> dict[str, ChannelSpec]:
     out = {}
     for name, spec in (doc.get("channels") or {}).items():
         kind = spec.get("type")
@@ -293,7 +296,7 @@ def _channels(doc: dict) -> dict[str, ChannelSpec]:
     return out
 
 
-def _people(doc: dict, channels: dict[str, ChannelSpec]) -> dict[str, Person]:
+def _people(doc: dict[str, Any], channels: dict[str, ChannelSpec]) -> dict[str, Person]:
     out = {}
     for pid, spec in (doc.get("people") or {}).items():
         contacts = []
@@ -307,7 +310,7 @@ def _people(doc: dict, channels: dict[str, ChannelSpec]) -> dict[str, Person]:
     return out
 
 
-def _rota(doc: dict, people: dict[str, Person]) -> tuple[Shift, ...]:
+def _rota(doc: dict[str, Any], people: dict[str, Person]) -> tuple[Shift, ...]:
     out = []
     for i, spec in enumerate(doc.get("rota") or []):
         where = f"rota[{i}]"
@@ -320,7 +323,7 @@ def _rota(doc: dict, people: dict[str, Person]) -> tuple[Shift, ...]:
     return tuple(out)
 
 
-def _chain(steps: list, where: str) -> tuple[Step, ...]:
+def _chain(steps: list[Any], where: str) -> tuple[Step, ...]:
     out = []
     for i, s in enumerate(steps):
         roles = s.get("roles") or ([s["role"]] if s.get("role") else [])
@@ -332,7 +335,7 @@ def _chain(steps: list, where: str) -> tuple[Step, ...]:
     return tuple(out)
 
 
-def _chains(doc: dict) -> dict[tuple[str | None, Priority], tuple[Step, ...]]:
+def _chains(doc: dict[str, Any]) -> dict[tuple[str | None, Priority], tuple[Step, ...]]:
     out: dict[tuple[str | None, Priority], tuple[Step, ...]] = {}
     scopes = [(None, doc.get("escalation") or {}, "escalation")]
     wards = (doc.get("wards") or {}).items()

@@ -31,6 +31,7 @@ import enum
 import math
 import numbers
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -217,7 +218,7 @@ def _points(name: str, row: _Row, value: object) -> int:
     if kind is float or kind is int:
         low, high = _BOUNDS[name]
         if low <= value <= high:  # type: ignore[operator]
-            return row.points[bisect_right(row.midpoints, value)]  # type: ignore[arg-type]
+            return row.points[bisect_right(row.midpoints, value)]  # type: ignore[call-overload]
     return row.score(_number(name, value))
 
 
@@ -240,16 +241,13 @@ def _score(
     """
     if on_oxygen is not True and on_oxygen is not False:
         raise ValueError(f"on_oxygen must be a bool, got {on_oxygen!r}")
-    if spo2_scale == 1 and type(spo2_scale) is int:
-        spo2_row = _SPO2_SCALE1
-    else:
-        spo2_row = _spo2_row(spo2_scale, on_oxygen)
+    spo2_row = _SPO2_SCALE1 if spo2_scale == 1 and type(spo2_scale) is int else _spo2_row(spo2_scale, on_oxygen)
     components: dict[str, int] = {}
     total = 0
     if resp_rate is not None:
         kind = type(resp_rate)
         if (kind is float or kind is int) and _RR_LOW <= resp_rate <= _RR_HIGH:  # type: ignore[operator]
-            p = _RR_POINTS[bisect_right(_RR_MIDPOINTS, resp_rate)]  # type: ignore[arg-type]
+            p = _RR_POINTS[bisect_right(_RR_MIDPOINTS, resp_rate)]  # type: ignore[call-overload]
         else:
             p = _points("resp_rate", _RESP_RATE, resp_rate)
         components["resp_rate"] = p
@@ -257,7 +255,7 @@ def _score(
     if spo2 is not None:
         kind = type(spo2)
         if (kind is float or kind is int) and _SPO2_LOW <= spo2 <= _SPO2_HIGH:  # type: ignore[operator]
-            p = spo2_row.points[bisect_right(spo2_row.midpoints, spo2)]  # type: ignore[arg-type]
+            p = spo2_row.points[bisect_right(spo2_row.midpoints, spo2)]  # type: ignore[call-overload]
         else:
             p = _points("spo2", spo2_row, spo2)
         components["spo2"] = p
@@ -270,7 +268,7 @@ def _score(
     if systolic_bp is not None:
         kind = type(systolic_bp)
         if (kind is float or kind is int) and _SBP_LOW <= systolic_bp <= _SBP_HIGH:  # type: ignore[operator]
-            p = _SBP_POINTS[bisect_right(_SBP_MIDPOINTS, systolic_bp)]  # type: ignore[arg-type]
+            p = _SBP_POINTS[bisect_right(_SBP_MIDPOINTS, systolic_bp)]  # type: ignore[call-overload]
         else:
             p = _points("systolic_bp", _SYSTOLIC_BP, systolic_bp)
         components["systolic_bp"] = p
@@ -278,7 +276,7 @@ def _score(
     if heart_rate is not None:
         kind = type(heart_rate)
         if (kind is float or kind is int) and _HR_LOW <= heart_rate <= _HR_HIGH:  # type: ignore[operator]
-            p = _HR_POINTS[bisect_right(_HR_MIDPOINTS, heart_rate)]  # type: ignore[arg-type]
+            p = _HR_POINTS[bisect_right(_HR_MIDPOINTS, heart_rate)]  # type: ignore[call-overload]
         else:
             p = _points("heart_rate", _HEART_RATE, heart_rate)
         components["heart_rate"] = p
@@ -292,7 +290,7 @@ def _score(
     if temperature is not None:
         kind = type(temperature)
         if (kind is float or kind is int) and _TEMP_LOW <= temperature <= _TEMP_HIGH:  # type: ignore[operator]
-            p = _TEMP_POINTS[bisect_right(_TEMP_MIDPOINTS, temperature)]  # type: ignore[arg-type]
+            p = _TEMP_POINTS[bisect_right(_TEMP_MIDPOINTS, temperature)]  # type: ignore[call-overload]
         else:
             p = _points("temperature", _TEMPERATURE, temperature)
         components["temperature"] = p
@@ -317,7 +315,7 @@ if _OXYGEN_POINTS == 3:  # `_score` tells a red score by the value 3 among the c
 _N_PARAMETERS = len(PARAMETERS)
 
 
-def _make_new_score():  # type: ignore[no-untyped-def]
+def _make_new_score() -> Callable[[int, dict[str, int], Band, bool], News2Score]:
     """News2Score without keyword handling: binds the slots' setters once (hot path)."""
     set_total, set_components, set_band, set_complete = (
         News2Score.__dict__[name].__set__ for name in ("total", "components", "band", "complete")

@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 
 from monitor.limits import MAX_BATCH_SAMPLES, MAX_MESSAGE_BYTES, PHYSICAL_RANGES, impossible_reason
-from monitor.timestamps import _MAX_MS, _MIN_MS, parse_ts
+from monitor.patient_id import MAX_PATIENT_ID_CHARS, patient_id_problem
+from monitor.timestamps import _MAX_MS, _MIN_MS, future_message, parse_ts
 from monitor.vitals import PROBE_VITALS, VITALS, Consciousness, Method, VitalSample, new_sample
 
 # Measured (Python 3.11, 2-core dev machine, cohort batches of ~3 samples):
@@ -37,14 +38,18 @@ class RejectReason(str, enum.Enum):
     MALFORMED = "malformed"
     NOT_AN_OBJECT = "not_an_object"
     MISSING_PATIENT_ID = "missing_patient_id"
+    BAD_PATIENT_ID = "bad_patient_id"
     BAD_TYPE = "bad_type"
     BAD_TIMESTAMP = "bad_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
     NO_VITAL = "no_vital"
     IMPOSSIBLE_VALUE = "impossible_value"
     OVERSIZE = "oversize"
     EMPTY_BATCH = "empty_batch"
     UNKNOWN_ALERT = "unknown_alert"
     BAD_ACK = "bad_ack"
+    #: Not the input's fault: the ward's anomaly detector raised on it (NEWS2 and limits still ran).
+    DETECTOR_ERROR = "detector_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +82,11 @@ _NURSING = ("on_oxygen", "consciousness", "spo2_scale", "quality", "ward", "meth
 MAX_WARD_CHARS = 64
 
 
-def parse_message(raw: bytes | str) -> ParseResult:
-    """Parse one message of the `vitals` topic; never raises for bad input."""
+def parse_message(raw: bytes | str, not_after_ms: int = _MAX_MS) -> ParseResult:
+    """Parse one message of the `vitals` topic; never raises for bad input.
+
+    `not_after_ms`: samples dated later are rejected as `future_timestamp` (the worker passes its wall
+    clock + tolerance; replays of recorded data leave the default, the year 2200)."""
     result = ParseResult()
     if len(raw) > MAX_MESSAGE_BYTES:
         result.rejections.append(
@@ -90,11 +98,11 @@ def parse_message(raw: bytes | str) -> ParseResult:
     except orjson.JSONDecodeError as exc:
         result.rejections.append(Rejection(RejectReason.MALFORMED, f"not valid JSON: {exc}"))
         return result
-    parse_document(doc, result)
+    parse_document(doc, result, not_after_ms)
     return result
 
 
-def parse_document(doc: Any, result: ParseResult) -> None:
+def parse_document(doc: Any, result: ParseResult, not_after_ms: int = _MAX_MS) -> None:
     """Validate an already-decoded message into `result` (shared with HTTP ingest)."""
     if not isinstance(doc, dict):
         result.rejections.append(
@@ -107,13 +115,16 @@ def parse_document(doc: Any, result: ParseResult) -> None:
             Rejection(RejectReason.MISSING_PATIENT_ID, "patient_id must be a non-empty string")
         )
         return
+    if len(patient_id) > MAX_PATIENT_ID_CHARS or not patient_id.isprintable():  # inline: every message (~60 ns)
+        result.rejections.append(Rejection(RejectReason.BAD_PATIENT_ID, patient_id_problem(patient_id) or ""))
+        return
     result.patient_id = patient_id
     device_id = doc.get("device_id", "unknown")
     if not isinstance(device_id, str) or not device_id:
         device_id = "unknown" if device_id in (None, "") else str(device_id)
     samples = doc.get("samples")
     if samples is None:
-        _append_sample(doc, patient_id, device_id, None, result)
+        _append_sample(doc, patient_id, device_id, None, result, not_after_ms)
         return
     if not isinstance(samples, list):
         result.rejections.append(Rejection(RejectReason.BAD_TYPE, "samples must be a list"))
@@ -135,21 +146,22 @@ def parse_document(doc: Any, result: ParseResult) -> None:
             )
             continue
         try:  # _append_sample, inlined: this loop runs for every sample of a batch
-            append(build_sample({**defaults, **item} if defaults else item, patient_id, device_id))
+            append(build_sample({**defaults, **item} if defaults else item, patient_id, device_id, not_after_ms))
         except SampleError as exc:
             result.rejections.append(Rejection(exc.reason, str(exc), index))
 
 
 def _append_sample(
-    doc: dict[str, Any], patient_id: str, device_id: str, index: int | None, result: ParseResult
+    doc: dict[str, Any], patient_id: str, device_id: str, index: int | None, result: ParseResult,
+    not_after_ms: int = _MAX_MS,
 ) -> None:
     try:
-        result.samples.append(build_sample(doc, patient_id, device_id))
+        result.samples.append(build_sample(doc, patient_id, device_id, not_after_ms))
     except SampleError as exc:
         result.rejections.append(Rejection(exc.reason, str(exc), index))
 
 
-def build_sample(doc: dict[str, Any], patient_id: str, device_id: str) -> VitalSample:
+def build_sample(doc: dict[str, Any], patient_id: str, device_id: str, not_after_ms: int = _MAX_MS) -> VitalSample:
     """Validate one sample's fields; raise SampleError with the reason.
 
     Hot path (every sample): the common case (integer epoch ms, plain int or
@@ -166,6 +178,8 @@ def build_sample(doc: dict[str, Any], patient_id: str, device_id: str) -> VitalS
             ts_ms = parse_ts(ts)
         except ValueError as exc:
             raise SampleError(RejectReason.BAD_TIMESTAMP, str(exc)) from None
+    if ts_ms > not_after_ms:  # one comparison per sample: would move the patient's clock into the future
+        raise SampleError(RejectReason.FUTURE_TIMESTAMP, future_message(ts_ms, not_after_ms))
     quality = get("quality")
     if quality is None:
         probe_off, motion = False, None

@@ -14,8 +14,9 @@ that rule); a package's own modules import each other directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
-from typing import Any, Callable
+from typing import Any
 
 
 def public(package: str, names: dict[str, tuple[str, ...]],

@@ -142,6 +142,6 @@ def _preinitialise() -> None:
 _preinitialise()
 
 
-def serve(port: int) -> None:
+def serve(port: int, host: str = "0.0.0.0") -> None:
     """Serve /metrics on `port` in a daemon thread (prometheus-client's own server)."""
-    start_http_server(port, registry=REGISTRY)
+    start_http_server(port, addr=host, registry=REGISTRY)

@@ -25,6 +25,69 @@ from streams.kafka.broker import EmbeddedBroker, free_port
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 
+#: Topics wardwatch writes: every message a test reads from them must match the contract.
+OUTPUT_TOPICS = frozenset({"alerts", "vitals-dlq", "audit", "notify-dlq", "notify-state"})
+
+
+class ContractRecorder:
+    """Validates every real message the integration tests produce or consume against contract/schemas.
+
+    Session-wide, through the `produce`/`consume` helpers below. A message
+    read from an output topic that breaks its schema fails the test that read
+    it (the code drifted from docs/contract.md). Inputs written by tests are
+    validated too but may be invalid on purpose (hostile-input tests): they
+    are counted apart, never failed, since the worker must dead-letter them.
+    """
+
+    def __init__(self) -> None:
+        from collections import Counter
+
+        self.valid: Counter[str] = Counter()
+        self.invalid_inputs: Counter[str] = Counter()
+
+    def check(self, topic: str, value: bytes | dict | None, produced_by_test: bool) -> None:
+        from contract import TOPIC_SCHEMAS, errors
+
+        if topic not in TOPIC_SCHEMAS or value is None:
+            return
+        if isinstance(value, (bytes, bytearray)):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                self.invalid_inputs[topic] += 1
+                assert produced_by_test, f"{topic}: wardwatch wrote a message that is not JSON: {value[:200]!r}"
+                return
+        problems = errors(topic, value)
+        if not problems:
+            self.valid[topic] += 1
+            return
+        self.invalid_inputs[topic] += 1
+        if not produced_by_test and topic in OUTPUT_TOPICS:
+            raise AssertionError(f"a message on {topic} breaks contract/schemas/{TOPIC_SCHEMAS[topic]} "
+                                 f"(docs/contract.md):\n  " + "\n  ".join(problems[:5]) + f"\nmessage: {value}")
+
+    def total(self) -> int:
+        return sum(self.valid.values())
+
+    def summary(self) -> str:
+        by_topic = ", ".join(f"{t} {n}" for t, n in sorted(self.valid.items()))
+        rejected = sum(self.invalid_inputs.values())
+        return (f"contract: {self.total()} real messages validated against contract/schemas ({by_topic or 'none'}); "
+                f"{rejected} deliberately invalid test inputs seen")
+
+
+CONTRACT = ContractRecorder()
+
+
+@pytest.fixture(scope="session")
+def contract_recorder() -> ContractRecorder:
+    return CONTRACT
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if CONTRACT.total() or CONTRACT.invalid_inputs:
+        terminalreporter.write_line(CONTRACT.summary())
+
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
@@ -47,7 +110,9 @@ class WorkerProcess:
             "WARDWATCH_WEB_PORT": str(self.web_port),
             "WARDWATCH_WEB_HOST": "127.0.0.1",
             "WARDWATCH_DATA_DIR": str(workdir / f"data-{self.web_port}"),
-            "WARDWATCH_FAST_REBALANCE": "1",
+            # Faster group joins in tests; WARDWATCH_TEST_FAST_REBALANCE=0 runs the suite on the default
+            # (production) group settings, e.g. the crash and rebalance tests (docs/durability.md).
+            "WARDWATCH_FAST_REBALANCE": os.environ.get("WARDWATCH_TEST_FAST_REBALANCE", "1"),
             "WARDWATCH_MLLP_PORT": str(free_port()),
             **env,
         }
@@ -144,6 +209,7 @@ async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None,
     await prod.start()
     try:
         for key, value in messages:
+            CONTRACT.check(topic, value, produced_by_test=True)
             await prod.send_and_wait(topic, value, key=key)
     finally:
         await prod.stop()
@@ -162,7 +228,12 @@ async def consume(bootstrap: str, topic: str, until, timeout: float = 60.0) -> l
         while time.monotonic() < deadline:
             batch = await cons.getmany(timeout_ms=300)
             for recs in batch.values():
-                records.extend(orjson.loads(r.value) for r in recs)
+                for r in recs:
+                    if r.value is None:
+                        continue  # a tombstone on a compacted topic (notify-state): no message
+                    doc = orjson.loads(r.value)
+                    CONTRACT.check(topic, doc, produced_by_test=topic not in OUTPUT_TOPICS)
+                    records.append(doc)
             if until(records):
                 return records
     finally:

@@ -18,22 +18,33 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from alerts.evaluation.scoring import AlertMark
+from alerts.model import Kind, Priority, Status
 from monitor.latest import HOUR_MS, Freshness, LatestVitals
 from monitor.news2 import Band
-from alerts.model import Kind, Priority, Status
 from monitor.vitals import VitalSample
 
 CHART_FRESHNESS = Freshness(
-    heart_rate=4 * HOUR_MS, spo2=4 * HOUR_MS, resp_rate=4 * HOUR_MS, temperature=4 * HOUR_MS,
-    systolic_bp=4 * HOUR_MS, diastolic_bp=4 * HOUR_MS, on_oxygen=12 * HOUR_MS, consciousness=12 * HOUR_MS,
+    heart_rate=4 * HOUR_MS,
+    spo2=4 * HOUR_MS,
+    resp_rate=4 * HOUR_MS,
+    temperature=4 * HOUR_MS,
+    systolic_bp=4 * HOUR_MS,
+    diastolic_bp=4 * HOUR_MS,
+    on_oxygen=12 * HOUR_MS,
+    consciousness=12 * HOUR_MS,
 )
 #: The chart's call-for-review bands and the alert priority each one pages at.
-BAND_PRIORITY: dict[Band, Priority] = {Band.LOW_MEDIUM: Priority.LOW, Band.MEDIUM: Priority.MEDIUM,
-                                       Band.HIGH: Priority.HIGH}
+BAND_PRIORITY: dict[Band, Priority] = {
+    Band.LOW_MEDIUM: Priority.LOW,
+    Band.MEDIUM: Priority.MEDIUM,
+    Band.HIGH: Priority.HIGH,
+}
 
 
-def chart_news2_alerts(samples: Iterable[VitalSample], freshness: Freshness = CHART_FRESHNESS,
-                       ) -> tuple[tuple[AlertMark, ...], int]:
+def chart_news2_alerts(
+    samples: Iterable[VitalSample],
+    freshness: Freshness = CHART_FRESHNESS,
+) -> tuple[tuple[AlertMark, ...], int]:
     """(alert marks in emission order, highest NEWS2 total charted) of one stay."""
     view = LatestVitals()
     marks: list[AlertMark] = []

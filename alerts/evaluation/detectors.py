@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from alerts.evaluation.policies import EngineConfig
+from alerts.engine import EngineConfig
 from alerts.evaluation.replay import NamedConfig
 
 ConfigFactory = Callable[[Any], Any]
@@ -65,7 +65,8 @@ def detector_config(name: str, base: Any = None) -> Any:
         return dataclasses.replace(cfg, detector=name)
     raise UnknownDetector(
         f"cannot run detector {name!r}: this engine has one detector and no 'detector' setting; "
-        f"known: {', '.join(known()) or 'none registered'} (see alerts/evaluation/detectors.py)")
+        f"known: {', '.join(known()) or 'none registered'} (see alerts/evaluation/detectors.py)"
+    )
 
 
 def detector_configs(names: Sequence[str], base: Any = None) -> tuple[NamedConfig, ...]:

@@ -34,11 +34,18 @@ DAY_MS = 86_400_000
 
 
 class AlertLike(Protocol):
-    alert_id: str
-    kind: Kind
-    status: Status
-    priority: Priority
-    ts_ms: int
+    """Read-only, so both `Alert` and the frozen `AlertMark` satisfy it."""
+
+    @property
+    def alert_id(self) -> str: ...
+    @property
+    def kind(self) -> Kind: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def priority(self) -> Priority: ...
+    @property
+    def ts_ms(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,7 @@ class AlertMark:
     ts_ms: int
 
     @staticmethod
-    def of(alert: Alert) -> "AlertMark":
+    def of(alert: Alert) -> AlertMark:
         return AlertMark(alert.alert_id, alert.kind, alert.status, alert.priority, alert.ts_ms)
 
 

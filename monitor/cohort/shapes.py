@@ -103,10 +103,21 @@ def draw_bursts(rng: np.random.Generator, spec: CohortSpec, plan: PatientPlan, s
         s_ms = spec.start_ms + int(start * 1000)
         e_ms = s_ms + int(length * 1000)
         flagged = bool(rng.random() < shape.flagged_share)
-        burst = Burst(s_ms, e_ms, float(rng.uniform(*BURST_HR)), float(rng.uniform(*BURST_SPO2)),
-                      float(rng.uniform(*BURST_RR)), flagged, float(rng.uniform(*FLAGGED_MOTION)))
-        if label.onset_ms is not None and label.must_alert_by_ms is not None and \
-                e_ms > label.onset_ms and s_ms < label.must_alert_by_ms:
+        burst = Burst(
+            s_ms,
+            e_ms,
+            float(rng.uniform(*BURST_HR)),
+            float(rng.uniform(*BURST_SPO2)),
+            float(rng.uniform(*BURST_RR)),
+            flagged,
+            float(rng.uniform(*FLAGGED_MOTION)),
+        )
+        if (
+            label.onset_ms is not None
+            and label.must_alert_by_ms is not None
+            and e_ms > label.onset_ms
+            and s_ms < label.must_alert_by_ms
+        ):
             continue
         out.append(burst)
     return out
@@ -128,13 +139,15 @@ def apply_bursts(samples: list[VitalSample], bursts: list[Burst]) -> list[VitalS
             out.append(s)
             continue
         b = bursts[i]
-        out.append(dataclasses.replace(
-            s,
-            heart_rate=None if s.heart_rate is None else float(min(round(s.heart_rate + b.hr), 250)),
-            spo2=None if s.spo2 is None else float(max(round(s.spo2 - b.spo2), 50)),
-            resp_rate=None if s.resp_rate is None else float(min(round(s.resp_rate + b.rr), 60)),
-            motion=max(s.motion or 0.0, b.motion) if b.flagged else s.motion,
-        ))
+        out.append(
+            dataclasses.replace(
+                s,
+                heart_rate=None if s.heart_rate is None else float(min(round(s.heart_rate + b.hr), 250)),
+                spo2=None if s.spo2 is None else float(max(round(s.spo2 - b.spo2), 50)),
+                resp_rate=None if s.resp_rate is None else float(min(round(s.resp_rate + b.rr), 60)),
+                motion=max(s.motion or 0.0, b.motion) if b.flagged else s.motion,
+            )
+        )
     return out
 
 
@@ -154,8 +167,9 @@ def decimate(samples: list[VitalSample], period_s: float, rng: np.random.Generat
     return out
 
 
-def chart_sets(samples: list[VitalSample], spec: CohortSpec, period_s: float, device_id: str,
-               rng: np.random.Generator) -> list[VitalSample]:
+def chart_sets(
+    samples: list[VitalSample], spec: CohortSpec, period_s: float, device_id: str, rng: np.random.Generator
+) -> list[VitalSample]:
     """Observation sets every `period_s` (jittered): the latest value of every vital at that moment."""
     streamed = [s for s in samples if _streamed(s) and not s.probe_off]
     spots = [s for s in samples if not _streamed(s)]
@@ -170,8 +184,12 @@ def chart_sets(samples: list[VitalSample], spec: CohortSpec, period_s: float, de
         i = bisect.bisect_right(stream_ts, ts) - 1
         if i >= 0:
             w = streamed[i]
-            fields.update(heart_rate=w.heart_rate, spo2=w.spo2, resp_rate=w.resp_rate,
-                          motion=w.motion if (w.motion or 0.0) >= FLAGGED_MOTION[0] else None)
+            fields.update(
+                heart_rate=w.heart_rate,
+                spo2=w.spo2,
+                resp_rate=w.resp_rate,
+                motion=w.motion if (w.motion or 0.0) >= FLAGGED_MOTION[0] else None,
+            )
         j = bisect.bisect_right(spot_ts, ts) - 1
         if j >= 0:
             spot = spots[j]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import hl7
@@ -61,7 +61,7 @@ def _ack_source(source: Any) -> tuple[MshHeader, MessageError | None]:
 
 
 def _ack_msh(header: MshHeader, control_id: str | None, now: datetime | None) -> str:
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     trigger = header.trigger if _TRIGGER.fullmatch(header.trigger) else ""
     message_type = f"ACK^{trigger}^ACK" if trigger else "ACK"
     version = header.version if re.fullmatch(r"2\.\d{1,2}(\.\d{1,2})?", header.version) else "2.6"

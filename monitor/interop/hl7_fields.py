@@ -10,6 +10,7 @@ on hostile input. `escape`/`clean` make text safe to write back (ACKs).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import hl7
 
@@ -49,7 +50,7 @@ def first(segment: hl7.Segment, number: int, component: int = 1) -> str:
     """First repetition's component (first subcomponent) of a field, unescaped; '' when absent."""
     if number >= len(segment):
         return ""
-    node: object = segment[number]
+    node: Any = segment[number]  # hl7's nested sequences (untyped library)
     node = node[0] if node else ""  # first repetition, or the leaf text
     if isinstance(node, str):
         value = node if component == 1 else ""

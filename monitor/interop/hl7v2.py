@@ -63,6 +63,7 @@ from monitor.interop.result import (
 )
 from monitor.interop.method import method_of
 from monitor.limits import MAX_MESSAGE_BYTES
+from monitor.patient_id import patient_id_problem
 
 __all__ = [
     "ACCEPTED_PROCESSING_IDS",
@@ -212,6 +213,11 @@ def _parse_message(text: str, header: MshHeader) -> Hl7Result:
             _observation(segment, line, f"OBX[{obx_count}]", context, builder)
     result = Hl7Result(header=header, assumed_utc=context.assumed_utc)
     builder.build_into(result)
+    if not (result.messages or result.rejections or result.skipped_codes or result.superseded):
+        # e.g. a message cut after PID: answering AA would tell the gateway its vitals arrived.
+        where = "no OBX segment" if not obx_count else "no OBX row with a value (only structure)"
+        reason = f"message has {where}: no vital sign to take"
+        _refuse(RejectCode.NO_VITAL, ErrorCondition.REQUIRED_FIELD_MISSING, "OBX", reason, AckCode.AE)
     return result
 
 
@@ -221,6 +227,9 @@ def _patient_id(pid: hl7.Segment) -> str:
         reason = "PID-3 patient identifier is empty"
         condition = ErrorCondition.REQUIRED_FIELD_MISSING
         _refuse(RejectCode.MISSING_PATIENT_ID, condition, "PID^1^3", reason, AckCode.AE)
+    problem = patient_id_problem(patient_id)
+    if problem is not None:
+        _refuse(RejectCode.BAD_PATIENT_ID, ErrorCondition.DATA_TYPE, "PID^1^3", f"PID-3 {problem}", AckCode.AE)
     return patient_id
 
 

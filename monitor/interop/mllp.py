@@ -11,7 +11,11 @@ byte-in/frames-out decoder with no I/O; the lead's socket server feeds it.
 Decoding rules, chosen for real gateways:
 - A frame ends at <FS>; the <CR> that should follow is swallowed with any
   CR/LF between frames (some senders add LF, some forget the CR).
-- Non-whitespace bytes outside a frame are flagged GARBAGE, then skipped.
+- Non-whitespace bytes outside a frame are skipped and flagged GARBAGE once
+  per run: the run stays open across `feed` calls (a sender dripping 2,000
+  single bytes is one run, not 2,000) until a frame starts, `close()`, or
+  the caller ends it with `flush_garbage()` (the listener does when the
+  sender pauses).
 - A <VT> inside an unfinished frame means the sender restarted: the partial
   frame is flagged TRUNCATED and dropped; so is a partial frame at `close()`.
 - A frame growing past `max_frame_bytes` is flagged OVERSIZE and discarded
@@ -48,7 +52,8 @@ class FrameError:
     sample: bytes
 
     def describe(self) -> str:
-        return f"MLLP {self.kind.value}: {self.size} bytes discarded (starting {self.sample[:32]!r})"
+        """Kind and size only: the bytes may be a patient's message (PID|||MRN...), never logged."""
+        return f"MLLP {self.kind.value}: {self.size} bytes discarded"
 
 
 def frame(message: str | bytes, encoding: str = "utf-8") -> bytes:
@@ -81,6 +86,21 @@ class MllpDecoder:
         """Bytes of an unfinished frame held in memory."""
         return len(self._buffer)
 
+    @property
+    def in_frame(self) -> bool:
+        """A frame has started and not ended (held or, when oversize, being skipped)."""
+        return self._state is not _State.OUTSIDE
+
+    @property
+    def garbage_pending(self) -> bool:
+        """A run of garbage bytes is open (not yet flagged)."""
+        return self._garbage > 0
+
+    def flush_garbage(self) -> list[FrameError]:
+        """End the open garbage run (the sender paused) and drain errors."""
+        self._flush_garbage()
+        return self.pop_errors()
+
     def pop_errors(self) -> list[FrameError]:
         """Framing errors flagged since the last call (each deserves an AR/log)."""
         errors, self._errors = self._errors, []
@@ -95,7 +115,6 @@ class MllpDecoder:
                 position = self._outside(data, position)
             else:
                 position = self._inside(data, position, frames)
-        self._flush_garbage()
         return frames
 
     def close(self) -> list[FrameError]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.limits import MAX_BATCH_SAMPLES, impossible_reason
-from monitor.timestamps import format_ts
+from monitor.timestamps import future_message, format_ts, not_after_ms
 from monitor.vitals import VITALS, Method
 
 #: `EntryRejection.entry` when the whole input is unusable (the caller should
@@ -41,7 +41,10 @@ class RejectCode(str, enum.Enum):
     BAD_ENCODING = "bad_encoding"
     INVALID_RESOURCE = "invalid_resource"
     MISSING_PATIENT_ID = "missing_patient_id"
+    BAD_PATIENT_ID = "bad_patient_id"
+    NO_VITAL = "no_vital"
     BAD_TIMESTAMP = "bad_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
     BAD_UNIT = "bad_unit"
     BAD_VALUE = "bad_value"
     IMPOSSIBLE_VALUE = "impossible_value"
@@ -114,7 +117,10 @@ _GroupKey = tuple[str, str, int]
 class ResultBuilder:
     """Collects readings, rejections and skipped codes, then writes a result."""
 
-    def __init__(self) -> None:
+    def __init__(self, not_after: int | None = None) -> None:
+        """`not_after`: latest acceptable event time, epoch ms (default: wall clock + tolerance, as the
+        worker will check it: a gateway must hear about a future-dated entry, not a silent drop)."""
+        self._not_after = not_after_ms() if not_after is None else not_after
         self._groups: dict[_GroupKey, dict[str, Reading]] = {}
         self._rejections: list[EntryRejection] = []
         self._rejected_entries: set[str] = set()
@@ -144,6 +150,10 @@ class ResultBuilder:
         if not EARLIEST_MS <= reading.ts_ms < LATEST_MS:
             reason = "event time is before 1990 or after 2199: a device clock or sender error"
             self.reject(reading.entry, RejectCode.BAD_TIMESTAMP, reason, reading.payload)
+            return
+        if reading.ts_ms > self._not_after:
+            reason = future_message(reading.ts_ms, self._not_after)
+            self.reject(reading.entry, RejectCode.FUTURE_TIMESTAMP, reason, reading.payload)
             return
         key = (reading.patient_id, reading.device_id, reading.ts_ms)
         group = self._groups.setdefault(key, {})

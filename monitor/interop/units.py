@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 class Unit(str, enum.Enum):

@@ -11,6 +11,7 @@ from streams.exports import public
 __all__, __getattr__ = public(__name__, {
     "data": ("Ward", "count_samples", "generate_ward"),
     "domain": ("measure_domain",),
+    "detectors": ("DetectorCost", "measure_detectors", "parse_names", "detector_table"),
     "kafka": ("create_topics", "fill"),
     "latency": ("measure_latency",),
     "memory": ("mean_state_bytes",),

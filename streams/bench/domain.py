@@ -13,6 +13,7 @@ import gc
 import time
 from dataclasses import dataclass, field
 
+from alerts.config import DEFAULT_CONFIG, PolicyConfig
 from alerts.engine import PatientEngine
 from monitor.parse import parse_message
 
@@ -35,14 +36,17 @@ class DomainResult:
 clock = time.process_time
 
 
-def measure_domain(messages: list[tuple[bytes, bytes]], repeats: int = 3) -> DomainResult:
+def measure_domain(messages: list[tuple[bytes, bytes]], repeats: int = 3,
+                   config: PolicyConfig | None = None) -> DomainResult:
     """Best of `repeats` passes over the batched messages, streamed as the worker sees them.
 
     Two passes each time: parse alone, then parse + process with fresh
     engines; the engine's share is the difference. Nothing parsed is kept
     between messages (as in the worker), so the garbage collector works as
     it does in production rather than over a growing heap of results.
+    `config` runs the engines with another policy (e.g. another detector).
     """
+    cfg = config if config is not None else DEFAULT_CONFIG
     best_parse = best_total = float("inf")
     samples = alerts = 0
     engines: dict[str, PatientEngine] = {}
@@ -64,7 +68,7 @@ def measure_domain(messages: list[tuple[bytes, bytes]], repeats: int = 3) -> Dom
                 continue
             engine = engines.get(pid)
             if engine is None:
-                engine = engines[pid] = PatientEngine(pid)
+                engine = engines[pid] = PatientEngine(pid, cfg)
             for sample in result.samples:
                 a += len(engine.process(sample))
         t3 = clock()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+import contextlib
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -15,10 +16,8 @@ async def create_topics(bootstrap: str, names: list[str], partitions: int) -> No
     await admin.start()
     try:
         for name in names:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 

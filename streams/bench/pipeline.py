@@ -8,9 +8,9 @@ same counter ops and the integration tests use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from streams.bench.workers import BenchTopics, BenchWorker, saturation_rate
 
@@ -48,7 +48,7 @@ def run_pipeline(bootstrap: str, app_id: str, topics: BenchTopics, workdir: Path
 
 def cpu_rate(trace: list[tuple[float, float]], cpu: list[tuple[float, float]], total: float) -> tuple[float, float]:
     """(samples per worker CPU second, CPU share) over the saturation window (same polls)."""
-    points = [(t, v, c) for (t, v), (_, c) in zip(trace, cpu)]
+    points = [(t, v, c) for (t, v), (_, c) in zip(trace, cpu, strict=False)]
     start = next(((t, v, c) for t, v, c in points if v > 0), None)
     end = next(((t, v, c) for t, v, c in points if v >= total), points[-1] if points else None)
     if start is None or end is None or end[2] <= start[2] or end[0] <= start[0]:

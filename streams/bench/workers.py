@@ -14,9 +14,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from streams.kafka import free_port
 
@@ -100,12 +100,11 @@ class BenchWorker:
             **self.extra_env,
         }
 
-    def start(self) -> "BenchWorker":
-        log = open(self.log_path, "ab")
-        self.started_at = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=self.env(), cwd=ROOT,
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+    def start(self) -> BenchWorker:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.started_at = time.monotonic()
+            self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=self.env(), cwd=ROOT,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
     def check_alive(self) -> None:
@@ -192,7 +191,7 @@ class BenchWorker:
             self.proc.kill()
             self.proc.wait()
 
-    def __enter__(self) -> "BenchWorker":
+    def __enter__(self) -> BenchWorker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -24,13 +24,26 @@ COMMANDS: dict[str, str] = {
     "notify": "streams.cli.notify",
     "audit": "streams.cli.audit",
     "recovery": "streams.cli.recovery",
+    "user": "streams.cli.user",
+    "gateway": "streams.cli.gateway",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKER = 0, 1, 2, 3
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+    """Examples kept as written; defaults shown once.
+
+    argparse would append "(default: None)" to a help that already says where
+    the value comes from ("default: WARDWATCH_KAFKA_BOOTSTRAP"), and "(default:
+    False)" to every switch: both are noise a reader must see past.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False) or action.default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:

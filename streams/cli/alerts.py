@@ -9,11 +9,10 @@ import time
 
 import orjson
 
-from alerts.format import alert_line, alert_row
+from alerts.format import TABLE_HEADER, alert_line, alert_row, table_line
 from streams.config import Settings
 from streams.kafka import BrokerUnavailable, consumer
 
-_HEADER = ("time", "status", "priority", "kind", "patient", "NEWS2", "alert id")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +56,7 @@ async def follow(settings: Settings, args: argparse.Namespace, out=sys.stdout) -
     shown = 0
     colour = out.isatty()
     if args.table:
-        print("  ".join(f"{h:<10}" for h in _HEADER), file=out, flush=True)
+        print(table_line(TABLE_HEADER), file=out, flush=True)
     idle_since = time.monotonic()
     try:
         while True:
@@ -76,7 +75,7 @@ async def follow(settings: Settings, args: argparse.Namespace, out=sys.stdout) -
                     if args.json:
                         line = record.value.decode()
                     elif args.table:
-                        line = "  ".join(f"{c:<10}" for c in alert_row(doc))
+                        line = table_line(alert_row(doc))
                     else:
                         line = alert_line(doc, colour)
                     print(line, file=out, flush=True)

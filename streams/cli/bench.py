@@ -23,8 +23,19 @@ from pathlib import Path
 
 import orjson
 
-from streams.bench import (ROOT, BenchTopics, Ward, create_topics, fill, generate_ward, measure_domain,
-                           measure_latency, mean_state_bytes, report, run_pipeline)
+from streams.bench import (
+    ROOT,
+    BenchTopics,
+    Ward,
+    create_topics,
+    fill,
+    generate_ward,
+    mean_state_bytes,
+    measure_domain,
+    measure_latency,
+    report,
+    run_pipeline,
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=Formatter,
         epilog="example:\n  wardwatch bench                      # embedded broker, full sizes (~3 min), table\n"
         "  wardwatch bench --quick --json       # CI: small sizes, < 60 s, one JSON object\n"
-        "  wardwatch bench --bootstrap kafka:9092 --patients 200 --hours 2",
+        "  wardwatch bench --bootstrap kafka:9092 --patients 200 --hours 2\n"
+        "  wardwatch bench --domain-only --detectors hst,gaussian,oneclass-svm,sad   # µs and bytes per detector",
     )
     p.add_argument("--bootstrap", help="use this broker instead of starting the embedded one")
     p.add_argument("--quick", action="store_true", help="small sizes for CI (numbers are not meaningful)")
@@ -68,6 +80,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="share of the measured saturation rate offered during the latency run")
     p.add_argument("--keep", metavar="DIR", help="keep worker logs and data in DIR")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    p.add_argument("--detectors", metavar="A,B,C",
+                   help="also measure domain µs/sample and bytes/patient per detector (registered names, "
+                        "e.g. hst,gaussian,oneclass-svm,sad; the default is always measured with them)")
+    p.add_argument("--domain-only", action="store_true",
+                   help="only the in-process domain figures (no broker): with --detectors, the detector table")
     p.set_defaults(run=run)
 
 
@@ -77,12 +94,42 @@ def run(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         sizes = replace(sizes, patients=args.patients or sizes.patients, hours=args.hours or sizes.hours)
+    if args.detectors:
+        from streams.bench import parse_names
+
+        try:
+            args.detector_names = parse_names(args.detectors)
+        except ValueError as exc:
+            print(f"error: --detectors: {exc}", file=sys.stderr)
+            return 2
+    if args.domain_only:
+        return _domain_only(args, sizes)
     if args.keep:
         workdir = Path(args.keep)
         workdir.mkdir(parents=True, exist_ok=True)
         return _run_in(args, sizes, workdir)
     with tempfile.TemporaryDirectory(prefix="wardwatch-bench-") as tmp:
         return _run_in(args, sizes, Path(tmp))
+
+
+def _domain_only(args: argparse.Namespace, sizes: Sizes) -> int:
+    """The in-process domain figures only: per detector when asked (no broker, no workers)."""
+    from streams.bench import detector_table, measure_detectors
+
+    progress = report.Progress(steps=2, quiet=args.quiet)
+    progress.begin("generating ward")
+    ward = generate_ward(sizes.patients, sizes.hours, args.batch_seconds)
+    progress.begin("domain per detector")
+    rows = measure_detectors(ward.batched, getattr(args, "detector_names", []), sizes.domain_repeats,
+                             lambda name: progress.update(name, force=True))
+    progress.done()
+    if args.json:
+        print(json.dumps({"detectors": [r.__dict__ for r in rows]}))
+    else:
+        print(detector_table(rows))
+        print(f"\n{sizes.patients} patients x {sizes.hours:g} h, best of {sizes.domain_repeats}; "
+              "bytes = the whole patient checkpoint (PatientEngine.to_bytes) after the ward")
+    return 0
 
 
 def _run_in(args: argparse.Namespace, sizes: Sizes, workdir: Path) -> int:
@@ -110,10 +157,13 @@ def _run_in(args: argparse.Namespace, sizes: Sizes, workdir: Path) -> int:
     finally:
         if broker:
             broker.stop()
+    detector_rows = notes.pop("_detectors", "")
     if args.json:
         print(json.dumps({k: results[k] for k in report.KEYS}))
     else:
         print(report.table(results, notes))
+        if detector_rows:
+            print("\ndomain per detector (same ward, same run):\n" + detector_rows)
         mode = "quick (sizes too small for meaningful numbers)" if args.quick else "full"
         print(f"\nmode: {mode}; broker: {'embedded tansu' if broker else bootstrap}")
     return 0
@@ -145,6 +195,11 @@ def _measure(args: argparse.Namespace, sizes: Sizes, bootstrap: str,
     notes["state_bytes_per_patient"] = (f"mean to_bytes() after the ward ({domain.samples // max(1, ward.patients):,}"
                                         f" samples each), max {state_max:,} B")
     del domain
+    if getattr(args, "detector_names", None):
+        from streams.bench import detector_table, measure_detectors
+
+        progress.update("per detector", force=True)
+        notes["_detectors"] = detector_table(measure_detectors(ward.batched, args.detector_names, sizes.domain_repeats))
 
     batched = BenchTopics(f"bench-{run_id}-b")
     single = BenchTopics(f"bench-{run_id}-s")
@@ -177,7 +232,7 @@ def _measure(args: argparse.Namespace, sizes: Sizes, bootstrap: str,
         cpu_ratio = pipe.samples_per_cpu_s / base["samples_per_cpu_s"] if base["samples_per_cpu_s"] else 0.0
         notes["ratio"] = f"wall rates; per CPU second {cpu_ratio:.2f} (immune to other load on the machine)"
         progress.begin(f"latency at {args.latency_load:.0%} of {pipe.samples_per_s:,.0f} samples/s")
-        load = [(k, v, n) for (k, v), n in zip(later.batched, _sample_counts(later.batched))]
+        load = [(k, v, n) for (k, v), n in zip(later.batched, _sample_counts(later.batched), strict=True)]
         rate = max(1.0, pipe.samples_per_s * args.latency_load)
         duration = min(sizes.latency_s, max(1.0, later.samples / rate))
         lat = asyncio.run(measure_latency(bootstrap, batched.vitals, batched.alerts, load, rate, duration, run_id,

@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=Formatter,
         epilog="example:\n  wardwatch broker --port 9092 &\n  export WARDWATCH_KAFKA_BOOTSTRAP=127.0.0.1:9092",
     )
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=9092, help="0 picks a free port")
     p.set_defaults(run=run)
 

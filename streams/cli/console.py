@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "console", help="serve the live alert console (web page) on its own port",
         formatter_class=Formatter,
-        epilog="example:\n  WARDWATCH_INGEST_TOKENS=s3cret wardwatch console --port 6067\n"
+        epilog="example:\n  WARDWATCH_CONSOLE_TOKENS=s3cret wardwatch console --port 6067\n"
         "  then open http://127.0.0.1:6067/console?token=s3cret",
     )
     p.add_argument("--bootstrap", help="broker list (default: WARDWATCH_KAFKA_BOOTSTRAP)")
@@ -42,10 +42,10 @@ async def serve(settings: Settings, host: str, port: int, vitals_backlog: int = 
                 stop: asyncio.Event | None = None) -> int:
     from aiohttp import web
 
-    from streams.console import ConsoleHub, ConsoleWeb, aiohttp_app, insecure_from_env
+    from streams.console import ConsoleHub, aiohttp_app, console_web, insecure_from_env
 
     hub = ConsoleHub(settings, vitals_backlog=vitals_backlog)
-    console = ConsoleWeb(hub, settings.ingest_tokens, insecure_from_env())
+    console = console_web(hub, settings, insecure_from_env())
     runner = web.AppRunner(aiohttp_app(console), access_log=None, shutdown_timeout=5)
     await runner.setup()
     try:
@@ -54,8 +54,8 @@ async def serve(settings: Settings, host: str, port: int, vitals_backlog: int = 
         await runner.cleanup()
         print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 2
-    if not console.tokens and not console.insecure:
-        log.warning("no WARDWATCH_INGEST_TOKENS: the console answers 401 \"not configured\"")
+    if not console.configured:
+        log.warning("no WARDWATCH_CONSOLE_TOKENS: the console answers 401 \"not configured\"")
     log.info("console on http://%s:%d/console (alerts from %s)", host, port, settings.bootstrap)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Iterator
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -33,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "convert", help="gateway feed (FHIR, HL7 v2) -> contract JSON lines; alert JSON -> FHIR R4",
         description=__doc__, formatter_class=Formatter,
-        epilog="example:\n  wardwatch convert feed.hl7                      # contract JSON lines, rejections on stderr\n"
+        epilog="example:\n"
+        "  wardwatch convert feed.hl7                      # contract JSON lines, rejections on stderr\n"
         "  wardwatch convert --from fhir bundle.json > vitals.ndjson\n"
         "  wardwatch convert --to fhir alert.json          # alert -> FHIR R4 Bundle (DetectedIssue)\n"
         "  wardwatch alerts --json | wardwatch convert --to fhir -",
@@ -48,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        raw = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="consumer group (default: WARDWATCH_NOTIFY_GROUP, else <app id>-notify)")
     p.add_argument("--metrics-port", type=int, default=int(os.environ.get("WARDWATCH_NOTIFY_METRICS_PORT", "9109")),
                    help="Prometheus /metrics port (0 = off)")
+    p.add_argument("--metrics-host", default=os.environ.get("WARDWATCH_METRICS_HOST", "0.0.0.0"),
+                   help="address /metrics listens on (default: WARDWATCH_METRICS_HOST, else 0.0.0.0)")
     p.add_argument("--state-topic", default=os.environ.get("WARDWATCH_TOPIC_NOTIFY_STATE", "notify-state"),
                    help="compacted topic holding delivery state")
     p.add_argument("--wards-topic", default=os.environ.get("WARDWATCH_TOPIC_PATIENT_WARDS", "patient-wards"),
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                             args.tick, args.max_age, args.forget_after * 3600)
     metrics.init_channels(list(routing.channels))
     if args.metrics_port:
-        metrics.serve(args.metrics_port)
+        metrics.serve(args.metrics_port, args.metrics_host)
     log.info("notify: routing %s (sha256:%s), metrics on :%d", routing.source, routing.sha256[:12], args.metrics_port)
     try:
         return asyncio.run(_main(settings, options, args))

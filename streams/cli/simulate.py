@@ -38,10 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def add_cohort_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--patients", type=int, default=20)
+    p.add_argument("--patients", type=int, default=20, help="simulated patients")
     p.add_argument("--hours", type=float, default=6.0, help="simulated span")
     p.add_argument("--deteriorating", type=float, default=0.3, help="share of patients who deteriorate")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7, help="cohort seed (same seed, same ward)")
     p.add_argument("--no-artifacts", action="store_true", help="clean signals (no motion, probe-off, dropouts)")
     p.add_argument("--batch-seconds", type=float, default=5.0, help="seconds of samples per batch message (0 = single)")
 

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import logging
 
+from alerts.config import load_policy
 from streams import logs, metrics
-from streams.config import Settings
+from streams.config import Settings, environment_help
+from streams.ingest import IngestLimits
 from streams.kafka import BrokerUnreachable, ensure_topics
 
 log = logging.getLogger("wardwatch.worker")
@@ -20,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "worker", help="run a stream worker (reads WARDWATCH_* environment variables)",
         formatter_class=Formatter,
         epilog="example:\n  WARDWATCH_KAFKA_BOOTSTRAP=127.0.0.1:9092 wardwatch worker\n"
-        "  WARDWATCH_STORE=rocksdb WARDWATCH_DATA_DIR=/var/lib/wardwatch wardwatch worker",
+        "  WARDWATCH_STORE=rocksdb WARDWATCH_DATA_DIR=/var/lib/wardwatch wardwatch worker\n\n"
+        + environment_help() + "\n(topics and messages: docs/contract.md)",
     )
     p.add_argument("--connect-attempts", type=int, default=0,
                    help="give up after this many failed broker connections (0 = keep retrying with backoff)")
@@ -30,6 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
+        # The policy file (and the detector it names) is checked before anything
+        # connects: an unknown detector or parameter exits 2 naming it.
+        load_policy(settings.config_path)
+        IngestLimits.from_env()  # a bad limit stops here, named, not as a traceback from the listener
     except ValueError as exc:
         logs.setup("info", "text")
         log.error("configuration error: %s", exc)
@@ -45,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     from streams.worker import Worker
 
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, settings.metrics_host)
     worker = Worker(settings, partitions)
     log.info("worker %s consuming %s (%d partitions) from %s; metrics on :%d/metrics, web on :%d",
              settings.app_id, settings.topics.vitals, partitions, settings.bootstrap,

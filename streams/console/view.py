@@ -29,7 +29,7 @@ from array import array
 from collections import OrderedDict, deque
 from typing import Any, Iterable
 
-from monitor.timestamps import parse_ts
+from monitor.timestamps import not_after_ms, parse_ts
 
 PRIORITY_RANK = {"high": 2, "medium": 1, "low": 0}
 OPEN_STATUSES = ("raised", "escalated", "acknowledged")
@@ -72,8 +72,12 @@ class Series:
 
 class ConsoleView:
     def __init__(self, *, recent_limit: int = 50, window_s: int = 3600, step_s: int = 30,
-                 max_patients: int = 1000, max_open: int = 5000, remember_resolved: int = 20000) -> None:
+                 max_patients: int = 1000, max_open: int = 5000, remember_resolved: int = 20000,
+                 future_tolerance_s: float | None = None) -> None:
+        """`future_tolerance_s`: samples dated further ahead of the wall clock are not plotted (the
+        worker dead-letters them); default WARDWATCH_FUTURE_TOLERANCE_S or 120 s."""
         self.recent_limit = recent_limit
+        self.future_tolerance_s = future_tolerance_s
         self.step_ms = step_s * 1000
         self.keep_steps = max(1, window_s // step_s)
         self.max_patients = max_patients
@@ -84,6 +88,9 @@ class ConsoleView:
         self._resolved: OrderedDict[str, None] = OrderedDict()
         self._charts: OrderedDict[str, dict[str, Series]] = OrderedDict()
         self._open_per_patient: dict[str, int] = {}
+        #: Each patient's ward as last seen on an alert (`location.ward`, `ward`) or vitals (`ward`):
+        #: the console shows a nurse the alerts of their wards.
+        self.wards: OrderedDict[str, str] = OrderedDict()
         self.alert_messages = 0
         self.vitals_messages = 0
 
@@ -100,6 +107,7 @@ class ConsoleView:
         if not isinstance(alert_id, str) or not alert_id or status not in (*OPEN_STATUSES, "resolved"):
             return None
         self.alert_messages += 1
+        self._note_ward(doc.get("patient_id"), _alert_ward(doc))
         if alert_id in self._resolved:
             return None  # a replayed duplicate of a closed episode
         card = self.open.get(alert_id)
@@ -155,9 +163,26 @@ class ConsoleView:
             "detector": doc.get("detector") if isinstance(doc.get("detector"), dict) else None,
             "acknowledged": doc["status"] == "acknowledged",
             "acknowledged_by": doc.get("acknowledged_by"),
+            "ward": self.wards.get(str(doc.get("patient_id") or "")),
         }
         card["bands"] = bands_from_reasons(card["reasons"])
         return card
+
+    def _note_ward(self, pid: Any, ward: Any) -> None:
+        if not isinstance(pid, str) or not isinstance(ward, str) or not ward:
+            return
+        if self.wards.get(pid) != ward:
+            self.wards[pid] = ward[:64]
+            for card in self.open.values():
+                if card["patient_id"] == pid:
+                    card["ward"] = self.wards[pid]
+        self.wards.move_to_end(pid)
+        while len(self.wards) > max(self.max_patients, self.max_open) * 4:
+            self.wards.popitem(last=False)
+
+    def ward_of(self, alert_id: str) -> str | None:
+        card = self.open.get(alert_id)
+        return card.get("ward") if card else None
 
     def _merge(self, card: dict[str, Any], doc: dict[str, Any]) -> None:
         card["status"] = doc["status"]
@@ -217,17 +242,23 @@ class ConsoleView:
         if not isinstance(pid, str) or not pid:
             return None
         self.vitals_messages += 1
+        self._note_ward(pid, doc.get("ward"))
         samples = doc.get("samples")
         if not isinstance(samples, list):
             samples = [doc]
         changed = False
         charts = self._charts.get(pid)
+        latest = not_after_ms(self.future_tolerance_s)
         for sample in samples:
             if not isinstance(sample, dict):
                 continue
             try:
                 ts_ms = parse_ts(sample.get("ts"))
             except (ValueError, TypeError):
+                continue
+            if ts_ms > latest:
+                # Dead-lettered by the worker; plotted, it would also push every later real point
+                # "out of order" off the chart.
                 continue
             quality = sample.get("quality") if isinstance(sample.get("quality"), dict) else {}
             probe_off = quality.get("probe_off") is True
@@ -276,6 +307,13 @@ class ConsoleView:
             "recent": list(self.recent),
             "charts": {pid: self.chart(pid) for pid in sorted(patients)},
         }
+
+
+def _alert_ward(doc: dict[str, Any]) -> Any:
+    location = doc.get("location")
+    if isinstance(location, dict) and location.get("ward"):
+        return location.get("ward")
+    return doc.get("ward")
 
 
 def sort_key(card: dict[str, Any]) -> tuple[int, int, str]:

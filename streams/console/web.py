@@ -13,13 +13,15 @@ worker owns. Browsers get a snapshot and then live events over SSE; the
 Acknowledge / Resolve buttons POST to /console/api/ack, which produces to
 `alert-acks` keyed by patient_id and answers 202 once the broker has it.
 
-Routes (all need the token, see streams/webauth.py):
-  GET  /console                     the page (?token= on first load sets the cookie, then redirects)
+Routes (all need a console token or the session it buys, see streams/webauth.py):
+  GET  /console                     the page (?token= on first load sets the session cookie, then redirects)
   GET  /console/static/{file}       console.js, console.css
   GET  /console/api/state           JSON snapshot {open, recent, charts}
   GET  /console/api/stream          text/event-stream: snapshot, alert, vitals events
   POST /console/api/ack             {alert_id, patient_id, action, by} -> 202
-Without tokens configured everything answers 401 "not configured" (and the
+Console tokens (WARDWATCH_CONSOLE_TOKENS) are not ingest tokens: a console
+session cannot write vitals. Without console tokens everything answers 401
+"not configured" (and the
 worker does not follow the topics for it), unless WARDWATCH_CONSOLE_INSECURE=1,
 which then serves loopback clients only (the demo).
 """
@@ -40,6 +42,7 @@ from alerts.acks import parse_ack
 from streams import webauth
 from streams.config import Settings
 from streams.console.view import ConsoleView
+from streams.identity import SignInThrottle, Staff, StaffSessions, UsersFile, visibility
 
 log = logging.getLogger("wardwatch.console")
 
@@ -73,9 +76,10 @@ class ConsoleHub:
 
     def __init__(self, settings: Settings, view: ConsoleView | None = None, vitals_backlog: int = 20000) -> None:
         self.settings = settings
-        self.view = view or ConsoleView()
+        self.view = view or ConsoleView(future_tolerance_s=settings.future_tolerance_s)
         self.vitals_backlog = vitals_backlog
-        self.subscribers: set[asyncio.Queue] = set()
+        #: Each live stream's queue and the person it is for (None: sees everything, token/demo access).
+        self.subscribers: dict[asyncio.Queue, Staff | None] = {}
         self.closing = False
         self.caught_up = False
         self._dirty: set[str] = set()
@@ -84,20 +88,29 @@ class ConsoleHub:
         self._producer_lock: asyncio.Lock | None = None
 
     # ---- fan-out -------------------------------------------------------------
-    def subscribe(self) -> asyncio.Queue:
+    def subscribe(self, staff: Staff | None = None) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE)
-        self.subscribers.add(queue)
+        self.subscribers[queue] = staff
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue) -> None:
-        self.subscribers.discard(queue)
+        self.subscribers.pop(queue, None)
 
-    def broadcast(self, message: bytes | None) -> None:
-        for queue in list(self.subscribers):
+    def broadcast(self, event: str | None, payload: dict[str, Any] | None = None) -> None:
+        """Send an event to every live stream, as each one's person may see it (None closes them)."""
+        everyone = sse(event, payload) if event is not None and payload is not None else None
+        for queue, staff in list(self.subscribers.items()):
+            if event is None or staff is None:
+                message = None if event is None else everyone
+            else:
+                shown = visibility.event_for(event, payload or {}, staff, self.view.wards)
+                if shown is None:
+                    continue
+                message = sse(event, shown)
             try:
                 queue.put_nowait(message)
             except asyncio.QueueFull:  # too slow: drop it, its EventSource reconnects for a snapshot
-                self.subscribers.discard(queue)
+                self.subscribers.pop(queue, None)
                 queue.get_nowait()
                 queue.put_nowait(None)
 
@@ -105,8 +118,9 @@ class ConsoleHub:
         self.closing = True
         self.broadcast(None)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {**self.view.snapshot(), "caught_up": self.caught_up, "server_time": int(time.time() * 1000)}
+    def snapshot(self, staff: Staff | None = None) -> dict[str, Any]:
+        snap = {**self.view.snapshot(), "caught_up": self.caught_up, "server_time": int(time.time() * 1000)}
+        return visibility.snapshot_for(snap, staff)
 
     # ---- feeding the view ----------------------------------------------------
     def on_alert(self, raw: bytes) -> None:
@@ -121,7 +135,7 @@ class ConsoleHub:
         if card["status"] != "resolved":
             payload["chart"] = self.view.chart(card["patient_id"])
         if self.subscribers:
-            self.broadcast(sse("alert", payload))
+            self.broadcast("alert", payload)
 
     def on_vitals(self, raw: bytes) -> None:
         try:
@@ -138,7 +152,7 @@ class ConsoleHub:
             return
         for pid in dirty:
             if self.view.has_open_alert(pid):
-                self.broadcast(sse("vitals", {"patient_id": pid, "chart": self.view.chart(pid)}))
+                self.broadcast("vitals", {"patient_id": pid, "chart": self.view.chart(pid)})
 
     async def run(self) -> None:
         """Consume until cancelled; reconnects after broker trouble."""
@@ -242,10 +256,23 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ConsoleWeb:
     """The HTTP side: login, page, static files, snapshot, SSE, acks."""
 
-    def __init__(self, hub: ConsoleHub, tokens: tuple[str, ...], insecure: bool = False) -> None:
+    def __init__(self, hub: ConsoleHub, tokens: tuple[str, ...], insecure: bool = False,
+                 trusted_proxies: tuple[str, ...] = (), session_secret: str = "",
+                 users: UsersFile | None = None, oidc: Any = None) -> None:
         self.hub = hub
         self.tokens = tuple(tokens)
-        self.insecure = insecure and not self.tokens
+        self.users = users
+        self.oidc = oidc
+        self.insecure = insecure and not self.tokens and users is None
+        self.trusted_proxies = tuple(trusted_proxies)
+        secret = session_secret.encode() or os.urandom(32)
+        self.sessions = webauth.ConsoleSessions(self.tokens, secret)
+        self.staff_sessions = StaffSessions(users, secret) if users is not None else None
+        self.throttle = SignInThrottle()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tokens) or self.users is not None or self.insecure
 
     def routes(self) -> list[tuple[str, tuple[str, ...], Handler]]:
         return [
@@ -254,19 +281,35 @@ class ConsoleWeb:
             ("/console/api/state", ("GET",), self.state),
             ("/console/api/stream", ("GET",), self.stream),
             ("/console/api/ack", ("POST",), self.ack),
+            ("/console/api/me", ("GET",), self.me),
+            ("/console/login", ("GET", "POST"), self.login),
+            ("/console/logout", ("POST",), self.logout),
+            ("/console/oidc/callback", ("GET",), self.oidc_callback),
         ]
 
     # ---- auth ----------------------------------------------------------------
+    def staff(self, request: web.Request) -> Staff | None:
+        """The signed-in person, if the request carries a valid staff session."""
+        if self.staff_sessions is None:
+            return None
+        return self.staff_sessions.staff(webauth.session_cookie(request))
+
     def denied(self, request: web.Request, page: bool = False) -> web.Response | None:
         """None when the request may proceed, else the 401 to answer."""
+        if self.staff(request) is not None:
+            return None
         if self.insecure:
             if webauth.is_loopback(request):
                 return None
             reason = "the console runs without tokens (WARDWATCH_CONSOLE_INSECURE=1) and serves this machine only"
-        elif not self.tokens:
-            reason = "console not configured: set WARDWATCH_INGEST_TOKENS"
-        elif webauth.check_token(request, self.tokens):
+        elif not self.tokens and self.users is None:
+            reason = "console not configured: set WARDWATCH_USERS_FILE (staff sign-in) or WARDWATCH_CONSOLE_TOKENS"
+        elif webauth.check_token(request, self.tokens) or self.sessions.valid(webauth.session_cookie(request)):
             return None
+        elif self.users is not None:
+            if page:  # a person at a browser: take them to the sign-in form
+                return web.Response(status=303, headers={**SECURITY_HEADERS, "Location": "/console/login"})
+            reason = "signed out: sign in at /console/login"
         else:
             reason = ("token required: open /console?token=YOUR_TOKEN once" if page
                       else "token required: Authorization: Bearer <token>")
@@ -281,7 +324,8 @@ class ConsoleWeb:
         if token is not None:
             # Log the browser in, then drop the token from the address bar and history.
             response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": request.path})
-            webauth.set_token_cookie(response, token, secure=webauth.request_is_secure(request))
+            webauth.set_session_cookie(response, self.sessions.issue(token),
+                                       secure=webauth.request_is_secure(request, self.trusted_proxies))
             return response
         denied = self.denied(request, page=True)
         if denied is not None:
@@ -290,10 +334,10 @@ class ConsoleWeb:
                             headers=SECURITY_HEADERS)
 
     async def static(self, request: web.Request) -> web.StreamResponse:
-        denied = self.denied(request)
+        name = request.match_info.get("name", "")
+        denied = None if name == "console.css" else self.denied(request)  # the sign-in page needs the CSS
         if denied is not None:
             return denied
-        name = request.match_info.get("name", "")
         if name not in STATIC_FILES:
             return web.json_response({"error": "not found"}, status=404)
         return web.Response(body=_read_static(name), content_type=STATIC_FILES[name], charset="utf-8",
@@ -303,8 +347,8 @@ class ConsoleWeb:
         denied = self.denied(request)
         if denied is not None:
             return denied
-        return web.Response(body=orjson.dumps(self.hub.snapshot()), content_type="application/json",
-                            headers=SECURITY_HEADERS)
+        return web.Response(body=orjson.dumps(self.hub.snapshot(self.staff(request))),
+                            content_type="application/json", headers=SECURITY_HEADERS)
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         denied = self.denied(request)
@@ -313,9 +357,10 @@ class ConsoleWeb:
         response = web.StreamResponse(headers={**SECURITY_HEADERS, "Content-Type": "text/event-stream",
                                                "X-Accel-Buffering": "no"})
         await response.prepare(request)
-        queue = self.hub.subscribe()
+        staff = self.staff(request)
+        queue = self.hub.subscribe(staff)
         try:
-            await response.write(b"retry: 2000\n" + sse("snapshot", self.hub.snapshot()))
+            await response.write(b"retry: 2000\n" + sse("snapshot", self.hub.snapshot(staff)))
             while not self.hub.closing:
                 try:
                     message = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
@@ -342,10 +387,20 @@ class ConsoleWeb:
             return web.json_response({"error": "body is not valid JSON"}, status=400)
         if not isinstance(body, dict):
             return web.json_response({"error": "body must be a JSON object"}, status=400)
-        by = str(body.get("by") or "").strip()[:80]
+        staff = self.staff(request)
+        if staff is None and self.users is not None:
+            return web.json_response({"error": "sign in as yourself to acknowledge (/console/login): "
+                                               "a shared token cannot say who acknowledged"}, status=403)
+        if staff is not None and not staff.may_act_on(self.hub.view.ward_of(str(body.get("alert_id")))):
+            why = ("ops sign-ins are read-only" if not staff.clinical
+                   else "this alert is not on your wards")
+            return web.json_response({"error": why}, status=403)
+        by = staff.display_name if staff is not None else str(body.get("by") or "").strip()[:80]
         doc = {"alert_id": body.get("alert_id"), "patient_id": body.get("patient_id"), "by": by,
                "action": body.get("action") or "acknowledge",
                "ts": _utc_now(), "source": "console"}
+        if staff is not None:  # who, verified: the audit trail rests on this, not on the name
+            doc.update(by_user=staff.username, role=staff.role.value, auth=staff.method)
         try:
             parse_ack(orjson.dumps(doc))
         except ValueError as exc:
@@ -362,6 +417,104 @@ class ConsoleWeb:
         return web.json_response({"status": "accepted", "ack": doc, "partition": meta.partition,
                                   "offset": meta.offset}, status=202)
 
+    # ---- staff sign-in -------------------------------------------------------
+    async def me(self, request: web.Request) -> web.StreamResponse:
+        """Who is signed in (the page hides the free-text name box when someone is)."""
+        staff = self.staff(request)
+        if staff is None:
+            denied = self.denied(request)
+            if denied is not None:
+                return denied
+            return web.json_response({"username": None}, headers=SECURITY_HEADERS)
+        return web.json_response({"username": staff.username, "display_name": staff.display_name,
+                                  "role": staff.role.value, "wards": sorted(staff.wards), "auth": staff.method},
+                                 headers=SECURITY_HEADERS)
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        if self.users is None:
+            return web.Response(status=404, text="staff sign-in is not configured (WARDWATCH_USERS_FILE)",
+                                headers=SECURITY_HEADERS)
+        if request.method == "GET":
+            if request.query.get("sso") and self.oidc is not None:
+                return await self._oidc_begin(request)
+            return self._login_form()
+        if not _same_origin(request):  # login CSRF: only our own form may sign someone in
+            return self._login_form("sign-in refused: the form came from another site", 403)
+        form = await request.post()
+        username = str(form.get("username") or "").strip().lower()[:64]
+        password = str(form.get("password") or "")[:1024]
+        remote = request.remote or "?"
+        if self.throttle.blocked(username, remote):
+            log.warning("console: sign-in throttled after repeated failures (from %s)", remote)
+            return self._login_form("too many failed sign-ins: wait a few minutes", 429)
+        from streams.identity import verify_password
+
+        user = self.users.get(username) if username else None
+        ok = verify_password(user.password_hash if user else None, password)
+        if not ok or user is None:
+            self.throttle.failed(username, remote)
+            log.info("console: failed sign-in (from %s)", remote)
+            return self._login_form("wrong user name or password", 401)
+        self.throttle.succeeded(username, remote)
+        return self._signed_in(request, self.staff_sessions.issue(user, "password"), user.username, "password")
+
+    def _signed_in(self, request: web.Request, session: str, username: str, method: str,
+                   refresh: bool = False) -> web.StreamResponse:
+        log.info("console: %s signed in (%s)", username, method)
+        if refresh:
+            # After a cross-site redirect (the provider's), a SameSite=Strict cookie would not be sent on
+            # a 303; a same-site navigation from this page carries it.
+            response = web.Response(text=_refresh_page("/console"), content_type="text/html", headers=SECURITY_HEADERS)
+        else:
+            response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": "/console"})
+        webauth.set_session_cookie(response, session, secure=webauth.request_is_secure(request, self.trusted_proxies))
+        return response
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location":
+                                                     "/console/login" if self.users is not None else "/console"})
+        webauth.clear_session_cookie(response)
+        return response
+
+    async def _oidc_begin(self, request: web.Request) -> web.StreamResponse:
+        from streams.identity import FLOW_COOKIE, FLOW_MAX_AGE_S
+
+        try:
+            url, flow = await self.oidc.begin(self.oidc.redirect_uri(_base_url(request)))
+        except Exception as exc:  # the provider is down or misconfigured: say so, keep password sign-in
+            log.warning("console: single sign-on unavailable: %r", exc)
+            return self._login_form("single sign-on is unavailable right now; use your password or try later", 503)
+        response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": url})
+        response.set_cookie(FLOW_COOKIE, flow, max_age=FLOW_MAX_AGE_S, path="/console", httponly=True,
+                            secure=webauth.request_is_secure(request, self.trusted_proxies), samesite="Lax")
+        return response
+
+    async def oidc_callback(self, request: web.Request) -> web.StreamResponse:
+        from streams.identity import FLOW_COOKIE, identities
+
+        if self.oidc is None or self.users is None:
+            return web.Response(status=404, text="single sign-on is not configured", headers=SECURITY_HEADERS)
+        try:
+            claims = await self.oidc.complete(self.oidc.redirect_uri(_base_url(request)), dict(request.query),
+                                              request.cookies.get(FLOW_COOKIE))
+        except Exception as exc:
+            log.warning("console: single sign-on failed: %s", exc)
+            return self._login_form(f"single sign-on failed: {exc}", 401)
+        names = identities(claims)
+        user = next((u for u in (self.users.by_sso(n) for n in names) if u is not None), None)
+        if user is None:
+            shown = names[0] if names else "?"
+            return self._login_form(f"{shown} signed in at the hospital but is not a wardwatch user: ask an "
+                                    f"administrator to run `wardwatch user add NAME --sso {shown} --role ...`", 403)
+        response = self._signed_in(request, self.staff_sessions.issue(user, "oidc"), user.username, "oidc",
+                                   refresh=True)
+        response.del_cookie(FLOW_COOKIE, path="/console")
+        return response
+
+    def _login_form(self, error: str = "", status: int = 200) -> web.Response:
+        return web.Response(status=status, text=_signin_page(error, self.oidc is not None), content_type="text/html",
+                            headers=SECURITY_HEADERS)
+
 
 def _utc_now() -> str:
     from datetime import datetime, timezone
@@ -370,6 +523,50 @@ def _utc_now() -> str:
 
 
 _STATIC_CACHE: dict[str, bytes] = {}
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A browser's form post must come from our own page.
+
+    Browsers send `Sec-Fetch-Site` (our `Referrer-Policy: no-referrer` makes their
+    `Origin` "null"); older ones send `Origin`; non-browser clients send neither.
+    """
+    from urllib.parse import urlsplit
+
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site:
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin or origin == "null":
+        return origin is None  # non-browser clients send neither; a sandboxed page sends "null"
+    return urlsplit(origin).netloc == request.host
+
+
+def _base_url(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def _signin_page(error: str, sso: bool) -> str:
+    from html import escape
+
+    sso_link = ('<p><a class="btn" id="sso" href="login?sso=1">Sign in with the hospital account</a></p>'
+                if sso else "")
+    message = f'<p class="err" role="alert">{escape(error)}</p>' if error else ""
+    return ("<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport "
+            "content='width=device-width,initial-scale=1'><title>wardwatch console: sign in</title>"
+            "<link rel=stylesheet href='static/console.css'>"
+            "<main class=signin><h1>wardwatch console</h1>" + message +
+            "<form method=post action=login><label for=username>User name</label>"
+            "<input id=username name=username autocomplete=username required autofocus>"
+            "<label for=password>Password</label>"
+            "<input id=password name=password type=password autocomplete=current-password required>"
+            "<button class='btn' id=signin type=submit>Sign in</button></form>" + sso_link + "</main></html>")
+
+
+def _refresh_page(target: str) -> str:
+    return ("<!doctype html><html lang=en><meta charset=utf-8>"
+            f"<meta http-equiv=refresh content='0;url={target}'><title>signed in</title>"
+            f"<p>Signed in. <a href='{target}'>Open the console</a>.</p></html>")
 
 
 def _read_static(name: str) -> bytes:
@@ -390,7 +587,20 @@ def _login_page(reason: str) -> str:
 # ---- wiring ------------------------------------------------------------------
 def build(settings: Settings, insecure: bool | None = None) -> tuple[ConsoleHub, ConsoleWeb]:
     hub = ConsoleHub(settings)
-    return hub, ConsoleWeb(hub, settings.ingest_tokens, insecure_from_env() if insecure is None else insecure)
+    return hub, console_web(hub, settings, insecure_from_env() if insecure is None else insecure)
+
+
+def console_web(hub: ConsoleHub, settings: Settings, insecure: bool) -> ConsoleWeb:
+    """The console's HTTP side with the console credentials (never the ingest tokens)."""
+    secret = settings.session_secret or os.urandom(32).hex()
+    users = UsersFile(settings.users_file) if settings.users_file else None
+    oidc = None
+    if settings.oidc_issuer and users is not None:
+        from streams.identity import OidcSettings, OidcSignIn
+
+        oidc = OidcSignIn(OidcSettings(settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret,
+                                       settings.oidc_redirect_url or None), secret.encode())
+    return ConsoleWeb(hub, settings.console_tokens, insecure, settings.trusted_proxies, secret, users, oidc)
 
 
 def aiohttp_app(console: ConsoleWeb) -> web.Application:
@@ -433,7 +643,7 @@ def register(worker: Any) -> None:
             await hub.stop()
 
     follow.__name__ = "console_follow"
-    if console.tokens or console.insecure:
+    if console.configured:
         app.task(follow)
     else:  # nobody can open it: do not spend the worker's CPU following the topics
-        log.info("console not configured (no WARDWATCH_INGEST_TOKENS): /console answers 401")
+        log.info("console not configured (no WARDWATCH_CONSOLE_TOKENS): /console answers 401")

@@ -18,14 +18,17 @@ gets a 500. Shared logic: streams/ingest/submit.py.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
 from monitor.interop import parse_fhir, parse_hl7v2
+from monitor.interop.fhir import DEFAULT_MAX_BUNDLE_ENTRIES
 from monitor.interop.hl7v2 import AckCode, Hl7Result
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
+from streams.ingest.limits import INLINE_PARSE_BYTES, IngestLimits, off_loop
 from streams.ingest import submit as common
 from streams.webauth import bearer_token
 
@@ -40,9 +43,11 @@ _CHUNK = 65536
 class IngestWeb:
     """The three ingest handlers, over any aiohttp server (the worker's, or a test's)."""
 
-    def __init__(self, pipeline: Any, access: common.IngestAccess) -> None:
+    def __init__(self, pipeline: Any, access: common.IngestAccess,
+                 limits: IngestLimits | None = None) -> None:
         self.pipeline = pipeline
         self.access = access
+        self.limits = limits or IngestLimits()
 
     def routes(self) -> list[tuple[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]]:
         def bind(fmt: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -59,32 +64,47 @@ class IngestWeb:
         except Exception:  # a bug of ours must not look like the sender's fault, nor be a 500
             log.exception("ingest/%s: internal error", fmt)
             common.record(fmt, "error")
-            return _json({"error": "internal error; the input was not taken, retry later"}, 503,
+            return _json({"error": "internal error; the input may have been taken: retry later "
+                                   "(a retry can duplicate it, consumers dedupe)"}, 503,
                          {"Retry-After": str(common.RETRY_AFTER_S)})
 
     async def _handle(self, request: web.Request, fmt: str) -> web.StreamResponse:
         if not self.access.configured:
             common.record(fmt, "not_configured")
             return _json({"error": common.NOT_CONFIGURED}, 401, {"WWW-Authenticate": 'Bearer realm="wardwatch"'})
-        if not self.access.allows(bearer_token(request)):
+        gateway = self.access.who(bearer_token(request))
+        if gateway is None:
             common.record(fmt, "unauthorized")
             return _json({"error": "missing or wrong bearer token (Authorization: Bearer <token>)"}, 401,
                          {"WWW-Authenticate": 'Bearer realm="wardwatch", error="invalid_token"'})
         if fmt == "fhir" and "xml" in request.content_type:
             common.record(fmt, "rejected")
             return _json({"error": "FHIR XML is not supported: send application/fhir+json"}, 415)
-        body = await read_body(request)
+        try:
+            async with asyncio.timeout(self.limits.http_body_timeout_s):
+                body = await read_body(request)
+        except TimeoutError:
+            common.record(fmt, "timeout")
+            log.info("ingest/%s: request body not complete after %.0f s, closing the connection", fmt,
+                     self.limits.http_body_timeout_s)
+            reply = _json({"error": f"request body not complete within {self.limits.http_body_timeout_s:g} s: "
+                                    "send it at once (nothing was taken)"}, 408)
+            return await _send_and_close(request, reply)
         if body is None:
             common.record(fmt, "oversize")
             return _json({"error": f"body larger than {common.MAX_BODY_BYTES} bytes: split it "
                                    "(several requests, or NDJSON lines of at most that size in total)"}, 413)
-        result = parse(fmt, body, request.content_type)
+        if fmt == "fhir" or len(body) > INLINE_PARSE_BYTES:
+            result = await off_loop(self.limits, parse, fmt, body, request.content_type,
+                                           self.limits.fhir_max_entries)
+        else:
+            result = parse(fmt, body, request.content_type, self.limits.fhir_max_entries)
         try:
-            await self.pipeline.submit(result, body, f"ingest/{fmt}")
+            await self.pipeline.submit(result, body, f"ingest/{fmt}", gateway)
         except common.Unavailable as exc:
             log.warning("ingest/%s: %s", fmt, exc)
             common.record(fmt, "unavailable")
-            return _json({"error": "Kafka is unavailable; nothing was taken, retry later"}, 503,
+            return _json({"error": exc.reply_text()}, 503,
                          {"Retry-After": str(common.RETRY_AFTER_S)})
         outcome = common.outcome_of(result)
         common.record(fmt, outcome, result)
@@ -101,11 +121,12 @@ class IngestWeb:
         return _json(reply, status)
 
 
-def parse(fmt: str, body: bytes, content_type: str = "") -> GatewayResult:
+def parse(fmt: str, body: bytes, content_type: str = "",
+          fhir_max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES) -> GatewayResult:
     """The GatewayResult of one body; never raises (an unexpected failure is a rejection)."""
     try:
         if fmt == "fhir":
-            return parse_fhir(body, max_bytes=common.MAX_BODY_BYTES)
+            return parse_fhir(body, max_bytes=common.MAX_BODY_BYTES, max_entries=fhir_max_entries)
         if fmt == "hl7v2":
             return parse_hl7v2(body, max_bytes=common.MAX_BODY_BYTES)
         return common.parse_vitals_body(body, ndjson="ndjson" in content_type)
@@ -136,6 +157,17 @@ async def read_body(request: web.Request, limit: int = common.MAX_BODY_BYTES) ->
     return None if size > limit else b"".join(chunks)
 
 
+async def _send_and_close(request: web.Request, reply: web.Response) -> web.Response:
+    """Send `reply`, then drop the connection: aiohttp would otherwise linger up to 10 s
+    reading the rest of a slow body, holding the connection the timeout is meant to free."""
+    reply.force_close()
+    await reply.prepare(request)
+    await reply.write_eof()
+    if request.transport is not None:
+        request.transport.close()
+    return reply
+
+
 def _json(body: dict, status: int, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response(body, status=status, headers=headers)
 
@@ -148,14 +180,35 @@ def aiohttp_app(ingest: IngestWeb) -> web.Application:
     return app
 
 
+def apply_header_timeout(faust_web: Any, seconds: float) -> None:
+    """Close connections whose request headers are not complete `seconds` after they open (or
+    after their previous response): slowloris protection for the whole worker web server.
+
+    aiohttp has no separate header-read timeout; its keep-alive timer is it: armed when a
+    connection opens and after each response, it closes the connection if no complete
+    request head arrived by then (a handler in progress, e.g. the console's event stream,
+    is never cut). Faust builds its aiohttp AppRunner without options, default 3630 s,
+    so the option is set on that runner before the server starts.
+    """
+    runner = getattr(faust_web, "_runner", None)
+    kwargs = getattr(runner, "_kwargs", None)
+    if kwargs is None:
+        log.warning("cannot set the HTTP header timeout: Faust's web driver has no aiohttp runner")
+        return
+    kwargs["keepalive_timeout"] = seconds
+
+
 def register(worker: Any) -> None:
     """Mount the ingest routes on the worker's Faust web server."""
     from faust.web import View
 
     settings = worker.settings
-    access = common.IngestAccess.for_listener(settings.ingest_tokens, settings.web_host, "HTTP ingest")
+    limits = IngestLimits.from_env()
+    access = common.IngestAccess.for_listener(settings.ingest_tokens, settings.web_host, "HTTP ingest",
+                                              gateways_file=settings.gateways_file)
     pipeline = common.pipeline_for(worker) if access.configured else None
-    ingest = IngestWeb(pipeline, access)
+    ingest = IngestWeb(pipeline, access, limits)
+    apply_header_timeout(worker.app.web, limits.http_header_timeout_s)
     for path, handler in ingest.routes():
         async def post(view: Any, request: Any, _handler: Any = handler) -> Any:
             return await _handler(request)

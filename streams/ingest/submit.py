@@ -29,8 +29,8 @@ import ipaddress
 import logging
 import os
 import weakref
-from dataclasses import dataclass
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 import orjson
 from aiokafka.errors import KafkaError
@@ -39,7 +39,9 @@ from prometheus_client import Counter
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
 from monitor.limits import MAX_MESSAGE_BYTES
 from monitor.parse import ParseResult, RejectReason, parse_document
+from monitor.timestamps import not_after_ms
 from streams.kafka import DeadLetter
+from streams.ingest.limits import IngestLimits
 from streams.metrics import REGISTRY, REJECTED
 
 log = logging.getLogger("wardwatch.ingest")
@@ -51,9 +53,14 @@ SEND_TIMEOUT_S = 15.0
 RETRY_AFTER_S = 5
 #: Rejections listed in one reply (all are counted and dead-lettered).
 MAX_LISTED_REJECTIONS = 50
+#: Rejections of one input dead-lettered one record each; beyond this they are grouped into
+#: one record per reject code (count + a sample), so 100,000 bad entries are not 100,000 records.
+MAX_LETTERS_PER_INPUT = 20
+#: Room left for the record's key, headers and batch framing under the broker's size limit.
+_RECORD_OVERHEAD_BYTES = 4096
 
 FORMATS = ("vitals", "fhir", "hl7v2", "mllp")
-OUTCOMES = ("accepted", "partial", "rejected", "unauthorized", "not_configured", "oversize", "unavailable",
+OUTCOMES = ("accepted", "partial", "rejected", "unauthorized", "not_configured", "oversize", "unavailable", "timeout",
             "error")
 
 REQUESTS = Counter(
@@ -77,7 +84,26 @@ NOT_CONFIGURED = "ingest not configured: set WARDWATCH_INGEST_TOKENS on the work
 
 
 class Unavailable(Exception):
-    """The broker did not acknowledge in time: tell the sender to retry."""
+    """The broker did not acknowledge in time: tell the sender to retry.
+
+    `maybe_sent` is True once anything was handed to the producer: a send that
+    timed out here may still reach Kafka later, so the sender must be told that
+    a retry can duplicate it (consumers dedupe by patient and sample time).
+    False (the default) for refusals before any send.
+    """
+
+    def __init__(self, message: str, maybe_sent: bool = False, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause  # a known reason fit for the sender (e.g. "the Kafka broker is unreachable")
+        self.maybe_sent = maybe_sent
+
+    def reply_text(self, retry: str = "retry later") -> str:
+        """What the sender is told (HTTP 503 body, MLLP AR text)."""
+        if self.maybe_sent:
+            return (f"Kafka did not acknowledge in time: the input may have been taken; {retry} "
+                    "(a retry can duplicate it, consumers dedupe)")
+        why = f" ({self.cause})" if self.cause else ""
+        return f"Kafka is unavailable{why}: nothing was taken, {retry}"
 
 
 # ---- who may send --------------------------------------------------------------
@@ -98,16 +124,19 @@ def is_loopback_host(host: str) -> bool:
 
 @dataclass(frozen=True)
 class IngestAccess:
+    """Who may send: `WARDWATCH_INGEST_TOKENS` and the named gateways of `WARDWATCH_GATEWAYS_FILE`."""
+
     tokens: tuple[str, ...] = ()
     insecure: bool = False
+    gateways: Any = None  # streams.identity.gateways.GatewaysFile, re-read when it changes
 
     @property
     def configured(self) -> bool:
-        return bool(self.tokens) or self.insecure
+        return bool(self.tokens) or self.insecure or self.gateways is not None
 
     @classmethod
     def for_listener(cls, tokens: Iterable[str], bind_host: str, listener: str,
-                     insecure: bool | None = None) -> "IngestAccess":
+                     insecure: bool | None = None, gateways_file: str = "") -> "IngestAccess":
         """Tokens as configured; the insecure flag only for a loopback-bound listener."""
         tokens = tuple(t for t in tokens if t)
         wanted = insecure_requested() if insecure is None else insecure
@@ -118,17 +147,56 @@ class IngestAccess:
         elif honoured:
             log.warning("%s accepts UNAUTHENTICATED data (WARDWATCH_INGEST_INSECURE=1, loopback %s only)",
                         listener, bind_host)
-        if not tokens and not honoured:
-            log.info("%s not configured (no WARDWATCH_INGEST_TOKENS): it answers 'not configured'", listener)
-        return cls(tokens, honoured)
+        gateways = None
+        if gateways_file:
+            from streams.identity import GatewaysFile
+
+            gateways = GatewaysFile(gateways_file)
+        if not tokens and not honoured and gateways is None:
+            log.info("%s not configured (no WARDWATCH_INGEST_TOKENS or WARDWATCH_GATEWAYS_FILE): it answers "
+                     "'not configured'", listener)
+        return cls(tokens, honoured, gateways)
+
+    def who(self, bearer: str | None) -> str | None:
+        """The sender's name for this bearer token (None: refused).
+
+        A named gateway from the gateways file, else `ingest-token` for a shared
+        `WARDWATCH_INGEST_TOKENS` token, else `insecure` in the loopback demo mode.
+        """
+        from streams.webauth import token_matches
+
+        if self.gateways is not None:
+            try:
+                name = self.gateways.name_for_token(bearer)
+            except (OSError, ValueError) as exc:  # a half-edited file must not open or close the door silently
+                log.error("gateways file unreadable (%s): only WARDWATCH_INGEST_TOKENS are accepted", exc)
+                name = None
+            if name is not None:
+                return name
+        if token_matches(bearer, self.tokens):
+            return "ingest-token"
+        return "insecure" if self.insecure else None
+
+    def mllp_gateway(self, peer: str) -> str | None:
+        """The name of an MLLP peer, or None to refuse it.
+
+        MLLP has nowhere to put a token: when any gateway in the gateways file lists
+        `addresses`, only those networks may connect; otherwise the listener is open
+        as before (network policy decides) and the peer is `mllp`.
+        """
+        if self.gateways is None:
+            return "mllp"
+        try:
+            if not self.gateways.restricts_addresses():
+                return "mllp"
+            return self.gateways.name_for_address(peer)
+        except (OSError, ValueError) as exc:
+            log.error("gateways file unreadable (%s): MLLP connection refused", exc)
+            return None
 
     def allows(self, bearer: str | None) -> bool:
         """Is a request with this bearer token (None: no header) to be accepted?"""
-        if self.insecure:
-            return True
-        from streams.webauth import token_matches
-
-        return token_matches(bearer, self.tokens)
+        return self.who(bearer) is not None
 
 
 # ---- contract JSON bodies ------------------------------------------------------
@@ -137,9 +205,11 @@ _CODE_OF_REASON = {
     RejectReason.NOT_AN_OBJECT: RejectCode.MALFORMED,
     RejectReason.EMPTY_BATCH: RejectCode.MALFORMED,
     RejectReason.MISSING_PATIENT_ID: RejectCode.MISSING_PATIENT_ID,
+    RejectReason.BAD_PATIENT_ID: RejectCode.BAD_PATIENT_ID,
     RejectReason.BAD_TYPE: RejectCode.BAD_VALUE,
     RejectReason.NO_VITAL: RejectCode.BAD_VALUE,
     RejectReason.BAD_TIMESTAMP: RejectCode.BAD_TIMESTAMP,
+    RejectReason.FUTURE_TIMESTAMP: RejectCode.FUTURE_TIMESTAMP,
     RejectReason.IMPOSSIBLE_VALUE: RejectCode.IMPOSSIBLE_VALUE,
     RejectReason.OVERSIZE: RejectCode.OVERSIZE,
 }
@@ -196,8 +266,12 @@ def parse_vitals_body(raw: bytes, ndjson: bool = False) -> GatewayResult:
 
 def _check_document(label: str, doc: Any, original: str, result: GatewayResult) -> None:
     parsed = ParseResult()
-    parse_document(doc, parsed)
+    parse_document(doc, parsed, not_after_ms())  # as the worker will check it (wall clock + tolerance)
     if not parsed.rejections:
+        unwritable = _unwritable(doc)
+        if unwritable is not None:  # found here, not as a failed send reported as "Kafka unavailable"
+            result.rejections.append(EntryRejection(label, unwritable[1], original, unwritable[0]))
+            return
         result.messages.append(doc)
         return
     where = "" if label == MESSAGE_ENTRY else f"{label}: "
@@ -216,6 +290,22 @@ def _check_document(label: str, doc: Any, original: str, result: GatewayResult) 
         code = _CODE_OF_REASON.get(rejection.reason, RejectCode.BAD_VALUE)
         result.rejections.append(EntryRejection(entry, rejection.message, payload, code))
     result.messages.append({**doc, "samples": [s for i, s in enumerate(samples) if i not in bad]})
+
+
+def _unwritable(doc: Any) -> tuple[RejectCode, str] | None:
+    """Why an otherwise valid message cannot be produced as it is (None when it can).
+
+    orjson writes at most 254 levels of nesting (it reads 1024), and the broker
+    takes records up to about MAX_MESSAGE_BYTES: both are facts about the input,
+    so they are 400/413 with a dead letter, not a 503 the sender retries forever.
+    """
+    try:
+        size = len(orjson.dumps(doc))
+    except orjson.JSONEncodeError:
+        return RejectCode.MALFORMED, "message nests JSON deeper than 254 levels: not a vitals message"
+    if size > MAX_MESSAGE_BYTES - _RECORD_OVERHEAD_BYTES:
+        return RejectCode.OVERSIZE, f"message is {size} bytes, limit {MAX_MESSAGE_BYTES - _RECORD_OVERHEAD_BYTES}"
+    return None
 
 
 # ---- replies ---------------------------------------------------------------------
@@ -251,30 +341,57 @@ def http_status(result: GatewayResult) -> int:
     codes = {r.code for r in result.rejections}
     if codes == {RejectCode.OVERSIZE}:
         return 413
-    if codes <= {RejectCode.MALFORMED, RejectCode.BAD_ENCODING}:
+    if codes <= {RejectCode.MALFORMED, RejectCode.BAD_ENCODING, RejectCode.BAD_PATIENT_ID}:
         return 400
     return 422
 
 
-def dead_letters(result: GatewayResult, raw: bytes, source: str) -> list[DeadLetter]:
-    """One DLQ record per unusable entry; a wholly unusable input carries its original bytes."""
+def dead_letters(result: GatewayResult, raw: bytes, source: str, gateway: str | None = None,
+                 most: int = MAX_LETTERS_PER_INPUT) -> list[DeadLetter]:
+    """One DLQ record per unusable entry; a wholly unusable input carries its original bytes.
+
+    More than `most` rejections are grouped: one record per reject code saying how many
+    entries it covers, with the first one's reason and text as the sample (the counts
+    in the metric stay per entry).
+    """
+    if len(result.rejections) > most:
+        return _grouped_letters(result.rejections, source, gateway)
     letters = []
     for rejection in result.rejections:
         payload = raw if rejection.whole_message else rejection.payload.encode("utf-8", errors="replace")
-        labelled = rejection.whole_message or rejection.reason.startswith(rejection.entry)
-        error = rejection.reason if labelled else f"{rejection.entry}: {rejection.reason}"
-        letters.append(DeadLetter(error, rejection.code.value, payload, source, None, None))
+        letters.append(DeadLetter(_entry_error(rejection), rejection.code.value, payload, source, None, None,
+                                  gateway=gateway))
+    return letters
+
+
+def _entry_error(rejection: EntryRejection) -> str:
+    labelled = rejection.whole_message or rejection.reason.startswith(rejection.entry)
+    return rejection.reason if labelled else f"{rejection.entry}: {rejection.reason}"
+
+
+def _grouped_letters(rejections: list[EntryRejection], source: str, gateway: str | None) -> list[DeadLetter]:
+    groups: dict[RejectCode, list[EntryRejection]] = {}
+    for rejection in rejections:
+        groups.setdefault(rejection.code, []).append(rejection)
+    letters = []
+    for code, members in groups.items():
+        first = members[0]
+        error = (f"{len(members)} entries rejected as {code.value} (one record for all; sample "
+                 f"{_entry_error(first)})")
+        payload = first.payload.encode("utf-8", errors="replace")
+        letters.append(DeadLetter(error, code.value, payload, source, None, None, count=len(members),
+                                  gateway=gateway))
     return letters
 
 
 # ---- producing -------------------------------------------------------------------
-async def start_producer(settings: Any) -> Any:
+async def start_producer(settings: Any, send_timeout_s: float = SEND_TIMEOUT_S) -> Any:
     """acks=all, bounded wait; linger 0 because each sender waits for its own ack
     (concurrent requests still share batches while one is in flight)."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=0,
-                                request_timeout_ms=int(SEND_TIMEOUT_S * 1000), client_id="wardwatch-ingest",
+                                request_timeout_ms=int(send_timeout_s * 1000), client_id="wardwatch-ingest",
                                 **settings.security.aiokafka_kwargs())
     try:
         await producer.start()
@@ -291,6 +408,10 @@ class IngestPipeline:
     settings: Any
     producer: Any = None
     _stop: bool = False
+    limits: IngestLimits = field(default_factory=IngestLimits)
+    #: Why Kafka cannot take input now, (for the log, for the sender), ("", "") when it can: ingest refuses
+    #: rather than answer 202 / AA for what the pipeline cannot deliver (the worker's BrokerWatch).
+    kafka_problem: Callable[[], tuple[str, str]] | None = None
 
     @property
     def ready(self) -> bool:
@@ -302,7 +423,7 @@ class IngestPipeline:
         try:
             while self.producer is None and not self._stop:
                 try:
-                    self.producer = await start_producer(self.settings)
+                    self.producer = await start_producer(self.settings, self.limits.send_timeout_s)
                     log.info("ingest producer connected")
                 except (KafkaError, OSError) as exc:
                     log.warning("ingest producer cannot reach Kafka at %s (%s); retrying in %.0f s",
@@ -322,29 +443,38 @@ class IngestPipeline:
             except Exception:
                 log.warning("ingest producer stop failed", exc_info=True)
 
-    async def submit(self, result: GatewayResult, raw: bytes, source: str) -> None:
+    async def submit(self, result: GatewayResult, raw: bytes, source: str, gateway: str | None = None) -> None:
         """Produce messages + dead letters; return once `vitals` has them (else raise Unavailable)."""
         producer = self.producer
         if producer is None:
             raise Unavailable("not connected to Kafka yet")
+        problem, brief = self.kafka_problem() if self.kafka_problem else ("", "")
+        if problem:
+            raise Unavailable(problem, cause=brief)
         topics = self.settings.topics
+        sends: list[Any] = []
+        dlq: list[Any] = []
+        letters = dead_letters(result, raw, source, gateway)
         try:
-            sends = [await producer.send(topics.vitals, orjson.dumps(m), key=str(m["patient_id"]).encode())
-                     for m in result.messages]
-            letters = dead_letters(result, raw, source)
-            dlq = [await producer.send(topics.dlq, letter.to_bytes()) for letter in letters]
-            done = await asyncio.wait_for(asyncio.gather(*sends, *dlq, return_exceptions=True), SEND_TIMEOUT_S)
+            for m in result.messages:
+                sends.append(await producer.send(topics.vitals, orjson.dumps(m), key=str(m["patient_id"]).encode()))
+            for letter in letters:
+                dlq.append(await producer.send(topics.dlq, letter.to_bytes()))
+            done = await asyncio.wait_for(asyncio.gather(*sends, *dlq, return_exceptions=True),
+                                          self.limits.send_timeout_s)
         except Exception as exc:  # timeouts, KafkaError, a producer stopped under us
-            raise Unavailable(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}") from exc
+            # Once a record is queued in the producer it may still be written after we gave up.
+            raise Unavailable(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}",
+                              maybe_sent=bool(sends or dlq)) from exc
         failed = [d for d in done[: len(sends)] if isinstance(d, BaseException)]
         if failed:
-            raise Unavailable(f"Kafka did not acknowledge: {failed[0]!r}")
+            raise Unavailable(f"Kafka did not acknowledge: {failed[0]!r}", maybe_sent=True)
         for letter, outcome in zip(letters, done[len(sends):]):
             if isinstance(outcome, BaseException):
                 log.error("ingest: dead letter from %s not written (%r); its reason went back to the sender",
                           source, outcome)
             else:
-                REJECTED.labels(letter.reason).inc()
+                REJECTED.labels(letter.reason).inc(letter.count)
 
 
 _PIPELINES: "weakref.WeakKeyDictionary[Any, IngestPipeline]" = weakref.WeakKeyDictionary()
@@ -354,12 +484,15 @@ def pipeline_for(worker: Any) -> IngestPipeline:
     """The worker's one pipeline; its producer runs as a Faust task from the first caller on."""
     pipeline = _PIPELINES.get(worker)
     if pipeline is None:
-        pipeline = _PIPELINES[worker] = IngestPipeline(worker.settings)
+        pipeline = _PIPELINES[worker] = IngestPipeline(worker.settings, limits=IngestLimits.from_env())
 
         async def ingest_producer() -> None:
             await pipeline.run()
 
         worker.app.task(ingest_producer)
+        watch = getattr(worker, "broker_watch", None)
+        if watch is not None:
+            pipeline.kafka_problem = lambda: (watch.status.problem(), watch.status.brief())
         checks = getattr(worker, "readiness_checks", None)
         if checks is not None:
             checks["ingest_producer"] = lambda: pipeline.ready

@@ -20,6 +20,25 @@ class BrokerError(RuntimeError):
     pass
 
 
+def set_parent_death_signal() -> None:
+    """In a child before exec (Popen's preexec_fn): receive SIGTERM when the parent dies.
+
+    Linux only (prctl PR_SET_PDEATHSIG); elsewhere a no-op. It is the last line of
+    defence for a broker or demo child whose parent was SIGKILLed and could run
+    no cleanup: without it the child lives on with PPID 1, holding its ports.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -66,7 +85,8 @@ class EmbeddedBroker:
         cmd = [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
                "--storage-engine", "memory://tansu/"]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                        preexec_fn=set_parent_death_signal)
         try:
             wait_for_port(self.host, self.port, timeout)
         except BrokerError:

@@ -38,8 +38,12 @@ class AuditWriter:
             await asyncio.gather(*pending)
 
     async def alert(self, event: AlertEvent, ward: str) -> None:
+        now = _now_ms()
+        # Wall time of an alert is when the worker published it (emitted_at), not when notify read it:
+        # a notify catching up after a restart must not move the page's moment.
         await self._append(AuditRecord(
-            AuditType.ALERT, event.alert_id, event.patient_id, event.ts_ms, _now_ms(), status=event.status.value,
+            AuditType.ALERT, event.alert_id, event.patient_id, event.ts_ms, now, event_ms=event.ts_ms,
+            wall_ms=event.emitted_at_ms or now, status=event.status.value,
             priority=event.priority.value, kind=event.kind, ward=ward, escalation_level=event.escalation_level,
             reasons=event.reasons, by=event.acknowledged_by))
 
@@ -47,16 +51,26 @@ class AuditWriter:
         now = _now_ms()
         r = n.recipient
         await self._append(AuditRecord(
-            AuditType.DELIVERY, n.alert_id, patient_id, now, now, stage=n.stage, recipient=r.key, name=r.name,
-            role=r.role, channel=r.channel, attempt=attempt, outcome=outcome, detail=detail or None,
-            priority=n.priority.value, ward=n.ward))
+            AuditType.DELIVERY, n.alert_id, patient_id, now, now, event_ms=n.ts_ms or None, wall_ms=now,
+            stage=n.stage, recipient=r.key, name=r.name, role=r.role, channel=r.channel, attempt=attempt,
+            outcome=outcome, detail=detail or None, priority=n.priority.value, ward=n.ward))
 
-    async def ack(self, ack: Ack, source: str) -> None:
+    async def escalation(self, alert_id: str, patient_id: str, stage: str, priority: str, ward: str,
+                         why: str, event_ms: int | None = None) -> None:
+        """Notify went up the chain ahead of the timer (e.g. the page before could not be delivered)."""
+        now = _now_ms()
+        await self._append(AuditRecord(AuditType.ESCALATION, alert_id, patient_id, now, now, event_ms=event_ms,
+                                       wall_ms=now, stage=stage, priority=priority, ward=ward, detail=why))
+
+    async def ack(self, ack: Ack, source: str, event_ms: int | None = None) -> None:
+        """`event_ms`: event time of the alert state the person answered (the ack itself has only a wall clock)."""
         now = _now_ms()
         await self._append(AuditRecord(AuditType.ACK, ack.alert_id, ack.patient_id, ack.ts_ms or now, now,
-                                       by=ack.by, action=ack.action.value, source=source))
+                                       event_ms=event_ms, wall_ms=ack.ts_ms or now,
+                                       by=ack.by, action=ack.action.value, source=source, by_user=ack.by_user,
+                                       role=ack.role, auth=ack.auth, channel=ack.source or source))
 
     async def config(self, routing: Routing) -> None:
         now = _now_ms()
-        await self._append(AuditRecord(AuditType.CONFIG, "", "", now, now, routing_sha256=routing.sha256,
+        await self._append(AuditRecord(AuditType.CONFIG, "", "", now, now, wall_ms=now, routing_sha256=routing.sha256,
                                        routing_source=routing.source))

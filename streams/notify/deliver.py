@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -35,7 +35,7 @@ def backoff_s(attempt: int, policy: DeliveryPolicy, rng: random.Random) -> float
 
 
 def _now_text() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Deliverer:
@@ -44,13 +44,21 @@ class Deliverer:
         self.channels, self.state, self.audit = channels, state, audit
         self.producer, self.dlq_topic, self.policy = producer, dlq_topic, policy
         self.rng = random.Random()
+        self.inflight: set[str] = set()  # dedupe keys being sent now (a resumed page and its replay)
 
     async def deliver(self, n: Notification, event: AlertEvent) -> Outcome | None:
         """Send until accepted or given up; None when it was already done before (a replay)."""
         channel = self.channels[n.recipient.channel]
-        if self.state.done(n.dedupe_key):
+        if self.state.done(n.dedupe_key) or n.dedupe_key in self.inflight:
             metrics.DELIVERIES.labels(channel.name, "duplicate").inc()
             return None
+        self.inflight.add(n.dedupe_key)
+        try:
+            return await self._attempts(n, event, channel)
+        finally:
+            self.inflight.discard(n.dedupe_key)
+
+    async def _attempts(self, n: Notification, event: AlertEvent, channel: Channel) -> Outcome:
         for attempt in range(1, self.policy.max_attempts + 1):
             started = time.perf_counter()
             result = await channel.send(n)

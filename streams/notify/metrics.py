@@ -75,7 +75,7 @@ def init_channels(channels: list[str]) -> None:
             DELIVERIES.labels(channel, outcome)
 
 
-def serve(port: int) -> None:
+def serve(port: int, host: str = "0.0.0.0") -> None:
     """Serve /metrics on `port` (with process metrics, as the worker's registry has)."""
     from prometheus_client import ProcessCollector
 
@@ -83,4 +83,4 @@ def serve(port: int) -> None:
         ProcessCollector(registry=REGISTRY)
     except ValueError:
         pass  # already registered
-    start_http_server(port, registry=REGISTRY)
+    start_http_server(port, addr=host, registry=REGISTRY)

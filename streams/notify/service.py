@@ -6,6 +6,14 @@ does not hold up another patient's page), record delivery state, flush the
 audit writes, and only then commit the offsets. A crash anywhere before the
 commit replays the batch, and the durable dedupe keys skip what was done.
 Escalation timers run beside the loop on the wall clock from the first page.
+
+The chase is decided and saved (durably, with the pages it means to send)
+*before* any delivery starts, and deliveries run outside the alert's lock:
+so the timers see the chase from the moment of the first page whatever a
+slow or failing gateway is doing, and a restart resumes the pages whose
+delivery had not finished. A page that cannot be delivered (retries
+exhausted, gateway down) moves the chase up one step at once, with an
+`escalation` audit record saying why (docs/failure-behaviour.md).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from typing import Any, Awaitable
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -22,9 +31,11 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from alerts.acks import Ack, parse_ack
+from alerts.audit import Outcome, stage_text
 from alerts.model import Status
 from alerts.notification import AlertEvent, build_notification, parse_alert_event
-from alerts.routing import Chase, Page, Recipient, Routing, advance, due_page, escalate, first_page, start_chase
+from alerts.routing import (Chase, Page, Recipient, Routing, advance, due_page, escalate, first_page, page_step,
+                            stage_name, start_chase)
 from streams.config import Settings
 from streams.kafka import consumer, producer
 from streams.notify import metrics
@@ -73,6 +84,7 @@ class Notifier:
         self.offsets = OffsetTracker()
         self.tails: dict[str, asyncio.Task] = {}  # last queued task per alert id
         self.failure: BaseException | None = None
+        self._background: set[asyncio.Task] = set()  # page deliveries started by timers or at start-up
         self.state: DeliveryState
         self.audit: AuditWriter
         self.deliverer: Deliverer
@@ -97,6 +109,7 @@ class Notifier:
             metrics.READY.set(1)
             metrics.OPEN_CHASES.set(len(self.state.chases))
             timers = asyncio.create_task(self._timers(stop))
+            self._resume_unfinished()
             log.info("notify consuming %s and %s as group %s (routing %s sha256:%s)", topics.alerts, topics.acks,
                      self.options.group_id, self.routing.source, self.routing.sha256[:12])
             await self._consume(cons, stop)
@@ -106,6 +119,9 @@ class Notifier:
                 if task:
                     task.cancel()
             await asyncio.gather(*(t for t in (timers, follower) if t), return_exceptions=True)
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
             if cons:
                 await cons.stop()
             await self.audit.flush()
@@ -159,12 +175,15 @@ class Notifier:
             await asyncio.wait([previous])
         try:
             item = await self._parse(record)
+            deliver: Awaitable[None] | None = None
             if item is not None:
                 async with self.locks[item[1].alert_id]:
                     if isinstance(item[1], Ack):
                         await self._on_ack(item[1], item[0])
                     else:
-                        await self._on_alert(item[1])
+                        deliver = await self._on_alert(item[1])
+            if deliver is not None:  # outside the lock: timers and acks of this alert go on meanwhile
+                await deliver
         except Exception as exc:  # Kafka down mid-write: stop uncommitted, a restart replays this message
             log.exception("handling %s@%d:%d failed", record.topic, record.partition, record.offset)
             self.failure = self.failure or exc
@@ -190,68 +209,144 @@ class Notifier:
         return replace(event, ward=event.ward or self.wards.ward(pid) or self.routing.default_ward,
                        bed=event.bed or self.wards.bed(pid))
 
-    async def _on_alert(self, event: AlertEvent) -> None:
+    async def _on_alert(self, event: AlertEvent) -> Awaitable[None] | None:
+        """Decide (and save) what to page for this alert message; the caller delivers it, lock released."""
         event = self._locate(event)
         await self.audit.alert(event, event.ward or "")
         chase = self.state.chases.get(event.alert_id)
         now = _now_ms()
         if event.status in (Status.ACKNOWLEDGED, Status.RESOLVED):
-            await self._close(chase, event, now)
-            return
+            return await self._close(chase, event, now)
         if event.emitted_at_ms and self.options.max_age_s and now - event.emitted_at_ms > self.options.max_age_s * 1000:
             log.info("alert %s emitted %.0f s ago: audited, not paged", event.alert_id,
                      (now - event.emitted_at_ms) / 1000)
-            return
+            return None
         if chase is None:  # (an `escalated` seen first, e.g. notify started late, goes straight to its step)
             chase = start_chase(event.alert_id, event.patient_id, event.ward or "", event.priority, event.ts_ms, now)
         if event.status is Status.ESCALATED:
             chase, page = escalate(self.routing, chase, event.priority, event.escalation_level, now)
         else:
             page = first_page(self.routing, chase, now)  # for a replayed `raised`, dedupe skips what was sent
-        await self._page(advance(chase, page), event, page)
+        return self._deliver_page(await self._decide(advance(chase, page), event, page))
 
-    async def _page(self, chase: Chase, event: AlertEvent, page: Page) -> None:
+    async def _decide(self, chase: Chase, event: AlertEvent, page: Page) -> "_PageJob":
+        """Save the chase with this page before any delivery (call under the alert's lock): from here on the
+        escalation timers count, whatever the delivery does, and a restart resumes the page."""
         if not page.recipients:
             await self.deliverer.dead_letter(None, f"nobody on call for ward {chase.ward} at {chase.priority.value} "
                                              "priority: check the rota", "no_recipient", alert_id=chase.alert_id)
-        await self._send(event, page.stage, page.reason, page.recipients)
-        await self.state.save_chase(chase.with_paged([r.key for r in page.recipients]), event)
+        await self.state.save_chase(chase.with_paged([r.key for r in page.recipients]), event,
+                                    tuple((page.stage, page.reason, r.key) for r in page.recipients))
         metrics.OPEN_CHASES.set(len(self.state.chases))
+        return _PageJob(event, page)
 
-    async def _send(self, event: AlertEvent, stage: str, why: str, recipients: tuple[Recipient, ...]) -> None:
+    async def _deliver_page(self, job: "_PageJob") -> None:
+        """Deliver a decided page; if nobody on it could be reached, go up the chain now."""
+        outcomes = await self._send(job.event, job.page.stage, job.page.reason, job.page.recipients)
+        if outcomes and all(o is Outcome.UNDELIVERABLE for o in outcomes):
+            await self._escalate_undeliverable(job)
+
+    async def _escalate_undeliverable(self, job: "_PageJob") -> None:
+        """A page that cannot be delivered is itself a reason to page the next step (audited with why)."""
+        alert_id, failed = job.event.alert_id, job.page
+        async with self.locks[alert_id]:
+            chase = self.state.chases.get(alert_id)
+            if chase is None or chase.acked_ms is not None or chase.step > failed.step:
+                return  # acknowledged, closed, or already further up the chain
+            chain = self.routing.chain(chase.ward, chase.priority)
+            step = failed.step + 1
+            names = ", ".join(r.name for r in failed.recipients)
+            if step >= len(chain):
+                log.error("alert %s: %s to %s could not be delivered and the chain has no further step",
+                          alert_id, stage_text(failed.stage), names)
+                return
+            why = f"{stage_text(failed.stage)} to {names} could not be delivered"
+            page = page_step(self.routing, chase, step, _now_ms(), stage_name(step, chase.priority), why)
+            log.warning("alert %s: %s; escalating to step %d now", alert_id, why, page.step)
+            known = self.state.events.get(alert_id)
+            await self.audit.escalation(alert_id, chase.patient_id, page.stage, chase.priority.value, chase.ward, why,
+                                        event_ms=known.ts_ms if known else None)
+            job = await self._decide(advance(chase, page), self.state.events.get(alert_id, job.event), page)
+            await self.audit.flush()
+        self._spawn(self._deliver_page(job))
+
+    def _spawn(self, coro: Any) -> None:
+        """Run a page delivery beside the loop (a timer must not wait for a gateway's retries)."""
+        task = asyncio.create_task(self._guarded(coro))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _guarded(self, coro: Any) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Kafka down mid-write: stop; the restart resumes the saved page
+            log.exception("a page delivery failed")
+            self.failure = self.failure or exc
+
+    def _resume_unfinished(self) -> None:
+        """Pages decided before a restart whose delivery had not finished: deliver them now (dedupe skips
+        what went out; a replayed alert message sending the same page waits on the in-flight one)."""
+        resumed = 0
+        for alert_id, chase in list(self.state.chases.items()):
+            event = self.state.events.get(alert_id)
+            if event is None or chase.acked_ms is not None:
+                continue
+            by_stage: dict[tuple[str, str], list[Recipient]] = {}
+            for stage, why, key in self.state.unfinished(alert_id):
+                recipient = self.routing.recipient(key)
+                if recipient is not None:
+                    by_stage.setdefault((stage, why), []).append(recipient)
+            for (stage, why), recipients in by_stage.items():
+                step = int(stage.split("-")[1]) if stage.startswith("escalated-") else 0
+                self._spawn(self._deliver_page(_PageJob(event, Page(alert_id, step, stage, why, tuple(recipients)))))
+                resumed += 1
+        if resumed:
+            log.info("resuming %d pages whose delivery had not finished before the restart", resumed)
+
+    async def _send(self, event: AlertEvent, stage: str, why: str,
+                    recipients: tuple[Recipient, ...]) -> list[Outcome | None]:
         notes = []
         for r in recipients:
             channel = self.channels[r.channel]
             notes.append(build_notification(event, stage, r, channel.redaction, self.routing.console_url,
                                             event.ward or "", why))
-        await asyncio.gather(*(self.deliverer.deliver(n, event) for n in notes))
+        return list(await asyncio.gather(*(self.deliverer.deliver(n, event) for n in notes)))
 
-    async def _close(self, chase: Chase | None, event: AlertEvent, now: int) -> None:
-        """Stop chasing; tell whoever was paged (once: after `acknowledged`, `resolved` tells only the rest)."""
+    async def _close(self, chase: Chase | None, event: AlertEvent, now: int) -> Awaitable[None] | None:
+        """Stop chasing now (saved, under the lock); return the stand-down to deliver once the lock is released
+        (once: after `acknowledged`, `resolved` tells only the rest)."""
         if chase is None:
-            return
+            return None
         labels = (chase.priority.value, chase.ward)
         elapsed = max(0.0, (event.ts_ms - chase.raised_ts_ms) / 1000)
         if chase.acked_ms is None:
             if event.status is Status.ACKNOWLEDGED:
                 metrics.TIME_TO_ACK.labels(*labels).observe(elapsed)
             chase = replace(chase, acked_ms=event.ts_ms)
+            await self.state.save_chase(chase, self.state.events.get(chase.alert_id, event))  # no timer pages now
         told = [k for k in chase.paged if self.state.done(f"{chase.alert_id}|{Status.ACKNOWLEDGED.value}|{k}")]
         keys = sorted(chase.paged - frozenset(told)) if event.status is Status.RESOLVED else sorted(chase.paged)
         paged = tuple(r for r in (self.routing.recipient(k) for k in keys) if r)
+        return self._stand_down(chase, event, paged, now, elapsed)
+
+    async def _stand_down(self, chase: Chase, event: AlertEvent, paged: tuple[Recipient, ...], now: int,
+                          elapsed: float) -> None:
+        """Tell whoever was paged; a resolved alert's chase is closed after (a crash before re-tells)."""
         await self._send(event, event.status.value, "stand down", paged)
         if event.status is Status.RESOLVED:
-            metrics.TIME_TO_RESOLVE.labels(*labels).observe(elapsed)
-            await self.state.close_chase(chase.alert_id, now)
+            async with self.locks[chase.alert_id]:
+                metrics.TIME_TO_RESOLVE.labels(chase.priority.value, chase.ward).observe(elapsed)
+                await self.state.close_chase(chase.alert_id, now)
             self.locks.pop(chase.alert_id, None)
-        else:
-            await self.state.save_chase(chase, self.state.events.get(chase.alert_id, event))
         metrics.OPEN_CHASES.set(len(self.state.chases))
 
     # ---- acks --------------------------------------------------------------
     async def _on_ack(self, ack: Ack, source: str) -> None:
         """An ack from staff stops the chase at once (the worker's `acknowledged` follows)."""
-        await self.audit.ack(ack, source)
+        known = self.state.events.get(ack.alert_id)
+        await self.audit.ack(ack, source, event_ms=known.ts_ms if known else None)
         chase = self.state.chases.get(ack.alert_id)
         if chase is None or chase.acked_ms is not None:
             return
@@ -271,18 +366,31 @@ class Notifier:
                 except Exception:
                     log.exception("pruning the delivery state failed (retried in %d s)", _PRUNE_EVERY_S)
             for alert_id in list(self.state.chases):
+                if self.locks[alert_id].locked():
+                    continue  # being decided right now: the next tick looks again (never wait behind it)
                 try:
                     await self._tick(alert_id)
                 except Exception:  # a timer must never die: the next tick retries
                     log.exception("escalation timer of alert %s failed", alert_id)
 
     async def _tick(self, alert_id: str) -> None:
+        job = None
         async with self.locks[alert_id]:
             chase = self.state.chases.get(alert_id)
             page = due_page(self.routing, chase, _now_ms()) if chase else None
             if chase and page:
-                await self._page(advance(chase, page), self.state.events[alert_id], page)
+                job = await self._decide(advance(chase, page), self.state.events[alert_id], page)
                 await self.audit.flush()
+        if job is not None:
+            self._spawn(self._deliver_page(job))
+
+
+@dataclass(frozen=True, slots=True)
+class _PageJob:
+    """A page decided and saved with its chase, to be delivered."""
+
+    event: AlertEvent
+    page: Page
 
 
 def _alert_key(raw: bytes | None) -> str:
@@ -295,9 +403,12 @@ def _alert_key(raw: bytes | None) -> str:
 
 
 def _group_timeouts(settings: Settings) -> dict[str, int]:
-    """Short group timeouts for the embedded broker, so a restarted notify takes over in seconds."""
+    """The worker's group liveness settings (a restarted or surviving notify takes over in seconds, as a
+    worker does); shorter still on the embedded broker in tests."""
     if not settings.fast_rebalance:
-        return {}
+        return {"session_timeout_ms": int(settings.session_timeout_s * 1000),
+                "heartbeat_interval_ms": int(settings.heartbeat_interval_s * 1000),
+                "rebalance_timeout_ms": int(settings.rebalance_timeout_s * 1000)}
     return {"session_timeout_ms": 6000, "heartbeat_interval_ms": 500, "rebalance_timeout_ms": 3000,
             "max_poll_interval_ms": 60000}
 

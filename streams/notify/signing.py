@@ -12,7 +12,9 @@ import time
 
 TIMESTAMP_HEADER = "X-Wardwatch-Timestamp"
 SIGNATURE_HEADER = "X-Wardwatch-Signature"
-DELIVERY_HEADER = "X-Wardwatch-Delivery"  # idempotency key: alert_id|stage|person/channel
+#: Same as the signed body's `delivery_id`; the header itself is NOT signed, so a receiver
+#: de-duplicates on the body's id (examples/webhook_receiver.py).
+DELIVERY_HEADER = "X-Wardwatch-Delivery"
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -30,4 +32,8 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str, tolerance
         return False
     if abs((now if now is not None else time.time()) - ts) > tolerance_s:
         return False
-    return hmac.compare_digest(sign(secret, ts, body), signature or "")
+    try:
+        given = (signature or "").encode("ascii")  # compare_digest raises TypeError on non-ASCII str
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(sign(secret, ts, body).encode("ascii"), given)

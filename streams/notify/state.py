@@ -53,8 +53,13 @@ def _event_from_wire(doc: dict[str, Any]) -> AlertEvent:
                          "reasons": tuple(doc["reasons"])})
 
 
-def chase_to_wire(chase: Chase, event: AlertEvent) -> dict[str, Any]:
-    return {"alert_id": chase.alert_id, "patient_id": chase.patient_id, "ward": chase.ward,
+#: A page decided but maybe not yet delivered: (stage, why, recipient key). Saved with its chase before
+#: any delivery starts, so a restart resumes it (its dedupe key says whether it already went out).
+Pending = tuple[str, str, str]
+
+
+def chase_to_wire(chase: Chase, event: AlertEvent, pending: tuple[Pending, ...] = ()) -> dict[str, Any]:
+    return {"pending": [list(p) for p in pending], "alert_id": chase.alert_id, "patient_id": chase.patient_id, "ward": chase.ward,
             "priority": chase.priority.value, "raised_ts_ms": chase.raised_ts_ms, "started_ms": chase.started_ms,
             "step": chase.step, "paged": sorted(chase.paged), "acked_ms": chase.acked_ms,
             "event": _event_to_wire(event)}
@@ -74,6 +79,7 @@ class DeliveryState:
         self.events: dict[str, AlertEvent] = {}  # latest alert message of each chase: the text of its pages
         self.keys_of: dict[str, set[str]] = {}  # alert_id -> its delivery keys (what prune tombstones)
         self.finished: dict[str, int] = {}  # alert_id -> wall ms its chase closed on `resolved`
+        self.pending: dict[str, tuple[Pending, ...]] = {}  # alert_id -> pages decided, delivery maybe unfinished
 
     async def load(self, settings: Settings) -> None:
         """Replay the whole state topic (last value per key wins, as compaction would keep)."""
@@ -84,8 +90,11 @@ class DeliveryState:
                 if record.value is None:
                     self.chases.pop(alert_id, None)
                     self.events.pop(alert_id, None)
+                    self.pending.pop(alert_id, None)
                 else:
-                    self.chases[alert_id], self.events[alert_id] = chase_from_wire(orjson.loads(record.value))
+                    doc = orjson.loads(record.value)
+                    self.chases[alert_id], self.events[alert_id] = chase_from_wire(doc)
+                    self.pending[alert_id] = tuple(tuple(p) for p in doc.get("pending", ()))  # type: ignore[misc]
             elif key.endswith(_DONE):
                 alert_id = key[: -len(_DONE)]
                 if record.value is None:
@@ -109,14 +118,22 @@ class DeliveryState:
         self.keys_of.setdefault(_alert_of(key), set()).add(key)
         await self.producer.send_and_wait(self.topic, orjson.dumps({"outcome": outcome, "at": at}), key=key.encode())
 
-    async def save_chase(self, chase: Chase, event: AlertEvent) -> None:
+    def unfinished(self, alert_id: str) -> tuple[Pending, ...]:
+        """Pages of this alert decided earlier whose delivery has not finished (no outcome recorded)."""
+        return tuple(p for p in self.pending.get(alert_id, ()) if not self.done(f"{alert_id}|{p[0]}|{p[2]}"))
+
+    async def save_chase(self, chase: Chase, event: AlertEvent, add: tuple[Pending, ...] = ()) -> None:
+        """Write the chase (and its unfinished pages plus `add`) and wait for Kafka to have it."""
+        pending = tuple(dict.fromkeys(self.unfinished(chase.alert_id) + add))
         self.chases[chase.alert_id], self.events[chase.alert_id] = chase, event
-        await self.producer.send_and_wait(self.topic, orjson.dumps(chase_to_wire(chase, event)),
+        self.pending[chase.alert_id] = pending
+        await self.producer.send_and_wait(self.topic, orjson.dumps(chase_to_wire(chase, event, pending)),
                                           key=(chase.alert_id + _CHASE).encode())
 
     async def close_chase(self, alert_id: str, now_ms: int) -> None:
         """Stop chasing (the alert resolved at wall `now_ms`) and start the clock after which `prune` forgets it."""
         self.events.pop(alert_id, None)
+        self.pending.pop(alert_id, None)
         if self.chases.pop(alert_id, None) is not None:
             await self.producer.send_and_wait(self.topic, None, key=(alert_id + _CHASE).encode())
         self.finished[alert_id] = now_ms
@@ -126,7 +143,7 @@ class DeliveryState:
         """Tombstone the delivery keys of alerts resolved at least `keep_ms` ago; returns how many alerts."""
         old = [a for a, at in self.finished.items() if now_ms - at >= keep_ms and a not in self.chases]
         for alert_id in old:
-            keys = sorted(self.keys_of.pop(alert_id, ())) + [alert_id + _DONE]
+            keys = [*sorted(self.keys_of.pop(alert_id, ())), alert_id + _DONE]
             for key in keys:
                 self.outcomes.pop(key, None)
                 await self.producer.send(self.topic, None, key=key.encode())

@@ -46,7 +46,8 @@ from alerts.model import Alert, Priority, Status
 from streams import metrics
 from streams.worker import fastlane
 from streams.config import Settings
-from streams.kafka import DeadLetter
+from streams.kafka import BrokerWatch, DeadLetter
+from streams.worker.waiting import WaitReporter
 from streams.worker import (ACK_TAG, OUT_ALERT, VITALS_TAG, Outcome, Processor, Staged, partition_for,
                                utc_now_text)
 
@@ -187,8 +188,16 @@ def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
         broker_commit_interval=1.0,
         broker_credentials=faust_credentials(settings),
     )
+    # Group liveness from settings (default session 6 s, heartbeat 1 s, rebalance 10 s): Faust's own
+    # defaults (60 s / 3 s / 60 s) left a SIGKILLed worker's patients unwatched for over a minute.
+    # Heartbeats come from the consumer's own thread (AIOKafkaConsumerThread), so a busy event loop
+    # does not miss them.
+    conf.update(broker_session_timeout=settings.session_timeout_s,
+                broker_heartbeat_interval=settings.heartbeat_interval_s,
+                broker_rebalance_timeout=settings.rebalance_timeout_s,
+                consumer_group_instance_id=settings.group_instance_id)
     if settings.fast_rebalance:
-        # The embedded broker: join the group in ~1 s instead of ~30 s.
+        # Tests on the embedded broker: join the group in ~1 s.
         conf.update(broker_rebalance_timeout=2.0, broker_session_timeout=6.0, broker_heartbeat_interval=0.5)
     return conf
 
@@ -207,6 +216,7 @@ class CheckpointSensor(Sensor):
 
     def on_rebalance_start(self, app: Any) -> dict:
         self.worker.synced = False
+        self.worker.report_waiting()
         return {"time_start": time.monotonic()}
 
     def on_rebalance_return(self, app: Any, state: dict) -> None:
@@ -237,15 +247,20 @@ class Worker:
             key_type=bytes, value_type=bytes,
             schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         )
-        self.processor = Processor(load_policy(settings.config_path), partitions, self._load, outbox=True)
+        self.processor = Processor(load_policy(settings.config_path), partitions, self._load, outbox=True,
+                                   future_tolerance_s=settings.future_tolerance_s)
         self.positions: dict[int, int] = {}
         self.synced = False  # recovered patients loaded since the last rebalance
+        self.waiting = WaitReporter(settings)
+        self._wait_task: asyncio.Future | None = None
         self.alerts_delivered = 0
         self._lag_labels: set[int] = set()
+        #: Broker reachable and every topic present (docs/failure-behaviour.md); gates /readyz and ingest.
+        self.broker_watch = BrokerWatch(settings, partitions, f"{settings.app_id}-{TABLE_NAME}-changelog")
         self._background: set[asyncio.Future] = set()
         #: Parts that must be up before /readyz says so (e.g. the ingest producer: a gateway
         #: sent to a "ready" worker must not get "Kafka unavailable" back).
-        self.readiness_checks: dict[str, Callable[[], bool]] = {}
+        self.readiness_checks: dict[str, Callable[[], bool]] = {"kafka": self.broker_watch.ok}
         _PROBE_KWARGS.clear()
         _PROBE_KWARGS.update(bootstrap_servers=settings.bootstrap_servers, **settings.security.aiokafka_kwargs())
         self.app.agent(self.input_topic, name="wardwatch.vitals")(self._vitals_agent)
@@ -253,6 +268,7 @@ class Worker:
             fastlane.install(self.app, (topics.vitals, self.repartition_name), self._lane_record)
         self.app.agent(self.acks_topic, name="wardwatch.acks")(self._acks_agent)
         self.app.timer(1.0)(self._tick)
+        self.app.task(self._watch_broker)
         self.add_page("/healthz", self._healthz)
         self.add_page("/readyz", self._readyz)
         self.app.monitor  # ensure monitor exists before adding sensors
@@ -444,6 +460,40 @@ class Worker:
                  letter.reason)
 
     # ---- timers and endpoints --------------------------------------------
+    async def _watch_broker(self) -> None:
+        await self.broker_watch.run()
+
+    def report_waiting(self) -> None:
+        """A rebalance started: say at once what the worker waits for, then every few seconds until it is
+        processing again (a silent minute looked like a hang)."""
+        log.info("not processing while the consumer group rebalances: %s", self.waiting.rebalance_text())
+        if self._wait_task is None or self._wait_task.done():
+            self.waiting.since = time.monotonic()
+            self._wait_task = asyncio.ensure_future(self._report_until_ready())
+
+    async def _report_until_ready(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self.ready():
+                self.waiting.done()
+                return
+            self.waiting.report(self.wait_reason())
+
+    def wait_reason(self) -> str:
+        """What stands between this worker and processing, in words for the log and /readyz."""
+        app = self.app
+        if not self.assigned_partitions() or app.rebalancing:
+            return self.waiting.rebalance_text()
+        if app.in_recovery or not app.tables.recovery.completed.is_set():
+            return "recovering patient state from the changelog topic"
+        problem = self.broker_watch.status.problem()
+        if problem:
+            return problem
+        pending = sorted(name for name, check in self.readiness_checks.items() if not check())
+        if pending:
+            return "waiting for " + ", ".join(pending)
+        return "loading recovered patients"
+
     async def _tick(self) -> None:
         # Timers only run for patients this worker owns: not while partitions move.
         if self.synced and not self.app.rebalancing:
@@ -505,7 +555,8 @@ class Worker:
 
     async def _readyz(self, web: Any, request: Any) -> Any:
         ready = self.ready()
-        body = {"ready": ready, "patients": len(self.processor.engines),
+        body = {"ready": ready, "reason": "" if ready else self.wait_reason(),
+                "kafka_problem": self.broker_watch.status.problem(), "patients": len(self.processor.engines),
                 "waiting_for": sorted(name for name, check in self.readiness_checks.items() if not check()),
                 "partitions": sorted(self.assigned_partitions()), "pending_outputs": self.processor.pending()}
         return web.json(body, status=200 if ready else 503)

@@ -42,6 +42,7 @@ from alerts.engine import PatientEngine
 from alerts.model import Alert
 from alerts.policy import AckError
 from monitor.parse import RejectReason, parse_message
+from monitor.timestamps import future_tolerance_s as configured_future_tolerance_s
 
 from streams.kafka import DeadLetter
 
@@ -120,10 +121,16 @@ class Outcome:
 
 class Processor:
     def __init__(self, book: PolicyBook, partitions: int, load: Callable[[str], bytes | None],
-                 outbox: bool = False) -> None:
+                 outbox: bool = False, future_tolerance_s: float | None = None) -> None:
         """`outbox`: keep staged outputs until `delivered()` (the worker does; a caller that
-        never confirms delivery, like a benchmark loop, leaves it off)."""
+        never confirms delivery, like a benchmark loop, leaves it off).
+
+        `future_tolerance_s`: samples dated more than this ahead of the wall clock are dead-lettered
+        (`future_timestamp`) before they reach an engine, and timers never run past wall clock +
+        tolerance; default WARDWATCH_FUTURE_TOLERANCE_S or 120 s."""
         self.book = book
+        self.future_tolerance_ms = int(1000 * (future_tolerance_s if future_tolerance_s is not None
+                                               else configured_future_tolerance_s()))
         self.use_outbox = outbox
         self.partitions = partitions
         self.load = load
@@ -212,7 +219,9 @@ class Processor:
     def handle_vitals(self, raw: bytes, topic: str, partition: int | None, offset: int | None,
                       route: bool = True) -> Outcome:
         out = Outcome()
-        result = parse_message(raw)
+        # Against this process's wall clock, per message (time.time() is ~50 ns): input may never move a
+        # patient's clock past now + tolerance, whatever path it came by (docs/failure-behaviour.md).
+        result = parse_message(raw, int(time.time() * 1000) + self.future_tolerance_ms)
         pid = result.patient_id
         if pid is not None and route and partition is not None and partition_for(pid, self.partitions) != partition:
             out.forward_to = pid
@@ -226,8 +235,15 @@ class Processor:
         if offset is not None and offset <= engine.offsets.get(source, -1):
             out.duplicate = True  # already in the checkpoint we recovered from
             return out
-        for sample in result.samples:
+        for index, sample in enumerate(result.samples):
             out.alerts.extend(engine.process(sample))
+            if engine.detector_error is not None:
+                # The ward's detector raised on this sample: NEWS2 and the hard limits still
+                # ran on it; the sample goes to the dead-letter topic so the failure is seen.
+                error, engine.detector_error = engine.detector_error, None
+                reason = RejectReason.DETECTOR_ERROR.value
+                out.dead_letters.append(DeadLetter(f"{reason}: sample {index}: {error}", reason, raw, topic,
+                                                   partition, offset))
         out.samples = len(result.samples)
         out.newest_ts_ms = max(s.ts_ms for s in result.samples)
         if offset is not None:
@@ -279,13 +295,21 @@ class Processor:
         """
         grace = TIMER_GRACE_S if grace_s is None else grace_s
         alerts: list[Alert] = []
+        ceiling = int(wall_now * 1000) + self.future_tolerance_ms
         for pid, engine in self.engines.items():
             if engine.last_ts is None:
                 continue
             silent = wall_now - self.last_wall.get(pid, wall_now)
             if silent < grace:
                 continue
-            changes = engine.tick(engine.last_ts + int(silent * 1000))
+            # Never past wall clock + tolerance: a timer-driven change (a signal-loss resolve, an
+            # escalation) must not carry a time ahead of the ward's clock.
+            at = engine.last_ts + int(silent * 1000)
+            if at > ceiling:
+                at = ceiling
+                if engine.last_ts > ceiling:
+                    continue  # state from before the future check: its own time is ahead; wait for the ward
+            changes = engine.tick(at)
             if changes:
                 alerts.extend(changes)
                 self.dirty.add(pid)

@@ -9,7 +9,7 @@ with its reason.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -34,7 +34,7 @@ def batches(pid: str, items: list[dict], size: int = 60) -> list[tuple[bytes, by
 
 
 def ack(alert_id: str, pid: str) -> tuple[bytes, bytes]:
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     doc = {"alert_id": alert_id, "patient_id": pid, "by": "nurse.kim", "action": "acknowledge", "ts": now}
     return pid.encode(), orjson.dumps(doc)
 
@@ -61,9 +61,9 @@ def test_ack_over_kafka_stops_escalation_and_unknown_acks_go_to_the_dlq(broker, 
     # Stamped in event time, not the nurse's wall clock.
     assert acknowledged[0]["ts"].startswith("2025-11-25")
 
-    letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: any(l.get("reason") == "unknown_alert"
-                                                                           for l in rs))
-    unknown = [l for l in letters if l.get("reason") == "unknown_alert"]
+    letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: any(r.get("reason") == "unknown_alert"
+                                                                           for r in rs))
+    unknown = [r for r in letters if r.get("reason") == "unknown_alert"]
     assert len(unknown) == 1 and "phys-000000000000deadbeef" in unknown[0]["error"]
     assert orjson.loads(unknown[0]["payload"])["by"] == "nurse.kim"  # the original ack, for follow-up
 

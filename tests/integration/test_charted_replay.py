@@ -47,19 +47,25 @@ def test_real_charted_stays_page_through_the_worker_as_the_evaluator_replays_the
         accepted += len(samples)
         rejected += sum(bad.values())
         marks = run_engine(pid, EngineConfig(), samples, stays[pid].end_ms)
-        expected += [(pid, m.kind.value, m.priority.value, m.ts_ms) for m in marks
-                     if m.status is Status.RAISED and m.kind.physiological]
+        expected += [
+            (pid, m.kind.value, m.priority.value, m.ts_ms)
+            for m in marks
+            if m.status is Status.RAISED and m.kind.physiological
+        ]
     assert rejected >= 1 and len(expected) >= 4  # the slice still holds what this test is about
     produce_sync(broker.bootstrap, "vitals", [m for pid in STAYS for m in _messages(data.messages[pid])])
     worker.wait_metric("wardwatch_samples_processed_total", accepted, timeout=120)
     letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: len(rs) >= rejected)
-    assert len(letters) == rejected and all("impossible" in l["error"] or "must" in l["error"] for l in letters)
+    assert len(letters) == rejected and all("impossible" in d["error"] or "must" in d["error"] for d in letters)
 
     def raises(records: list[dict]) -> list[tuple]:
         from monitor.timestamps import parse_ts
 
-        return sorted((r["patient_id"], r["kind"], r["priority"], parse_ts(r["ts"])) for r in records
-                      if r["status"] == "raised" and r["kind"] in PHYSIOLOGICAL)
+        return sorted(
+            (r["patient_id"], r["kind"], r["priority"], parse_ts(r["ts"]))
+            for r in records
+            if r["status"] == "raised" and r["kind"] in PHYSIOLOGICAL
+        )
 
     alerts = consume_sync(broker.bootstrap, "alerts", lambda rs: len(raises(rs)) >= len(expected), timeout=60)
     assert raises(alerts) == sorted(expected)
@@ -67,20 +73,29 @@ def test_real_charted_stays_page_through_the_worker_as_the_evaluator_replays_the
 
 # ---- the charted-data targets ------------------------------------------------------------
 
-CALM = {"heart_rate": 72, "resp_rate": 15, "spo2": 97, "systolic_bp": 124, "temperature": 36.8,
-        "on_oxygen": False, "consciousness": "A"}
+CALM = {
+    "heart_rate": 72,
+    "resp_rate": 15,
+    "spo2": 97,
+    "systolic_bp": 124,
+    "temperature": 36.8,
+    "on_oxygen": False,
+    "consciousness": "A",
+}
 NEWS2_7 = {**CALM, "resp_rate": 25, "heart_rate": 115, "systolic_bp": 105, "temperature": 38.6}  # 3+2+1+1
 NEWS2_5 = {**CALM, "resp_rate": 22, "heart_rate": 112, "temperature": 38.4}  # 2+2+1
 SINGLE_3 = {**CALM, "resp_rate": 8}  # 3, nothing else
 
 
 def _sets(pid: str, every_h: float, values: list[dict]) -> list[dict]:
-    return [{"patient_id": pid, "device_id": "obs-monitor-1", "ts": T0 + int(i * every_h * H), **v}
-            for i, v in enumerate(values)]
+    return [
+        {"patient_id": pid, "device_id": "obs-monitor-1", "ts": T0 + int(i * every_h * H), **v}
+        for i, v in enumerate(values)
+    ]
 
 
 def _news2(values: dict) -> tuple[int, str]:
-    score = score_news2(**{k: v for k, v in values.items()})
+    score = score_news2(**dict(values.items()))
     return score.total, str(score.band)
 
 
@@ -101,13 +116,17 @@ def test_hourly_observation_sets_page_with_the_chart_bands_and_a_calm_chart_page
     def paged(records: list[dict]) -> set[str]:
         return {r["patient_id"] for r in records if r["kind"] in PHYSIOLOGICAL}
 
-    alerts = consume_sync(broker.bootstrap, "alerts", lambda rs: {"OBS-HIGH", "OBS-MEDIUM", "OBS-RED"} <= paged(rs),
-                          timeout=30)
+    alerts = consume_sync(
+        broker.bootstrap, "alerts", lambda rs: {"OBS-HIGH", "OBS-MEDIUM", "OBS-RED"} <= paged(rs), timeout=30
+    )
     from monitor.timestamps import parse_ts
 
     def on_first_set(pid: str) -> list[dict]:
-        return [a for a in alerts if a["patient_id"] == pid and a["kind"] in PHYSIOLOGICAL
-                and parse_ts(a["ts"]) == first[pid]]
+        return [
+            a
+            for a in alerts
+            if a["patient_id"] == pid and a["kind"] in PHYSIOLOGICAL and parse_ts(a["ts"]) == first[pid]
+        ]
 
     assert any(a["priority"] == "high" for a in on_first_set("OBS-HIGH")), alerts
     assert any(a["priority"] == "medium" for a in on_first_set("OBS-MEDIUM")), alerts

@@ -80,15 +80,15 @@ def wait_for(fn, timeout: float = 60.0, what: str = "condition"):
 def test_console_shows_a_new_alert_live_and_acknowledges_it(broker, worker_factory, driver):
     from selenium.webdriver.common.by import By
 
-    worker = worker_factory(WARDWATCH_INGEST_TOKENS=TOKEN)
+    worker = worker_factory(WARDWATCH_CONSOLE_TOKENS=TOKEN, WARDWATCH_INGEST_TOKENS="ingest-only")
     base = f"http://127.0.0.1:{worker.web_port}"
     ARTIFACTS.mkdir(exist_ok=True)
 
     # Login: the token in the URL becomes an HttpOnly cookie and leaves the address bar.
     driver.get(f"{base}/console?token={TOKEN}")
     assert driver.current_url == f"{base}/console"
-    cookie = driver.get_cookie("wardwatch_token")
-    assert cookie and cookie["httpOnly"] and cookie["value"] == TOKEN
+    cookie = driver.get_cookie("wardwatch_session")
+    assert cookie and cookie["httpOnly"] and TOKEN not in cookie["value"]  # a session, not the credential
     wait_for(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-conn") == "conn-live",
              30, "the live stream")
     assert driver.find_element(By.ID, "empty").is_displayed()
@@ -173,7 +173,7 @@ def test_standalone_console_sees_every_partition_publishes_acks_and_stops_prompt
          "kind": "news2", "ts": "2025-11-25T10:30:00.000Z", "reasons": []}))])
     port = free_port()
     log = open(tmp_path / "console.log", "ab")
-    env = {**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": broker.bootstrap, "WARDWATCH_INGEST_TOKENS": "a,t0ken"}
+    env = {**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": broker.bootstrap, "WARDWATCH_CONSOLE_TOKENS": "a,t0ken"}
     proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "console", "--port", str(port)], env=env,
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -181,7 +181,8 @@ def test_hostile_input_is_refused_with_a_reason_and_dead_lettered(broker, worker
     acks = mllp_session(mllp_port, [], raw=(FIXTURES / "mllp_truncated.bin").read_bytes())
     assert sorted(msa(a)[1] for a in acks) == ["AA", "AR", "AR"], acks
     assert all("truncated" in msa(a)[3] for a in acks if msa(a)[1] == "AR")
-    wrong, missing = mllp_session(mllp_port, [fixture_hl7("hl7_wrong_encoding.hl7"), fixture_hl7("hl7_missing_pid.hl7")])
+    wrong, missing = mllp_session(mllp_port,
+                                  [fixture_hl7("hl7_wrong_encoding.hl7"), fixture_hl7("hl7_missing_pid.hl7")])
     assert msa(wrong)[1] == "AR" and "encoding characters" in msa(wrong)[3]
     assert msa(missing)[1:4] == ["AE", "MSG00003", "message has no PID segment"]
 
@@ -191,7 +192,8 @@ def test_hostile_input_is_refused_with_a_reason_and_dead_lettered(broker, worker
     assert post(worker.web_port, "/ingest/hl7v2", body, token=None)[0] == 401
     status, reply = post(worker.web_port, "/ingest/vitals", b"[" + b" " * 2_000_000 + b"]")
     assert status == 413 and "larger than 1048576" in reply["error"]
-    status, reply = post(worker.web_port, "/ingest/hl7v2", fixture_hl7("hl7_missing_pid.hl7"), content_type="text/plain")
+    status, reply = post(worker.web_port, "/ingest/hl7v2", fixture_hl7("hl7_missing_pid.hl7"),
+                         content_type="text/plain")
     assert status == 422 and reply["ack_code"] == "AE" and reply["error"] == "message has no PID segment"
     status, reply = post(worker.web_port, "/ingest/vitals", b"{not json")
     assert status == 400 and "not valid JSON" in reply["error"]

@@ -68,13 +68,13 @@ class Gateway:
         return [r for r in self.received if r.status == 200]
 
     def pages(self) -> dict[str, Received]:
-        """What a gateway shows humans: one page per delivery id (its idempotency key)."""
+        """What a gateway shows humans: one page per delivery id of the signed body (the header is unsigned)."""
         out: dict[str, Received] = {}
         for r in self.accepted():
-            out.setdefault(r.delivery_id, r)
+            out.setdefault(r.body["delivery_id"], r)
         return out
 
-    def start(self) -> "Gateway":
+    def start(self) -> Gateway:
         ready = threading.Event()
         self.loop = asyncio.new_event_loop()
 
@@ -152,10 +152,11 @@ class NotifyProcess:
                     "WARDWATCH_FAST_REBALANCE": "1", "WARDWATCH_APP_ID": "wardwatch-test"}
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "NotifyProcess":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "notify", "--tick", "0.2"], env=self.env,
-                                     cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def start(self) -> NotifyProcess:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "notify", "--tick", "0.2"],
+                                         env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"notify exited {self.proc.returncode}:\n{self.log()}"

@@ -134,3 +134,32 @@ def test_batch_lane_publishes_exactly_what_the_faust_agent_path_publishes(broker
     assert any(a[0] == sick and a[2] == "raised" for a in outputs["1"][0])
     assert not any(a[0] == well for a in outputs["1"][0])
     assert len(outputs["1"][1]) == 1
+
+
+def test_unknown_detector_in_policy_stops_the_worker_at_start_naming_it(broker, worker_factory, tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[wards.icu]\ndetector = "half-space-tree"\n', encoding="utf-8")
+    w = worker_factory(start=False, WARDWATCH_CONFIG=str(policy))
+    w.start(wait_ready=0)
+    assert w.proc.wait(timeout=60) == 2
+    assert "unknown detector 'half-space-tree'" in w.log() and "[wards.icu]" in w.log()
+
+
+def test_a_detector_that_raises_dead_letters_the_sample_and_other_patients_go_on(broker, worker_factory, tmp_path):
+    """The policy names a test detector that raises for one patient: that patient's samples go to the
+    DLQ with reason detector_error (NEWS2 still pages for them), the other patient is detected as usual."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text('detector = "tests.failing_detector:make"\n', encoding="utf-8")
+    w = worker_factory(WARDWATCH_CONFIG=str(policy))
+    bad = [{"ts": T0 + i * 5000, "heart_rate": 135, "spo2": 90, "resp_rate": 26} for i in range(40)]
+    produce_sync(broker.bootstrap, "vitals", batches("MRN-BOOM-1", bad, size=20)
+                 + batches("MRN-2", drifting_patient("MRN-2")))
+    letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: len(rs) >= 40)
+    assert len(letters) == 40 and all("detector_error" in l["error"] for l in letters)
+    assert all("RuntimeError: deliberate test failure" in l["error"] for l in letters)
+    alerts = consume_sync(broker.bootstrap, "alerts",
+                          lambda rs: {a["patient_id"] for a in rs} >= {"MRN-BOOM-1", "MRN-2"}, timeout=120)
+    boom = [a for a in alerts if a["patient_id"] == "MRN-BOOM-1"]
+    assert boom and all(a["kind"] != "anomaly" for a in boom)  # NEWS2 7+ still pages without the detector
+    assert any(a["detector"] and a["detector"]["name"] == "failing-test" for a in alerts if a["patient_id"] == "MRN-2")
+    assert w.proc.poll() is None

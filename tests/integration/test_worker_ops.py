@@ -10,8 +10,8 @@ import urllib.request
 import orjson
 import pytest
 
-from streams.kafka.broker import EmbeddedBroker, free_port
 from streams.config import Settings
+from streams.kafka.broker import EmbeddedBroker, free_port
 from tests.conftest import WorkerProcess, produce_sync
 
 pytestmark = pytest.mark.integration

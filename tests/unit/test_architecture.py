@@ -35,13 +35,14 @@ GROUND = frozenset({"streams", "streams.config", "streams.logs", "streams.metric
 #: streams package -> streams packages it may import (besides the ground floor, monitor and alerts).
 ALLOWED: dict[str, frozenset[str]] = {
     "streams.kafka": frozenset(),
+    "streams.identity": frozenset(),
     "streams.worker": frozenset({"streams.kafka"}),
-    "streams.ingest": frozenset({"streams.kafka"}),
-    "streams.console": frozenset({"streams.kafka"}),
+    "streams.ingest": frozenset({"streams.kafka", "streams.identity"}),
+    "streams.console": frozenset({"streams.kafka", "streams.identity"}),
     "streams.notify": frozenset({"streams.kafka"}),
     "streams.bench": frozenset({"streams.kafka", "streams.worker"}),
     "streams.cli": frozenset({"streams.kafka", "streams.worker", "streams.ingest", "streams.console",
-                              "streams.notify", "streams.bench"}),
+                              "streams.notify", "streams.bench", "streams.identity"}),
 }
 
 

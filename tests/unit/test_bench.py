@@ -92,7 +92,7 @@ def test_probe_message_raises_an_alert_within_its_one_message() -> None:
 
 
 def test_table_lists_every_key_with_its_verdict() -> None:
-    results = {key: 1.0 for key in KEYS}
+    results = dict.fromkeys(KEYS, 1.0)
     text = table(results, {"ratio": "note"})
     assert len(text.splitlines()) == len(KEYS) + 2
     assert "MISSED" in verdict("ratio", 0.5) and "met" in verdict("ratio", 0.9)

@@ -38,7 +38,7 @@ def test_streams_come_at_the_shape_interval(period):
 
 
 def test_one_minute_keeps_one_streamed_sample_a_minute():
-    spec, samples = shaped(DataShape(sampling_s=60))
+    _spec, samples = shaped(DataShape(sampling_s=60))
     n = len(streamed(samples))
     assert abs(n - SPEC.hours * 60) <= 2
     assert min(np.diff([s.ts_ms for s in streamed(samples)])) > 1000  # never two in one bin
@@ -65,7 +65,9 @@ def test_bursts_move_hr_spo2_and_rr_together_and_only_flagged_ones_carry_motion(
     bursts = draw_bursts(rng, base, plan, shape)
     assert bursts
     dirty = apply_bursts(clean, bursts)
-    inside = [(c, d) for c, d in zip(clean, dirty) if any(b.start_ms <= c.ts_ms < b.end_ms for b in bursts)]
+    inside = [
+        (c, d) for c, d in zip(clean, dirty, strict=False) if any(b.start_ms <= c.ts_ms < b.end_ms for b in bursts)
+    ]
     assert inside
     for c, d in inside:
         assert BURST_HR[0] - 1 <= d.heart_rate - c.heart_rate <= BURST_HR[1] + 1 or d.heart_rate == 250

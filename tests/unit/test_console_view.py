@@ -137,7 +137,21 @@ def test_hub_fans_out_alerts_and_chart_updates_and_drops_a_slow_browser():
     pushed = queue.get_nowait()
     assert pushed.startswith(b"event: vitals\n") and b"MRN-1" in pushed and queue.empty()
     for i in range(SUBSCRIBER_QUEUE + 1):
-        hub.broadcast(b"x")
+        hub.broadcast("vitals", {"patient_id": "x"})
     assert queue not in hub.subscribers
     items = [queue.get_nowait() for _ in range(queue.qsize())]
     assert items[-1] is None  # the stream handler ends; the browser reconnects for a snapshot
+
+
+def test_future_dated_points_are_not_plotted_and_do_not_push_real_points_off_the_chart():
+    import time
+
+    view = ConsoleView(window_s=600, step_s=30, future_tolerance_s=60)
+    now = int(time.time() * 1000)
+    view.apply_vitals({"patient_id": "P", "ts": "9999-12-31T23:59:59Z", "heart_rate": 70})
+    view.apply_vitals({"patient_id": "P", "ts": now + 3_600_000, "heart_rate": 71})
+    view.apply_vitals({"patient_id": "P", "samples": [{"ts": now - 60_000, "heart_rate": 120},
+                                                      {"ts": now + 30_000, "heart_rate": 121}]})
+    points = view.chart("P")["heart_rate"]
+    assert [v for _, v in points] == [120.0, 121.0]  # within the tolerance is plotted; beyond is not
+    assert max(t for t, _ in points) <= now + 60_000

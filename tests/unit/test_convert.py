@@ -88,7 +88,8 @@ def test_fhir_ndjson_and_clean_files_exit_zero(capsys) -> None:
 
 
 def test_contract_json_is_checked_like_the_worker_does(capsys) -> None:
-    body = b'{"patient_id": "MRN-1", "ts": 1764064800000, "heart_rate": 80}\n{"patient_id": "MRN-1", "ts": 1764064800000, "spo2": 140}\n'
+    body = (b'{"patient_id": "MRN-1", "ts": 1764064800000, "heart_rate": 80}\n'
+            b'{"patient_id": "MRN-1", "ts": 1764064800000, "spo2": 140}\n')
     code, messages, err = convert(capsys, "--from", "vitals", stdin=body)
     assert code == 1 and len(messages) == 1
     assert "rejected line 2: impossible_value: spo2 140 is outside physical possibility" in err

@@ -20,7 +20,7 @@ def test_the_ward_from_nursing_input_picks_the_ward_settings(tmp_path):
     path.write_text('[[wards.resp.thresholds]]\nname = "spo2_critical"\nlimit = 90\nclear = 92\n', encoding="utf-8")
     book = load_policy(path)
     resp, general = PatientEngine(PID, book), PatientEngine("MRN-2", book)
-    feed(resp, [sample(0, ward="resp")] + span(5, WARM_S))
+    feed(resp, [sample(0, ward="resp"), *span(5, WARM_S)])
     warm(general)
     assert resp.ward == "resp" and resp.config is book.for_ward("resp")
     dip = span(WARM_S, WARM_S + 100, step_s=1, spo2=88.0)
@@ -32,7 +32,7 @@ def test_the_ward_from_nursing_input_picks_the_ward_settings(tmp_path):
 
 def test_spo2_scale_2_from_nursing_input_moves_the_hypoxaemia_limit():
     copd, other = PatientEngine(PID), PatientEngine("MRN-2")
-    feed(copd, [sample(0, spo2_scale=2, spo2=92.0)] + span(5, WARM_S, spo2=92.0))
+    feed(copd, [sample(0, spo2_scale=2, spo2=92.0), *span(5, WARM_S, spo2=92.0)])
     assert feed(other, span(0, WARM_S, spo2=92.0)) == []
     dip = span(WARM_S, WARM_S + 100, step_s=1, spo2=83.0)
     assert of(feed(copd, dip), Status.RAISED) == []

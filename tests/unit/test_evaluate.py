@@ -8,7 +8,6 @@ import io
 import orjson
 import pytest
 
-from alerts.engine import PatientEngine
 from alerts.evaluation.aggregate import Spread, aggregate_policy
 from alerts.evaluation.fixed_limits import fixed_limit_alarms
 from alerts.evaluation.policies import EngineConfig, Policy, engine_config
@@ -97,7 +96,8 @@ def test_technical_and_non_raise_statuses_never_detect():
 
 def _stepped(minute: float, priority: Priority, status: Status = Status.ESCALATED, level: int = 0) -> Alert:
     extra = {"escalation_level": level} if level else {}
-    return Alert("open-1", "MRN1234567", "wear-1", status, priority, Kind.ANOMALY, START + int(minute * MIN), extra=extra)
+    return Alert("open-1", "MRN1234567", "wear-1", status, priority, Kind.ANOMALY, START + int(minute * MIN),
+                 extra=extra)
 
 
 def test_an_open_alert_stepping_up_a_priority_in_the_window_detects():

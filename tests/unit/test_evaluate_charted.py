@@ -3,6 +3,7 @@ and on hand-built charts with known answers."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import orjson
@@ -27,11 +28,19 @@ def chart(hour: float, **vitals: object) -> VitalSample:
     return VitalSample("p1", "chart", T0 + int(hour * H), **vitals)  # type: ignore[arg-type]
 
 
-CALM = dict(heart_rate=72.0, resp_rate=16.0, systolic_bp=125.0, temperature=36.8, spo2=97.0,
-            on_oxygen=False, consciousness=Consciousness.A)
+CALM = {
+    "heart_rate": 72.0,
+    "resp_rate": 16.0,
+    "systolic_bp": 125.0,
+    "temperature": 36.8,
+    "spo2": 97.0,
+    "on_oxygen": False,
+    "consciousness": Consciousness.A,
+}
 
 
 # ---- the committed slice -------------------------------------------------------
+
 
 def test_slice_loads_both_outcomes_in_time_order():
     data = load_dataset(SLICE)
@@ -54,12 +63,13 @@ def test_slice_impossible_values_are_rejected_by_the_contract_parser_and_counted
 
 
 def test_limit_keeps_the_first_stays():
-    assert [s.patient_id for s in load_dataset(SLICE, limit=3).stays] == \
-        [s.patient_id for s in load_dataset(SLICE).stays[:3]]
+    assert [s.patient_id for s in load_dataset(SLICE, limit=3).stays] == [
+        s.patient_id for s in load_dataset(SLICE).stays[:3]
+    ]
 
 
 def test_a_missing_dataset_says_what_to_do(tmp_path):
-    with pytest.raises(DatasetError, match="stays.csv"):
+    with pytest.raises(DatasetError, match=r"stays\.csv"):
         load_dataset(tmp_path)
     (tmp_path / "stays.csv").write_text("who,what\n")
     with pytest.raises(DatasetError, match="missing column"):
@@ -67,7 +77,7 @@ def test_a_missing_dataset_says_what_to_do(tmp_path):
 
 
 def test_replay_of_the_slice_writes_report_json_and_plot(tmp_path):
-    report = run_charted(SLICE, tmp_path, workers=1, stream=open("/dev/null", "w"))
+    report = run_charted(SLICE, tmp_path, workers=1, stream=io.StringIO())
     assert report.stays == 48 and report.deaths == 16
     assert report.rejected.get("impossible_value", 0) >= 1
     assert report.accepted + sum(report.rejected.values()) <= report.sets
@@ -97,6 +107,7 @@ def test_cli_replays_a_dataset_and_refuses_a_missing_one(tmp_path, capsys):
 
 # ---- NEWS2 on every charted set ------------------------------------------------
 
+
 def test_chart_news2_pages_on_the_first_set_with_the_band_priority():
     samples = [
         chart(0, **CALM),
@@ -107,7 +118,10 @@ def test_chart_news2_pages_on_the_first_set_with_the_band_priority():
     ]
     marks, highest = chart_news2_alerts(samples)
     assert [(m.status, m.priority, (m.ts_ms - T0) // H) for m in marks] == [
-        (Status.RAISED, Priority.MEDIUM, 1), (Status.ESCALATED, Priority.HIGH, 2), (Status.RESOLVED, Priority.HIGH, 4)]
+        (Status.RAISED, Priority.MEDIUM, 1),
+        (Status.ESCALATED, Priority.HIGH, 2),
+        (Status.RESOLVED, Priority.HIGH, 4),
+    ]
     assert highest == 8
 
 
@@ -120,6 +134,7 @@ def test_chart_news2_single_red_score_is_a_low_alert_and_old_values_expire():
 
 # ---- per-stay outcome and AUROC -------------------------------------------------
 
+
 def mark(hour: float, status: Status, priority: Priority, alert_id: str = "a", kind: Kind = Kind.NEWS2) -> AlertMark:
     return AlertMark(alert_id, kind, status, priority, T0 + int(hour * H))
 
@@ -127,18 +142,22 @@ def mark(hour: float, status: Status, priority: Priority, alert_id: str = "a", k
 def test_an_alert_open_when_the_window_begins_counts_for_it():
     opened = [mark(2, Status.RAISED, Priority.MEDIUM)]
     assert medium_open_since(opened, T0 + 24 * H)
-    closed = opened + [mark(10, Status.RESOLVED, Priority.MEDIUM)]
+    closed = [*opened, mark(10, Status.RESOLVED, Priority.MEDIUM)]
     assert not medium_open_since(closed, T0 + 24 * H)
     low = [mark(30, Status.RAISED, Priority.LOW)]
     assert not medium_open_since(low, T0 + 24 * H)
-    stepped = low + [mark(31, Status.ESCALATED, Priority.MEDIUM)]
+    stepped = [*low, mark(31, Status.ESCALATED, Priority.MEDIUM)]
     assert medium_open_since(stepped, T0 + 24 * H)
 
 
 def test_summary_counts_episodes_pages_and_the_highest_level():
-    alerts = [mark(1, Status.RAISED, Priority.LOW), mark(2, Status.ESCALATED, Priority.HIGH),
-              mark(3, Status.ESCALATED, Priority.HIGH), mark(4, Status.RESOLVED, Priority.HIGH),
-              mark(5, Status.RAISED, Priority.LOW, "t", Kind.TECHNICAL)]
+    alerts = [
+        mark(1, Status.RAISED, Priority.LOW),
+        mark(2, Status.ESCALATED, Priority.HIGH),
+        mark(3, Status.ESCALATED, Priority.HIGH),
+        mark(4, Status.RESOLVED, Priority.HIGH),
+        mark(5, Status.RAISED, Priority.LOW, "t", Kind.TECHNICAL),
+    ]
     out = summarise_alerts("x", alerts, T0 + 24 * H)
     # the step-up to high is a page; the second `escalated` at high is a no-ack reminder
     assert (out.episodes, out.pages, out.escalations, out.technical, out.max_level) == (1, 2, 1, 1, 3)
@@ -163,6 +182,38 @@ def test_a_stay_replays_through_every_policy():
 
     stay = data.stays[0]
     run = replay_stay(StayTask(stay, tuple(data.messages[stay.patient_id]), policy_configs()))
-    assert [o.policy for o in run.outcomes] == ["fixed_limits", "news2_chart", "news2_only", "detector_only",
-                                                 "wardwatch"]
+    assert [o.policy for o in run.outcomes] == [
+        "fixed_limits",
+        "news2_chart",
+        "news2_only",
+        "detector_only",
+        "wardwatch",
+    ]
     assert run.accepted > 0
+
+
+# ---- the converter from the Challenge's own files -------------------------------
+
+
+def test_converter_turns_challenge_records_into_the_replay_input(tmp_path):
+    from alerts.evaluation.charted.physionet2012 import convert
+
+    src = tmp_path / "src"
+    (src / "set-a").mkdir(parents=True)
+    (src / "set-a" / "140001.txt").write_text(
+        "Time,Parameter,Value\n00:00,RecordID,140001\n00:00,ICUType,3\n00:07,HR,88\n00:07,GCS,9\n"
+        "00:07,MechVent,1\n00:37,NISysABP,0\n00:37,SysABP,95\n01:07,RespRate,22\n01:07,Temp,-17.8\n"
+    )
+    (src / "Outcomes-a.txt").write_text(
+        "RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n140001,14,6,9,3,1\n"
+    )
+    convert(src, tmp_path / "out")
+    data = load_dataset(tmp_path / "out")
+    [stay] = data.stays
+    assert stay.patient_id == "p12-140001" and stay.died
+    docs = data.messages["p12-140001"]
+    assert [(d["ts"] - T0) // 60_000 for d in docs] == [7, 37, 67]
+    assert docs[0]["consciousness"] == "V" and docs[0]["on_oxygen"] is True
+    assert docs[1]["systolic_bp"] == 0.0  # cuff as charted, impossible: the parser's to reject
+    samples, rejected = parse_sets(tuple(docs))
+    assert rejected == {"impossible_value": 2} and len(samples) == 1

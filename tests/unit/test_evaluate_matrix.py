@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import orjson
 import pytest
 
 from alerts.evaluation.detectors import UnknownDetector, detector_configs, register
 from alerts.evaluation.matrix import Split, build_cells, run_matrix
-from alerts.evaluation.matrix.run import CellPolicy, CellResult
+from alerts.evaluation.matrix.results import CellPolicy, CellResult
 from alerts.evaluation.policies import EngineConfig
 
 
@@ -49,8 +50,16 @@ def test_cell_target_needs_both_recall_and_false_rate():
 
 def test_a_small_matrix_runs_end_to_end_with_a_registered_detector(tmp_path):
     register("test-strict", lambda base: dataclasses.replace(base, anomaly_threshold=0.9))
-    report = run_matrix(tmp_path, patients=2, hours=3.0, sampling=(60.0, 3600.0), split=Split.DEV, workers=1,
-                        detectors=detector_configs(["test-strict"]), stream=open("/dev/null", "w"))
+    report = run_matrix(
+        tmp_path,
+        patients=2,
+        hours=3.0,
+        sampling=(60.0, 3600.0),
+        split=Split.DEV,
+        workers=1,
+        detectors=detector_configs(["test-strict"]),
+        stream=io.StringIO(),
+    )
     assert [c.sampling_s for c in report.cells] == [60.0, 3600.0] * 5
     assert report.policies == ("fixed_limits", "news2_only", "wardwatch", "wardwatch[test-strict]")
     for cell in report.cells:
@@ -74,5 +83,18 @@ def test_an_unknown_detector_name_is_refused_with_what_is_known():
 def test_cli_refuses_an_unknown_detector(capsys):
     from streams.cli import main
 
-    with pytest.raises(SystemExit, match="unknown|cannot run"):
+    with pytest.raises(SystemExit, match=r"unknown|cannot run"):
         main(["evaluate", "--matrix", "--detectors", "no-such-detector"])
+
+
+def test_progress_redraws_a_few_times_a_second_not_per_task():
+    from alerts.evaluation.parallel import Progress
+
+    out = io.StringIO()
+    progress = Progress("replay", 4000, out, unit="stays")
+    for _ in range(4000):
+        progress.step()
+    text = out.getvalue()
+    assert text.count("\r") < 50  # 4,000 stays in well under a second: a handful of redraws
+    assert "4000/4000 stays (100 %)" in text.rsplit("\r", 1)[1]  # the last state is always shown
+    assert text.endswith("\n")

@@ -27,7 +27,7 @@ class FakePipeline:
         self.fail = fail
         self.submitted: list[tuple[GatewayResult, bytes, str]] = []
 
-    async def submit(self, result: GatewayResult, raw: bytes, source: str) -> None:
+    async def submit(self, result: GatewayResult, raw: bytes, source: str, gateway: str | None = None) -> None:
         if self.fail:
             raise common.Unavailable("broker down")
         self.submitted.append((result, raw, source))

@@ -147,7 +147,7 @@ def test_expired_is_in_chart_order_and_mixed_with_used() -> None:
     "limit", [0, -1, 1.5, True, "300000", None]
 )
 def test_freshness_rejects_non_positive_or_non_int_limits(limit: object) -> None:
-    with pytest.raises(ValueError, match="Freshness.spo2"):
+    with pytest.raises(ValueError, match=r"Freshness\.spo2"):
         Freshness(spo2=limit)  # type: ignore[arg-type]
 
 
@@ -318,8 +318,8 @@ BAD_STATES = [
     [],
     [STATE_VERSION],
     LatestVitals().to_state()[:-1],
-    [2] + LatestVitals().to_state()[1:],
-    [True] + LatestVitals().to_state()[1:],
+    [2, *LatestVitals().to_state()[1:]],
+    [True, *LatestVitals().to_state()[1:]],
     _state_with("heart_rate", "72"),
     _state_with("heart_rate", True),
     _state_with("heart_rate", 72.0, ts=None),

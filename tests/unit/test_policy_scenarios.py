@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from alerts.config import PolicyConfig
 from alerts.engine import PatientEngine
-from alerts.model import EpisodeClass, Kind, Priority, Status
 from alerts.ids import episode_id
+from alerts.model import EpisodeClass, Kind, Priority, Status
 from tests.unit.test_policy_support import PID, T0, WARM_S, at_s, feed, of, sample, span, warm
 
 PHYSIOLOGICAL = {Kind.NEWS2, Kind.ANOMALY, Kind.THRESHOLD}

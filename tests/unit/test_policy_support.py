@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable
+from collections.abc import Iterable
 
 from alerts.engine import PatientEngine
 from alerts.model import Alert, Status

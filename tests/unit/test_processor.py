@@ -119,3 +119,33 @@ def test_wall_clock_timers_wait_for_the_patients_data_to_stop():
     assert proc.tick(last + 5) == [] and engine.to_bytes() == before  # data still flowing: untouched
     changes = proc.tick(last + 3600)  # an hour of silence: escalations and signal loss happen
     assert changes and {a.status.value for a in changes} & {"escalated", "raised"}
+
+
+def test_future_dated_samples_are_dead_lettered_before_the_engine_and_later_data_still_counts():
+    import time
+
+    proc = Processor(BOOK, 1, lambda _: None, future_tolerance_s=60)
+    now = int(time.time() * 1000)
+    future = orjson.dumps({"patient_id": "MRN-8", "samples": [{"ts": "9999-12-31T23:59:59Z", "heart_rate": 70},
+                                                              {"ts": now - 5000, "heart_rate": 72}]})
+    out = proc.handle_vitals(future, "vitals", 0, 1)
+    assert [d.reason for d in out.dead_letters] == ["future_timestamp"] and out.samples == 1
+    assert "sample 0" in out.dead_letters[0].error
+    assert proc.engines["MRN-8"].last_ts == now - 5000  # the patient's clock did not move ahead
+    out = proc.handle_vitals(orjson.dumps({"patient_id": "MRN-8", "ts": now, "heart_rate": 74}), "vitals", 0, 2)
+    assert out.samples == 1 and proc.engines["MRN-8"].last_ts == now  # a later real sample is not "late"
+
+
+def test_timers_never_run_past_wall_clock_plus_tolerance():
+    proc = Processor(BOOK, 1, lambda _: None, future_tolerance_s=60)
+    run(proc, "MRN-7", 0, 100)  # an open episode, event time in 2025
+    wall = proc.last_wall["MRN-7"]
+    # Timer-driven changes never carry a time beyond wall clock + tolerance.
+    changes = proc.tick(wall + 10 * 365 * 86400)
+    ceiling = int((wall + 10 * 365 * 86400) * 1000) + 60_000
+    assert changes and all(a.ts_ms <= ceiling for a in changes)
+    engine = proc.engines["MRN-7"]
+    engine.last_ts = 253_402_300_799_000  # a state written before the check, clock in year 9999
+    assert proc.tick(wall + 10 * 365 * 86400 + 10) == []  # never a change dated in year 9999
+    engine.last_ts = int(wall * 1000) + 7_200_000  # two hours ahead
+    assert proc.tick(wall + 600) == []

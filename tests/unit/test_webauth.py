@@ -16,11 +16,13 @@ def req(headers: dict[str, str] | None = None, path: str = "/console") -> object
     return make_mocked_request("GET", path, headers=headers or {})
 
 
-def test_bearer_and_cookie_are_accepted_and_compared_exactly():
+def test_bearer_is_accepted_and_compared_exactly_and_a_cookie_never_carries_a_token():
     tokens = ("alpha", "t0ken")
     assert webauth.check_token(req({"Authorization": "Bearer t0ken"}), tokens)
     assert webauth.check_token(req({"Authorization": "bearer  alpha "}), tokens)
-    assert webauth.check_token(req({"Cookie": f"{webauth.COOKIE_NAME}=t0ken"}), tokens)
+    # #15.14: the cookie is a session, never a credential: a cookie holding a token is not accepted.
+    assert not webauth.check_token(req({"Cookie": f"{webauth.COOKIE_NAME}=t0ken"}), tokens)
+    assert not webauth.check_token(req({"Cookie": "wardwatch_token=t0ken"}), tokens)
     assert not webauth.check_token(req({"Authorization": "Bearer t0ke"}), tokens)
     assert not webauth.check_token(req({"Authorization": "Basic t0ken"}), tokens)
     assert not webauth.check_token(req({"Authorization": "Bearer "}), tokens)
@@ -39,10 +41,41 @@ def test_query_token_only_through_query_token_and_nothing_without_configured_tok
 def test_cookie_is_httponly_and_strict():
     from aiohttp import web
 
-    resp = webauth.set_token_cookie(web.Response(), "t0ken", secure=True)
+    resp = webauth.set_session_cookie(web.Response(), "v1.1.ab.cd", secure=True)
     morsel = resp.cookies[webauth.COOKIE_NAME]
-    assert morsel.value == "t0ken"
+    assert morsel.value == "v1.1.ab.cd"
     assert morsel["httponly"] and morsel["secure"] and morsel["samesite"] == "Strict"
+
+
+def test_sessions_are_signed_expire_and_end_when_their_token_is_removed():
+    sessions = webauth.ConsoleSessions(("t0ken", "other"), secret=b"s" * 32, max_age_s=60)
+    value = sessions.issue("t0ken", now=1000)
+    assert "t0ken" not in value
+    assert sessions.valid(value, now=1059)
+    assert not sessions.valid(value, now=1061)  # expired
+    expires, fingerprint = value.split(".")[1:3]
+    forged = f"v1.{int(expires) + 9999}.{fingerprint}.{value.rsplit('.', 1)[1]}"
+    assert not sessions.valid(forged, now=1000)  # a changed expiry breaks the signature
+    assert not webauth.ConsoleSessions(("t0ken",), secret=b"x" * 32).valid(value, now=1000)  # other secret
+    assert not webauth.ConsoleSessions(("other",), secret=b"s" * 32).valid(value, now=1000)  # token rotated out
+    for junk in ("", "v1", "v1.a.b.c", "v2.1.2.3", "\udcff", "x" * 5000):
+        assert not sessions.valid(junk, now=1000)
+
+
+def test_secure_follows_x_forwarded_proto_only_from_a_trusted_proxy():
+    https = {"X-Forwarded-Proto": "https"}
+    from_client = SimpleNamespace(remote="203.0.113.9", headers=https, secure=False)
+    from_proxy = SimpleNamespace(remote="10.0.0.5", headers=https, secure=False)
+    assert not webauth.request_is_secure(from_client)  # anyone can send the header
+    assert not webauth.request_is_secure(from_client, ("10.0.0.0/24",))
+    assert webauth.request_is_secure(from_proxy, ("10.0.0.0/24",))
+    assert webauth.request_is_secure(from_proxy, ("10.0.0.5",))
+    assert not webauth.request_is_secure(SimpleNamespace(remote="10.0.0.5", headers={}, secure=False),
+                                         ("10.0.0.5",))
+
+
+def test_undecodable_bearer_never_matches():
+    assert not webauth.token_matches("t\udcff0ken", ("t0ken",))
 
 
 @pytest.fixture
@@ -83,8 +116,9 @@ async def test_first_load_with_token_sets_cookie_and_redirects_then_cookie_works
     assert resp.status == 303
     assert resp.headers["Location"] == "/console"  # the token leaves the address bar
     set_cookie = resp.headers["Set-Cookie"]
-    assert f"{webauth.COOKIE_NAME}=t0ken" in set_cookie and "HttpOnly" in set_cookie
-    assert "SameSite=Strict" in set_cookie
+    assert f"{webauth.COOKIE_NAME}=v1." in set_cookie and "HttpOnly" in set_cookie
+    assert "t0ken" not in set_cookie  # the cookie is a session, not the credential
+    assert "SameSite=Strict" in set_cookie and "Secure" not in set_cookie
     # The client's cookie jar now carries it, like a browser.
     page = await client.get("/console")
     assert page.status == 200

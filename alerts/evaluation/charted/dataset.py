@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: 2012-01-01T00:00Z: where the converter put the records; any start works.
 DEFAULT_START_MS = 1_325_376_000_000
@@ -23,6 +24,8 @@ DAY_MS = 86_400_000
 #: The Challenge kept the first 48 h of each stay.
 DEFAULT_WINDOW_H = 48.0
 STAYS_FILE, SAMPLES_FILE = "stays.csv", "samples.csv.gz"
+#: One `vitals` message in the contract's JSON shape (what a gateway puts on the wire).
+Message = dict[str, Any]
 NUMERIC = ("heart_rate", "resp_rate", "temperature", "systolic_bp", "spo2", "diastolic_bp")
 _STAY_COLUMNS = ("patient_id", "in_hospital_death")
 _SAMPLE_COLUMNS = ("patient_id", "minute")
@@ -54,7 +57,7 @@ class ChartedDataset:
 
     title: str
     stays: tuple[Stay, ...]
-    messages: dict[str, list[dict]] = field(repr=False)
+    messages: dict[str, list[Message]] = field(repr=False)
 
     @property
     def deaths(self) -> int:
@@ -64,19 +67,23 @@ class ChartedDataset:
 def _rows(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, str]]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", newline="", encoding="utf-8") as f:  # type: ignore[operator]
+        with opener(path, "rt", newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             missing = [c for c in required if c not in (reader.fieldnames or ())]
             if missing:
-                raise DatasetError(f"{path}: missing column(s) {', '.join(missing)}; expected the files "
-                                   "convert_p2012.py writes (see README 'Detection quality')")
+                raise DatasetError(
+                    f"{path}: missing column(s) {', '.join(missing)}; expected the files "
+                    "convert_p2012.py writes (see README 'Detection quality')"
+                )
             yield from reader
     except FileNotFoundError:
-        raise DatasetError(f"{path} not found: --dataset must be a folder holding {STAYS_FILE} and "
-                           f"{SAMPLES_FILE} (see README 'Detection quality' for how to get them)") from None
+        raise DatasetError(
+            f"{path} not found: --dataset must be a folder holding {STAYS_FILE} and "
+            f"{SAMPLES_FILE} (see README 'Detection quality' for how to get them)"
+        ) from None
 
 
-def _message(patient_id: str, device_id: str, ts_ms: int, row: dict[str, str]) -> dict:
+def _message(patient_id: str, device_id: str, ts_ms: int, row: dict[str, str]) -> Message:
     """One charted set as a single-form `vitals` message; empty cells are not charted."""
     doc: dict[str, object] = {"patient_id": patient_id, "device_id": device_id, "ts": ts_ms}
     for name in NUMERIC:
@@ -112,20 +119,25 @@ def load_dataset(
     stays: list[Stay] = []
     for row in _rows(base / STAYS_FILE, _STAY_COLUMNS):
         survival = row.get("survival_days") or ""
-        stays.append(Stay(
-            patient_id=row["patient_id"], died=row["in_hospital_death"].strip() == "1", start_ms=start_ms,
-            end_ms=end_ms, unit=row.get("icu_type", ""),
-            survival_days=int(survival) if survival.lstrip("-").isdigit() else None,
-        ))
+        stays.append(
+            Stay(
+                patient_id=row["patient_id"],
+                died=row["in_hospital_death"].strip() == "1",
+                start_ms=start_ms,
+                end_ms=end_ms,
+                unit=row.get("icu_type", ""),
+                survival_days=int(survival) if survival.lstrip("-").isdigit() else None,
+            )
+        )
         if limit is not None and len(stays) >= limit:
             break
     wanted = {s.patient_id for s in stays}
-    messages: dict[str, list[dict]] = defaultdict(list)
+    messages: dict[str, list[Message]] = defaultdict(list)
     for row in _rows(base / SAMPLES_FILE, _SAMPLE_COLUMNS):
         pid = row["patient_id"]
         if pid in wanted:
             messages[pid].append(_message(pid, device_id, start_ms + int(float(row["minute"]) * MINUTE_MS), row))
     for docs in messages.values():
-        docs.sort(key=lambda d: d["ts"])  # type: ignore[arg-type, return-value]
+        docs.sort(key=lambda d: int(d["ts"]))
     title = f"{base.name or base}: {len(stays)} stays, first {window_h:g} h"
     return ChartedDataset(title, tuple(stays), dict(messages))

@@ -43,8 +43,9 @@ def level(priority: Priority) -> int:
     return priority.rank + 1
 
 
-def summarise_alerts(policy: str, alerts: Sequence[AlertLike], window_start_ms: int,
-                     news2_7_ms: int | None = None) -> StayOutcome:
+def summarise_alerts(
+    policy: str, alerts: Sequence[AlertLike], window_start_ms: int, news2_7_ms: int | None = None
+) -> StayOutcome:
     """Reduce one policy's alert stream (emission order) over one stay.
 
     `news2_7_ms`: when the charted NEWS2 first reached 7 (None if never).
@@ -61,8 +62,9 @@ def summarise_alerts(policy: str, alerts: Sequence[AlertLike], window_start_ms: 
         technical=sum(1 for a in alerts if not a.kind.physiological and a.status is Status.RAISED),
         max_level=max((level(a.priority) for a in phys if a.status is not Status.RESOLVED), default=NO_ALERT),
         alerted_window=open_during(phys, window_start_ms, _FOREVER, MEDIUM_RANK),
-        high_within_hour_of_news2_7=None if news2_7_ms is None else
-        open_during(phys, news2_7_ms, news2_7_ms + HOUR_MS, HIGH_RANK),
+        high_within_hour_of_news2_7=None
+        if news2_7_ms is None
+        else open_during(phys, news2_7_ms, news2_7_ms + HOUR_MS, HIGH_RANK),
     )
 
 

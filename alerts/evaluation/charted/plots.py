@@ -14,11 +14,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from alerts.evaluation.charted.replay import StayRun  # noqa: E402
-from alerts.evaluation.charted.scoring import ChartedPolicyStats  # noqa: E402
+from alerts.evaluation.charted.replay import StayRun
+from alerts.evaluation.charted.scoring import ChartedPolicyStats
 
 
 def roc_points(levels: Sequence[int], died: Sequence[bool]) -> tuple[list[float], list[float]]:
@@ -51,12 +51,23 @@ def charted_plot(runs: Sequence[StayRun], stats: Sequence[ChartedPolicyStats], p
     left.legend(fontsize=8, loc="lower right")
     x = np.arange(len(stats))
     width = 0.38
-    right.bar(x - width / 2, [100 * (s.deaths_alerted or 0) for s in stats], width, label="deaths alerted (%)",
-              color="tab:red")
-    right.bar(x + width / 2, [100 * (s.survivors_alerted or 0) for s in stats], width,
-              label="survivors alerted (%)", color="tab:blue")
+    right.bar(
+        x - width / 2,
+        [100 * (s.deaths_alerted or 0) for s in stats],
+        width,
+        label="deaths alerted (%)",
+        color="tab:red",
+    )
+    right.bar(
+        x + width / 2,
+        [100 * (s.survivors_alerted or 0) for s in stats],
+        width,
+        label="survivors alerted (%)",
+        color="tab:blue",
+    )
     right.set_xticks(x, [s.policy for s in stats], rotation=20, fontsize=8)
     right.set_ylabel("medium/high alert in last 24 h of record (%)")
+    right.set_ylim(0, 118)  # room for the legends above the bars
     twin = right.twinx()
     twin.plot(x, [s.episodes_per_day for s in stats], "kD", label="episodes / patient-day")
     twin.set_ylabel("alert episodes per patient-day")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import orjson
 
 from alerts.evaluation.chart_news2 import chart_news2_alerts
-from alerts.evaluation.charted.dataset import DAY_MS, Stay
+from alerts.evaluation.charted.dataset import DAY_MS, Message, Stay
 from alerts.evaluation.charted.outcome import NO_ALERT, StayOutcome, level, summarise_alerts
 from alerts.evaluation.fixed_limits import BEDSIDE_LIMITS, fixed_limit_alarms
 from alerts.evaluation.replay import NamedConfig, run_engine
@@ -36,7 +36,7 @@ LAST_WINDOW_MS = DAY_MS
 @dataclass(frozen=True, slots=True)
 class StayTask:
     stay: Stay
-    messages: tuple[dict, ...]
+    messages: tuple[Message, ...]
     configs: tuple[NamedConfig, ...]
 
 
@@ -56,7 +56,7 @@ class StayRun:
         return next(o for o in self.outcomes if o.policy == policy)
 
 
-def parse_sets(messages: tuple[dict, ...]) -> tuple[list[VitalSample], Counter[str]]:
+def parse_sets(messages: tuple[Message, ...]) -> tuple[list[VitalSample], Counter[str]]:
     """Samples the contract parser accepts, and rejection counts by reason."""
     samples: list[VitalSample] = []
     rejected: Counter[str] = Counter()
@@ -68,19 +68,27 @@ def parse_sets(messages: tuple[dict, ...]) -> tuple[list[VitalSample], Counter[s
     return samples, rejected
 
 
-def fixed_limits_outcome(samples: list[VitalSample], window_start_ms: int) -> StayOutcome:
-    """Fixed limits: an alarm (medium, as a monitor sounds it) per crossing; open while outside."""
+def fixed_limits_outcome(samples: list[VitalSample], window_start_ms: int, news2_7_ms: int | None) -> StayOutcome:
+    """Fixed limits: an alarm (medium, as a monitor sounds it) per crossing; open while outside.
+
+    A monitor's alarm has one level, so it never counts as a high alert after NEWS2 7.
+    """
     alarms = fixed_limit_alarms(samples)
     phys = [a for a in alarms if a.kind.physiological]
     outside_in_window = any(
-        s.ts_ms >= window_start_ms and any(
-            (v := getattr(s, lim.vital)) is not None and lim.outside(v) for lim in BEDSIDE_LIMITS)
+        s.ts_ms >= window_start_ms
+        and any((v := getattr(s, lim.vital)) is not None and lim.outside(v) for lim in BEDSIDE_LIMITS)
         for s in samples
     )
     return StayOutcome(
-        policy=FIXED_LIMITS, episodes=len(phys), pages=len(phys), escalations=0,
-        technical=len(alarms) - len(phys), max_level=max((level(a.priority) for a in phys), default=NO_ALERT),
+        policy=FIXED_LIMITS,
+        episodes=len(phys),
+        pages=len(phys),
+        escalations=0,
+        technical=len(alarms) - len(phys),
+        max_level=max((level(a.priority) for a in phys), default=NO_ALERT),
         alerted_window=outside_in_window,
+        high_within_hour_of_news2_7=None if news2_7_ms is None else False,
     )
 
 
@@ -91,12 +99,13 @@ def replay_stay(task: StayTask) -> StayRun:
     window_start = stay.end_ms - LAST_WINDOW_MS
     samples, rejected = parse_sets(task.messages)
     samples = [s for s in samples if s.ts_ms < stay.end_ms]
-    outcomes = [fixed_limits_outcome(samples, window_start)]
     chart, highest = chart_news2_alerts(samples)
     news2_7 = next((m.ts_ms for m in chart if m.priority is Priority.HIGH), None)  # first set at NEWS2 >= 7
+    outcomes = [fixed_limits_outcome(samples, window_start, news2_7)]
     outcomes.append(summarise_alerts(CHART_NEWS2, chart, window_start, news2_7))
     for named in task.configs:
         marks: tuple[AlertMark, ...] = run_engine(stay.patient_id, named.config, samples, stay.end_ms)
         outcomes.append(summarise_alerts(named.name, marks, window_start, news2_7))
-    return StayRun(stay, len(task.messages), len(samples), dict(rejected), highest, tuple(outcomes),
-                   time.perf_counter() - started)
+    return StayRun(
+        stay, len(task.messages), len(samples), dict(rejected), highest, tuple(outcomes), time.perf_counter() - started
+    )

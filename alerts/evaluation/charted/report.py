@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
-from alerts.evaluation.charted.runner import ChartedReport
+if TYPE_CHECKING:  # only for annotations: the runner imports this module to write the report (no runtime cycle)
+    from alerts.evaluation.charted.runner import ChartedReport
 
 ATTRIBUTION = (
     "PhysioNet/CinC Challenge 2012 set-a (Silva I, Moody G, Scott DJ, Celi LA, Mark RG. Predicting "
@@ -65,16 +67,25 @@ def policy_table(report: ChartedReport) -> list[str]:
 def render_markdown(report: ChartedReport) -> str:
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(report.rejected.items())) or "none"
     lines = [
-        "# wardwatch charted-data replay", "",
+        "# wardwatch charted-data replay",
+        "",
         f"Dataset: `{report.dataset}` ({report.title}). {report.stays} stays, {report.deaths} in-hospital "
         f"deaths; {report.sets} charted sets, {report.accepted} accepted by the contract parser, rejected: "
-        f"{rejected}.", "",
-        f"Code fingerprint `{report.code_fingerprint}`; {report.workers} worker(s), {report.runtime_s:.0f} s.", "",
-        "## Policies", "", *policy_table(report), "",
+        f"{rejected}.",
+        "",
+        f"Code fingerprint `{report.code_fingerprint}`; {report.workers} worker(s), {report.runtime_s:.0f} s.",
+        "",
+        "## Policies",
+        "",
+        *policy_table(report),
+        "",
         f"AUROC of the highest charted NEWS2 total (a continuous score, not a policy): "
-        f"{_num(report.max_news2_auroc, 3)}.", "",
-        "## Targets (issue #16): wardwatch vs NEWS2 on chart", "",
-        "| target | wardwatch | NEWS2 on chart | met |", "|---|---|---|---|",
+        f"{_num(report.max_news2_auroc, 3)}.",
+        "",
+        "## Targets (issue #16): wardwatch vs NEWS2 on chart",
+        "",
+        "| target | wardwatch | NEWS2 on chart | met |",
+        "|---|---|---|---|",
     ]
     for t in report.targets:
         state = "n/a" if t.met is None else ("met" if t.met else "MISSED")

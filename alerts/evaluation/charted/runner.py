@@ -49,20 +49,30 @@ class ChartedReport:
 
 def charted_targets(ours: ChartedPolicyStats, chart: ChartedPolicyStats) -> tuple[ChartedTarget, ...]:
     """Deaths alerted at least as often, fewer episodes per patient-day, AUROC not below."""
+
     def judge(name: str, a: float | None, b: float | None, ok) -> ChartedTarget:  # type: ignore[no-untyped-def]
         return ChartedTarget(name, a, b, None if a is None or b is None else bool(ok(a, b)))
 
     return (
-        judge("deaths with a medium/high alert in last 24 h >= NEWS2-on-chart", ours.deaths_alerted,
-              chart.deaths_alerted, lambda a, b: a >= b),
-        judge("alert episodes per patient-day < NEWS2-on-chart", ours.episodes_per_day, chart.episodes_per_day,
-              lambda a, b: a < b),
+        judge(
+            "deaths with a medium/high alert in last 24 h >= NEWS2-on-chart",
+            ours.deaths_alerted,
+            chart.deaths_alerted,
+            lambda a, b: a >= b,
+        ),
+        judge(
+            "alert episodes per patient-day < NEWS2-on-chart",
+            ours.episodes_per_day,
+            chart.episodes_per_day,
+            lambda a, b: a < b,
+        ),
         judge("AUROC of highest level >= NEWS2-on-chart", ours.auroc, chart.auroc, lambda a, b: a >= b),
     )
 
 
-def replay_dataset(data: ChartedDataset, configs: tuple[NamedConfig, ...], workers: int,
-                   stream: TextIO | None = None) -> list[StayRun]:
+def replay_dataset(
+    data: ChartedDataset, configs: tuple[NamedConfig, ...], workers: int, stream: TextIO | None = None
+) -> list[StayRun]:
     """Every stay through every policy, in dataset order."""
     tasks = [StayTask(s, tuple(data.messages.get(s.patient_id, ())), configs) for s in data.stays]
     runs = run_tasks(replay_stay, tasks, workers, Progress("replay", len(tasks), stream, unit="stays"))
@@ -103,11 +113,20 @@ def run_charted(
 
         plot_names.append(charted_plot(runs, stats, out / "charted.png").name)
     report = ChartedReport(
-        title=data.title, dataset=str(dataset), stays=len(runs), deaths=data.deaths,
-        sets=sum(r.sets for r in runs), accepted=sum(r.accepted for r in runs), rejected=dict(rejected),
-        policies=stats, max_news2_auroc=max_news2_auroc(runs),
-        targets=charted_targets(ours, by_name[CHART_NEWS2]), plots=tuple(plot_names),
-        runtime_s=time.perf_counter() - started, workers=workers, code_fingerprint=code_fingerprint(),
+        title=data.title,
+        dataset=str(dataset),
+        stays=len(runs),
+        deaths=data.deaths,
+        sets=sum(r.sets for r in runs),
+        accepted=sum(r.accepted for r in runs),
+        rejected=dict(rejected),
+        policies=stats,
+        max_news2_auroc=max_news2_auroc(runs),
+        targets=charted_targets(ours, by_name[CHART_NEWS2]),
+        plots=tuple(plot_names),
+        runtime_s=time.perf_counter() - started,
+        workers=workers,
+        code_fingerprint=code_fingerprint(),
     )
     write_report(report, out)
     return report

@@ -40,8 +40,8 @@ class ChartedPolicyStats:
 
 def auroc(scores: Sequence[float], positive: Sequence[bool]) -> float | None:
     """Area under the ROC curve of `scores` for `positive` (None if one class is empty)."""
-    pos = [s for s, p in zip(scores, positive) if p]
-    neg = [s for s, p in zip(scores, positive) if not p]
+    pos = [s for s, p in zip(scores, positive, strict=False) if p]
+    neg = [s for s, p in zip(scores, positive, strict=False) if not p]
     if not pos or not neg:
         return None
     if len(set(pos) | set(neg)) == 1:
@@ -66,8 +66,8 @@ def policy_stats(policy: str, runs: Sequence[StayRun]) -> ChartedPolicyStats:
         pages_per_day=sum(o.pages for o in outcomes) / days,
         escalations_per_day=sum(o.escalations for o in outcomes) / days,
         technical_per_day=sum(o.technical for o in outcomes) / days,
-        deaths_alerted=_share([o.alerted_window for o, d in zip(outcomes, died) if d]),
-        survivors_alerted=_share([o.alerted_window for o, d in zip(outcomes, died) if not d]),
+        deaths_alerted=_share([o.alerted_window for o, d in zip(outcomes, died, strict=False) if d]),
+        survivors_alerted=_share([o.alerted_window for o, d in zip(outcomes, died, strict=False) if not d]),
         auroc=auroc([o.max_level for o in outcomes], died),
         stays_alerted=_share([o.max_level > 0 for o in outcomes]) or 0.0,
         news2_7_stays=sum(o.high_within_hour_of_news2_7 is not None for o in outcomes),

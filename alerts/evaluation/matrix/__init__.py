@@ -8,6 +8,7 @@ used to choose settings (dev) and which are held out. `run_matrix` is what
 """
 
 from alerts.evaluation.matrix.cells import ARTEFACTS, SAMPLING_S, Cell, Split, build_cells
-from alerts.evaluation.matrix.run import MatrixReport, run_matrix
+from alerts.evaluation.matrix.results import MatrixReport
+from alerts.evaluation.matrix.run import run_matrix
 
 __all__ = ["ARTEFACTS", "SAMPLING_S", "Cell", "MatrixReport", "Split", "build_cells", "run_matrix"]

@@ -72,16 +72,21 @@ def split_of(shape: DataShape) -> Split:
     return Split.DEV if shape.sampling_s in DEV_SAMPLING_S and shape.missing == 0 else Split.HELD_OUT
 
 
-def build_cells(base_seed: int = 7, sampling: tuple[float, ...] = SAMPLING_S,
-                missing: tuple[float, ...] = MISSING, split: Split | None = None) -> tuple[Cell, ...]:
+def build_cells(
+    base_seed: int = 7,
+    sampling: tuple[float, ...] = SAMPLING_S,
+    missing: tuple[float, ...] = MISSING,
+    split: Split | None = None,
+) -> tuple[Cell, ...]:
     """Every (missingness, artefact profile, sampling) cell, optionally one split only."""
     cells = []
     number = 0
     for miss in missing:
         for name, rate, length, flagged in ARTEFACTS:
             for period in sampling:
-                shape = DataShape(sampling_s=period, bursts_per_hour=rate, burst_s=length, flagged_share=flagged,
-                                  missing=miss)
+                shape = DataShape(
+                    sampling_s=period, bursts_per_hour=rate, burst_s=length, flagged_share=flagged, missing=miss
+                )
                 cell = Cell(number, name, shape, split_of(shape), base_seed + 1000 * number)
                 number += 1
                 if split is None or cell.split is split:

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 
 from alerts.evaluation.matrix.cells import sampling_label
-from alerts.evaluation.matrix.run import WARDWATCH, MatrixReport
+from alerts.evaluation.matrix.results import WARDWATCH, MatrixReport
 
 DEFINITIONS = """\
 - Each cell replays its own labelled cohort (half deteriorating, five scenarios) re-shaped by
@@ -41,7 +41,8 @@ def matrix_table(report: MatrixReport) -> list[str]:
         row = f"| {c.number} | {c.split} | {sampling_label(c.sampling_s)} | {c.artefacts} | {c.missing:.0%} |"
         for p in report.policies:
             s = c.policy(p)
-            row += f" {_f(s.recall, 100, 0)} | {_f(s.delay_median_min, digits=0)} | {_f(s.false_per_stable_day, digits=2)} |"
+            delay, false = _f(s.delay_median_min, digits=0), _f(s.false_per_stable_day, digits=2)
+            row += f" {_f(s.recall, 100, 0)} | {delay} | {false} |"
         met = c.meets(WARDWATCH)
         row += " – |" if met is None else (" met |" if met else " **MISSED** |")
         lines.append(row)
@@ -50,15 +51,21 @@ def matrix_table(report: MatrixReport) -> list[str]:
 
 def render_markdown(report: MatrixReport) -> str:
     lines = [
-        "# wardwatch robustness matrix", "",
+        "# wardwatch robustness matrix",
+        "",
         f"{len(report.cells)} cells ({report.split}), {report.patients} patients x {report.hours:g} h each, "
         f"base seed {report.base_seed}; code fingerprint `{report.code_fingerprint}`; {report.workers} worker(s), "
-        f"{report.runtime_s:.0f} s.", "",
-        "## Target (cells sampled <= 1 min): recall >= 95 % and <= 1 false alert per stable patient-day", "",
-        "| policy | cells met (all) | dev | held-out |", "|---|---|---|---|",
+        f"{report.runtime_s:.0f} s.",
+        "",
+        "## Target (cells sampled <= 1 min): recall >= 95 % and <= 1 false alert per stable patient-day",
+        "",
+        "| policy | cells met (all) | dev | held-out |",
+        "|---|---|---|---|",
     ]
     for p in report.policies:
-        lines.append(f"| {p} | {_count(report, p, None)} | {_count(report, p, 'dev')} | {_count(report, p, 'held-out')} |")
+        lines.append(
+            f"| {p} | {_count(report, p, None)} | {_count(report, p, 'dev')} | {_count(report, p, 'held-out')} |"
+        )
     lines += ["", "## Cells", "", *matrix_table(report), ""]
     if report.plots:
         lines += ["## Heat map", ""] + [f"![{n}]({n})" for n in report.plots] + [""]

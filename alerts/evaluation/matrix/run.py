@@ -17,20 +17,20 @@ from typing import TextIO
 
 from alerts.evaluation.fixed_limits import fixed_limit_alarms
 from alerts.evaluation.matrix.cells import SAMPLING_S, Cell, Split, build_cells
+from alerts.evaluation.matrix.results import WARDWATCH, CellPolicy, CellResult, MatrixReport
 from alerts.evaluation.parallel import Progress, default_workers, run_tasks
 from alerts.evaluation.policies import Policy, engine_config
 from alerts.evaluation.provenance import code_fingerprint
 from alerts.evaluation.replay import NamedConfig, PatientRun, PolicyAlerts, run_engine
 from alerts.evaluation.scoring import AlertMark, episodes_by_patient, score_patient, summarise
-from alerts.evaluation.targets import FALSE_TARGET_PER_DAY, RECALL_TARGET
 from monitor.cohort import CohortSpec, PatientPlan, generate_cohort
 from monitor.cohort.shapes import base_spec, iter_shaped_samples
 
 #: A cell's cohort: small, half deteriorating: 12 patients x 12 h give 6 episodes and 3 stable patient-days
-#: (about 3.5 min for all 60 cells on 2 idle cores; raise --patients for tighter figures).
+#: (all 60 cells: 6.3 M samples x 2 engine configs, an estimated 3-5 min on 2 idle cores; raise --patients
+#: for tighter figures).
 CELL_PATIENTS, CELL_HOURS, CELL_DETERIORATING = 12, 12.0, 0.5
 QUICK_PATIENTS, QUICK_HOURS = 6, 8.0
-WARDWATCH = Policy.WARDWATCH.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,66 +41,13 @@ class CellTask:
     configs: tuple[NamedConfig, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class CellPolicy:
-    """One policy in one cell."""
-
-    policy: str
-    recall: float | None
-    episodes: int
-    delay_median_min: float | None
-    false_per_stable_day: float | None
-    alerts_per_patient_day: float
-
-
-@dataclass(frozen=True, slots=True)
-class CellResult:
-    number: int
-    name: str
-    split: str
-    sampling_s: float
-    artefacts: str
-    missing: float
-    seed: int
-    has_target: bool
-    samples: int
-    policies: tuple[CellPolicy, ...]
-
-    def policy(self, name: str) -> CellPolicy:
-        return next(p for p in self.policies if p.policy == name)
-
-    def meets(self, name: str = WARDWATCH) -> bool | None:
-        """The issue's target in this cell (None where it does not apply)."""
-        if not self.has_target:
-            return None
-        p = self.policy(name)
-        return (p.recall is not None and p.recall >= RECALL_TARGET and p.false_per_stable_day is not None
-                and p.false_per_stable_day <= FALSE_TARGET_PER_DAY)
-
-
-@dataclass(frozen=True)
-class MatrixReport:
-    cells: tuple[CellResult, ...]
-    policies: tuple[str, ...]
-    patients: int
-    hours: float
-    base_seed: int
-    split: str
-    plots: tuple[str, ...]
-    runtime_s: float
-    workers: int
-    code_fingerprint: str
-
-    def target_summary(self, name: str = WARDWATCH) -> tuple[int, int]:
-        """(cells meeting the target, cells the target applies to) for one policy."""
-        judged = [c.meets(name) for c in self.cells if c.has_target]
-        return sum(bool(j) for j in judged), len(judged)
-
-
 def matrix_configs(detectors: Sequence[NamedConfig] = ()) -> tuple[NamedConfig, ...]:
     """NEWS2-only and wardwatch through the engine, plus any detector variants."""
-    return (NamedConfig(Policy.NEWS2_ONLY.value, engine_config(Policy.NEWS2_ONLY)),
-            NamedConfig(WARDWATCH, engine_config(Policy.WARDWATCH)), *detectors)
+    return (
+        NamedConfig(Policy.NEWS2_ONLY.value, engine_config(Policy.NEWS2_ONLY)),
+        NamedConfig(WARDWATCH, engine_config(Policy.WARDWATCH)),
+        *detectors,
+    )
 
 
 def replay_cell_patient(task: CellTask) -> tuple[int, PatientRun]:
@@ -126,10 +73,28 @@ def score_cell(cell: Cell, spec: CohortSpec, runs: Sequence[PatientRun], names: 
     policies = []
     for n in names:
         stats = summarise(n, scores[n], reference)
-        policies.append(CellPolicy(n, stats.overall.recall, stats.overall.episodes, stats.overall.delay_median_min,
-                                   stats.false_per_stable_day, stats.alerts_per_patient_day))
-    return CellResult(cell.number, cell.name, cell.split.value, cell.shape.sampling_s, cell.artefacts,
-                      cell.shape.missing, cell.seed, cell.has_target, sum(r.samples for r in runs), tuple(policies))
+        policies.append(
+            CellPolicy(
+                n,
+                stats.overall.recall,
+                stats.overall.episodes,
+                stats.overall.delay_median_min,
+                stats.false_per_stable_day,
+                stats.alerts_per_patient_day,
+            )
+        )
+    return CellResult(
+        cell.number,
+        cell.name,
+        cell.split.value,
+        cell.shape.sampling_s,
+        cell.artefacts,
+        cell.shape.missing,
+        cell.seed,
+        cell.has_target,
+        sum(r.samples for r in runs),
+        tuple(policies),
+    )
 
 
 def run_matrix(
@@ -157,7 +122,9 @@ def run_matrix(
     cells = build_cells(base_seed, sampling=sampling, split=split)
     configs = matrix_configs(detectors)
     specs = {c.number: cell_spec(c, patients, hours) for c in cells}
-    tasks = [CellTask(c, specs[c.number], plan, configs) for c in cells for plan in generate_cohort(specs[c.number]).plans]
+    tasks = [
+        CellTask(c, specs[c.number], plan, configs) for c in cells for plan in generate_cohort(specs[c.number]).plans
+    ]
     tasks.sort(key=lambda t: t.cell.shape.sampling_s)  # the costly 1 s cells first: no lone straggler at the end
     done = run_tasks(replay_cell_patient, tasks, workers, Progress(f"matrix ({len(cells)} cells)", len(tasks), stream))
     by_cell: dict[int, list[PatientRun]] = defaultdict(list)
@@ -169,13 +136,33 @@ def run_matrix(
         runs = sorted(by_cell[cell.number], key=lambda r: r.label.patient_id)
         results.append(score_cell(cell, specs[cell.number], runs, names))
     plot_names: list[str] = []
-    report = MatrixReport(tuple(results), tuple(names), patients, hours, base_seed,
-                          "all" if split is None else split.value, (), 0.0, workers, code_fingerprint())
+    report = MatrixReport(
+        tuple(results),
+        tuple(names),
+        patients,
+        hours,
+        base_seed,
+        "all" if split is None else split.value,
+        (),
+        0.0,
+        workers,
+        code_fingerprint(),
+    )
     if plots:
         from alerts.evaluation.matrix.plots import heatmap_plot
 
         plot_names.append(heatmap_plot(report, out / "matrix.png").name)
-    report = MatrixReport(tuple(results), tuple(names), patients, hours, base_seed, report.split,
-                          tuple(plot_names), time.perf_counter() - started, workers, report.code_fingerprint)
+    report = MatrixReport(
+        tuple(results),
+        tuple(names),
+        patients,
+        hours,
+        base_seed,
+        report.split,
+        tuple(plot_names),
+        time.perf_counter() - started,
+        workers,
+        report.code_fingerprint,
+    )
     write_report(report, out)
     return report

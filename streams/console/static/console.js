@@ -16,7 +16,7 @@
 
   var state = {
     open: new Map(), recent: [], charts: new Map(), chartSeq: new Map(), notes: new Map(),
-    skew: 0, loaded: false, es: null, sound: false, audio: null, flashes: 0, beeps: 0
+    skew: 0, loaded: false, es: null, sound: false, audio: null, flashes: 0, beeps: 0, me: null
   };
   var $ = function (id) { return document.getElementById(id); };
 
@@ -214,8 +214,10 @@
     res.dataset.action = "resolve";
     var note = state.notes.get(card.alert_id);
     if (note && note.busy) { ack.disabled = true; res.disabled = true; }
-    actions.appendChild(ack);
-    actions.appendChild(res);
+    if (!state.me || state.me.role !== "ops") {  // ops sign-ins are read-only
+      actions.appendChild(ack);
+      actions.appendChild(res);
+    }
     if (note) actions.appendChild(el("span", "note" + (note.error ? " err" : ""), note.text));
     node.appendChild(actions);
     node.appendChild(el("div", "meta", (card.device_id ? card.device_id + " · " : "") + "event " +
@@ -338,7 +340,8 @@
         if (r.status === 401) {
           es.close();
           setConn("conn-down", "signed out");
-          toast("Signed out: open the console link with your token again.");
+          toast(state.me ? "Signed out: sign in again." : "Signed out: open the console link with your token again.");
+          if (state.me) window.location.assign("console/login");
         }
       }).catch(function () { setConn("conn-down", "offline"); });
     });
@@ -349,7 +352,7 @@
     var node = button.closest(".card");
     var card = node && state.open.get(node.dataset.alertId);
     if (!card) return;
-    var by = $("by").value.trim();
+    var by = state.me ? state.me.display_name : $("by").value.trim();
     if (!by) {
       toast("Enter your name first (top of the page).");
       $("by").focus();
@@ -398,6 +401,19 @@
       if (state.sound) { var ctx = audioContext(); if (ctx && ctx.state === "suspended") ctx.resume(); }
     }, { once: true });
     setInterval(render, 15000); // ages
+    // Signed in as a person? Then the acknowledgement names them, not a typed name.
+    fetch("console/api/me", { credentials: "same-origin" }).then(function (r) {
+      return r.status === 200 ? r.json() : null;
+    }).then(function (me) {
+      if (!me || !me.username) return;
+      state.me = me;
+      $("who-free").hidden = true;
+      $("who-signed").hidden = false;
+      $("me-name").textContent = me.display_name;
+      $("me-role").textContent = "(" + me.role.replace("_", " ") + (me.wards.length ? ", " + me.wards.join(", ") : "") + ")";
+      document.body.dataset.role = me.role;
+      render();
+    }).catch(function () { /* token or demo access: the name box stays */ });
     connect();
   });
 })();
