@@ -127,6 +127,10 @@ class PolicyConfig:
     motion_s: float = 60.0
     # No data from a continuously monitored patient's wearable for this long.
     signal_loss_s: float = 120.0
+    # Several vitals jumping together within seconds (faster than physiology:
+    # a motion burst the device did not flag) hold every physiological page
+    # back this long from the jump; what is still there afterwards pages.
+    artefact_hold_s: float = 90.0
     # Detector warm-up and NEWS2 staleness are the detector's / view's business;
     # these are the knobs they take from the policy file.
     warmup_samples: int = 120

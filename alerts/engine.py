@@ -15,6 +15,7 @@ scale-2 hard limits (COPD) in either case.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from typing import Callable
 
 import orjson
@@ -25,18 +26,21 @@ from monitor.detectors.registry import DEFAULT_DETECTOR
 from monitor.detectors.registry import create as create_detector
 from monitor.latest import Freshness, LatestVitals
 from monitor.news2 import Band
-from monitor.vitals import PROBE_VITALS, VitalSample
+from monitor.vitals import PROBE_VITALS, Method, VitalSample
 
 from alerts import rules
 from alerts.conditions import Condition
 from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
-from alerts.model import Alert, DetectorInfo, News2Summary, new_detector_info, new_news2_summary
+from alerts.model import (Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, new_detector_info,
+                          new_news2_summary)
 from alerts.policy import AlertPolicy, new_observation
 
 #: The engine's settings type, by the name the evaluator imports.
 EngineConfig = PolicyConfig
 
-STATE_VERSION = 1
+#: 2 appended the data shape per source and the last continuous sample (version 1 loads).
+STATE_VERSION = 2
+_STATE_VERSIONS = (1, 2)
 #: How fast the patient's reference NEWS2 follows them while they are well.
 _NEWS2_REF_RATE = 0.01
 _PROBE_OFF = tuple(f"{v}: probe off" for v in sorted(PROBE_VITALS))
@@ -48,6 +52,37 @@ _BAND_TEXT: dict[object, str] = {band: str(band) for band in Band}
 #: The policy's own observe: only then may the engine take the quiet path (a
 #: subclass that overrides observe, like the fatigue report's, sees every sample).
 _OBSERVE = AlertPolicy.observe
+_PHYSIOLOGICAL = EpisodeClass.PHYSIOLOGICAL
+
+
+# ---- data shape: a continuous stream or intermittent observations ----------
+#: What the engine knows of one source (device id): [last ts, short gaps in a row, shape, cadence ms].
+_UNKNOWN, _STREAM, _CHARTED = 0, 1, 2
+#: Gaps in a row, each within `signal_loss_s`, before a source counts as a continuous
+#: stream: three chart entries landing within 2 min (two short gaps) stay observations.
+STREAM_MIN_GAPS = 5
+#: A new (or resumed) source of a patient whose stream was seen this recently is taken as
+#: that stream continuing (a device swap, a reconnect) until its own gaps tell.
+STREAM_RECALL_MS = 15 * 60_000
+#: On a stream sampled slower than every `max_gap_s / 2.5` (a bedside monitor sending once a
+#: minute), a condition stays valid for 2.5 sampling intervals, so persistence can build at all:
+#: with 60 s between samples and `max_gap_s` 60 s, every track started over on the next sample.
+_CADENCE_GAPS = 2.5
+#: Sources remembered per patient (the least recently seen is forgotten beyond this).
+MAX_SOURCES = 8
+
+# ---- unflagged artefacts: several vitals jumping together faster than physiology ----
+#: The reference is the median of each vital over [t - 120 s, t - 10 s] (robust to the
+#: burst itself and to noise), recomputed at most every 10 s and only while a
+#: physiological condition is present (a well patient pays one deque append per sample).
+_REF_FROM_MS, _REF_TO_MS, _REF_TTL_MS = 120_000, 10_000, 10_000
+_REF_MIN_SAMPLES = 3
+_REF_SAMPLES = 5
+_RECENT_MAX = 160
+#: A jump no physiology makes within ~10 s, per vital (HR either way, SpO2 down, RR
+#: either way); two or more together without a motion flag = artefact suspected.
+JUMP_HR, JUMP_SPO2, JUMP_RR = 15.0, 3.0, 4.0
+JUMP_MIN_VITALS = 2
 
 
 def freshness_of(cfg: PolicyConfig) -> Freshness:
@@ -56,6 +91,18 @@ def freshness_of(cfg: PolicyConfig) -> Freshness:
     nursing = int(cfg.nursing_max_age_s * 1000)
     return Freshness(
         heart_rate=continuous, spo2=continuous, resp_rate=continuous,
+        temperature=intermittent, systolic_bp=intermittent, diastolic_bp=intermittent,
+        on_oxygen=nursing, consciousness=nursing,
+    )
+
+
+def charted_freshness_of(cfg: PolicyConfig) -> Freshness:
+    """Freshness without a continuous stream: a charted HR, SpO2 or RR stands for the
+    patient until the next observation round, as BP and temperature do."""
+    intermittent = int(cfg.intermittent_max_age_s * 1000)
+    nursing = int(cfg.nursing_max_age_s * 1000)
+    return Freshness(
+        heart_rate=intermittent, spo2=intermittent, resp_rate=intermittent,
         temperature=intermittent, systolic_bp=intermittent, diastolic_bp=intermittent,
         on_oxygen=nursing, consciousness=nursing,
     )
@@ -70,7 +117,8 @@ _Limit = tuple[str, str, ThresholdRule, float, bool, float]
 class PatientEngine:
     __slots__ = ("patient_id", "book", "config", "latest", "detector", "policy", "news2_ref", "last_ts",
                  "offsets", "samples", "ward", "spo2_scale", "adt_ward", "discharged_ms", "_freshness", "_limits",
-                 "_detector_spec", "detector_error")
+                 "_detector_spec", "detector_error", "sources", "stream_ms", "_charted", "_gap_ms", "_max_gap_ms",
+                 "_recent", "_ref")
 
     def __init__(self, patient_id: str, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> None:
         self.patient_id = patient_id
@@ -94,6 +142,12 @@ class PatientEngine:
         #: The ward ADT says the patient is on: it wins over the vitals' `ward` field when set.
         self.adt_ward: str | None = None
         self.discharged_ms: int | None = None  # event time of the ADT discharge, while discharged
+        # Data shape per source: device id -> [last ts, short gaps in a row, shape].
+        self.sources: dict[str, list[int]] = {}
+        self.stream_ms: int | None = None  # last sample of a continuous stream
+        # Recent continuous samples and the cached jump reference (a cache, not state).
+        self._recent: deque[tuple[int, float | None, float | None, float | None]] = deque(maxlen=_RECENT_MAX)
+        self._ref: tuple[int, float | None, float | None, float | None] | None = None
         self._use(cfg)
 
     @property
@@ -111,6 +165,9 @@ class PatientEngine:
             self._detector_spec = spec
             self.detector = _new_detector(cfg)
         self._freshness = freshness_of(cfg)
+        self._charted = charted_freshness_of(cfg)
+        self._gap_ms = int(cfg.signal_loss_s * 1000)
+        self._max_gap_ms = int(cfg.max_gap_s * 1000)
         intermittent = {"systolic_bp", "diastolic_bp", "temperature"}
         self._limits: tuple[_Limit, ...] = tuple(
             (r.vital, f"threshold:{r.name}", r,
@@ -176,6 +233,15 @@ class PatientEngine:
             return []
         self.last_ts = ts
         self.samples += 1
+        # Data shape of this sample's source; the usual case (a known stream going on) inline:
+        # then the patient is streaming, nothing counts on arrival, and freshness is the stream's.
+        src = self.sources.get(sample.device_id)
+        if src is not None and src[2] == _STREAM and ts - src[0] <= self._gap_ms and sample.method is None:
+            src[3] += (ts - src[0] - src[3]) >> 3  # the stream's cadence (ms, mean of ~8 gaps)
+            src[0] = self.stream_ms = ts
+            continuous, observation, fresh = True, False, self._freshness
+        else:
+            continuous, observation, fresh = self._judge_shape(sample, src, ts)
         # Bad signal (probe off, motion artefact) suppresses SpO2 and pulse for this sample.
         motion = sample.motion
         if sample.probe_off:
@@ -193,7 +259,7 @@ class PatientEngine:
             self._nursing_input(sample)
         cfg = self.config
         policy = self.policy
-        score, values = latest.news2_of(ts, self._freshness)
+        score, values = latest.news2_of(ts, fresh)
         band = score.band
         news2 = new_news2_summary(score.total, score.components, _BAND_TEXT.get(band) or str(band))
         # Hysteresis applies to what is already tracked; no tracks, nothing holds.
@@ -214,6 +280,8 @@ class PatientEngine:
             if news2.band not in NEWS2_QUIET_BANDS or (active and news2.total >= 3):
                 news2_cond = rules.news2_condition(news2, values, active, cfg, baseline)
             if news2_cond is not None:
+                if observation:
+                    news2_cond = self._on_arrival(news2_cond)
                 evaluated.append(NEWS2_KEY)
                 conditions.append(news2_cond)
             elif not suppressed:
@@ -246,13 +314,14 @@ class PatientEngine:
                         continue
                     cond = threshold_condition(rule, value, active, baseline, valid_s)
                     if cond is not None:
+                        # Not on arrival for a set: there the chart's band is the instrument (each hard
+                        # limit scores 3 and pages through NEWS2); a rule without persistence (sbp_low)
+                        # counts at once anyway.
                         conditions.append(cond)
 
-        # Probe-off and motion conditions; CONTINUOUS spelled out (wearable data, for signal loss).
+        # Probe-off and motion conditions.
         probe_off = sample.probe_off
-        wearable = (probe_off or sample.heart_rate is not None or sample.spo2 is not None
-                    or sample.resp_rate is not None)
-        if wearable:
+        if probe_off or sample.heart_rate is not None or sample.spo2 is not None or sample.resp_rate is not None:
             evaluated.append(PROBE_KEY)
             if probe_off:
                 conditions.append(rules.probe_condition(cfg))
@@ -261,11 +330,151 @@ class PatientEngine:
             if motion >= cfg.motion_limit:
                 conditions.append(rules.motion_condition(motion, cfg))
 
+        if continuous:
+            # (ts, HR, SpO2, RR): a tuple of numbers, which the garbage collector stops tracking;
+            # keeping the samples themselves cost ~3 us per sample in GC passes (bench ward).
+            self._recent.append((ts, clean.heart_rate, clean.spo2, clean.resp_rate))
+            if conditions:
+                src = self.sources.get(sample.device_id)
+                self._artefact_check(clean, ts, conditions, src[3] if src is not None else 0)
+                if src is not None and src[3] * _CADENCE_GAPS > self._max_gap_ms:
+                    conditions = self._stretched(conditions, src[3] * _CADENCE_GAPS / 1000.0)
+        # Signal loss watches continuous streams only: a gap between observation rounds is not one.
         if not conditions and holding is None and not policy.episodes and type(policy).observe is _OBSERVE:
-            return policy.observe_quiet(ts, sample.device_id, news2, detector_info, suppressed, wearable)
+            return policy.observe_quiet(ts, sample.device_id, news2, detector_info, suppressed, continuous)
         obs = new_observation(ts, sample.device_id, tuple(evaluated), tuple(conditions), news2, detector_info,
                               suppressed)
-        return policy.observe(obs, continuous=wearable)
+        return policy.observe(obs, continuous=continuous)
+
+    # ---- data shape ----------------------------------------------------------
+    def _judge_shape(self, sample: VitalSample, src: list[int] | None, ts: int) -> tuple[bool, bool, Freshness]:
+        """(continuous, observation, freshness) of a sample off the usual path.
+
+        Without a live stream of the patient every NEWS2 input is charted: each set is a
+        deliberate measurement and counts on arrival (so does one the gateway marks, and
+        an unproven source's HR/SpO2/RR), scored with the observation round's freshness.
+        """
+        continuous = self._shape(sample, src)
+        if continuous:
+            self.stream_ms = ts
+        stream_ms = self.stream_ms
+        live = stream_ms is not None and ts - stream_ms <= self._freshness.heart_rate
+        observation = not continuous and (
+            sample.method is Method.OBSERVATION_SET or not live
+            or sample.heart_rate is not None or sample.resp_rate is not None or sample.spo2 is not None)
+        if live:
+            fresh = self._freshness  # a live stream: its HR, SpO2, RR are minutes fresh at most
+        else:
+            fresh = self._charted if stream_ms is None else self._after_stream(ts, stream_ms)
+        return continuous, observation, fresh
+
+    def _shape(self, sample: VitalSample, src: list[int] | None) -> bool:
+        """Whether this sample continues a continuous stream (else it is an observation).
+
+        Inferred per source from its gaps: `STREAM_MIN_GAPS` gaps in a row within
+        `signal_loss_s` make a stream, one longer gap makes it intermittent again. A
+        source still unproven is the patient's stream continuing if one was seen in
+        the last `STREAM_RECALL_MS` (a device swap), else an observation. The
+        contract's `method`, when a gateway sends it, decides instead.
+        """
+        ts = sample.ts_ms
+        sources = self.sources
+        if src is None:
+            if len(sources) >= MAX_SOURCES:
+                del sources[min(sources, key=lambda d: sources[d][0])]
+            src = sources[sample.device_id] = [ts, 0, _UNKNOWN, 0]
+        else:
+            gap = ts - src[0]
+            if 0 < gap <= self._gap_ms:
+                src[3] = gap if not src[3] else src[3] + ((gap - src[3]) >> 3)
+            if gap <= self._gap_ms:
+                src[1] += 1
+                if src[1] >= STREAM_MIN_GAPS:
+                    src[2] = _STREAM
+            else:
+                src[1] = 0
+                if not (src[2] == _STREAM and self._recalls(ts)):
+                    src[2] = _CHARTED  # a stream back after a dropout stays one; otherwise rounds
+            src[0] = max(src[0], ts)
+        method = sample.method
+        if method is not None:
+            src[2] = _STREAM if method is Method.CONTINUOUS else _CHARTED
+            return method is Method.CONTINUOUS
+        if src[2] == _STREAM:
+            return True
+        if src[2] != _UNKNOWN:
+            return False
+        # An unproven source is a stream if it reports sensor quality (a motion index or probe-off:
+        # a chart never does), or if it brings HR/SpO2/RR while the patient was just streaming
+        # (the stream, swapped). Else its first sample is an observation set and counts on arrival.
+        return sample.motion is not None or sample.probe_off or (self._recalls(ts) and (
+            sample.heart_rate is not None or sample.spo2 is not None or sample.resp_rate is not None))
+
+    def _recalls(self, ts: int) -> bool:
+        return self.stream_ms is not None and ts - self.stream_ms <= STREAM_RECALL_MS
+
+    @staticmethod
+    def _stretched(conditions: list[Condition], valid_s: float) -> list[Condition]:
+        return [c if c.valid_s >= valid_s else dataclasses.replace(c, valid_s=valid_s) for c in conditions]
+
+    def _after_stream(self, ts: int, stream_ms: int) -> Freshness:
+        """Charted freshness once a stream has gone quiet: what the stream left (at or before
+        its last sample) has expired as stream data does; a charted value since stands."""
+        gone = min(max(1, ts - stream_ms - 1), self._charted.heart_rate)
+        return dataclasses.replace(self._charted, heart_rate=gone, spo2=gone, resp_rate=gone)
+
+    def shape_of(self, device_id: str) -> Method | None:
+        """What the engine takes `device_id`'s data for (None: not known yet)."""
+        src = self.sources.get(device_id)
+        if src is None or src[2] == _UNKNOWN:
+            return None
+        return Method.CONTINUOUS if src[2] == _STREAM else Method.OBSERVATION_SET
+
+    def _on_arrival(self, cond: Condition) -> Condition:
+        """An observation set's condition: it counts at once and stands until the next round."""
+        return dataclasses.replace(cond, persistence_s=0.0, integral=0.0,
+                                   valid_s=max(cond.valid_s, self.config.intermittent_max_age_s))
+
+    # ---- unflagged artefacts -----------------------------------------------------
+    def _artefact_check(self, clean: VitalSample, ts: int, conditions: list[Condition], cadence_ms: int) -> None:
+        """Hold pages when several vitals jumped together, faster than physiology allows.
+
+        Runs only on continuous samples with a condition present; compares this
+        sample with the median of each vital over the two minutes before the last
+        10 s. HR, SpO2 and RR moving by more than `JUMP_*` at once, with no motion
+        flag (a flagged sample has no HR/SpO2 here), is an artefact until it has
+        lasted `artefact_hold_s`.
+        """
+        policy = self.policy
+        if ts < policy.hold_until_ms:
+            return
+        # Only a condition that could page now matters: none while an open episode's
+        # conditions hold at its level (the common case of an alerting patient).
+        episode = policy.episodes.get(_PHYSIOLOGICAL)
+        level = episode.priority.rank if episode is not None else -1
+        if not any(c.at_raise and c.priority.rank > level and c.kind is not Kind.TECHNICAL for c in conditions):
+            return
+        ref = self._ref
+        if ref is None or ts >= ref[0]:
+            ref = self._ref = self._reference(ts, cadence_ms)
+        _, hr, spo2, rr = ref
+        jumps = 0
+        if hr is not None and clean.heart_rate is not None and abs(clean.heart_rate - hr) >= JUMP_HR:
+            jumps += 1
+        if spo2 is not None and clean.spo2 is not None and spo2 - clean.spo2 >= JUMP_SPO2:
+            jumps += 1
+        if rr is not None and clean.resp_rate is not None and abs(clean.resp_rate - rr) >= JUMP_RR:
+            jumps += 1
+        if jumps >= JUMP_MIN_VITALS:
+            policy.hold(ts + int(self.config.artefact_hold_s * 1000))
+
+    def _reference(self, ts: int, cadence_ms: int) -> tuple[int, float | None, float | None, float | None]:
+        """(valid until, median HR, SpO2, RR) of the recent continuous samples in the window
+        (at least `_REF_SAMPLES` sampling intervals long, for a stream sampled once a minute)."""
+        lo, hi = ts - max(_REF_FROM_MS, _REF_SAMPLES * cadence_ms), ts - _REF_TO_MS
+        window = [r for r in self._recent if lo <= r[0] <= hi]
+        return (ts + _REF_TTL_MS, _median([r[1] for r in window]), _median([r[2] for r in window]),
+                _median([r[3] for r in window]))
 
     def _detect(self, clean: VitalSample, news2: News2Summary, news2_cond: Condition | None,
                 suppressed: tuple[str, ...], alerting: bool, holding: Callable[[str], bool] | None,
@@ -301,33 +510,49 @@ class PatientEngine:
     # ---- state ------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """[version, id, last_ts, news2_ref, samples, offsets, latest, detector, policy, ward, scale,
-        adt_ward, discharged_ms]."""
+        adt_ward, discharged_ms, sources, stream_ms]."""
         return orjson.dumps([
             STATE_VERSION, self.patient_id, self.last_ts, self.news2_ref, self.samples, self.offsets,
             self.latest.to_state(), self.detector.to_state(), self.policy.to_state(), self.ward, self.spo2_scale,
-            self.adt_ward, self.discharged_ms,
+            self.adt_ward, self.discharged_ms, self.sources, self.stream_ms,
         ])
 
     @classmethod
     def from_bytes(cls, raw: bytes, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> "PatientEngine":
         doc = orjson.loads(raw)
         version = doc[0]
-        if version != STATE_VERSION:
-            raise ValueError(f"patient state version {version} is not {STATE_VERSION}")
-        doc = doc + [None] * (13 - len(doc))  # ward, scale, then the ADT fields were appended later
-        _, patient_id, last_ts, ref, samples, offsets, latest, detector, policy, ward, scale, adt_ward, out = doc
+        if version not in _STATE_VERSIONS:
+            raise ValueError(f"patient state version {version} is not one of {_STATE_VERSIONS}")
+        # ward and scale were appended to v1, then (v2) the ADT place and the data shapes
+        doc = doc + [None] * (15 - len(doc))
+        (_, patient_id, last_ts, ref, samples, offsets, latest, detector, policy, ward, scale, adt_ward, out,
+         sources, stream) = doc
         engine = cls(patient_id, config)
         engine.last_ts, engine.news2_ref, engine.samples, engine.offsets = last_ts, ref, samples, offsets
         engine.latest = LatestVitals.from_state(latest)
         engine.ward, engine.spo2_scale = ward, scale
         engine.adt_ward, engine.discharged_ms = adt_ward, out
+        engine.sources = {d: (list(v) + [0])[:4] for d, v in (sources or {}).items()}
         engine._use(engine.book.for_ward(engine.settings_ward) if engine.book is not None else engine.config)
         # after _use: the ward's detector is the one whose state this is
         if _state_matches(engine.detector, detector):
             engine.detector.load_state(detector)
         engine.policy.load_state(policy)
         engine.policy.discharged = out is not None
+        if version == 1 and engine.policy.stream_samples >= 3:
+            # Version 1 knew no shapes: a patient it saw streaming is taken as still streaming.
+            engine.stream_ms = engine.policy.last_data_ms
+        else:
+            engine.stream_ms = stream
         return engine
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = sorted(v for v in values if v is not None)
+    n = len(present)
+    if n < _REF_MIN_SAMPLES:
+        return None
+    return present[n // 2] if n % 2 else (present[n // 2 - 1] + present[n // 2]) / 2.0
 
 
 def _new_detector(cfg: PolicyConfig) -> PatientDetector:

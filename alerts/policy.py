@@ -29,6 +29,7 @@ from typing import Any, Iterable
 
 from monitor.timestamps import format_ts
 
+from alerts import holdback
 from alerts.conditions import Condition
 from alerts.config import PolicyConfig
 from alerts.ids import episode_id
@@ -93,6 +94,34 @@ class Episode:
     # The latest condition per key whose reasons are not worded yet (`Condition.word`);
     # `reasons` holds a placeholder for each vital it names, so the order is kept.
     unworded: dict[str, Condition] = field(default_factory=dict)
+    # What staff acknowledged (None until acked, cleared by a real rise): a new page
+    # must be earned against it (`_worsened`), not by a slower rule catching up.
+    acked: "AckedPicture | None" = None
+
+
+@dataclass(frozen=True, slots=True)
+class AckedPicture:
+    """The patient as staff saw them when they acknowledged: NEWS2, its points per
+    parameter, the vitals the alert named and the condition keys it held."""
+
+    news2: int | None
+    points: dict[str, int]
+    vitals: frozenset[str]
+    keys: frozenset[str]
+
+    def to_wire(self) -> list:
+        return [self.news2, self.points, sorted(self.vitals), sorted(self.keys)]
+
+    @staticmethod
+    def from_wire(doc: list | None) -> "AckedPicture | None":
+        if not doc:
+            return None
+        news2, points, vitals, keys = doc
+        return AckedPicture(news2, dict(points), frozenset(vitals), frozenset(keys))
+
+
+#: Reasons that name a score, not a vital of the patient (not "a new vital involved").
+_NOT_VITALS = frozenset({"news2", ""})
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +188,10 @@ class AlertPolicy:
         self.suppressed: tuple[str, ...] = ()
         #: Set by an ADT discharge: no signal-loss alerts (the device came off a patient who left).
         self.discharged = False
+        # Artefact suspected until then (event time): no physiological page opens or rises.
+        self.hold_until_ms = 0
+        self.held = 0  # pages held back by it (this process; the metric is holdback.HELD)
+        self._held_now = False  # the current hold already held one back (count once per hold)
 
     # ---- public API -------------------------------------------------------
     @property
@@ -270,7 +303,8 @@ class AlertPolicy:
             return []  # idempotent: a second ack changes nothing
         episode.status = Status.ACKNOWLEDGED
         episode.acknowledged_by = by
-        alert = self._alert(episode, at, Status.ACKNOWLEDGED)
+        alert = self._alert(episode, at, Status.ACKNOWLEDGED)  # words every pending reason
+        episode.acked = self._picture(episode)
         if ts_ms is not None:
             alert = replace(alert, extra={**alert.extra, "acknowledged_at": format_ts(ts_ms)})
         return [alert]
@@ -292,6 +326,17 @@ class AlertPolicy:
             alert = self._close(episode, max(self.now_ms, episode.raised_ms))
             out.append(replace(alert, extra={**alert.extra, "resolved_reason": "discharged"}))
         return out
+
+    def hold(self, until_ms: int) -> None:
+        """Artefact suspected: hold physiological pages until `until_ms` (event time).
+
+        Conditions keep their persistence clocks running; whatever still holds
+        when the hold ends confirms then, from its own onset.
+        """
+        if until_ms > self.hold_until_ms:
+            if self.now_ms >= self.hold_until_ms:
+                self._held_now = False
+            self.hold_until_ms = until_ms
 
     # ---- tracks -------------------------------------------------------------
     def _update_tracks(self, obs: Observation) -> dict[str, Condition]:
@@ -361,10 +406,24 @@ class AlertPolicy:
         if len(confirmed) > 1:
             confirmed.sort(key=lambda c: (-c.priority.rank, tracks[c.key].since_ms))
         top = confirmed[0]
+        if ts < self.hold_until_ms and episode_class is _PHYSIOLOGICAL \
+                and (episode is None or top.priority.rank > episode.priority.rank):
+            if not self._held_now:  # it would page: say once per hold which rule held it
+                self._held_now = True
+                self.held += 1
+                holdback.count(holdback.HoldRule.ARTEFACT_SUSPECTED)
+            return []
         if episode is None:
             return [self._open(episode_class, top, confirmed, obs)]
+        if top.priority.rank > episode.priority.rank and episode.acked is not None \
+                and not _worsened(episode.acked, obs.news2, confirmed, episode.priority):
+            # Acknowledged, and the patient is no worse than staff saw them: a slower rule
+            # (the detector's confirmation) catching up is not a reason to page again.
+            self._merge_reasons(episode, confirmed)
+            return []
         self._merge_reasons(episode, confirmed)
         if top.priority.rank > episode.priority.rank:
+            episode.acked = None  # a new level needs its own acknowledgement
             episode.priority = top.priority
             episode.status = Status.ESCALATED
             episode.notified_ms = ts
@@ -419,6 +478,15 @@ class AlertPolicy:
             if before is not None and not set(before.vitals) <= set(cond.vitals):
                 _word(episode, key, before, skip=cond.vitals)  # a vital dropped out: keep its last reason
             episode.unworded[key] = cond
+
+    def _picture(self, episode: Episode) -> AckedPicture:
+        """What an acknowledgement acknowledged (see `_worsened`)."""
+        news2 = self.last_news2
+        vitals = frozenset(r.vital for r in episode.reasons.values()) - _NOT_VITALS
+        keys = frozenset(k.rsplit(":", 1)[0] for k in episode.reasons)
+        if news2 is None:
+            return AckedPicture(None, {}, vitals, keys)
+        return AckedPicture(news2.total, dict(news2.components), vitals, keys)
 
     # ---- timers -------------------------------------------------------------
     def _timers(self, episode: Episode, now_ms: int) -> list[Alert]:
@@ -544,7 +612,8 @@ class AlertPolicy:
         episodes = [
             [e.alert_id, e.episode_class.value, e.kind.value, e.priority.value, e.status.value, e.onset_ms,
              e.raised_ms, e.notified_ms, e.device_id, e.escalations, e.clear_since_ms, e.acknowledged_by,
-             [[k, r.to_wire()] for k, r in e.reasons.items()], list(e.suppressed)]
+             [[k, r.to_wire()] for k, r in e.reasons.items()], list(e.suppressed),
+             e.acked.to_wire() if e.acked is not None else None]
             for e in self.episodes.values()
         ]
         tracks = [[k, t.since_ms, t.last_ms, t.integral, t.expires_ms] for k, t in self.tracks.items()]
@@ -552,11 +621,12 @@ class AlertPolicy:
         return [self.now_ms, self.last_data_ms, tracks, episodes, cooldown, list(self.recent_closed),
                 self.last_news2.to_wire() if self.last_news2 else None,
                 self.last_detector.to_wire() if self.last_detector else None,
-                self.stream_samples, self.last_device, list(self.suppressed)]
+                self.stream_samples, self.last_device, list(self.suppressed), self.hold_until_ms]
 
     def load_state(self, state: list) -> "AlertPolicy":
-        state = list(state) + [None] * (11 - len(state))
-        now_ms, last_data, tracks, episodes, cooldown, closed, news2, detector, stream, device, supp = state
+        state = list(state) + [None] * (12 - len(state))
+        now_ms, last_data, tracks, episodes, cooldown, closed, news2, detector, stream, device, supp, hold = state
+        self.hold_until_ms = hold or 0
         self.now_ms, self.last_data_ms, self.recent_closed = now_ms, last_data, list(closed)
         # States written before the stream count existed: trust that data was continuous.
         self.stream_samples = STREAM_MIN_SAMPLES if stream is None and last_data is not None else (stream or 0)
@@ -576,6 +646,7 @@ class AlertPolicy:
             episode = Episode(aid, EpisodeClass(cls), Kind(kind), Priority(prio), Status(status), onset, raised,
                               notified, dev, esc, clear, by, {k: Reason.from_wire(r) for k, r in reasons},
                               tuple(rest[0]) if rest else ())
+            episode.acked = AckedPicture.from_wire(rest[1] if len(rest) > 1 else None)
             self.episodes[episode.episode_class] = episode
         return self
 
@@ -596,6 +667,33 @@ def _word_all(episode: Episode) -> None:
         for key, cond in episode.unworded.items():
             _word(episode, key, cond)
         episode.unworded.clear()
+
+
+def _worsened(acked: AckedPicture, news2: News2Summary | None, confirmed: list[Condition],
+              priority: Priority) -> bool:
+    """Whether the patient is really worse than when staff acknowledged.
+
+    NEWS2 up, a parameter scoring more (a vital further out) or scoring at all
+    (a new vital involved), a hard limit the alert did not hold yet, or a
+    condition naming a vital the alert did not name. The same physiology seen
+    by one more rule is none of these.
+    """
+    if news2 is not None and acked.news2 is not None:
+        if news2.total > acked.news2:
+            return True
+        points = acked.points
+        for param, pts in news2.components.items():
+            if pts > points.get(param, 0):
+                return True
+    for cond in confirmed:
+        if cond.priority.rank <= priority.rank:
+            continue
+        if cond.kind is Kind.THRESHOLD and cond.key not in acked.keys:
+            return True
+        named = cond.vitals if cond.word is not None else tuple(r.vital for r in cond.reasons)
+        if any(v not in acked.vitals and v not in _NOT_VITALS for v in named):
+            return True
+    return False
 
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ import orjson
 from monitor.limits import MAX_BATCH_SAMPLES, MAX_MESSAGE_BYTES, PHYSICAL_RANGES, impossible_reason
 from monitor.patient_id import MAX_PATIENT_ID_CHARS, patient_id_problem
 from monitor.timestamps import _MAX_MS, _MIN_MS, future_message, parse_ts
-from monitor.vitals import PROBE_VITALS, VITALS, Consciousness, VitalSample, new_sample
+from monitor.vitals import PROBE_VITALS, VITALS, Consciousness, Method, VitalSample, new_sample
 
 # Measured (Python 3.11, 2-core dev machine, cohort batches of ~3 samples):
 # parse_message ~2.4 µs per sample streamed (was ~5), of which orjson.loads ~0.2 µs.
@@ -76,7 +76,8 @@ class SampleError(ValueError):
         self.reason = reason
 
 
-_NURSING = ("on_oxygen", "consciousness", "spo2_scale", "quality", "ward")
+#: Fields a batch may give once for all its samples (`method` too: one gateway, one kind of data).
+_NURSING = ("on_oxygen", "consciousness", "spo2_scale", "quality", "ward", "method")
 #: Longest ward name accepted (a label, not free text).
 MAX_WARD_CHARS = 64
 
@@ -226,9 +227,12 @@ def build_sample(doc: dict[str, Any], patient_id: str, device_id: str, not_after
             RejectReason.NO_VITAL,
             "no vital sign present (need one of " + ", ".join(VITALS) + ")",
         )
+    method = get("method")
+    if method is not None:
+        method = _method(method)
     return _new_sample(
         patient_id, device_id, ts_ms, heart_rate, spo2, resp_rate, temperature, systolic_bp, diastolic_bp,
-        on_oxygen, consciousness, spo2_scale, probe_off, motion, ward,
+        on_oxygen, consciousness, spo2_scale, probe_off, motion, ward, method,
     )
 
 
@@ -267,6 +271,19 @@ def _scale(raw: Any) -> int | None:
     if raw in (1, 2) and not isinstance(raw, bool):
         return int(raw)
     raise SampleError(RejectReason.BAD_TYPE, f"spo2_scale must be 1 or 2, got {raw!r}")
+
+
+def _method(raw: Any) -> Method:
+    """The optional data-shape marker: "continuous" or "observation_set"."""
+    if isinstance(raw, str):
+        try:
+            return Method(raw.strip().lower())
+        except ValueError:
+            pass
+    raise SampleError(
+        RejectReason.BAD_TYPE,
+        "method must be one of " + ", ".join(m.value for m in Method) + f", got {raw!r}",
+    )
 
 
 def _ward(raw: Any) -> str | None:

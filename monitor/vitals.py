@@ -13,6 +13,19 @@ import enum
 from dataclasses import dataclass
 
 
+class Method(str, enum.Enum):
+    """How a sample was taken, when the gateway says (contract field `method`).
+
+    A continuous stream (wearable, bedside monitor: seconds apart) is judged with
+    persistence; an observation set (spot-check monitor, a nurse's observation
+    round, EHR charting: minutes to hours apart) is one deliberate measurement
+    and counts on arrival. Absent, the engine infers it from the gaps per source.
+    """
+
+    CONTINUOUS = "continuous"
+    OBSERVATION_SET = "observation_set"
+
+
 class Consciousness(str, enum.Enum):
     """ACVPU: Alert, new Confusion, responds to Voice, to Pain, Unresponsive."""
 
@@ -77,6 +90,7 @@ class VitalSample:
     probe_off: bool = False
     motion: float | None = None
     ward: str | None = None
+    method: Method | None = None
 
     def values(self) -> dict[str, float]:
         """The numeric vitals present in this sample, by contract name."""
@@ -103,6 +117,8 @@ class VitalSample:
             out["spo2_scale"] = self.spo2_scale
         if self.ward is not None:
             out["ward"] = self.ward
+        if self.method is not None:
+            out["method"] = self.method.value
         if self.probe_off or self.motion is not None:
             quality: dict[str, object] = {"probe_off": self.probe_off}
             if self.motion is not None:
@@ -113,7 +129,7 @@ class VitalSample:
 
 _FIELDS = (
     "patient_id", "device_id", "ts_ms", "heart_rate", "spo2", "resp_rate", "temperature", "systolic_bp",
-    "diastolic_bp", "on_oxygen", "consciousness", "spo2_scale", "probe_off", "motion", "ward",
+    "diastolic_bp", "on_oxygen", "consciousness", "spo2_scale", "probe_off", "motion", "ward", "method",
 )
 
 
@@ -128,7 +144,7 @@ def _make_new_sample():  # type: ignore[no-untyped-def]
         raise AssertionError("VitalSample fields changed: update _FIELDS")
     setters = [VitalSample.__dict__[name].__set__ for name in _FIELDS]
     (s_pid, s_dev, s_ts, s_hr, s_spo2, s_rr, s_temp, s_sbp, s_dbp, s_o2, s_acvpu, s_scale, s_probe, s_motion,
-     s_ward) = setters
+     s_ward, s_method) = setters
     alloc = object.__new__
 
     def new_sample(
@@ -136,6 +152,7 @@ def _make_new_sample():  # type: ignore[no-untyped-def]
         resp_rate: float | None, temperature: float | None, systolic_bp: float | None,
         diastolic_bp: float | None, on_oxygen: bool | None, consciousness: Consciousness | None,
         spo2_scale: int | None, probe_off: bool, motion: float | None, ward: str | None,
+        method: Method | None = None,
     ) -> VitalSample:
         """A VitalSample from already-validated values, all fields positional."""
         sample = alloc(VitalSample)
@@ -154,6 +171,7 @@ def _make_new_sample():  # type: ignore[no-untyped-def]
         s_probe(sample, probe_off)
         s_motion(sample, motion)
         s_ward(sample, ward)
+        s_method(sample, method)
         return sample
 
     return new_sample

@@ -98,6 +98,26 @@ ASSIGNED_PARTITIONS = Gauge(
 )
 
 
+class _HeldPages:
+    """`wardwatch_pages_held_total{rule}`: pages the engine held back, by the rule that held
+    them (alerts.holdback counts them in the pure domain; this only reads the counts)."""
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        from prometheus_client.core import CounterMetricFamily
+
+        from alerts.holdback import HELD
+
+        family = CounterMetricFamily(
+            "wardwatch_pages_held_total", "Pages held back (e.g. a multi-vital jump without motion flag: "
+            "artefact suspected), by the rule that held them.", labels=["rule"])
+        for rule, count in HELD.items():
+            family.add_metric([rule.value], count)
+        yield family
+
+
+REGISTRY.register(_HeldPages())
+
+
 def _preinitialise() -> None:
     """Create every closed-set label combination at 0.
 

@@ -41,9 +41,11 @@ from fhir.resources.R4B.reference import Reference
 from pydantic import ValidationError
 
 from monitor.interop import units
+from monitor.interop.method import method_of
 from monitor.interop.result import MESSAGE_ENTRY, GatewayResult, Reading, RejectCode, ResultBuilder
 from monitor.limits import MAX_MESSAGE_BYTES
 from monitor.patient_id import patient_id_problem
+from monitor.vitals import Method
 
 LOINC = "http://loinc.org"
 
@@ -161,9 +163,11 @@ class _Source:
     device_id: str
     ts_ms: int
     payload: str
+    method: Method | None = None
 
     def reading(self, vital: str, value: float, where: str) -> Reading:
-        return Reading(self.patient_id, self.device_id, self.ts_ms, vital, value, where, self.payload)
+        return Reading(self.patient_id, self.device_id, self.ts_ms, vital, value, where, self.payload,
+                       method=self.method)
 
 
 def _observation(doc: dict[str, Any], label: str, payload: str, builder: ResultBuilder) -> None:
@@ -176,7 +180,8 @@ def _observation(doc: dict[str, Any], label: str, payload: str, builder: ResultB
             return
         if obs.status in WITHDRAWN_STATUSES:
             raise _Unusable(RejectCode.WITHDRAWN, f"status is {obs.status}: withdrawn, not data")
-        source = _Source(_patient_id(obs.subject), _device_id(obs.device), _effective_ms(obs), payload)
+        source = _Source(_patient_id(obs.subject), _device_id(obs.device), _effective_ms(obs), payload,
+                         _method(obs))
     except _Unusable as exc:
         builder.reject(label, exc.code, exc.reason, payload)
         return
@@ -272,6 +277,17 @@ def _subject_id(subject: Reference | None) -> str:
     if subject is not None and subject.identifier is not None and subject.identifier.value:
         return subject.identifier.value
     raise _Unusable(RejectCode.MISSING_PATIENT_ID, "Observation has no subject Patient reference")
+
+
+def _method(obs: Observation) -> Method | None:
+    """The data shape from `method` (codes, displays, text) or the device's display, if they say."""
+    texts: list[str | None] = []
+    if obs.method is not None:
+        texts.append(obs.method.text)
+        texts.extend(t for c in obs.method.coding or () for t in (c.code, c.display))
+    if obs.device is not None:
+        texts.append(obs.device.display)
+    return method_of(texts)
 
 
 def _device_id(device: Reference | None) -> str:

@@ -61,6 +61,7 @@ from monitor.interop.result import (
     RejectCode,
     ResultBuilder,
 )
+from monitor.interop.method import method_of
 from monitor.limits import MAX_MESSAGE_BYTES
 from monitor.patient_id import patient_id_problem
 
@@ -255,7 +256,9 @@ def _observation(
         builder.reject(label, exc.code, f"{spec.mnemonic}: {exc.reason}", payload)
         return
     device = first(obx, 18) or context.default_device
-    builder.add(Reading(context.patient_id, device, ts_ms, spec.vital, converted, label, payload, spec.rank))
+    method = method_of(first(obx, 17, c) for c in (1, 2, 4, 5))  # OBX-17 observation method (CWE)
+    builder.add(Reading(context.patient_id, device, ts_ms, spec.vital, converted, label, payload, spec.rank,
+                        method))
 
 
 def _mdc_vital(obx: hl7.Segment) -> MdcVital | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from monitor.limits import MAX_BATCH_SAMPLES, impossible_reason
 from monitor.timestamps import future_message, format_ts, not_after_ms
-from monitor.vitals import VITALS
+from monitor.vitals import VITALS, Method
 
 #: `EntryRejection.entry` when the whole input is unusable (the caller should
 #: dead-letter its original bytes rather than `payload`, which is text).
@@ -86,6 +86,7 @@ class Reading:
     entry: str
     payload: str
     rank: int = 0
+    method: Method | None = None  # continuous / observation set, when the gateway says (method.py)
 
 
 @dataclass
@@ -192,7 +193,11 @@ class ResultBuilder:
             for reading in (systolic, diastolic):
                 self.reject(reading.entry, RejectCode.IMPOSSIBLE_VALUE, reason, reading.payload)
             group = {k: v for k, v in group.items() if k not in ("systolic_bp", "diastolic_bp")}
-        return {name: _wire_number(group[name].value) for name in VITALS if name in group}
+        values: dict[str, Any] = {name: _wire_number(group[name].value) for name in VITALS if name in group}
+        method = next((r.method for r in group.values() if r.method is not None), None)
+        if values and method is not None:
+            values["method"] = method.value
+        return values
 
 
 def _messages(

@@ -6,7 +6,7 @@ them) through the real broker and worker.
    the product's figures; the impossible value goes to the dead-letter topic.
 2. The issue #16 targets for charted data (hourly NEWS2 >= 7 -> a high alert on the first such set;
    5-6 -> medium; a single 3 -> an alert; a calm patient charted 4-hourly for a day -> nothing).
-   Marked xfail until the `detect` branch (observation sets page on arrival) is merged.
+   Observation sets page on arrival (`docs/data-shapes.md`).
 """
 
 from __future__ import annotations
@@ -99,11 +99,6 @@ def _news2(values: dict) -> tuple[int, str]:
     return score.total, str(score.band)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs hourly observation sets to page on arrival (issue #16 item 1, "
-    "branch `detect`); flip to a plain test once `detect` is merged",
-)
 def test_hourly_observation_sets_page_with_the_chart_bands_and_a_calm_chart_pages_nothing(broker, worker):
     assert _news2(NEWS2_7) == (7, "high") and _news2(NEWS2_5) == (5, "medium")
     assert _news2(SINGLE_3) == (3, "low-medium") and _news2(CALM) == (0, "none")

@@ -525,3 +525,16 @@ def test_throughput_typical_bundle(capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print(f"\nFHIR Bundle of 5 Observations: {rate:,.0f} messages/s ({seconds / runs * 1e6:,.0f} µs each)")
     assert rate > 50
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"method": {"text": "Spot check"}}, "observation_set"),
+    ({"method": {"coding": [{"system": "urn:example", "code": "continuous", "display": "Continuous monitoring"}]}},
+     "continuous"),
+    ({"device": {"reference": "Device/D1", "display": "Nurse observation set"}}, "observation_set"),
+    ({}, None),
+])
+def test_observation_method_or_device_becomes_the_contract_method_marker(overrides: dict[str, Any],
+                                                                         expected: str | None) -> None:
+    produced = only_message(parse_doc(observation(**overrides)))
+    assert produced["heart_rate"] == 70 and produced.get("method") == expected

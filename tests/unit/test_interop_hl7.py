@@ -631,3 +631,20 @@ def test_throughput_oru_with_six_obx(capsys: pytest.CaptureFixture[str]) -> None
             f"with ACK {runs / ack_seconds:,.0f}/s; MLLP decode {1 / mllp_seconds:,.0f} frames/s"
         )
     assert rate > 100
+
+
+# --------------------------------------------------------------- data shape (OBX-17)
+
+
+@pytest.mark.parametrize(("obx17", "expected"), [
+    ("MMEAS^manual-measurement^MDC", "observation_set"),
+    ("^spot check", "observation_set"),
+    ("CONT^continuous^L", "continuous"),
+    ("AMEAS^auto-measurement^MDC", None),  # an NIBP cycle and a bedside monitor share it: inferred instead
+    ("", None),
+])
+def test_obx_17_observation_method_becomes_the_contract_method_marker(obx17: str, expected: str | None) -> None:
+    row = HR + "|" * 6 + obx17  # HR ends at OBX-11: OBX-12..16 empty, then OBX-17
+    produced = parse(message(MSH, PID, OBR, row)).messages
+    assert len(produced) == 1 and produced[0]["heart_rate"] == 72
+    assert produced[0].get("method") == expected

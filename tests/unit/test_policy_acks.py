@@ -47,3 +47,45 @@ def test_staff_resolve_closes_the_episode_with_who_did_it():
     out = engine.acknowledge(alert_id, "dr.o", "resolve", 1)
     assert [(a.status, a.acknowledged_by, a.alert_id) for a in out] == [(Status.RESOLVED, "dr.o", alert_id)]
     assert out[0].ts_ms == engine.policy.now_ms  # the policy clock, not the ack's ts (1 ms after 1970)
+
+
+# ---- re-paging is earned by the patient (issue #16 item 4) ----------------------
+# NEWS2 6 steady on a wearable: RR 25 (3), SpO2 94 (1), HR 112 (2).
+_SIX = dict(resp_rate=25.0, spo2=94.0, heart_rate=112.0)
+
+
+def _acked_news2_6_episode():
+    from alerts.engine import PatientEngine
+    from alerts.model import Status
+    from tests.unit.test_policy_support import PID, feed, span, warm
+
+    engine = PatientEngine(PID)
+    warm(engine, 3600)
+    alerts = feed(engine, span(3600, 3730, step_s=5, **_SIX))
+    raised = [a for a in alerts if a.status is Status.RAISED]
+    assert [(a.kind.value, a.priority.value, a.news2.total) for a in raised] == [("news2", "medium", 6)]
+    engine.acknowledge(raised[0].alert_id, "nurse.kim", "acknowledge", None)
+    return engine, raised[0]
+
+
+def test_after_an_ack_the_detector_catching_up_on_unchanged_physiology_does_not_re_page():
+    """Was: re-paged at high 90 s after the ack (anomaly + NEWS2 agreement confirmed), then escalated twice."""
+    from tests.unit.test_policy_support import feed, span
+
+    engine, raised = _acked_news2_6_episode()
+    later = feed(engine, span(3730, 3730 + 1800, step_s=5, **_SIX))
+    assert later == []
+    episode = next(iter(engine.policy.episodes.values()))
+    assert episode.alert_id == raised.alert_id and episode.priority.value == "medium"
+
+
+def test_after_an_ack_real_worsening_still_pages_and_its_new_level_has_its_own_no_ack_timer():
+    from alerts.model import Status
+    from tests.unit.test_policy_support import feed, span
+
+    engine, raised = _acked_news2_6_episode()
+    worse = feed(engine, span(3730, 3730 + 600, step_s=5, **dict(_SIX, spo2=91.0)))  # SpO2 scores 3: NEWS2 8
+    pages = [(a.status, a.priority.value) for a in worse if a.status is not Status.RESOLVED]
+    assert pages[0] == (Status.ESCALATED, "high")
+    assert len(pages) == 3  # the rise, then the high level's two no-ack escalations (nobody acked it)
+    assert {a.alert_id for a in worse} == {raised.alert_id}

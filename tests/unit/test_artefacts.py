@@ -1,0 +1,83 @@
+"""Artefacts the device did not flag (issue #16 item 2).
+
+A 10-60 s burst in which HR, SpO2 and RR jump together within seconds, with
+no motion flag, is an artefact until it persists: it does not page, and the
+hold is counted (`alerts.holdback`, exported as wardwatch_pages_held_total).
+The same change that persists still pages, from its own onset.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts import holdback
+from alerts.config import PolicyConfig
+from alerts.engine import PatientEngine
+from alerts.model import Priority, Status
+from tests.unit.test_policy_support import PID, at_s, feed, of, span, warm
+
+START = 3600
+#: HR +40, SpO2 -8, RR +11 within a second: the unflagged motion burst's signature.
+BURST = dict(heart_rate=115.0, spo2=88.0, resp_rate=26.0)
+
+
+def warm_patient(config: PolicyConfig | None = None) -> PatientEngine:
+    engine = PatientEngine(PID) if config is None else PatientEngine(PID, config)
+    warm(engine, START)
+    return engine
+
+
+@pytest.mark.parametrize("burst_s", [15, 35, 60])
+def test_an_unflagged_multi_vital_burst_does_not_page_and_the_hold_is_counted(burst_s):
+    engine = warm_patient()
+    before = holdback.HELD[holdback.HoldRule.ARTEFACT_SUSPECTED]
+    alerts = feed(engine, span(START, START + burst_s, step_s=1, **BURST) + span(START + burst_s, START + 1800, step_s=1))
+    assert alerts == []
+    if burst_s > 30:  # long enough that the high band's 30 s persistence would have paged
+        assert engine.policy.held == 1
+        assert holdback.HELD[holdback.HoldRule.ARTEFACT_SUSPECTED] == before + 1
+
+
+def test_the_same_change_that_persists_pages_high_once_the_hold_is_over():
+    engine = warm_patient()
+    alerts = feed(engine, span(START, START + 600, step_s=1, **BURST))
+    raised = of(alerts, Status.RAISED)
+    assert [a.priority for a in raised] == [Priority.HIGH]
+    assert 90 <= at_s(raised[0].ts_ms) - START <= 95  # artefact_hold_s, then its own persistence is long met
+    assert raised[0].onset_ts_ms <= engine.policy.hold_until_ms - 89_000  # onset is the jump, not the hold's end
+
+
+def test_a_single_vital_jump_is_not_held():
+    engine = warm_patient()
+    alerts = feed(engine, span(START, START + 300, step_s=1, spo2=82.0))
+    raised = of(alerts, Status.RAISED)
+    assert raised and at_s(raised[0].ts_ms) - START <= 30  # spo2_critical as before
+    assert engine.policy.held == 0
+
+
+def test_a_burst_on_an_open_medium_episode_does_not_raise_it_to_high():
+    engine = warm_patient(PolicyConfig(anomaly=False))  # NEWS2 alone: its band is the episode's level
+    # NEWS2 5-6 developing over minutes: RR 23 (2), SpO2 93 (2), HR 95 (1) -> pages medium.
+    t = START
+    alerts = []
+    for step, values in enumerate(((18.0, 96.0, 80.0), (20.0, 95.0, 88.0), (23.0, 93.0, 95.0))):
+        rr, spo2, hr = values
+        alerts += feed(engine, span(t, t + 300, step_s=1, resp_rate=rr, spo2=spo2, heart_rate=hr))
+        t += 300
+    alerts += feed(engine, span(t, t + 600, step_s=1, resp_rate=23.0, spo2=93.0, heart_rate=95.0))
+    t += 600
+    assert [a.priority for a in of(alerts, Status.RAISED)] == [Priority.MEDIUM]
+    level = next(iter(engine.policy.episodes.values())).priority
+    burst = feed(engine, span(t, t + 45, step_s=1, resp_rate=35.0, spo2=86.0, heart_rate=135.0)
+                 + span(t + 45, t + 200, step_s=1, resp_rate=23.0, spo2=93.0, heart_rate=95.0))
+    assert [a for a in burst if a.priority is Priority.HIGH] == []
+    assert next(iter(engine.policy.episodes.values())).priority is level
+
+
+def test_on_a_monitor_sampling_once_a_minute_a_burst_over_two_samples_is_held_too():
+    engine = PatientEngine(PID)
+    feed(engine, span(0, 3 * 3600, step_s=60.5))
+    burst = span(3 * 3600, 3 * 3600 + 61, step_s=60.5, **BURST)  # the burst caught by two samples
+    alerts = feed(engine, burst + span(3 * 3600 + 121, 4 * 3600, step_s=60.5))
+    assert [a for a in alerts if a.kind.value in ("news2", "threshold")] == []
+    assert engine.policy.held == 1
