@@ -261,12 +261,13 @@ async def _follow(env: dict[str, str], args: argparse.Namespace, started: float,
     for sig in stop_signals:
         loop.add_signal_handler(sig, on_signal, sig)
     settings = Settings.from_env(bootstrap=env["WARDWATCH_KAFKA_BOOTSTRAP"])
-    view = DemoView(settings.topics.alerts, colour=sys.stdout.isatty(), started=started)
     status = _Status(args.metrics_port, worker, logs=args.logs, web_port=args.web_port)
     cons = None
     try:
         cons = await consumer(settings, settings.topics.alerts, settings.topics.audit, auto_offset_reset="earliest",
                               group_id=None)
+        partitions = len(cons.partitions_for_topic(settings.topics.alerts) or ())
+        view = DemoView(settings.topics.alerts, colour=sys.stdout.isatty(), started=started, partitions=partitions)
         while not stop and (not args.duration or time.monotonic() - started < args.duration):
             status.maybe_print()
             if worker.poll() is not None:
@@ -275,7 +276,7 @@ async def _follow(env: dict[str, str], args: argparse.Namespace, started: float,
                 return 1
             batch = await cons.getmany(timeout_ms=250)
             records = [r for recs in batch.values() for r in recs]
-            for line in view.lines([(r.topic, orjson.loads(r.value)) for r in records]):
+            for line in view.lines([(r.topic, orjson.loads(r.value), r.partition) for r in records]):
                 print(line, flush=True)
         for line in view.lines([], flush=True):
             print(line, flush=True)

@@ -77,3 +77,26 @@ def test_resolved_line_does_not_repeat_the_episodes_reasons_beside_a_normal_scor
     line = alert_line(_alert("12:00:00", "resolved", news2={"total": 0, "band": "none"}))
     assert "NEWS2 0" in line and "SpO2 88%" not in line and "episode closed" in line
     assert "SpO2 88%" in alert_line(_alert("12:00:00", "raised"))
+
+
+def test_a_partition_running_ahead_while_the_worker_catches_up_does_not_reorder_the_lines() -> None:
+    # Partition 0 has reached 12:08 (a RESOLVED) while partition 1 is still at 11:30; its 11:40 RAISED
+    # arrives 5 s later, after the plain hold: the watermark keeps 12:08 back until partition 1 passes it.
+    view = DemoView("alerts", started=0.0, hold_s=1.5, partitions=2, max_hold_s=20.0)
+    assert view.lines([("alerts", _alert("12:08:00", "resolved"), 0), ("alerts", _alert("11:30:00"), 1)],
+                      now=1.0) == []
+    lines = view.lines([], now=3.0)
+    assert [line[:8] for line in lines if line[:2].isdigit()] == ["11:30:00"]  # 12:08 waits for partition 1
+    assert view.lines([("alerts", _alert("11:40:00"), 1)], now=6.0) == []  # held its own 1.5 s
+    assert [line[:8] for line in view.lines([], now=7.6)] == ["11:40:00"]  # partition 1 is still behind 12:08
+    # Partition 1 passes 12:08: the RESOLVED is due at once (it has long waited its hold).
+    assert [line[:8] for line in view.lines([("alerts", _alert("12:10:00"), 1)], now=8.0)] == ["12:08:00"]
+    assert view.lines([], now=9.6) == []  # 12:10 waits: partition 0 may still send something before it
+    assert [line[:8] for line in view.lines([], now=28.0)] == ["12:10:00"]  # at most max_hold
+
+
+def test_a_silent_partition_holds_a_line_back_at_most_max_hold() -> None:
+    view = DemoView("alerts", started=0.0, hold_s=1.5, partitions=4, max_hold_s=10.0)
+    view.lines([("alerts", _alert("11:00:00"), 0)], now=0.0)
+    assert view.lines([], now=5.0) == []
+    assert [line[:8] for line in view.lines([], now=10.0) if line[:2].isdigit()] == ["11:00:00"]
