@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,6 +207,10 @@ def run(args: argparse.Namespace) -> int:
         children.append(worker)
         children.append(_child(["notify", "--metrics-port", str(args.notify_metrics_port), "--max-age", "0"],
                                env, logs / "notify.log"))
+        # The ward starts once the worker takes input: a backlog built while it joined its group was
+        # caught up partition by partition, minutes of event time apart, and the lines came out of order.
+        if not _wait_ready(args.web_port, worker, logs):
+            return 1
         children.append(_child(["simulate", "--patients", str(args.patients), "--hours", str(args.hours),
                                 "--speed", str(args.speed), "--deteriorating", str(args.deteriorating),
                                 "--seed", str(args.seed), "--quiet"], env, logs / "simulate.log"))
@@ -219,6 +224,30 @@ def run(args: argparse.Namespace) -> int:
         stop_all(list(reversed(children)))  # simulator, notify, then the worker (it commits on SIGTERM)
         if broker is not None:
             broker.stop()
+
+
+def _wait_ready(web_port: int, worker: subprocess.Popen, logs: Path, timeout_s: float = 120.0) -> bool:
+    """Wait for the worker's /readyz, saying every few seconds what it waits for; False if it died."""
+    url = f"http://127.0.0.1:{web_port}/readyz"
+    began = last_said = time.monotonic()
+    while time.monotonic() - began < timeout_s:
+        if worker.poll() is not None:
+            print(f"error: the worker exited with code {worker.returncode}; see {logs}/worker.log", file=sys.stderr)
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return True
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() - last_said >= 5:
+            last_said = time.monotonic()
+            print(f"-- worker: starting for {last_said - began:.0f} s (joining its consumer group); the ward "
+                  f"starts when it is ready; see {logs}/worker.log", flush=True)
+        time.sleep(0.3)
+    print(f"warning: the worker is not ready after {timeout_s:.0f} s; starting the ward anyway "
+          f"(see {logs}/worker.log)", file=sys.stderr)
+    return True
 
 
 def _child_env(args: argparse.Namespace, bootstrap: str, logs: Path) -> dict[str, str]:
