@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 import orjson
 
+from alerts import rules
+from alerts.conditions import Condition
+from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
+from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, new_detector_info, new_news2_summary
+from alerts.policy import AlertPolicy, new_observation
 from monitor.detector import BaselineDetector
 from monitor.detectors.base import PatientDetector
 from monitor.detectors.registry import DEFAULT_DETECTOR
@@ -27,13 +32,6 @@ from monitor.detectors.registry import create as create_detector
 from monitor.latest import Freshness, LatestVitals
 from monitor.news2 import Band
 from monitor.vitals import PROBE_VITALS, Method, VitalSample
-
-from alerts import rules
-from alerts.conditions import Condition
-from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
-from alerts.model import (Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, new_detector_info,
-                          new_news2_summary)
-from alerts.policy import AlertPolicy, new_observation
 
 #: The engine's settings type, by the name the evaluator imports.
 EngineConfig = PolicyConfig
@@ -90,9 +88,14 @@ def freshness_of(cfg: PolicyConfig) -> Freshness:
     intermittent = int(cfg.intermittent_max_age_s * 1000)
     nursing = int(cfg.nursing_max_age_s * 1000)
     return Freshness(
-        heart_rate=continuous, spo2=continuous, resp_rate=continuous,
-        temperature=intermittent, systolic_bp=intermittent, diastolic_bp=intermittent,
-        on_oxygen=nursing, consciousness=nursing,
+        heart_rate=continuous,
+        spo2=continuous,
+        resp_rate=continuous,
+        temperature=intermittent,
+        systolic_bp=intermittent,
+        diastolic_bp=intermittent,
+        on_oxygen=nursing,
+        consciousness=nursing,
     )
 
 
@@ -102,9 +105,14 @@ def charted_freshness_of(cfg: PolicyConfig) -> Freshness:
     intermittent = int(cfg.intermittent_max_age_s * 1000)
     nursing = int(cfg.nursing_max_age_s * 1000)
     return Freshness(
-        heart_rate=intermittent, spo2=intermittent, resp_rate=intermittent,
-        temperature=intermittent, systolic_bp=intermittent, diastolic_bp=intermittent,
-        on_oxygen=nursing, consciousness=nursing,
+        heart_rate=intermittent,
+        spo2=intermittent,
+        resp_rate=intermittent,
+        temperature=intermittent,
+        systolic_bp=intermittent,
+        diastolic_bp=intermittent,
+        on_oxygen=nursing,
+        consciousness=nursing,
     )
 
 
@@ -115,10 +123,33 @@ _Limit = tuple[str, str, ThresholdRule, float, bool, float]
 
 
 class PatientEngine:
-    __slots__ = ("patient_id", "book", "config", "latest", "detector", "policy", "news2_ref", "last_ts",
-                 "offsets", "samples", "ward", "spo2_scale", "adt_ward", "discharged_ms", "_freshness", "_limits",
-                 "_detector_spec", "detector_error", "sources", "stream_ms", "_charted", "_gap_ms", "_max_gap_ms",
-                 "_recent", "_ref")
+    __slots__ = (
+        "_charted",
+        "_detector_spec",
+        "_freshness",
+        "_gap_ms",
+        "_limits",
+        "_max_gap_ms",
+        "_recent",
+        "_ref",
+        "adt_ward",
+        "book",
+        "config",
+        "detector",
+        "detector_error",
+        "discharged_ms",
+        "last_ts",
+        "latest",
+        "news2_ref",
+        "offsets",
+        "patient_id",
+        "policy",
+        "samples",
+        "sources",
+        "spo2_scale",
+        "stream_ms",
+        "ward",
+    )
 
     def __init__(self, patient_id: str, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> None:
         self.patient_id = patient_id
@@ -170,9 +201,14 @@ class PatientEngine:
         self._max_gap_ms = int(cfg.max_gap_s * 1000)
         intermittent = {"systolic_bp", "diastolic_bp", "temperature"}
         self._limits: tuple[_Limit, ...] = tuple(
-            (r.vital, f"threshold:{r.name}", r,
-             cfg.intermittent_max_age_s if r.vital in intermittent else cfg.max_gap_s,
-             r.direction == "below", r.limit)
+            (
+                r.vital,
+                f"threshold:{r.name}",
+                r,
+                cfg.intermittent_max_age_s if r.vital in intermittent else cfg.max_gap_s,
+                r.direction == "below",
+                r.limit,
+            )
             for r in cfg.thresholds_for(self.spo2_scale)
         )
 
@@ -289,10 +325,14 @@ class PatientEngine:
 
         alerting = policy.alerting
         detector_info = None
-        if (clean.heart_rate is not None or clean.spo2 is not None or clean.resp_rate is not None
-                or clean.systolic_bp is not None or clean.temperature is not None):
-            detector_info = self._detect(clean, news2, news2_cond, suppressed, alerting, holding, conditions,
-                                         evaluated)
+        if (
+            clean.heart_rate is not None
+            or clean.spo2 is not None
+            or clean.resp_rate is not None
+            or clean.systolic_bp is not None
+            or clean.temperature is not None
+        ):
+            detector_info = self._detect(clean, news2, news2_cond, suppressed, alerting, holding, conditions, evaluated)
         if not alerting and not suppressed:
             # The patient's own NEWS2 reference learns only while nothing is alerting.
             ref, total = self.news2_ref, news2.total
@@ -342,8 +382,9 @@ class PatientEngine:
         # Signal loss watches continuous streams only: a gap between observation rounds is not one.
         if not conditions and holding is None and not policy.episodes and type(policy).observe is _OBSERVE:
             return policy.observe_quiet(ts, sample.device_id, news2, detector_info, suppressed, continuous)
-        obs = new_observation(ts, sample.device_id, tuple(evaluated), tuple(conditions), news2, detector_info,
-                              suppressed)
+        obs = new_observation(
+            ts, sample.device_id, tuple(evaluated), tuple(conditions), news2, detector_info, suppressed
+        )
         return policy.observe(obs, continuous=continuous)
 
     # ---- data shape ----------------------------------------------------------
@@ -360,8 +401,12 @@ class PatientEngine:
         stream_ms = self.stream_ms
         live = stream_ms is not None and ts - stream_ms <= self._freshness.heart_rate
         observation = not continuous and (
-            sample.method is Method.OBSERVATION_SET or not live
-            or sample.heart_rate is not None or sample.resp_rate is not None or sample.spo2 is not None)
+            sample.method is Method.OBSERVATION_SET
+            or not live
+            or sample.heart_rate is not None
+            or sample.resp_rate is not None
+            or sample.spo2 is not None
+        )
         if live:
             fresh = self._freshness  # a live stream: its HR, SpO2, RR are minutes fresh at most
         else:
@@ -407,8 +452,14 @@ class PatientEngine:
         # An unproven source is a stream if it reports sensor quality (a motion index or probe-off:
         # a chart never does), or if it brings HR/SpO2/RR while the patient was just streaming
         # (the stream, swapped). Else its first sample is an observation set and counts on arrival.
-        return sample.motion is not None or sample.probe_off or (self._recalls(ts) and (
-            sample.heart_rate is not None or sample.spo2 is not None or sample.resp_rate is not None))
+        return (
+            sample.motion is not None
+            or sample.probe_off
+            or (
+                self._recalls(ts)
+                and (sample.heart_rate is not None or sample.spo2 is not None or sample.resp_rate is not None)
+            )
+        )
 
     def _recalls(self, ts: int) -> bool:
         return self.stream_ms is not None and ts - self.stream_ms <= STREAM_RECALL_MS
@@ -432,8 +483,9 @@ class PatientEngine:
 
     def _on_arrival(self, cond: Condition) -> Condition:
         """An observation set's condition: it counts at once and stands until the next round."""
-        return dataclasses.replace(cond, persistence_s=0.0, integral=0.0,
-                                   valid_s=max(cond.valid_s, self.config.intermittent_max_age_s))
+        return dataclasses.replace(
+            cond, persistence_s=0.0, integral=0.0, valid_s=max(cond.valid_s, self.config.intermittent_max_age_s)
+        )
 
     # ---- unflagged artefacts -----------------------------------------------------
     def _artefact_check(self, clean: VitalSample, ts: int, conditions: list[Condition], cadence_ms: int) -> None:
@@ -473,27 +525,43 @@ class PatientEngine:
         (at least `_REF_SAMPLES` sampling intervals long, for a stream sampled once a minute)."""
         lo, hi = ts - max(_REF_FROM_MS, _REF_SAMPLES * cadence_ms), ts - _REF_TO_MS
         window = [r for r in self._recent if lo <= r[0] <= hi]
-        return (ts + _REF_TTL_MS, _median([r[1] for r in window]), _median([r[2] for r in window]),
-                _median([r[3] for r in window]))
+        return (
+            ts + _REF_TTL_MS,
+            _median([r[1] for r in window]),
+            _median([r[2] for r in window]),
+            _median([r[3] for r in window]),
+        )
 
-    def _detect(self, clean: VitalSample, news2: News2Summary, news2_cond: Condition | None,
-                suppressed: tuple[str, ...], alerting: bool, holding: Callable[[str], bool] | None,
-                conditions: list[Condition], evaluated: list[str]) -> DetectorInfo | None:
+    def _detect(
+        self,
+        clean: VitalSample,
+        news2: News2Summary,
+        news2_cond: Condition | None,
+        suppressed: tuple[str, ...],
+        alerting: bool,
+        holding: Callable[[str], bool] | None,
+        conditions: list[Condition],
+        evaluated: list[str],
+    ) -> DetectorInfo | None:
         """Learn and score the baseline detector (the sample has a vital); frozen while the patient is alerting."""
         detector = self.detector
         detector.frozen = alerting
         try:
             result = detector.learn_and_score(clean)
-        except Exception as exc:  # noqa: BLE001 - any detector bug: dead-letter this sample, keep the patient
+        except Exception as exc:
             self.detector_error = f"{detector.NAME}: {type(exc).__name__}: {exc}"
             return None
         if not result.warm:
             return None
         if self.config.anomaly:
             band_priority = news2_cond.priority if news2_cond is not None else None
-            cond = rules.anomaly_condition(result, self._news2_rise(news2.total),
-                                           holding is not None and holding(rules.ANOMALY_KEY), self.config,
-                                           band_priority)
+            cond = rules.anomaly_condition(
+                result,
+                self._news2_rise(news2.total),
+                holding is not None and holding(rules.ANOMALY_KEY),
+                self.config,
+                band_priority,
+            )
             _judge(rules.ANOMALY_KEY, cond, suppressed, conditions, evaluated)
         return new_detector_info(detector.NAME, detector.VERSION, result.score)
 
@@ -511,22 +579,51 @@ class PatientEngine:
     def to_bytes(self) -> bytes:
         """[version, id, last_ts, news2_ref, samples, offsets, latest, detector, policy, ward, scale,
         adt_ward, discharged_ms, sources, stream_ms]."""
-        return orjson.dumps([
-            STATE_VERSION, self.patient_id, self.last_ts, self.news2_ref, self.samples, self.offsets,
-            self.latest.to_state(), self.detector.to_state(), self.policy.to_state(), self.ward, self.spo2_scale,
-            self.adt_ward, self.discharged_ms, self.sources, self.stream_ms,
-        ])
+        return orjson.dumps(
+            [
+                STATE_VERSION,
+                self.patient_id,
+                self.last_ts,
+                self.news2_ref,
+                self.samples,
+                self.offsets,
+                self.latest.to_state(),
+                self.detector.to_state(),
+                self.policy.to_state(),
+                self.ward,
+                self.spo2_scale,
+                self.adt_ward,
+                self.discharged_ms,
+                self.sources,
+                self.stream_ms,
+            ]
+        )
 
     @classmethod
-    def from_bytes(cls, raw: bytes, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> "PatientEngine":
+    def from_bytes(cls, raw: bytes, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> PatientEngine:
         doc = orjson.loads(raw)
         version = doc[0]
         if version not in _STATE_VERSIONS:
             raise ValueError(f"patient state version {version} is not one of {_STATE_VERSIONS}")
         # ward and scale were appended to v1, then (v2) the ADT place and the data shapes
         doc = doc + [None] * (15 - len(doc))
-        (_, patient_id, last_ts, ref, samples, offsets, latest, detector, policy, ward, scale, adt_ward, out,
-         sources, stream) = doc
+        (
+            _,
+            patient_id,
+            last_ts,
+            ref,
+            samples,
+            offsets,
+            latest,
+            detector,
+            policy,
+            ward,
+            scale,
+            adt_ward,
+            out,
+            sources,
+            stream,
+        ) = doc
         engine = cls(patient_id, config)
         engine.last_ts, engine.news2_ref, engine.samples, engine.offsets = last_ts, ref, samples, offsets
         engine.latest = LatestVitals.from_state(latest)
@@ -570,8 +667,9 @@ def _state_matches(detector: PatientDetector, state: object) -> bool:
     return isinstance(detector, BaselineDetector)
 
 
-def _judge(key: str, cond: Condition | None, suppressed: tuple[str, ...],
-           conditions: list[Condition], evaluated: list[str]) -> None:
+def _judge(
+    key: str, cond: Condition | None, suppressed: tuple[str, ...], conditions: list[Condition], evaluated: list[str]
+) -> None:
     """Record a condition's verdict; on a bad-signal sample only a positive one counts.
 
     Absence of evidence while SpO2/pulse are suppressed is not recovery: the
@@ -582,4 +680,3 @@ def _judge(key: str, cond: Condition | None, suppressed: tuple[str, ...],
         conditions.append(cond)
     elif not suppressed:
         evaluated.append(key)
-

@@ -133,7 +133,7 @@ class Settings:
         return [h.strip() for h in self.bootstrap.replace(";", ",").split(",") if h.strip()]
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         topics = Topics(
             vitals=_env("WARDWATCH_TOPIC_VITALS", "vitals"),
             alerts=_env("WARDWATCH_TOPIC_ALERTS", "alerts"),
@@ -198,15 +198,19 @@ class Settings:
     def validate(self) -> None:
         """Raise ValueError naming the variable when a setting cannot work."""
         if self.processing_guarantee not in PROCESSING_GUARANTEES:
-            raise ValueError(f"WARDWATCH_PROCESSING_GUARANTEE={self.processing_guarantee!r}: use one of "
-                             f"{', '.join(PROCESSING_GUARANTEES)} (exactly_once needs a broker with transactions)")
+            raise ValueError(
+                f"WARDWATCH_PROCESSING_GUARANTEE={self.processing_guarantee!r}: use one of "
+                f"{', '.join(PROCESSING_GUARANTEES)} (exactly_once needs a broker with transactions)"
+            )
         if self.store not in STORES:
             raise ValueError(f"WARDWATCH_STORE={self.store!r}: use one of {', '.join(STORES)}")
         if not self.discharge_retention_s >= 0:
             raise ValueError(f"WARDWATCH_DISCHARGE_RETENTION_S={self.discharge_retention_s!r}: use seconds >= 0")
         if not 0 < self.heartbeat_interval_s * 3 <= self.session_timeout_s:
-            raise ValueError(f"WARDWATCH_HEARTBEAT_INTERVAL_S={self.heartbeat_interval_s:g} must be positive and at "
-                             f"most a third of WARDWATCH_SESSION_TIMEOUT_S={self.session_timeout_s:g}")
+            raise ValueError(
+                f"WARDWATCH_HEARTBEAT_INTERVAL_S={self.heartbeat_interval_s:g} must be positive and at "
+                f"most a third of WARDWATCH_SESSION_TIMEOUT_S={self.session_timeout_s:g}"
+            )
         if self.rebalance_timeout_s <= 0:
             raise ValueError("WARDWATCH_REBALANCE_TIMEOUT_S must be positive")
         if not self.future_tolerance_s >= 0:
@@ -215,11 +219,14 @@ class Settings:
             try:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
-                raise ValueError(f"WARDWATCH_TRUSTED_PROXIES: {proxy!r} is not an address or CIDR "
-                                 "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+                raise ValueError(
+                    f"WARDWATCH_TRUSTED_PROXIES: {proxy!r} is not an address or CIDR (e.g. 10.0.0.5 or 10.0.0.0/24)"
+                ) from None
         if self.oidc_issuer and not (self.users_file and self.oidc_client_id):
-            raise ValueError("WARDWATCH_OIDC_ISSUER needs WARDWATCH_USERS_FILE (who may do what) and "
-                             "WARDWATCH_OIDC_CLIENT_ID (and usually WARDWATCH_OIDC_CLIENT_SECRET)")
+            raise ValueError(
+                "WARDWATCH_OIDC_ISSUER needs WARDWATCH_USERS_FILE (who may do what) and "
+                "WARDWATCH_OIDC_CLIENT_ID (and usually WARDWATCH_OIDC_CLIENT_SECRET)"
+            )
         if self.log_format not in ("text", "json"):
             raise ValueError(f"WARDWATCH_LOG_FORMAT={self.log_format!r}: use text or json")
 
@@ -289,5 +296,6 @@ WORKER_ENVIRONMENT: tuple[tuple[str, str, str], ...] = (
 def environment_help(rows: tuple[tuple[str, str, str], ...] = WORKER_ENVIRONMENT) -> str:
     """The environment table as `--help` epilog text."""
     width = max(len(name) for name, _, _ in rows)
-    return "environment:\n" + "\n".join(f"  {name:<{width}}  {meaning} (default {default})"
-                                        for name, default, meaning in rows)
+    return "environment:\n" + "\n".join(
+        f"  {name:<{width}}  {meaning} (default {default})" for name, default, meaning in rows
+    )

@@ -68,8 +68,7 @@ def _overall_table(policies: tuple[PolicySpread, ...]) -> list[str]:
 
 def _false_kind_table(policies: tuple[PolicySpread, ...]) -> list[str]:
     kinds = [kind for kind, _ in policies[0].false_stable_by_kind]
-    lines = ["| policy | " + " | ".join(f"opened by {k}" for k in kinds) + " |",
-             "|---|" + "---|" * len(kinds)]
+    lines = ["| policy | " + " | ".join(f"opened by {k}" for k in kinds) + " |", "|---|" + "---|" * len(kinds)]
     for p in policies:
         cells = " | ".join(fmt_spread(spread, digits=2) for _, spread in p.false_stable_by_kind)
         lines.append(f"| {_TITLES.get(p.policy, p.policy)} | {cells} |")
@@ -154,8 +153,12 @@ def render_markdown(report: EvaluationReport) -> str:
         met = "–" if t.met is None else ("yes" if t.met else "**no**")
         lines.append(f"| {t.name} | {t.target} | {fmt(t.value, scale, 2)} | {met} |")
     lines += ["", "## Overall (mean ± SD over seeds)", "", *_overall_table(report.policies), ""]
-    lines += ["### False alerts per stable patient-day, by the kind that opened them", "",
-              *_false_kind_table(report.policies), ""]
+    lines += [
+        "### False alerts per stable patient-day, by the kind that opened them",
+        "",
+        *_false_kind_table(report.policies),
+        "",
+    ]
     lines += ["## Per scenario", "", *_scenario_table(report.policies), ""]
     lines += ["## Per seed", "", *_seed_table(report), ""]
     lines += _sweep_table(report)

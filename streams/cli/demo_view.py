@@ -25,16 +25,18 @@ HOLD_S = 3.0
 
 
 class DemoView:
-    def __init__(self, alerts_topic: str, colour: bool = False, started: float | None = None,
-                 hold_s: float = HOLD_S) -> None:
+    def __init__(
+        self, alerts_topic: str, colour: bool = False, started: float | None = None, hold_s: float = HOLD_S
+    ) -> None:
         self.alerts_topic, self.colour, self.hold_s = alerts_topic, colour, hold_s
         self.started = time.monotonic() if started is None else started
         self.first = True
         self.alerts: list[tuple[float, dict[str, Any]]] = []  # (arrived, message) waiting to be printed
         self.deliveries: list[tuple[float, dict[str, Any]]] = []
 
-    def lines(self, items: Iterable[tuple[str, dict[str, Any]]], now: float | None = None,
-              flush: bool = False) -> list[str]:
+    def lines(
+        self, items: Iterable[tuple[str, dict[str, Any]]], now: float | None = None, flush: bool = False
+    ) -> list[str]:
         """Take one poll's messages; return the lines now due: held alerts by event time, then their pages."""
         now = time.monotonic() if now is None else now
         for topic, doc in items:
@@ -64,5 +66,7 @@ def delivery_line(doc: dict[str, Any]) -> str | None:
     verb = {"delivered": "paged", "failed": "page FAILED (retrying)"}.get(outcome, "UNDELIVERABLE")
     role = f" ({doc['role']})" if doc.get("role") else ""
     what = stage_text(str(doc.get("stage", "")))
-    return (f"{'':>9}  -> {verb} {doc.get('name', '?')}{role} via {doc.get('channel', '?')} ({what}) "
-            f"[{doc.get('alert_id', '')}]")
+    return (
+        f"{'':>9}  -> {verb} {doc.get('name', '?')}{role} via {doc.get('channel', '?')} ({what}) "
+        f"[{doc.get('alert_id', '')}]"
+    )

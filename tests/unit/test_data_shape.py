@@ -118,8 +118,15 @@ def test_the_contract_marker_is_parsed_single_and_batch_and_a_bad_one_is_rejecte
     one = parse_message(orjson.dumps({"patient_id": PID, "ts": T0, "heart_rate": 80, "method": "observation_set"}))
     assert one.samples[0].method is Method.OBSERVATION_SET
     assert one.samples[0].to_contract()["method"] == "observation_set"
-    batch = parse_message(orjson.dumps({"patient_id": PID, "method": "continuous",
-                                        "samples": [{"ts": T0, "heart_rate": 80}, {"ts": T0 + 1000, "spo2": 97}]}))
+    batch = parse_message(
+        orjson.dumps(
+            {
+                "patient_id": PID,
+                "method": "continuous",
+                "samples": [{"ts": T0, "heart_rate": 80}, {"ts": T0 + 1000, "spo2": 97}],
+            }
+        )
+    )
     assert [s.method for s in batch.samples] == [Method.CONTINUOUS] * 2
     assert parse_message(orjson.dumps({"patient_id": PID, "ts": T0, "heart_rate": 80})).samples[0].method is None
     bad = parse_message(orjson.dumps({"patient_id": PID, "ts": T0, "heart_rate": 80, "method": "guess"}))
