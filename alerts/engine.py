@@ -407,10 +407,8 @@ class PatientEngine:
             or sample.resp_rate is not None
             or sample.spo2 is not None
         )
-        if live:
-            fresh = self._freshness  # a live stream: its HR, SpO2, RR are minutes fresh at most
-        else:
-            fresh = self._charted if stream_ms is None else self._after_stream(ts, stream_ms)
+        # a live stream: its HR, SpO2, RR are minutes fresh at most (else charted, or aged since the stream)
+        fresh = self._freshness if live else self._charted if stream_ms is None else self._after_stream(ts, stream_ms)
         return continuous, observation, fresh
 
     def _shape(self, sample: VitalSample, src: list[int] | None) -> bool:
@@ -573,7 +571,7 @@ class PatientEngine:
         return self.policy.acknowledge(alert_id, by, action, ts_ms)
 
     def _news2_rise(self, total: int) -> int:
-        return 0 if self.news2_ref is None else int(round(total - self.news2_ref))
+        return 0 if self.news2_ref is None else round(total - self.news2_ref)
 
     # ---- state ------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -629,7 +627,7 @@ class PatientEngine:
         engine.latest = LatestVitals.from_state(latest)
         engine.ward, engine.spo2_scale = ward, scale
         engine.adt_ward, engine.discharged_ms = adt_ward, out
-        engine.sources = {d: (list(v) + [0])[:4] for d, v in (sources or {}).items()}
+        engine.sources = {d: [*v, 0][:4] for d, v in (sources or {}).items()}
         engine._use(engine.book.for_ward(engine.settings_ward) if engine.book is not None else engine.config)
         # after _use: the ward's detector is the one whose state this is
         if _state_matches(engine.detector, detector):

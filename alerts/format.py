@@ -51,7 +51,7 @@ TABLE_WIDTHS = (8, len("acknowledged"), len("priority"), len("signal_loss"), 16,
 
 def table_line(cells: tuple[str, ...]) -> str:
     """One aligned row (a patient id longer than its column pushes only its own row)."""
-    padded = [f"{c:<{w}}" for c, w in zip(cells, TABLE_WIDTHS)] + list(cells[len(TABLE_WIDTHS) :])
+    padded = [f"{c:<{w}}" for c, w in zip(cells, TABLE_WIDTHS, strict=False)] + list(cells[len(TABLE_WIDTHS) :])
     return "  ".join(padded).rstrip()
 
 

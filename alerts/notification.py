@@ -195,7 +195,7 @@ def build_notification(
     location = _location(ward, event.bed)
     link, code = ack_url(console_url, event.alert_id), reply_code(event.alert_id)
     title = f"[{event.priority.value.upper()}] {_headline(event, stage)} - {location}"
-    lines = [title] + _body(event, redaction, why) + _how_to_ack(event, link, code)
+    lines = [title, *_body(event, redaction, why), *_how_to_ack(event, link, code)]
     full = redaction is not Redaction.MINIMAL
     return Notification(
         alert_id=event.alert_id,

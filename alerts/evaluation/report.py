@@ -85,7 +85,8 @@ def _scenario_table(policies: tuple[PolicySpread, ...]) -> list[str]:
             g: GroupSpread = p.scenarios[i]
             lines.append(
                 f"| {group.scenario} | {_TITLES.get(p.policy, p.policy)} | {g.episodes} | {fmt_spread(g.recall, 100)} "
-                f"| {fmt_spread(g.delay_median_min)} | {fmt_spread(g.delay_p90_min)} | {fmt_spread(g.lead_median_min)} |"
+                f"| {fmt_spread(g.delay_median_min)} | {fmt_spread(g.delay_p90_min)} "
+                f"| {fmt_spread(g.lead_median_min)} |"
             )
     return lines
 
@@ -126,7 +127,7 @@ def _sweep_table(report: EvaluationReport) -> list[str]:
             f"| {_TITLES.get(p.name, p.name)} | {fmt(p.recall, 100)} | {fmt(p.false_per_stable_day, digits=2)} "
             f"| {fmt(p.alerts_per_patient_day, digits=2)} | {fmt(p.delay_median_min)} |"
         )
-    return lines + [""]
+    return [*lines, ""]
 
 
 def render_markdown(report: EvaluationReport) -> str:

@@ -201,7 +201,7 @@ def _parse_message(text: str, header: MshHeader) -> Hl7Result:
     )
     builder = ResultBuilder()
     obx_count = 0
-    for segment, line in zip(segments[1:], lines[1:]):
+    for segment, line in zip(segments[1:], lines[1:], strict=True):
         kind = segment_id(segment)
         if kind == "PID":
             context.patient_id = _patient_id(segment)

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=Formatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    for module_name in COMMANDS.values():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

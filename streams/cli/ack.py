@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "ack",
         help="acknowledge or resolve an alert (publishes to alert-acks)",
         formatter_class=Formatter,
-        epilog="examples:\n  wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --user ada               # asks for Ada's password\n"
+        epilog="examples:\n"
+        "  wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --user ada               # asks for Ada's password\n"
         '  echo "$PASSWORD" | wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --user ada --password-stdin --resolve\n'
         "  wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --by 'Nurse Ada'   # demo: no users file, a self-declared name",
     )

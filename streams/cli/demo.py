@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -175,15 +176,16 @@ def ignore_stop_signals() -> None:
 
 
 def _child(args: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen:
-    out = open(log, "ab") if log else None
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", *args],
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT if out else None,
-        start_new_session=True,
-        preexec_fn=set_parent_death_signal,
-    )
+    # The child gets its own copy of the log's descriptor; the parent's is closed once Popen returns.
+    with open(log, "ab") if log else contextlib.nullcontext() as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+            preexec_fn=set_parent_death_signal,
+        )
 
 
 def stop_all(procs: list[subprocess.Popen], timeout: float = 15) -> None:
@@ -203,10 +205,8 @@ def stop_all(procs: list[subprocess.Popen], timeout: float = 15) -> None:
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)  # start_new_session: the child's pid is its group id
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 # ---- run -------------------------------------------------------------------

@@ -69,7 +69,7 @@ class Series:
         return True
 
     def points(self, step_ms: int) -> list[list[float]]:
-        return [[s * step_ms, round(v, 2)] for s, v in zip(self.steps, self.values)]
+        return [[s * step_ms, round(v, 2)] for s, v in zip(self.steps, self.values, strict=True)]
 
 
 class ConsoleView:

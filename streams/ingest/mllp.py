@@ -40,6 +40,7 @@ Frames over 16 KiB are parsed in the ingest thread pool, off the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter as Tally
@@ -219,10 +220,8 @@ class MllpServer:
                 del self.per_source[source]
             CONNECTIONS_OPEN.set(self.connections)
             writer.close()
-            try:
+            with contextlib.suppress(Exception):
                 await writer.wait_closed()
-            except Exception:
-                pass
 
     def _deadline(self, last_frame: float, frame_start: float | None) -> tuple[float, str]:
         """When this connection is closed if nothing completes, and why."""

@@ -513,7 +513,7 @@ class IngestPipeline:
         failed = [d for d in done[: len(sends)] if isinstance(d, BaseException)]
         if failed:
             raise Unavailable(f"Kafka did not acknowledge: {failed[0]!r}", maybe_sent=True)
-        for letter, outcome in zip(letters, done[len(sends) :]):
+        for letter, outcome in zip(letters, done[len(sends) :], strict=True):
             if isinstance(outcome, BaseException):
                 log.error(
                     "ingest: dead letter from %s not written (%r); its reason went back to the sender", source, outcome

@@ -9,6 +9,7 @@ metadata request names) and retries with backoff while the broker is down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer
@@ -86,10 +87,8 @@ async def ensure_topics(settings: Settings, attempts: int = 0) -> int:
                 "broker %s failed while creating topics (%s); retrying in %.0f s", settings.bootstrap, exc, delay
             )
         finally:
-            try:
+            with contextlib.suppress(Exception):  # a dead connection: nothing left to close cleanly
                 await admin.close()
-            except Exception:  # a dead connection: nothing left to close cleanly
-                pass
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
 

@@ -231,16 +231,16 @@ def test_standalone_console_sees_every_partition_publishes_acks_and_stops_prompt
         ],
     )
     port = free_port()
-    log = open(tmp_path / "console.log", "ab")
     env = {**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": broker.bootstrap, "WARDWATCH_CONSOLE_TOKENS": "a,t0ken"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "console", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(tmp_path / "console.log", "ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "console", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -301,4 +301,3 @@ def test_standalone_console_sees_every_partition_publishes_acks_and_stops_prompt
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        log.close()

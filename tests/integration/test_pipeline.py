@@ -100,17 +100,17 @@ def test_bad_input_goes_to_dlq_with_reason_and_worker_keeps_going(broker, worker
         (None, b"\xff\xfe binary"),
         (b"x", orjson.dumps({"device_id": "d", "ts": T0, "heart_rate": 80})),
     ]
-    produce_sync(broker.bootstrap, "vitals", bad + [(b"MRN-1", orjson.dumps(good))])
+    produce_sync(broker.bootstrap, "vitals", [*bad, (b"MRN-1", orjson.dumps(good))])
     worker.wait_metric("wardwatch_samples_processed_total", 1)
     letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: len(rs) >= len(bad))
     assert len(letters) == len(bad)
-    reasons = [l["error"] for l in letters]
+    reasons = [d["error"] for d in letters]
     assert any("not valid JSON" in r for r in reasons)
     assert any("heart_rate must be a number" in r for r in reasons)
     assert any("spo2 140" in r for r in reasons)
     assert any("systolic_bp 70 must exceed diastolic_bp 90" in r for r in reasons)
     assert any("patient_id" in r for r in reasons)
-    binary = [l for l in letters if l["payload_encoding"] == "base64"]
+    binary = [d for d in letters if d["payload_encoding"] == "base64"]
     assert len(binary) == 1
     for letter in letters:
         assert {"error", "payload", "payload_encoding", "topic", "partition", "offset", "received_at"} <= set(letter)
@@ -159,7 +159,7 @@ def test_batch_lane_publishes_exactly_what_the_faust_agent_path_publishes(broker
         )
         w.wait_metric("wardwatch_samples_processed_total", total)
         sent = w.wait_metric("wardwatch_alerts_total", 1)
-        alerts = consume_sync(broker.bootstrap, alerts_topic, lambda rs: len(rs) >= sent)
+        alerts = consume_sync(broker.bootstrap, alerts_topic, lambda rs, sent=sent: len(rs) >= sent)
         letters = consume_sync(broker.bootstrap, dlq_topic, lambda rs: len(rs) >= 1)
         w.stop()  # before the wall-clock timers (10 s of silence) could add alerts to one run only
         outputs[lane] = (
@@ -192,8 +192,8 @@ def test_a_detector_that_raises_dead_letters_the_sample_and_other_patients_go_on
         broker.bootstrap, "vitals", batches("MRN-BOOM-1", bad, size=20) + batches("MRN-2", drifting_patient("MRN-2"))
     )
     letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: len(rs) >= 40)
-    assert len(letters) == 40 and all("detector_error" in l["error"] for l in letters)
-    assert all("RuntimeError: deliberate test failure" in l["error"] for l in letters)
+    assert len(letters) == 40 and all("detector_error" in d["error"] for d in letters)
+    assert all("RuntimeError: deliberate test failure" in d["error"] for d in letters)
     alerts = consume_sync(
         broker.bootstrap, "alerts", lambda rs: {a["patient_id"] for a in rs} >= {"MRN-BOOM-1", "MRN-2"}, timeout=120
     )

@@ -18,7 +18,7 @@ from tests.unit.test_policy_support import PID, at_s, feed, of, span, warm
 
 START = 3600
 #: HR +40, SpO2 -8, RR +11 within a second: the unflagged motion burst's signature.
-BURST = dict(heart_rate=115.0, spo2=88.0, resp_rate=26.0)
+BURST = {"heart_rate": 115.0, "spo2": 88.0, "resp_rate": 26.0}
 
 
 def warm_patient(config: PolicyConfig | None = None) -> PatientEngine:
@@ -62,7 +62,7 @@ def test_a_burst_on_an_open_medium_episode_does_not_raise_it_to_high():
     # NEWS2 5-6 developing over minutes: RR 23 (2), SpO2 93 (2), HR 95 (1) -> pages medium.
     t = START
     alerts = []
-    for step, values in enumerate(((18.0, 96.0, 80.0), (20.0, 95.0, 88.0), (23.0, 93.0, 95.0))):
+    for _step, values in enumerate(((18.0, 96.0, 80.0), (20.0, 95.0, 88.0), (23.0, 93.0, 95.0))):
         rr, spo2, hr = values
         alerts += feed(engine, span(t, t + 300, step_s=1, resp_rate=rr, spo2=spo2, heart_rate=hr))
         t += 300

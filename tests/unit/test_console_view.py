@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from streams.console.view import ConsoleView, bands_from_reasons
 
 T0 = 1_764_064_800_000
@@ -93,7 +95,7 @@ def test_vitals_are_downsampled_to_one_point_per_step_over_the_window():
     hr = chart["heart_rate"]
     assert len(hr) == 20  # 600 s / 30 s
     assert hr[-1] == [T0 + 359 * 5000 // 30000 * 30000, 70 + 359]  # the last value of its step
-    assert all(b[0] - a[0] == 30000 for a, b in zip(hr, hr[1:]))
+    assert all(b[0] - a[0] == 30000 for a, b in itertools.pairwise(hr))
     # single-reading form, RFC 3339 time
     view.apply_vitals({"patient_id": "Q", "ts": "2025-11-25T10:00:00Z", "resp_rate": 18})
     assert view.chart("Q") == {"resp_rate": [[T0, 18.0]]}
@@ -170,7 +172,7 @@ def test_hub_fans_out_alerts_and_chart_updates_and_drops_a_slow_browser():
     hub.flush_charts()
     pushed = queue.get_nowait()
     assert pushed.startswith(b"event: vitals\n") and b"MRN-1" in pushed and queue.empty()
-    for i in range(SUBSCRIBER_QUEUE + 1):
+    for _i in range(SUBSCRIBER_QUEUE + 1):
         hub.broadcast("vitals", {"patient_id": "x"})
     assert queue not in hub.subscribers
     items = [queue.get_nowait() for _ in range(queue.qsize())]

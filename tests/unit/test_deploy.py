@@ -273,7 +273,7 @@ def parse_promql(expr: str) -> tuple[list[tuple[str, list[tuple[str, str, str]]]
         elif c == "{":  # selector without a name: {__name__="..."}
             end = _closing(expr, i, "{", "}")
             ms = _matchers(expr[i + 1 : end - 1])
-            names = [v for (l, op, v) in ms if l == "__name__" and op == "="]
+            names = [v for (label, op, v) in ms if label == "__name__" and op == "="]
             selectors.append((names[0] if names else "", ms))
             i = end
         elif c.isalpha() or c in "_:":
@@ -287,7 +287,7 @@ def parse_promql(expr: str) -> tuple[list[tuple[str, list[tuple[str, str, str]]]
             if word.lower() in _LABEL_LISTS:
                 if nxt == "(":
                     end = _closing(expr, j, "(", ")")
-                    grouping |= {l.strip() for l in expr[j + 1 : end - 1].split(",") if l.strip()}
+                    grouping |= {g.strip() for g in expr[j + 1 : end - 1].split(",") if g.strip()}
                     i = end
             elif nxt == "(" or word.lower() in _KEYWORDS:
                 pass  # function, aggregation or keyword

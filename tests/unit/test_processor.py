@@ -83,7 +83,10 @@ def test_restored_outbox_is_resent_and_replayed_input_is_skipped():
     again = run(second, "MRN-4", 100, 120)
     reference = Processor(BOOK, 1, lambda _: None, outbox=True)
     expected = run(reference, "MRN-4", 0, 120)[len(staged) :]
-    strip = lambda entries: [{k: v for k, v in orjson.loads(e.value).items() if k != "emitted_at"} for e in entries]
+
+    def strip(entries):
+        return [{k: v for k, v in orjson.loads(e.value).items() if k != "emitted_at"} for e in entries]
+
     assert strip(again) == strip(expected)
 
 
