@@ -252,6 +252,9 @@ class Episode:
         }
 
 
+_DELIVERY_EVENT: dict[Outcome | None, str] = {Outcome.DELIVERED: "delivered", Outcome.FAILED: "delivery failed"}
+
+
 def _entry(r: AuditRecord) -> TimelineEntry:
     if r.type is AuditType.ALERT:
         level = f", escalation level {r.escalation_level}" if r.escalation_level else ""
@@ -259,7 +262,7 @@ def _entry(r: AuditRecord) -> TimelineEntry:
         by = f" by {r.by}" if r.by else ""
         return TimelineEntry(r.wall, r.event, r.status or "?", f"{r.priority} {r.kind}{level}{by}{why}")
     if r.type is AuditType.DELIVERY:
-        event = {Outcome.DELIVERED: "delivered", Outcome.FAILED: "delivery failed"}.get(r.outcome, "undeliverable")
+        event = _DELIVERY_EVENT.get(r.outcome, "undeliverable")
         tail = f" ({r.detail})" if r.detail and r.outcome is not Outcome.DELIVERED else ""
         role = f" ({r.role})" if r.role else ""
         return TimelineEntry(
@@ -291,7 +294,10 @@ def stage_text(stage: str) -> str:
 
 def _episode(alert_id: str, records: list[AuditRecord], routing: str | None) -> Episode:
     alerts = [r for r in records if r.type is AuditType.ALERT]
-    first = lambda status: next((r for r in alerts if r.status == status), None)  # noqa: E731
+
+    def first(status: str) -> AuditRecord | None:
+        return next((r for r in alerts if r.status == status), None)
+
     raised = first("raised") or (alerts[0] if alerts else None)
     ack = first("acknowledged")
     ack_msg = next((r for r in records if r.type is AuditType.ACK and r.action == "acknowledge"), None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Callable
+from typing import cast
 
 import orjson
 
@@ -154,7 +155,7 @@ class PatientEngine:
     def __init__(self, patient_id: str, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> None:
         self.patient_id = patient_id
         self.book = config if isinstance(config, PolicyBook) else None
-        cfg = self.book.for_ward(None) if self.book is not None else config
+        cfg = config.for_ward(None) if isinstance(config, PolicyBook) else config
         self.config = cfg
         self.latest = LatestVitals()
         self._detector_spec = cfg.detector_spec
@@ -220,7 +221,8 @@ class PatientEngine:
             self.ward, changed = ward, True
         if sample.spo2_scale is not None and sample.spo2_scale != self.spo2_scale:
             held = self.latest.get("spo2_scale")
-            scale = held[0] if held is not None else sample.spo2_scale
+            # cast: `latest` holds the scale as parse validated it, an int (1 or 2)
+            scale = cast(int, held[0]) if held is not None else sample.spo2_scale
             if scale != self.spo2_scale:
                 self.spo2_scale, changed = scale, True
         if changed:
@@ -654,7 +656,8 @@ def _new_detector(cfg: PolicyConfig) -> PatientDetector:
     """The ward's detector; the default one built directly (no registry lookup per new patient)."""
     if cfg.detector == DEFAULT_DETECTOR and not cfg.detector_params:
         return BaselineDetector(warmup_samples=cfg.warmup_samples, warmup_s=cfg.warmup_s)
-    return create_detector(cfg.detector_spec, cfg.warmup_samples, cfg.warmup_s)
+    detector: PatientDetector = create_detector(cfg.detector_spec, cfg.warmup_samples, cfg.warmup_s)
+    return detector
 
 
 def _state_matches(detector: PatientDetector, state: object) -> bool:

@@ -60,12 +60,12 @@ def parse_alert_event(raw: bytes | str) -> AlertEvent:
         status, priority = Status(doc.get("status")), Priority(doc.get("priority"))
     except ValueError as exc:
         raise ValueError(f"alert has {exc}") from None
-    news2 = doc.get("news2") if isinstance(doc.get("news2"), dict) else {}
+    news2 = found if isinstance(found := doc.get("news2"), dict) else {}
     level = doc.get("escalation_level")
     emitted = doc.get("emitted_at")
     # `location` (ward, room, bed: ADT, else the vitals' ward) is what the worker writes; a bare
     # `ward`/`bed` (older producers, tests) still counts when it has none.
-    location = doc.get("location") if isinstance(doc.get("location"), dict) else {}
+    location = found if isinstance(found := doc.get("location"), dict) else {}
     ward = location.get("ward") or doc.get("ward")
     bed = location.get("bed") or doc.get("bed")
     return AlertEvent(

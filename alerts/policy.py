@@ -24,7 +24,7 @@ the policy's clock (a replay's event time may be months away from it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -109,11 +109,11 @@ class AckedPicture:
     vitals: frozenset[str]
     keys: frozenset[str]
 
-    def to_wire(self) -> list:
+    def to_wire(self) -> list[Any]:
         return [self.news2, self.points, sorted(self.vitals), sorted(self.keys)]
 
     @staticmethod
-    def from_wire(doc: list | None) -> AckedPicture | None:
+    def from_wire(doc: list[Any] | None) -> AckedPicture | None:
         if not doc:
             return None
         news2, points, vitals, keys = doc
@@ -137,7 +137,14 @@ class Observation:
     suppressed: tuple[str, ...] = ()
 
 
-def _make_new_observation():  # type: ignore[no-untyped-def]
+_NewObservation = Callable[
+    [int, str, tuple[str, ...], tuple[Condition, ...], News2Summary | None, DetectorInfo | None, tuple[str, ...]],
+    Observation,
+]
+
+
+def _make_new_observation() -> _NewObservation:
+    """`Observation(...)` without keyword handling: binds the slots' setters once (hot path)."""
     setters = slot_setters(
         Observation, ("ts_ms", "device_id", "evaluated", "conditions", "news2", "detector", "suppressed")
     )
@@ -629,7 +636,7 @@ class AlertPolicy:
         )
 
     # ---- serialization ----------------------------------------------------
-    def to_state(self) -> list:
+    def to_state(self) -> list[Any]:
         """Explicit JSON-able state; new fields are only ever appended (old states load)."""
         for episode in self.episodes.values():
             _word_all(episode)
@@ -670,7 +677,7 @@ class AlertPolicy:
             self.hold_until_ms,
         ]
 
-    def load_state(self, state: list) -> AlertPolicy:
+    def load_state(self, state: list[Any]) -> AlertPolicy:
         state = list(state) + [None] * (12 - len(state))
         now_ms, last_data, tracks, episodes, cooldown, closed, news2, detector, stream, device, supp, hold = state
         self.hold_until_ms = hold or 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Protocol
 
 
 class Method(str, enum.Enum):
@@ -147,7 +148,31 @@ _FIELDS = (
 )
 
 
-def _make_new_sample():  # type: ignore[no-untyped-def]
+class _NewSample(Protocol):
+    """`new_sample`'s signature (a Protocol, not a Callable alias: `method` has a default)."""
+
+    def __call__(
+        self,
+        patient_id: str,
+        device_id: str,
+        ts_ms: int,
+        heart_rate: float | None,
+        spo2: float | None,
+        resp_rate: float | None,
+        temperature: float | None,
+        systolic_bp: float | None,
+        diastolic_bp: float | None,
+        on_oxygen: bool | None,
+        consciousness: Consciousness | None,
+        spo2_scale: int | None,
+        probe_off: bool,
+        motion: float | None,
+        ward: str | None,
+        method: Method | None = None,
+    ) -> VitalSample: ...
+
+
+def _make_new_sample() -> _NewSample:
     """Build `new_sample`: VitalSample's constructor without keyword handling.
 
     The dataclass __init__ looks `object.__setattr__` up once per field; this

@@ -42,7 +42,7 @@ def fmt(value: float | None, scale: float = 1.0, digits: int = 1) -> str:
 def fmt_spread(s: Spread, scale: float = 1.0, digits: int = 1) -> str:
     if s.mean is None:
         return "–"
-    if s.n <= 1:
+    if s.n <= 1 or s.sd is None:  # sd is None only with no values (mean None too)
         return fmt(s.mean, scale, digits)
     return f"{s.mean * scale:.{digits}f} ± {s.sd * scale:.{digits}f}"
 
