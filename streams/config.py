@@ -120,7 +120,7 @@ class Settings:
     #: How far ahead of this process's wall clock a sample's event time may be (device clock skew);
     #: later samples are dead-lettered as `future_timestamp` (docs/failure-behaviour.md).
     future_tolerance_s: float = 120.0
-    #: Input batches bypass Faust's per-message agent (streams/fastlane.py); off under exactly_once,
+    #: Input batches bypass Faust's per-message agent (streams/worker/fastlane.py); off under exactly_once,
     #: whose transactional sends need Faust's current event.
     batch_lane: bool = True
     #: Seconds after a discharge (ADT A03) before the patient's engine state is deleted (tombstoned).

@@ -387,7 +387,7 @@ class Worker:
 
     # ---- agents ----------------------------------------------------------
     async def _vitals_agent(self, stream: Any) -> None:
-        """Faust's per-message path; idle while the batch lane (streams/fastlane.py) takes the input."""
+        """Faust's per-message path; idle while the batch lane (streams/worker/fastlane.py) takes the input."""
         async for event in stream.events():
             msg = event.message
             await self.handle_input(msg.topic, msg.partition, msg.offset, _raw_bytes(event.value))
