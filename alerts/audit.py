@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
@@ -85,25 +86,44 @@ class AuditRecord:
     routing_sha256: str | None = None
     routing_source: str | None = None
 
-    def with_id(self) -> "AuditRecord":
+    def with_id(self) -> AuditRecord:
         """A deterministic id from the fact itself (replays write the same id)."""
-        fact = (self.type.value, self.alert_id, self.status, self.priority, self.ts_ms, self.stage,
-                self.recipient, self.attempt, self.by, self.action, self.routing_sha256,
-                self.ward if self.type is AuditType.REROUTE else None,
-                self.recorded_ms if self.type in (AuditType.DELIVERY, AuditType.CONFIG) else None)
+        fact = (
+            self.type.value,
+            self.alert_id,
+            self.status,
+            self.priority,
+            self.ts_ms,
+            self.stage,
+            self.recipient,
+            self.attempt,
+            self.by,
+            self.action,
+            self.routing_sha256,
+            self.ward if self.type is AuditType.REROUTE else None,
+            self.recorded_ms if self.type in (AuditType.DELIVERY, AuditType.CONFIG) else None,
+        )
         return replace(self, id=hashlib.sha256(repr(fact).encode()).hexdigest()[:16])
 
     def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schema": SCHEMA, "type": self.type.value, "id": self.id, "alert_id": self.alert_id,
-                               "patient_id": self.patient_id, "ts": format_ts(self.ts_ms),
-                               "recorded_at": format_ts(self.recorded_ms), "wall_ts": format_ts(self.wall)}
+        out: dict[str, Any] = {
+            "schema": SCHEMA,
+            "type": self.type.value,
+            "id": self.id,
+            "alert_id": self.alert_id,
+            "patient_id": self.patient_id,
+            "ts": format_ts(self.ts_ms),
+            "recorded_at": format_ts(self.recorded_ms),
+            "wall_ts": format_ts(self.wall),
+        }
         if self.event is not None:
             out["event_ts"] = format_ts(self.event)
         for name in _OPTIONAL:
             value = getattr(self, name)
             if value not in (None, ()):
-                out[name] = value.value if isinstance(value, enum.Enum) else list(value) if isinstance(value, tuple) \
-                    else value
+                out[name] = (
+                    value.value if isinstance(value, enum.Enum) else list(value) if isinstance(value, tuple) else value
+                )
         return out
 
     def to_bytes(self) -> bytes:
@@ -124,9 +144,29 @@ class AuditRecord:
         return self.recorded_ms if self.type is AuditType.ALERT else self.ts_ms
 
 
-_OPTIONAL = ("status", "priority", "kind", "ward", "escalation_level", "reasons", "stage", "recipient", "name",
-             "role", "channel", "attempt", "outcome", "detail", "by", "action", "source", "by_user", "auth",
-             "routing_sha256", "routing_source")
+_OPTIONAL = (
+    "status",
+    "priority",
+    "kind",
+    "ward",
+    "escalation_level",
+    "reasons",
+    "stage",
+    "recipient",
+    "name",
+    "role",
+    "channel",
+    "attempt",
+    "outcome",
+    "detail",
+    "by",
+    "action",
+    "source",
+    "by_user",
+    "auth",
+    "routing_sha256",
+    "routing_source",
+)
 
 
 def parse_record(raw: bytes | str) -> AuditRecord:
@@ -140,11 +180,17 @@ def parse_record(raw: bytes | str) -> AuditRecord:
     values: dict[str, Any] = {name: doc.get(name) for name in _OPTIONAL}
     values["reasons"] = tuple(doc.get("reasons") or ())
     values["outcome"] = Outcome(doc["outcome"]) if doc.get("outcome") else None
-    return AuditRecord(type=AuditType(doc["type"]), alert_id=doc.get("alert_id", ""),
-                       patient_id=doc.get("patient_id", ""), ts_ms=parse_ts(doc["ts"]),
-                       recorded_ms=parse_ts(doc.get("recorded_at", doc["ts"])), id=doc.get("id", ""),
-                       event_ms=parse_ts(doc["event_ts"]) if doc.get("event_ts") else None,
-                       wall_ms=parse_ts(doc["wall_ts"]) if doc.get("wall_ts") else None, **values)
+    return AuditRecord(
+        type=AuditType(doc["type"]),
+        alert_id=doc.get("alert_id", ""),
+        patient_id=doc.get("patient_id", ""),
+        ts_ms=parse_ts(doc["ts"]),
+        recorded_ms=parse_ts(doc.get("recorded_at", doc["ts"])),
+        id=doc.get("id", ""),
+        event_ms=parse_ts(doc["event_ts"]) if doc.get("event_ts") else None,
+        wall_ms=parse_ts(doc["wall_ts"]) if doc.get("wall_ts") else None,
+        **values,
+    )
 
 
 # ---- timeline ---------------------------------------------------------------
@@ -181,19 +227,32 @@ class Episode:
             return round((end - self.raised_ms) / 1000, 3) if end is not None and self.raised_ms is not None else None
 
         return {
-            "alert_id": self.alert_id, "patient_id": self.patient_id, "ward": self.ward,
+            "alert_id": self.alert_id,
+            "patient_id": self.patient_id,
+            "ward": self.ward,
             "routing_sha256": self.routing_sha256,
             "raised_at": format_ts(self.raised_ms) if self.raised_ms is not None else None,
             "acknowledged_at": format_ts(self.acknowledged_ms) if self.acknowledged_ms is not None else None,
             "acknowledged_by": self.acknowledged_by,
             "resolved_at": format_ts(self.resolved_ms) if self.resolved_ms is not None else None,
-            "time_to_acknowledge_s": seconds(self.acknowledged_ms), "time_to_resolve_s": seconds(self.resolved_ms),
-            "durations_clock": "wall", "order_clock": "wall",
+            "time_to_acknowledge_s": seconds(self.acknowledged_ms),
+            "time_to_resolve_s": seconds(self.resolved_ms),
+            "durations_clock": "wall",
+            "order_clock": "wall",
             "paged": list(self.paged),
-            "events": [{"wall_ts": format_ts(e.wall_ms),
-                        "event_ts": format_ts(e.event_ms) if e.event_ms is not None else None,
-                        "event": e.event, "detail": e.detail} for e in self.entries],
+            "events": [
+                {
+                    "wall_ts": format_ts(e.wall_ms),
+                    "event_ts": format_ts(e.event_ms) if e.event_ms is not None else None,
+                    "event": e.event,
+                    "detail": e.detail,
+                }
+                for e in self.entries
+            ],
         }
+
+
+_DELIVERY_EVENT: dict[Outcome | None, str] = {Outcome.DELIVERED: "delivered", Outcome.FAILED: "delivery failed"}
 
 
 def _entry(r: AuditRecord) -> TimelineEntry:
@@ -203,11 +262,15 @@ def _entry(r: AuditRecord) -> TimelineEntry:
         by = f" by {r.by}" if r.by else ""
         return TimelineEntry(r.wall, r.event, r.status or "?", f"{r.priority} {r.kind}{level}{by}{why}")
     if r.type is AuditType.DELIVERY:
-        event = {Outcome.DELIVERED: "delivered", Outcome.FAILED: "delivery failed"}.get(r.outcome, "undeliverable")
+        event = _DELIVERY_EVENT.get(r.outcome, "undeliverable")
         tail = f" ({r.detail})" if r.detail and r.outcome is not Outcome.DELIVERED else ""
         role = f" ({r.role})" if r.role else ""
-        return TimelineEntry(r.wall, r.event, event,
-                             f"{stage_text(r.stage or '')} to {r.name}{role} via {r.channel}, attempt {r.attempt}{tail}")
+        return TimelineEntry(
+            r.wall,
+            r.event,
+            event,
+            f"{stage_text(r.stage or '')} to {r.name}{role} via {r.channel}, attempt {r.attempt}{tail}",
+        )
     if r.type is AuditType.ESCALATION:
         return TimelineEntry(r.wall, r.event, "escalated early", f"{stage_text(r.stage or '')}: {r.detail}")
     if r.type is AuditType.REROUTE:
@@ -231,7 +294,10 @@ def stage_text(stage: str) -> str:
 
 def _episode(alert_id: str, records: list[AuditRecord], routing: str | None) -> Episode:
     alerts = [r for r in records if r.type is AuditType.ALERT]
-    first = lambda status: next((r for r in alerts if r.status == status), None)  # noqa: E731
+
+    def first(status: str) -> AuditRecord | None:
+        return next((r for r in alerts if r.status == status), None)
+
     raised = first("raised") or (alerts[0] if alerts else None)
     ack = first("acknowledged")
     ack_msg = next((r for r in records if r.type is AuditType.ACK and r.action == "acknowledge"), None)
@@ -242,11 +308,16 @@ def _episode(alert_id: str, records: list[AuditRecord], routing: str | None) -> 
     acked_ms = min((x.wall for x in (ack, ack_msg) if x), default=None)
     resolved_ms = min((x.wall for x in (resolved, resolve_msg) if x), default=None)
     return Episode(
-        alert_id=alert_id, patient_id=records[0].patient_id,
-        ward=next((r.ward for r in alerts if r.ward), None), routing_sha256=routing,
-        entries=tuple(_entry(r) for r in records), raised_ms=raised.wall if raised else None,
-        acknowledged_ms=acked_ms, acknowledged_by=(ack_msg.by if ack_msg else None) or (ack.by if ack else None),
-        resolved_ms=resolved_ms, paged=tuple(dict.fromkeys(paged)),
+        alert_id=alert_id,
+        patient_id=records[0].patient_id,
+        ward=next((r.ward for r in alerts if r.ward), None),
+        routing_sha256=routing,
+        entries=tuple(_entry(r) for r in records),
+        raised_ms=raised.wall if raised else None,
+        acknowledged_ms=acked_ms,
+        acknowledged_by=(ack_msg.by if ack_msg else None) or (ack.by if ack else None),
+        resolved_ms=resolved_ms,
+        paged=tuple(dict.fromkeys(paged)),
     )
 
 
@@ -276,15 +347,22 @@ def render_table(episodes: list[Episode]) -> str:
     """The timeline as a terminal table, one block per episode."""
     blocks = []
     for ep in episodes:
-        head = (f"alert {ep.alert_id}  patient {ep.patient_id}  ward {ep.ward or '?'}  "
-                f"routing sha256:{(ep.routing_sha256 or '?')[:12]}")
+        head = (
+            f"alert {ep.alert_id}  patient {ep.patient_id}  ward {ep.ward or '?'}  "
+            f"routing sha256:{(ep.routing_sha256 or '?')[:12]}"
+        )
         columns = f"  {'wall clock (order)':<24}  {'event time (patient data)':<25}  {'event':<16} detail"
-        rows = [f"  {format_ts(e.wall_ms):<24}  {format_ts(e.event_ms) if e.event_ms is not None else '-':<25}  "
-                f"{e.event:<16} {e.detail}" for e in ep.entries]
+        rows = [
+            f"  {format_ts(e.wall_ms):<24}  {format_ts(e.event_ms) if e.event_ms is not None else '-':<25}  "
+            f"{e.event:<16} {e.detail}"
+            for e in ep.entries
+        ]
         summary = ep.to_wire()
-        tail = (f"  time to acknowledge: {_fmt_s(summary['time_to_acknowledge_s'])}"
-                f"   time to resolve: {_fmt_s(summary['time_to_resolve_s'])}"
-                f"   ({DURATION_CLOCK}, from the raising alert's publication)")
+        tail = (
+            f"  time to acknowledge: {_fmt_s(summary['time_to_acknowledge_s'])}"
+            f"   time to resolve: {_fmt_s(summary['time_to_resolve_s'])}"
+            f"   ({DURATION_CLOCK}, from the raising alert's publication)"
+        )
         blocks.append("\n".join([head, columns, *rows, tail]))
     return "\n\n".join(blocks)
 

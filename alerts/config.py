@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alerts.model import Priority
 from monitor.detectors.registry import DetectorSpec, validate
 from monitor.vitals import UNITS
-
-from alerts.model import Priority
 
 #: The shipped, documented policy file (the built-in defaults, spelled out).
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
@@ -117,9 +116,7 @@ class PolicyConfig:
     cooldown_s: float = 1800.0
     # Unacknowledged alerts escalate after this long, per priority, up to
     # `max_escalations` steps per priority level; 0 = never for that priority.
-    escalate_after_s: dict[str, float] = field(
-        default_factory=lambda: {"high": 120.0, "medium": 600.0, "low": 1800.0}
-    )
+    escalate_after_s: dict[str, float] = field(default_factory=lambda: {"high": 120.0, "medium": 600.0, "low": 1800.0})
     max_escalations: int = 2
     # Technical alarms.
     probe_off_s: float = 30.0
@@ -153,7 +150,7 @@ class PolicyConfig:
             return self.thresholds
         return _merge_rules(self.thresholds, self.scale2_thresholds)
 
-    def replace(self, **changes: Any) -> "PolicyConfig":
+    def replace(self, **changes: Any) -> PolicyConfig:
         return dataclasses.replace(self, **changes)
 
     @property
@@ -273,8 +270,10 @@ def _rule(doc: dict[str, Any], base: ThresholdRule | None, where: str) -> Thresh
     if rule.vital not in UNITS:
         raise ValueError(f"{where}: rule {rule.name}: unknown vital {rule.vital!r}")
     if (rule.clear < rule.limit) if rule.direction == "below" else (rule.clear > rule.limit):
-        raise ValueError(f"{where}: rule {rule.name}: clear {rule.clear:g} is on the bad side of limit "
-                         f"{rule.limit:g} (hysteresis must be towards normal)")
+        raise ValueError(
+            f"{where}: rule {rule.name}: clear {rule.clear:g} is on the bad side of limit "
+            f"{rule.limit:g} (hysteresis must be towards normal)"
+        )
     return rule
 
 
@@ -309,8 +308,5 @@ def load_policy(path: str | Path | None) -> PolicyBook:
     wards_doc = doc.get("wards", {})
     if not isinstance(wards_doc, dict):
         raise ValueError(f"{path}: wards must be tables [wards.<name>]")
-    wards = {
-        name: _coerce(default, table, f"{path} [wards.{name}]")
-        for name, table in wards_doc.items()
-    }
+    wards = {name: _coerce(default, table, f"{path} [wards.{name}]") for name, table in wards_doc.items()}
     return PolicyBook(default=default, wards=wards)

@@ -16,10 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
+from typing import cast
 
 import orjson
 
+from alerts import rules
+from alerts.conditions import Condition
+from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
+from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, new_detector_info, new_news2_summary
+from alerts.policy import AlertPolicy, new_observation
 from monitor.detector import BaselineDetector
 from monitor.detectors.base import PatientDetector
 from monitor.detectors.registry import DEFAULT_DETECTOR
@@ -27,13 +33,6 @@ from monitor.detectors.registry import create as create_detector
 from monitor.latest import Freshness, LatestVitals
 from monitor.news2 import Band
 from monitor.vitals import PROBE_VITALS, Method, VitalSample
-
-from alerts import rules
-from alerts.conditions import Condition
-from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
-from alerts.model import (Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, new_detector_info,
-                          new_news2_summary)
-from alerts.policy import AlertPolicy, new_observation
 
 #: The engine's settings type, by the name the evaluator imports.
 EngineConfig = PolicyConfig
@@ -90,9 +89,14 @@ def freshness_of(cfg: PolicyConfig) -> Freshness:
     intermittent = int(cfg.intermittent_max_age_s * 1000)
     nursing = int(cfg.nursing_max_age_s * 1000)
     return Freshness(
-        heart_rate=continuous, spo2=continuous, resp_rate=continuous,
-        temperature=intermittent, systolic_bp=intermittent, diastolic_bp=intermittent,
-        on_oxygen=nursing, consciousness=nursing,
+        heart_rate=continuous,
+        spo2=continuous,
+        resp_rate=continuous,
+        temperature=intermittent,
+        systolic_bp=intermittent,
+        diastolic_bp=intermittent,
+        on_oxygen=nursing,
+        consciousness=nursing,
     )
 
 
@@ -102,9 +106,14 @@ def charted_freshness_of(cfg: PolicyConfig) -> Freshness:
     intermittent = int(cfg.intermittent_max_age_s * 1000)
     nursing = int(cfg.nursing_max_age_s * 1000)
     return Freshness(
-        heart_rate=intermittent, spo2=intermittent, resp_rate=intermittent,
-        temperature=intermittent, systolic_bp=intermittent, diastolic_bp=intermittent,
-        on_oxygen=nursing, consciousness=nursing,
+        heart_rate=intermittent,
+        spo2=intermittent,
+        resp_rate=intermittent,
+        temperature=intermittent,
+        systolic_bp=intermittent,
+        diastolic_bp=intermittent,
+        on_oxygen=nursing,
+        consciousness=nursing,
     )
 
 
@@ -115,15 +124,38 @@ _Limit = tuple[str, str, ThresholdRule, float, bool, float]
 
 
 class PatientEngine:
-    __slots__ = ("patient_id", "book", "config", "latest", "detector", "policy", "news2_ref", "last_ts",
-                 "offsets", "samples", "ward", "spo2_scale", "adt_ward", "discharged_ms", "_freshness", "_limits",
-                 "_detector_spec", "detector_error", "sources", "stream_ms", "_charted", "_gap_ms", "_max_gap_ms",
-                 "_recent", "_ref")
+    __slots__ = (
+        "_charted",
+        "_detector_spec",
+        "_freshness",
+        "_gap_ms",
+        "_limits",
+        "_max_gap_ms",
+        "_recent",
+        "_ref",
+        "adt_ward",
+        "book",
+        "config",
+        "detector",
+        "detector_error",
+        "discharged_ms",
+        "last_ts",
+        "latest",
+        "news2_ref",
+        "offsets",
+        "patient_id",
+        "policy",
+        "samples",
+        "sources",
+        "spo2_scale",
+        "stream_ms",
+        "ward",
+    )
 
     def __init__(self, patient_id: str, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> None:
         self.patient_id = patient_id
         self.book = config if isinstance(config, PolicyBook) else None
-        cfg = self.book.for_ward(None) if self.book is not None else config
+        cfg = config.for_ward(None) if isinstance(config, PolicyBook) else config
         self.config = cfg
         self.latest = LatestVitals()
         self._detector_spec = cfg.detector_spec
@@ -170,9 +202,14 @@ class PatientEngine:
         self._max_gap_ms = int(cfg.max_gap_s * 1000)
         intermittent = {"systolic_bp", "diastolic_bp", "temperature"}
         self._limits: tuple[_Limit, ...] = tuple(
-            (r.vital, f"threshold:{r.name}", r,
-             cfg.intermittent_max_age_s if r.vital in intermittent else cfg.max_gap_s,
-             r.direction == "below", r.limit)
+            (
+                r.vital,
+                f"threshold:{r.name}",
+                r,
+                cfg.intermittent_max_age_s if r.vital in intermittent else cfg.max_gap_s,
+                r.direction == "below",
+                r.limit,
+            )
             for r in cfg.thresholds_for(self.spo2_scale)
         )
 
@@ -184,7 +221,8 @@ class PatientEngine:
             self.ward, changed = ward, True
         if sample.spo2_scale is not None and sample.spo2_scale != self.spo2_scale:
             held = self.latest.get("spo2_scale")
-            scale = held[0] if held is not None else sample.spo2_scale
+            # cast: `latest` holds the scale as parse validated it, an int (1 or 2)
+            scale = cast(int, held[0]) if held is not None else sample.spo2_scale
             if scale != self.spo2_scale:
                 self.spo2_scale, changed = scale, True
         if changed:
@@ -222,8 +260,9 @@ class PatientEngine:
         (suppression, detection, hard limits, technical conditions) rather than
         as one method each, and a sample that raises no condition for a patient
         with nothing tracked or open skips building an `Observation`
-        (`AlertPolicy.observe_quiet`). The order of the steps is the contract:
-        the rules see the policy's tracks as they were before this sample.
+        (`AlertPolicy.observe_quiet`): measured engine 22.1 -> 19.2 µs per sample
+        (92e4b7a). The order of the steps is the contract: the rules see the
+        policy's tracks as they were before this sample.
         """
         ts = sample.ts_ms
         if self.last_ts is not None and ts <= self.last_ts:
@@ -289,10 +328,14 @@ class PatientEngine:
 
         alerting = policy.alerting
         detector_info = None
-        if (clean.heart_rate is not None or clean.spo2 is not None or clean.resp_rate is not None
-                or clean.systolic_bp is not None or clean.temperature is not None):
-            detector_info = self._detect(clean, news2, news2_cond, suppressed, alerting, holding, conditions,
-                                         evaluated)
+        if (
+            clean.heart_rate is not None
+            or clean.spo2 is not None
+            or clean.resp_rate is not None
+            or clean.systolic_bp is not None
+            or clean.temperature is not None
+        ):
+            detector_info = self._detect(clean, news2, news2_cond, suppressed, alerting, holding, conditions, evaluated)
         if not alerting and not suppressed:
             # The patient's own NEWS2 reference learns only while nothing is alerting.
             ref, total = self.news2_ref, news2.total
@@ -342,8 +385,9 @@ class PatientEngine:
         # Signal loss watches continuous streams only: a gap between observation rounds is not one.
         if not conditions and holding is None and not policy.episodes and type(policy).observe is _OBSERVE:
             return policy.observe_quiet(ts, sample.device_id, news2, detector_info, suppressed, continuous)
-        obs = new_observation(ts, sample.device_id, tuple(evaluated), tuple(conditions), news2, detector_info,
-                              suppressed)
+        obs = new_observation(
+            ts, sample.device_id, tuple(evaluated), tuple(conditions), news2, detector_info, suppressed
+        )
         return policy.observe(obs, continuous=continuous)
 
     # ---- data shape ----------------------------------------------------------
@@ -360,12 +404,14 @@ class PatientEngine:
         stream_ms = self.stream_ms
         live = stream_ms is not None and ts - stream_ms <= self._freshness.heart_rate
         observation = not continuous and (
-            sample.method is Method.OBSERVATION_SET or not live
-            or sample.heart_rate is not None or sample.resp_rate is not None or sample.spo2 is not None)
-        if live:
-            fresh = self._freshness  # a live stream: its HR, SpO2, RR are minutes fresh at most
-        else:
-            fresh = self._charted if stream_ms is None else self._after_stream(ts, stream_ms)
+            sample.method is Method.OBSERVATION_SET
+            or not live
+            or sample.heart_rate is not None
+            or sample.resp_rate is not None
+            or sample.spo2 is not None
+        )
+        # a live stream: its HR, SpO2, RR are minutes fresh at most (else charted, or aged since the stream)
+        fresh = self._freshness if live else self._charted if stream_ms is None else self._after_stream(ts, stream_ms)
         return continuous, observation, fresh
 
     def _shape(self, sample: VitalSample, src: list[int] | None) -> bool:
@@ -407,8 +453,14 @@ class PatientEngine:
         # An unproven source is a stream if it reports sensor quality (a motion index or probe-off:
         # a chart never does), or if it brings HR/SpO2/RR while the patient was just streaming
         # (the stream, swapped). Else its first sample is an observation set and counts on arrival.
-        return sample.motion is not None or sample.probe_off or (self._recalls(ts) and (
-            sample.heart_rate is not None or sample.spo2 is not None or sample.resp_rate is not None))
+        return (
+            sample.motion is not None
+            or sample.probe_off
+            or (
+                self._recalls(ts)
+                and (sample.heart_rate is not None or sample.spo2 is not None or sample.resp_rate is not None)
+            )
+        )
 
     def _recalls(self, ts: int) -> bool:
         return self.stream_ms is not None and ts - self.stream_ms <= STREAM_RECALL_MS
@@ -432,8 +484,9 @@ class PatientEngine:
 
     def _on_arrival(self, cond: Condition) -> Condition:
         """An observation set's condition: it counts at once and stands until the next round."""
-        return dataclasses.replace(cond, persistence_s=0.0, integral=0.0,
-                                   valid_s=max(cond.valid_s, self.config.intermittent_max_age_s))
+        return dataclasses.replace(
+            cond, persistence_s=0.0, integral=0.0, valid_s=max(cond.valid_s, self.config.intermittent_max_age_s)
+        )
 
     # ---- unflagged artefacts -----------------------------------------------------
     def _artefact_check(self, clean: VitalSample, ts: int, conditions: list[Condition], cadence_ms: int) -> None:
@@ -473,27 +526,43 @@ class PatientEngine:
         (at least `_REF_SAMPLES` sampling intervals long, for a stream sampled once a minute)."""
         lo, hi = ts - max(_REF_FROM_MS, _REF_SAMPLES * cadence_ms), ts - _REF_TO_MS
         window = [r for r in self._recent if lo <= r[0] <= hi]
-        return (ts + _REF_TTL_MS, _median([r[1] for r in window]), _median([r[2] for r in window]),
-                _median([r[3] for r in window]))
+        return (
+            ts + _REF_TTL_MS,
+            _median([r[1] for r in window]),
+            _median([r[2] for r in window]),
+            _median([r[3] for r in window]),
+        )
 
-    def _detect(self, clean: VitalSample, news2: News2Summary, news2_cond: Condition | None,
-                suppressed: tuple[str, ...], alerting: bool, holding: Callable[[str], bool] | None,
-                conditions: list[Condition], evaluated: list[str]) -> DetectorInfo | None:
+    def _detect(
+        self,
+        clean: VitalSample,
+        news2: News2Summary,
+        news2_cond: Condition | None,
+        suppressed: tuple[str, ...],
+        alerting: bool,
+        holding: Callable[[str], bool] | None,
+        conditions: list[Condition],
+        evaluated: list[str],
+    ) -> DetectorInfo | None:
         """Learn and score the baseline detector (the sample has a vital); frozen while the patient is alerting."""
         detector = self.detector
         detector.frozen = alerting
         try:
             result = detector.learn_and_score(clean)
-        except Exception as exc:  # noqa: BLE001 - any detector bug: dead-letter this sample, keep the patient
+        except Exception as exc:
             self.detector_error = f"{detector.NAME}: {type(exc).__name__}: {exc}"
             return None
         if not result.warm:
             return None
         if self.config.anomaly:
             band_priority = news2_cond.priority if news2_cond is not None else None
-            cond = rules.anomaly_condition(result, self._news2_rise(news2.total),
-                                           holding is not None and holding(rules.ANOMALY_KEY), self.config,
-                                           band_priority)
+            cond = rules.anomaly_condition(
+                result,
+                self._news2_rise(news2.total),
+                holding is not None and holding(rules.ANOMALY_KEY),
+                self.config,
+                band_priority,
+            )
             _judge(rules.ANOMALY_KEY, cond, suppressed, conditions, evaluated)
         return new_detector_info(detector.NAME, detector.VERSION, result.score)
 
@@ -505,34 +574,63 @@ class PatientEngine:
         return self.policy.acknowledge(alert_id, by, action, ts_ms)
 
     def _news2_rise(self, total: int) -> int:
-        return 0 if self.news2_ref is None else int(round(total - self.news2_ref))
+        return 0 if self.news2_ref is None else round(total - self.news2_ref)
 
     # ---- state ------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """[version, id, last_ts, news2_ref, samples, offsets, latest, detector, policy, ward, scale,
         adt_ward, discharged_ms, sources, stream_ms]."""
-        return orjson.dumps([
-            STATE_VERSION, self.patient_id, self.last_ts, self.news2_ref, self.samples, self.offsets,
-            self.latest.to_state(), self.detector.to_state(), self.policy.to_state(), self.ward, self.spo2_scale,
-            self.adt_ward, self.discharged_ms, self.sources, self.stream_ms,
-        ])
+        return orjson.dumps(
+            [
+                STATE_VERSION,
+                self.patient_id,
+                self.last_ts,
+                self.news2_ref,
+                self.samples,
+                self.offsets,
+                self.latest.to_state(),
+                self.detector.to_state(),
+                self.policy.to_state(),
+                self.ward,
+                self.spo2_scale,
+                self.adt_ward,
+                self.discharged_ms,
+                self.sources,
+                self.stream_ms,
+            ]
+        )
 
     @classmethod
-    def from_bytes(cls, raw: bytes, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> "PatientEngine":
+    def from_bytes(cls, raw: bytes, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> PatientEngine:
         doc = orjson.loads(raw)
         version = doc[0]
         if version not in _STATE_VERSIONS:
             raise ValueError(f"patient state version {version} is not one of {_STATE_VERSIONS}")
         # ward and scale were appended to v1, then (v2) the ADT place and the data shapes
         doc = doc + [None] * (15 - len(doc))
-        (_, patient_id, last_ts, ref, samples, offsets, latest, detector, policy, ward, scale, adt_ward, out,
-         sources, stream) = doc
+        (
+            _,
+            patient_id,
+            last_ts,
+            ref,
+            samples,
+            offsets,
+            latest,
+            detector,
+            policy,
+            ward,
+            scale,
+            adt_ward,
+            out,
+            sources,
+            stream,
+        ) = doc
         engine = cls(patient_id, config)
         engine.last_ts, engine.news2_ref, engine.samples, engine.offsets = last_ts, ref, samples, offsets
         engine.latest = LatestVitals.from_state(latest)
         engine.ward, engine.spo2_scale = ward, scale
         engine.adt_ward, engine.discharged_ms = adt_ward, out
-        engine.sources = {d: (list(v) + [0])[:4] for d, v in (sources or {}).items()}
+        engine.sources = {d: [*v, 0][:4] for d, v in (sources or {}).items()}
         engine._use(engine.book.for_ward(engine.settings_ward) if engine.book is not None else engine.config)
         # after _use: the ward's detector is the one whose state this is
         if _state_matches(engine.detector, detector):
@@ -559,7 +657,8 @@ def _new_detector(cfg: PolicyConfig) -> PatientDetector:
     """The ward's detector; the default one built directly (no registry lookup per new patient)."""
     if cfg.detector == DEFAULT_DETECTOR and not cfg.detector_params:
         return BaselineDetector(warmup_samples=cfg.warmup_samples, warmup_s=cfg.warmup_s)
-    return create_detector(cfg.detector_spec, cfg.warmup_samples, cfg.warmup_s)
+    detector: PatientDetector = create_detector(cfg.detector_spec, cfg.warmup_samples, cfg.warmup_s)
+    return detector
 
 
 def _state_matches(detector: PatientDetector, state: object) -> bool:
@@ -570,8 +669,9 @@ def _state_matches(detector: PatientDetector, state: object) -> bool:
     return isinstance(detector, BaselineDetector)
 
 
-def _judge(key: str, cond: Condition | None, suppressed: tuple[str, ...],
-           conditions: list[Condition], evaluated: list[str]) -> None:
+def _judge(
+    key: str, cond: Condition | None, suppressed: tuple[str, ...], conditions: list[Condition], evaluated: list[str]
+) -> None:
     """Record a condition's verdict; on a bad-signal sample only a positive one counts.
 
     Absence of evidence while SpO2/pulse are suppressed is not recovery: the
@@ -582,4 +682,3 @@ def _judge(key: str, cond: Condition | None, suppressed: tuple[str, ...],
         conditions.append(cond)
     elif not suppressed:
         evaluated.append(key)
-

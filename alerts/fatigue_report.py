@@ -86,8 +86,12 @@ class FatigueFigures:
         det = self.deteriorating()
         if not det:
             return 0.0
-        hits = [p for p in det if p.first_physiological_ms is not None
-                and (not in_time or p.first_physiological_ms <= (p.label.must_alert_by_ms or 0))]
+        hits = [
+            p
+            for p in det
+            if p.first_physiological_ms is not None
+            and (not in_time or p.first_physiological_ms <= (p.label.must_alert_by_ms or 0))
+        ]
         return len(hits) / len(det)
 
     @property
@@ -120,8 +124,9 @@ class _CountingPolicy(AlertPolicy):
         return super().observe(obs, continuous)
 
 
-def patient_figures(label: PatientLabel, samples: list[VitalSample],
-                    config: PolicyConfig | PolicyBook) -> PatientFigures:
+def patient_figures(
+    label: PatientLabel, samples: list[VitalSample], config: PolicyConfig | PolicyBook
+) -> PatientFigures:
     """Replay one patient; count raw condition onsets and policy alerts."""
     engine = PatientEngine(label.patient_id, config)
     policy = engine.policy = _CountingPolicy(label.patient_id, engine.config)
@@ -150,13 +155,13 @@ def patient_figures(label: PatientLabel, samples: list[VitalSample],
     )
 
 
-def fatigue_figures(spec: CohortSpec = DEFAULT_WARD,
-                    config: PolicyConfig | PolicyBook = DEFAULT_CONFIG) -> FatigueFigures:
+def fatigue_figures(
+    spec: CohortSpec = DEFAULT_WARD, config: PolicyConfig | PolicyBook = DEFAULT_CONFIG
+) -> FatigueFigures:
     """The whole ward's figures (a day of 20 patients takes well under a minute)."""
     cohort = generate_cohort(spec)
     patients = tuple(
-        patient_figures(label, list(iter_patient_samples(cohort, label.patient_id)), config)
-        for label in cohort.labels
+        patient_figures(label, list(iter_patient_samples(cohort, label.patient_id)), config) for label in cohort.labels
     )
     return FatigueFigures(spec, patients)
 
@@ -186,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hours", type=float, default=DEFAULT_WARD.hours)
     p.add_argument("--seed", type=int, default=DEFAULT_WARD.seed)
     args = p.parse_args(argv)
-    spec = CohortSpec(n_patients=args.patients, hours=args.hours, seed=args.seed,
-                      deteriorating_share=DEFAULT_WARD.deteriorating_share)
+    spec = CohortSpec(
+        n_patients=args.patients, hours=args.hours, seed=args.seed, deteriorating_share=DEFAULT_WARD.deteriorating_share
+    )
     print(format_figures(fatigue_figures(spec)))
     return 0
 

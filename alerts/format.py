@@ -20,8 +20,10 @@ def alert_line(doc: dict[str, Any], colour: bool = False) -> str:
     by = f" by {doc['acknowledged_by']}" if doc.get("acknowledged_by") else ""
     where = place_text(doc.get("location"))
     where = f" @ {where}" if where else ""
-    return (f"{head} {doc.get('kind', '?'):<11} {doc.get('patient_id', '?'):<12}{where}{score}{by} | {reasons} "
-            f"[{doc.get('alert_id', '')}]")
+    return (
+        f"{head} {doc.get('kind', '?'):<11} {doc.get('patient_id', '?'):<12}{where}{score}{by} | {reasons} "
+        f"[{doc.get('alert_id', '')}]"
+    )
 
 
 def place_text(location: Any) -> str:
@@ -49,7 +51,7 @@ TABLE_WIDTHS = (8, len("acknowledged"), len("priority"), len("signal_loss"), 16,
 
 def table_line(cells: tuple[str, ...]) -> str:
     """One aligned row (a patient id longer than its column pushes only its own row)."""
-    padded = [f"{c:<{w}}" for c, w in zip(cells, TABLE_WIDTHS)] + list(cells[len(TABLE_WIDTHS):])
+    padded = [f"{c:<{w}}" for c, w in zip(cells, TABLE_WIDTHS, strict=False)] + list(cells[len(TABLE_WIDTHS) :])
     return "  ".join(padded).rstrip()
 
 

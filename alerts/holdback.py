@@ -19,7 +19,7 @@ class HoldRule(str, enum.Enum):
 
 
 #: Holds since the process started, per rule.
-HELD: dict[HoldRule, int] = {rule: 0 for rule in HoldRule}
+HELD: dict[HoldRule, int] = dict.fromkeys(HoldRule, 0)
 
 
 def count(rule: HoldRule) -> None:

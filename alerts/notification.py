@@ -60,19 +60,26 @@ def parse_alert_event(raw: bytes | str) -> AlertEvent:
         status, priority = Status(doc.get("status")), Priority(doc.get("priority"))
     except ValueError as exc:
         raise ValueError(f"alert has {exc}") from None
-    news2 = doc.get("news2") if isinstance(doc.get("news2"), dict) else {}
+    news2 = found if isinstance(found := doc.get("news2"), dict) else {}
     level = doc.get("escalation_level")
     emitted = doc.get("emitted_at")
     # `location` (ward, room, bed: ADT, else the vitals' ward) is what the worker writes; a bare
     # `ward`/`bed` (older producers, tests) still counts when it has none.
-    location = doc.get("location") if isinstance(doc.get("location"), dict) else {}
+    location = found if isinstance(found := doc.get("location"), dict) else {}
     ward = location.get("ward") or doc.get("ward")
     bed = location.get("bed") or doc.get("bed")
     return AlertEvent(
-        alert_id=doc["alert_id"], patient_id=doc["patient_id"], status=status, priority=priority,
-        kind=str(doc.get("kind", "")), ts_ms=parse_ts(doc.get("ts")), reasons=_reason_texts(doc),
-        news2_total=news2.get("total"), news2_band=news2.get("band"),
-        ward=str(ward) if ward else None, bed=str(bed) if bed else None,
+        alert_id=doc["alert_id"],
+        patient_id=doc["patient_id"],
+        status=status,
+        priority=priority,
+        kind=str(doc.get("kind", "")),
+        ts_ms=parse_ts(doc.get("ts")),
+        reasons=_reason_texts(doc),
+        news2_total=news2.get("total"),
+        news2_band=news2.get("band"),
+        ward=str(ward) if ward else None,
+        bed=str(bed) if bed else None,
         escalation_level=level if isinstance(level, int) and not isinstance(level, bool) else None,
         acknowledged_by=doc.get("acknowledged_by") or None,
         emitted_at_ms=parse_ts(emitted) if emitted else None,
@@ -117,12 +124,26 @@ class Notification:
     def to_wire(self) -> dict[str, Any]:
         """The webhook body: only what the redaction level lets through."""
         out: dict[str, Any] = {
-            "schema": SCHEMA, "delivery_id": self.dedupe_key, "alert_id": self.alert_id, "stage": self.stage,
-            "status": self.status.value, "priority": self.priority.value, "ward": self.ward,
-            "bed": self.bed, "title": self.title, "text": self.text, "ack_url": self.ack_url,
-            "reply_code": self.reply_code, "why": self.why, "ts": format_ts(self.ts_ms),
-            "recipient": {"person": self.recipient.person, "name": self.recipient.name,
-                          "role": self.recipient.role, "address": self.recipient.address},
+            "schema": SCHEMA,
+            "delivery_id": self.dedupe_key,
+            "alert_id": self.alert_id,
+            "stage": self.stage,
+            "status": self.status.value,
+            "priority": self.priority.value,
+            "ward": self.ward,
+            "bed": self.bed,
+            "title": self.title,
+            "text": self.text,
+            "ack_url": self.ack_url,
+            "reply_code": self.reply_code,
+            "why": self.why,
+            "ts": format_ts(self.ts_ms),
+            "recipient": {
+                "person": self.recipient.person,
+                "name": self.recipient.name,
+                "role": self.recipient.role,
+                "address": self.recipient.address,
+            },
         }
         if self.redaction is not Redaction.MINIMAL:
             out["reasons"] = list(self.reasons)
@@ -158,21 +179,40 @@ def _body(event: AlertEvent, redaction: Redaction, why: str) -> list[str]:
 def _how_to_ack(event: AlertEvent, link: str, code: str) -> list[str]:
     if event.status in (Status.ACKNOWLEDGED, Status.RESOLVED):
         return []
-    return [f"Acknowledge: reply ACK {code} or open {link}",
-            f"  or run: wardwatch ack {event.alert_id} --by NAME"]
+    return [f"Acknowledge: reply ACK {code} or open {link}", f"  or run: wardwatch ack {event.alert_id} --by NAME"]
 
 
-def build_notification(event: AlertEvent, stage: str, recipient: Recipient, redaction: Redaction,
-                       console_url: str, ward: str, why: str = "") -> Notification:
+def build_notification(
+    event: AlertEvent,
+    stage: str,
+    recipient: Recipient,
+    redaction: Redaction,
+    console_url: str,
+    ward: str,
+    why: str = "",
+) -> Notification:
     """Word `event` for `recipient`: priority and place first, then what changed, then how to ack."""
     location = _location(ward, event.bed)
     link, code = ack_url(console_url, event.alert_id), reply_code(event.alert_id)
     title = f"[{event.priority.value.upper()}] {_headline(event, stage)} - {location}"
-    lines = [title] + _body(event, redaction, why) + _how_to_ack(event, link, code)
+    lines = [title, *_body(event, redaction, why), *_how_to_ack(event, link, code)]
     full = redaction is not Redaction.MINIMAL
     return Notification(
-        alert_id=event.alert_id, stage=stage, status=event.status, priority=event.priority, recipient=recipient,
-        redaction=redaction, ward=ward, bed=event.bed, title=title, text="\n".join(lines), ack_url=link,
-        reply_code=code, why=why, patient_id=event.patient_id if redaction is Redaction.FULL else None,
-        reasons=event.reasons if full else (), news2_total=event.news2_total if full else None, ts_ms=event.ts_ms,
+        alert_id=event.alert_id,
+        stage=stage,
+        status=event.status,
+        priority=event.priority,
+        recipient=recipient,
+        redaction=redaction,
+        ward=ward,
+        bed=event.bed,
+        title=title,
+        text="\n".join(lines),
+        ack_url=link,
+        reply_code=code,
+        why=why,
+        patient_id=event.patient_id if redaction is Redaction.FULL else None,
+        reasons=event.reasons if full else (),
+        news2_total=event.news2_total if full else None,
+        ts_ms=event.ts_ms,
     )

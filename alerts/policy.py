@@ -24,16 +24,16 @@ the policy's clock (a replay's event time may be months away from it).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
-
-from monitor.timestamps import format_ts
+from typing import Any
 
 from alerts import holdback
 from alerts.conditions import Condition
 from alerts.config import PolicyConfig
 from alerts.ids import episode_id
 from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, Priority, Reason, Status, slot_setters
+from monitor.timestamps import format_ts
 
 #: A gap longer than this adds no more to a condition's integral.
 _MAX_STEP_MS = 15_000
@@ -96,7 +96,7 @@ class Episode:
     unworded: dict[str, Condition] = field(default_factory=dict)
     # What staff acknowledged (None until acked, cleared by a real rise): a new page
     # must be earned against it (`_worsened`), not by a slower rule catching up.
-    acked: "AckedPicture | None" = None
+    acked: AckedPicture | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +109,11 @@ class AckedPicture:
     vitals: frozenset[str]
     keys: frozenset[str]
 
-    def to_wire(self) -> list:
+    def to_wire(self) -> list[Any]:
         return [self.news2, self.points, sorted(self.vitals), sorted(self.keys)]
 
     @staticmethod
-    def from_wire(doc: list | None) -> "AckedPicture | None":
+    def from_wire(doc: list[Any] | None) -> AckedPicture | None:
         if not doc:
             return None
         news2, points, vitals, keys = doc
@@ -137,15 +137,29 @@ class Observation:
     suppressed: tuple[str, ...] = ()
 
 
-def _make_new_observation():  # type: ignore[no-untyped-def]
-    setters = slot_setters(Observation, ("ts_ms", "device_id", "evaluated", "conditions", "news2", "detector",
-                                          "suppressed"))
+_NewObservation = Callable[
+    [int, str, tuple[str, ...], tuple[Condition, ...], News2Summary | None, DetectorInfo | None, tuple[str, ...]],
+    Observation,
+]
+
+
+def _make_new_observation() -> _NewObservation:
+    """`Observation(...)` without keyword handling: binds the slots' setters once (hot path)."""
+    setters = slot_setters(
+        Observation, ("ts_ms", "device_id", "evaluated", "conditions", "news2", "detector", "suppressed")
+    )
     s_ts, s_device, s_evaluated, s_conditions, s_news2, s_detector, s_suppressed = setters
     alloc = object.__new__
 
-    def new_observation(ts_ms: int, device_id: str, evaluated: tuple[str, ...], conditions: tuple[Condition, ...],
-                        news2: News2Summary | None, detector: DetectorInfo | None,
-                        suppressed: tuple[str, ...]) -> Observation:
+    def new_observation(
+        ts_ms: int,
+        device_id: str,
+        evaluated: tuple[str, ...],
+        conditions: tuple[Condition, ...],
+        news2: News2Summary | None,
+        detector: DetectorInfo | None,
+        suppressed: tuple[str, ...],
+    ) -> Observation:
         """`Observation(...)` with every field positional (the engine's per-sample path)."""
         obs = alloc(Observation)
         s_ts(obs, ts_ms)
@@ -227,8 +241,15 @@ class AlertPolicy:
                 out.extend(self._decide(episode_class, present, obs))
         return out
 
-    def observe_quiet(self, ts_ms: int, device_id: str, news2: News2Summary | None, detector: DetectorInfo | None,
-                      suppressed: tuple[str, ...], continuous: bool) -> list[Alert]:
+    def observe_quiet(
+        self,
+        ts_ms: int,
+        device_id: str,
+        news2: News2Summary | None,
+        detector: DetectorInfo | None,
+        suppressed: tuple[str, ...],
+        continuous: bool,
+    ) -> list[Alert]:
         """`observe` of a sample without conditions, for a policy with no track and no episode.
 
         The common case of every well patient, so the engine calls this instead
@@ -241,6 +262,7 @@ class AlertPolicy:
         The usual case is tested inline and the general methods do the rest:
         `advance` only when a signal loss may be due (with no episode open it
         has nothing else to do), `_data_arrived` unless this continues the stream.
+        Measured with the engine's quiet path: 22.1 -> 19.2 µs per sample (92e4b7a).
         """
         if ts_ms > self.now_ms:
             self.now_ms = ts_ms
@@ -274,8 +296,11 @@ class AlertPolicy:
         now_ms = self.now_ms
         out: list[Alert] = []
         episodes = self.episodes
-        if (self.stream_samples >= STREAM_MIN_SAMPLES and _SIGNAL_LOSS not in episodes
-                and self._signal_loss_may_be_due(now_ms)):
+        if (
+            self.stream_samples >= STREAM_MIN_SAMPLES
+            and _SIGNAL_LOSS not in episodes
+            and self._signal_loss_may_be_due(now_ms)
+        ):
             self._signal_loss(now_ms, out)
         if episodes:
             for episode in list(episodes.values()):
@@ -346,7 +371,7 @@ class AlertPolicy:
             return {}  # the common case: a well patient, nothing to start or end
         present = {c.key: c for c in obs.conditions}
         ts = obs.ts_ms
-        present_get, tracks_get = present.get, tracks.get
+        present_get, tracks_get = present.get, tracks.get  # bound once: per sample, per key (c64439a)
         for key in obs.evaluated:
             cond = present_get(key)
             if cond is None:
@@ -370,7 +395,7 @@ class AlertPolicy:
         if episode_class is not _TECHNICAL and episode_class is not _PHYSIOLOGICAL:
             return False  # class_of_key knows only these two
         technical = episode_class is _TECHNICAL
-        for key in self.tracks:
+        for key in self.tracks:  # noqa: SIM110  per sample: the loop 0.13 vs any() 0.59 us (timeit, 3 tracks)
             if key.startswith(_TECHNICAL_PREFIX) is technical:
                 return True
         return False
@@ -398,7 +423,8 @@ class AlertPolicy:
         factor = 2.0 if ts < self.cooldown_until.get(episode_class, 0) else 1.0
         min_s = self.config.integral_min_s
         confirmed = [
-            c for c in active
+            c
+            for c in active
             if c.at_raise and tracks[c.key].confirmed(c, ts, 1.0 if c.priority is _HIGH else factor, min_s)
         ]
         if not confirmed:
@@ -406,8 +432,11 @@ class AlertPolicy:
         if len(confirmed) > 1:
             confirmed.sort(key=lambda c: (-c.priority.rank, tracks[c.key].since_ms))
         top = confirmed[0]
-        if ts < self.hold_until_ms and episode_class is _PHYSIOLOGICAL \
-                and (episode is None or top.priority.rank > episode.priority.rank):
+        if (
+            ts < self.hold_until_ms
+            and episode_class is _PHYSIOLOGICAL
+            and (episode is None or top.priority.rank > episode.priority.rank)
+        ):
             if not self._held_now:  # it would page: say once per hold which rule held it
                 self._held_now = True
                 self.held += 1
@@ -415,8 +444,11 @@ class AlertPolicy:
             return []
         if episode is None:
             return [self._open(episode_class, top, confirmed, obs)]
-        if top.priority.rank > episode.priority.rank and episode.acked is not None \
-                and not _worsened(episode.acked, obs.news2, confirmed, episode.priority):
+        if (
+            top.priority.rank > episode.priority.rank
+            and episode.acked is not None
+            and not _worsened(episode.acked, obs.news2, confirmed, episode.priority)
+        ):
             # Acknowledged, and the patient is no worse than staff saw them: a slower rule
             # (the detector's confirmation) catching up is not a reason to page again.
             self._merge_reasons(episode, confirmed)
@@ -436,9 +468,7 @@ class AlertPolicy:
         """Start/stop the resolve hold; a bad-signal sample is not evidence of recovery."""
         if obs.suppressed and episode.episode_class is _TECHNICAL:
             episode.suppressed = _union(episode.suppressed, obs.suppressed)
-        if obs.suppressed and episode.episode_class is _PHYSIOLOGICAL:
-            episode.clear_since_ms = None
-        elif self._class_active(episode.episode_class):
+        if (obs.suppressed and episode.episode_class is _PHYSIOLOGICAL) or self._class_active(episode.episode_class):
             episode.clear_since_ms = None
         elif episode.clear_since_ms is None:
             episode.clear_since_ms = obs.ts_ms
@@ -554,9 +584,11 @@ class AlertPolicy:
         if now_ms < lost_at:
             return
         gap = Reason(
-            vital="signal", limit=self.config.signal_loss_s, value=(lost_at - last) / 1000.0,
+            vital="signal",
+            limit=self.config.signal_loss_s,
+            value=(lost_at - last) / 1000.0,
             text=f"No data from device {self.last_device or '?'} since {format_ts(last)[11:19]} UTC: "
-                 "patient not monitored",
+            "patient not monitored",
         )
         episode = Episode(
             alert_id=episode_id(self.patient_id, EpisodeClass.SIGNAL_LOSS, last),
@@ -576,7 +608,7 @@ class AlertPolicy:
     # ---- closing and emitting -------------------------------------------------
     def _close(self, episode: Episode, at_ms: int, by: str | None = None) -> Alert:
         del self.episodes[episode.episode_class]
-        self.recent_closed = (self.recent_closed + [episode.alert_id])[-_RECENT_CLOSED:]
+        self.recent_closed = [*self.recent_closed, episode.alert_id][-_RECENT_CLOSED:]
         self.cooldown_until[episode.episode_class] = at_ms + int(self.config.cooldown_s * 1000)
         if by:
             episode.acknowledged_by = by
@@ -605,25 +637,48 @@ class AlertPolicy:
         )
 
     # ---- serialization ----------------------------------------------------
-    def to_state(self) -> list:
+    def to_state(self) -> list[Any]:
         """Explicit JSON-able state; new fields are only ever appended (old states load)."""
         for episode in self.episodes.values():
             _word_all(episode)
         episodes = [
-            [e.alert_id, e.episode_class.value, e.kind.value, e.priority.value, e.status.value, e.onset_ms,
-             e.raised_ms, e.notified_ms, e.device_id, e.escalations, e.clear_since_ms, e.acknowledged_by,
-             [[k, r.to_wire()] for k, r in e.reasons.items()], list(e.suppressed),
-             e.acked.to_wire() if e.acked is not None else None]
+            [
+                e.alert_id,
+                e.episode_class.value,
+                e.kind.value,
+                e.priority.value,
+                e.status.value,
+                e.onset_ms,
+                e.raised_ms,
+                e.notified_ms,
+                e.device_id,
+                e.escalations,
+                e.clear_since_ms,
+                e.acknowledged_by,
+                [[k, r.to_wire()] for k, r in e.reasons.items()],
+                list(e.suppressed),
+                e.acked.to_wire() if e.acked is not None else None,
+            ]
             for e in self.episodes.values()
         ]
         tracks = [[k, t.since_ms, t.last_ms, t.integral, t.expires_ms] for k, t in self.tracks.items()]
         cooldown = [[c.value, until] for c, until in self.cooldown_until.items()]
-        return [self.now_ms, self.last_data_ms, tracks, episodes, cooldown, list(self.recent_closed),
-                self.last_news2.to_wire() if self.last_news2 else None,
-                self.last_detector.to_wire() if self.last_detector else None,
-                self.stream_samples, self.last_device, list(self.suppressed), self.hold_until_ms]
+        return [
+            self.now_ms,
+            self.last_data_ms,
+            tracks,
+            episodes,
+            cooldown,
+            list(self.recent_closed),
+            self.last_news2.to_wire() if self.last_news2 else None,
+            self.last_detector.to_wire() if self.last_detector else None,
+            self.stream_samples,
+            self.last_device,
+            list(self.suppressed),
+            self.hold_until_ms,
+        ]
 
-    def load_state(self, state: list) -> "AlertPolicy":
+    def load_state(self, state: list[Any]) -> AlertPolicy:
         state = list(state) + [None] * (12 - len(state))
         now_ms, last_data, tracks, episodes, cooldown, closed, news2, detector, stream, device, supp, hold = state
         self.hold_until_ms = hold or 0
@@ -641,11 +696,26 @@ class AlertPolicy:
         self.last_detector = DetectorInfo(**detector) if detector else None
         self.episodes = {}
         for doc in episodes:
-            (aid, cls, kind, prio, status, onset, raised, notified, dev, esc, clear, by, reasons), rest = \
-                doc[:13], doc[13:]
-            episode = Episode(aid, EpisodeClass(cls), Kind(kind), Priority(prio), Status(status), onset, raised,
-                              notified, dev, esc, clear, by, {k: Reason.from_wire(r) for k, r in reasons},
-                              tuple(rest[0]) if rest else ())
+            (aid, cls, kind, prio, status, onset, raised, notified, dev, esc, clear, by, reasons), rest = (
+                doc[:13],
+                doc[13:],
+            )
+            episode = Episode(
+                aid,
+                EpisodeClass(cls),
+                Kind(kind),
+                Priority(prio),
+                Status(status),
+                onset,
+                raised,
+                notified,
+                dev,
+                esc,
+                clear,
+                by,
+                {k: Reason.from_wire(r) for k, r in reasons},
+                tuple(rest[0]) if rest else (),
+            )
             episode.acked = AckedPicture.from_wire(rest[1] if len(rest) > 1 else None)
             self.episodes[episode.episode_class] = episode
         return self
@@ -669,8 +739,7 @@ def _word_all(episode: Episode) -> None:
         episode.unworded.clear()
 
 
-def _worsened(acked: AckedPicture, news2: News2Summary | None, confirmed: list[Condition],
-              priority: Priority) -> bool:
+def _worsened(acked: AckedPicture, news2: News2Summary | None, confirmed: list[Condition], priority: Priority) -> bool:
     """Whether the patient is really worse than when staff acknowledged.
 
     NEWS2 up, a parameter scoring more (a vital further out) or scoring at all
@@ -698,4 +767,3 @@ def _worsened(acked: AckedPicture, news2: News2Summary | None, confirmed: list[C
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     return a + tuple(x for x in b if x not in a)
-

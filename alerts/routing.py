@@ -83,8 +83,7 @@ class Shift:
         day = moment.weekday()
         if self.start_min < self.end_min:
             return day in self.days and self.start_min <= minute < self.end_min
-        return (day in self.days and minute >= self.start_min) or \
-            ((day - 1) % 7 in self.days and minute < self.end_min)
+        return (day in self.days and minute >= self.start_min) or ((day - 1) % 7 in self.days and minute < self.end_min)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +159,7 @@ class Routing:
 
 # ---- the escalation walk ----------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Chase:
     """Notify's memory of one open alert: how far up its chain it has paged, since when."""
@@ -199,8 +199,9 @@ def stage_name(step: int, priority: Priority) -> str:
     return f"escalated-{step}-{priority.value}"
 
 
-def start_chase(alert_id: str, patient_id: str, ward: str, priority: Priority, ts_ms: int, now_ms: int,
-                step: int = 0) -> Chase:
+def start_chase(
+    alert_id: str, patient_id: str, ward: str, priority: Priority, ts_ms: int, now_ms: int, step: int = 0
+) -> Chase:
     return Chase(alert_id, patient_id, ward, priority, ts_ms, now_ms, step)
 
 
@@ -230,12 +231,17 @@ def due_page(routing: Routing, chase: Chase, now_ms: int) -> Page | None:
     if not due:
         return None
     step = due[-1]
-    return page_step(routing, chase, step, now_ms, stage_name(step, chase.priority),
-                     f"not acknowledged after {chain[step].after_s / 60:g} min")
+    return page_step(
+        routing,
+        chase,
+        step,
+        now_ms,
+        stage_name(step, chase.priority),
+        f"not acknowledged after {chain[step].after_s / 60:g} min",
+    )
 
 
-def escalate(routing: Routing, chase: Chase, priority: Priority, level: int | None,
-             at_ms: int) -> tuple[Chase, Page]:
+def escalate(routing: Routing, chase: Chase, priority: Priority, level: int | None, at_ms: int) -> tuple[Chase, Page]:
     """The worker said `escalated`: go to its level's step, or re-page this step at the new priority."""
     risen = priority.rank > chase.priority.rank
     chase = replace(chase, priority=priority if risen else chase.priority)
@@ -270,6 +276,7 @@ def advance(chase: Chase, page: Page) -> Chase:
 
 
 # ---- parsing ----------------------------------------------------------------
+
 
 def _hhmm(text: str, where: str) -> int:
     try:
@@ -308,8 +315,9 @@ def _channels(doc: dict[str, Any]) -> dict[str, ChannelSpec]:
             raise RoutingError(f"channels.{name}: redaction must be full, clinical or minimal") from None
         if kind == "webhook" and not spec.get("url"):
             raise RoutingError(f"channels.{name}: a webhook needs a url")
-        out[name] = ChannelSpec(name, kind, redaction, spec.get("url"), spec.get("secret_env"),
-                                float(spec.get("timeout_s", 5.0)))
+        out[name] = ChannelSpec(
+            name, kind, redaction, spec.get("url"), spec.get("secret_env"), float(spec.get("timeout_s", 5.0))
+        )
     if not out:
         raise RoutingError("no [channels] configured")
     return out
@@ -337,8 +345,16 @@ def _rota(doc: dict[str, Any], people: dict[str, Person]) -> tuple[Shift, ...]:
             raise RoutingError(f"{where}: person {spec.get('person')!r} is not in [people]")
         if not spec.get("role"):
             raise RoutingError(f"{where}: needs a role")
-        out.append(Shift(spec["role"], spec["person"], spec.get("ward"), _days(spec.get("days"), where),
-                         _hhmm(spec.get("from", "00:00"), where), _hhmm(spec.get("to", "24:00"), where)))
+        out.append(
+            Shift(
+                spec["role"],
+                spec["person"],
+                spec.get("ward"),
+                _days(spec.get("days"), where),
+                _hhmm(spec.get("from", "00:00"), where),
+                _hhmm(spec.get("to", "24:00"), where),
+            )
+        )
     return tuple(out)
 
 
@@ -396,8 +412,9 @@ def parse_routing(text: str, source: str = "<text>") -> Routing:
         people=people,
         rota=_rota(doc, people),
         chains=_chains(doc),
-        delivery=DeliveryPolicy(int(d.get("max_attempts", 6)), float(d.get("backoff_base_s", 0.25)),
-                                float(d.get("backoff_cap_s", 8.0))),
+        delivery=DeliveryPolicy(
+            int(d.get("max_attempts", 6)), float(d.get("backoff_base_s", 0.25)), float(d.get("backoff_cap_s", 8.0))
+        ),
         source=source,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
     )

@@ -56,7 +56,10 @@ def _no_baseline(vital: str) -> float | None:
 
 
 def news2_condition(
-    news2: News2Summary, values: Mapping[str, object], active: bool, cfg: PolicyConfig,
+    news2: News2Summary,
+    values: Mapping[str, object],
+    active: bool,
+    cfg: PolicyConfig,
     baseline: Baseline = _no_baseline,
 ) -> Condition | None:
     """Page on band low-medium or worse; clear only once the total is back under 3."""
@@ -69,8 +72,15 @@ def news2_condition(
         if points > 0:
             reasons.append(_news2_reason_memo(param, points, values, baseline))
     persistence = cfg.news2_high_persistence_s if band == "high" else cfg.news2_persistence_s
-    return Condition(NEWS2_KEY, Kind.NEWS2, _BAND_PRIORITY[band], persistence, reasons=tuple(reasons),
-                     valid_s=cfg.max_gap_s, at_raise=rank >= 2)
+    return Condition(
+        NEWS2_KEY,
+        Kind.NEWS2,
+        _BAND_PRIORITY[band],
+        persistence,
+        reasons=tuple(reasons),
+        valid_s=cfg.max_gap_s,
+        at_raise=rank >= 2,
+    )
 
 
 def news2_without(news2: News2Summary, params: Iterable[str]) -> News2Summary:
@@ -138,10 +148,14 @@ def _news2_reason(param: str, points: int, values: Mapping[str, object], baselin
     value = float(raw)
     limit = news2_limit(param, value, values)
     base = baseline(param)
-    context = ", ".join(part for part in (
-        f"limit {fmt_value(param, limit)}" if limit is not None else "",
-        f"baseline {fmt_value(param, base)}" if base is not None else "",
-    ) if part)
+    context = ", ".join(
+        part
+        for part in (
+            f"limit {fmt_value(param, limit)}" if limit is not None else "",
+            f"baseline {fmt_value(param, base)}" if base is not None else "",
+        )
+        if part
+    )
     text = f"{label} {fmt_value(param, value)}" + (f" ({context})" if context else "") + f" scores {points}"
     return Reason(vital=param, value=value, baseline=base, limit=limit, score=points, text=text)
 
@@ -175,7 +189,10 @@ def _describe(value: object) -> str:
 
 
 def anomaly_condition(
-    result: DetectorResult, news2_rise: int, active: bool, cfg: PolicyConfig,
+    result: DetectorResult,
+    news2_rise: int,
+    active: bool,
+    cfg: PolicyConfig,
     news2_band_priority: Priority | None = None,
 ) -> Condition | None:
     """Page when the patient departs from their own baseline.
@@ -204,13 +221,26 @@ def anomaly_condition(
         # the vitals `named` picked, in its order: the selection lives in one place
         reasons = [_anomaly_reason(c) for c in result.contributions if c.vital in vitals]
         if agree:
-            reasons.append(Reason(vital="news2", score=news2_rise,
-                                  text=f"NEWS2 up {news2_rise} on own reference: agrees with the change"))
+            reasons.append(
+                Reason(
+                    vital="news2",
+                    score=news2_rise,
+                    text=f"NEWS2 up {news2_rise} on own reference: agrees with the change",
+                )
+            )
         return tuple(reasons)
 
-    return Condition(ANOMALY_KEY, Kind.ANOMALY, priority, cfg.anomaly_persistence_s,
-                     depth=result.score, valid_s=cfg.max_gap_s,
-                     at_raise=result.score >= cfg.anomaly_threshold, word=word, vitals=vitals)
+    return Condition(
+        ANOMALY_KEY,
+        Kind.ANOMALY,
+        priority,
+        cfg.anomaly_persistence_s,
+        depth=result.score,
+        valid_s=cfg.max_gap_s,
+        at_raise=result.score >= cfg.anomaly_threshold,
+        word=word,
+        vitals=vitals,
+    )
 
 
 def _anomaly_reason(c: Contribution) -> Reason:
@@ -219,11 +249,12 @@ def _anomaly_reason(c: Contribution) -> Reason:
     sign = 1.0 if c.z > 0 else -1.0
     limit = c.baseline + sign * Z_START * c.std
     trend = "above" if c.z > 0 else "below"
-    text = (f"{LABELS[c.vital]} {fmt_value(c.vital, c.value)} {trend} own baseline "
-            f"{fmt_value(c.vital, c.baseline)} (limit {fmt_value(c.vital, limit)}, {abs(c.z):.1f} SD"
-            f"{c.trend_text()})")
-    return Reason(vital=c.vital, value=c.value, baseline=c.baseline, limit=limit, score=round(abs(c.z), 2),
-                  text=text)
+    text = (
+        f"{LABELS[c.vital]} {fmt_value(c.vital, c.value)} {trend} own baseline "
+        f"{fmt_value(c.vital, c.baseline)} (limit {fmt_value(c.vital, limit)}, {abs(c.z):.1f} SD"
+        f"{c.trend_text()})"
+    )
+    return Reason(vital=c.vital, value=c.value, baseline=c.baseline, limit=limit, score=round(abs(c.z), 2), text=text)
 
 
 def threshold_condition(
@@ -242,21 +273,31 @@ def threshold_condition(
     if base is not None:
         text += f" (baseline {fmt_value(rule.vital, base)})"
     reason = Reason(vital=rule.vital, value=value, baseline=base, limit=rule.limit, text=text)
-    return Condition(f"threshold:{rule.name}", Kind.THRESHOLD, rule.priority, rule.persistence_s,
-                     integral=rule.integral, depth=rule.depth(value), reasons=(reason,), valid_s=valid_s,
-                     at_raise=not active or rule.breached(value, False))
+    return Condition(
+        f"threshold:{rule.name}",
+        Kind.THRESHOLD,
+        rule.priority,
+        rule.persistence_s,
+        integral=rule.integral,
+        depth=rule.depth(value),
+        reasons=(reason,),
+        valid_s=valid_s,
+        at_raise=not active or rule.breached(value, False),
+    )
 
 
 def probe_condition(cfg: PolicyConfig) -> Condition:
-    reason = Reason(vital="spo2", limit=cfg.probe_off_s,
-                    text="SpO2 probe off: SpO2 and pulse not measured, their alarms suppressed")
-    return Condition(PROBE_KEY, Kind.TECHNICAL, Priority.LOW, cfg.probe_off_s, reasons=(reason,),
-                     valid_s=cfg.max_gap_s)
+    reason = Reason(
+        vital="spo2", limit=cfg.probe_off_s, text="SpO2 probe off: SpO2 and pulse not measured, their alarms suppressed"
+    )
+    return Condition(PROBE_KEY, Kind.TECHNICAL, Priority.LOW, cfg.probe_off_s, reasons=(reason,), valid_s=cfg.max_gap_s)
 
 
 def motion_condition(motion: float, cfg: PolicyConfig) -> Condition:
-    reason = Reason(vital="motion", value=motion, limit=cfg.motion_limit,
-                    text=f"Sustained motion artefact ({motion:.2f}): SpO2 and pulse unreliable, "
-                         "their alarms suppressed")
-    return Condition(MOTION_KEY, Kind.TECHNICAL, Priority.LOW, cfg.motion_s, reasons=(reason,),
-                     valid_s=cfg.max_gap_s)
+    reason = Reason(
+        vital="motion",
+        value=motion,
+        limit=cfg.motion_limit,
+        text=f"Sustained motion artefact ({motion:.2f}): SpO2 and pulse unreliable, their alarms suppressed",
+    )
+    return Condition(MOTION_KEY, Kind.TECHNICAL, Priority.LOW, cfg.motion_s, reasons=(reason,), valid_s=cfg.max_gap_s)

@@ -51,8 +51,7 @@ def schema(topic: str) -> dict[str, Any]:
 
 @cache
 def validator(topic: str) -> Draft202012Validator:
-    return Draft202012Validator(schema(topic), registry=_registry(),
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return Draft202012Validator(schema(topic), registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def validate(topic: str, doc: Any) -> None:
@@ -62,5 +61,6 @@ def validate(topic: str, doc: Any) -> None:
 
 def errors(topic: str, doc: Any) -> list[str]:
     """Every way `doc` breaks the contract, as `path: message` lines (empty when it conforms)."""
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-            for e in validator(topic).iter_errors(doc)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator(topic).iter_errors(doc)
+    ]

@@ -17,8 +17,9 @@ from typing import Any
 from aiohttp import web
 
 
-def valid(secret: bytes, timestamp: str, body: bytes, signature: str, tolerance_s: int = 300,
-          now: float | None = None) -> bool:
+def valid(
+    secret: bytes, timestamp: str, body: bytes, signature: str, tolerance_s: int = 300, now: float | None = None
+) -> bool:
     """Right HMAC over f"{timestamp}.{body}" and a fresh timestamp (a stale one is a replay)."""
     try:
         ts = int(timestamp)
@@ -54,8 +55,12 @@ class Receiver:
 
     async def page(self, request: web.Request) -> web.Response:
         body = await request.read()  # verify the raw bytes, before parsing
-        if not valid(self.secret, request.headers.get("X-Wardwatch-Timestamp", ""), body,
-                     request.headers.get("X-Wardwatch-Signature", "")):
+        if not valid(
+            self.secret,
+            request.headers.get("X-Wardwatch-Timestamp", ""),
+            body,
+            request.headers.get("X-Wardwatch-Signature", ""),
+        ):
             return web.Response(status=401)  # final: notify dead-letters it
         delivery = delivery_id(body)
         if delivery is None:
@@ -72,6 +77,8 @@ class Receiver:
 
 
 if __name__ == "__main__":
-    receiver = Receiver(os.environ["WARDWATCH_PAGER_SECRET"].encode(),
-                        lambda doc: print("PAGE", doc["recipient"]["address"], doc["text"]))
+    receiver = Receiver(
+        os.environ["WARDWATCH_PAGER_SECRET"].encode(),
+        lambda doc: print("PAGE", doc["recipient"]["address"], doc["text"]),
+    )
     web.run_app(receiver.app(), port=8080)

@@ -418,7 +418,7 @@ class _VitalBaseline:
                 var.update_held(fast, alpha * HOLD_MEAN_RATE, LEARN_CLIP * sd, alpha * HOLD_RATE, Z_HOLD * sd)
             else:
                 var.update(fast, alpha, LEARN_CLIP * sd)
-            # self.std(), inline (every learning step)
+            # self.std(), inline (every learning step); the kept SD saved ~1.8 us/sample (ca744be)
             variance = var.value if var.mean.n > 1 else 0.0
             floor = self.floor
             self.sd = math.sqrt(variance) if variance > floor * floor else floor
@@ -501,8 +501,13 @@ class BaselineDetector(river_base.AnomalyDetector):
         tau_s: float = CURRENT_TAU_S,
         intermittent_warmup_s: float = INTERMITTENT_WARMUP_S,
     ) -> None:
-        for name, value in (("warmup_samples", warmup_samples), ("warmup_s", warmup_s), ("memory", memory),
-                            ("tau_s", tau_s), ("intermittent_warmup_s", intermittent_warmup_s)):
+        for name, value in (
+            ("warmup_samples", warmup_samples),
+            ("warmup_s", warmup_s),
+            ("memory", memory),
+            ("tau_s", tau_s),
+            ("intermittent_warmup_s", intermittent_warmup_s),
+        ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         if memory <= 0:
@@ -529,8 +534,9 @@ class BaselineDetector(river_base.AnomalyDetector):
 
     def explain_one(self, x: dict[str, Any]) -> DetectorResult:
         """The score of `x` with the vitals behind it, as `learn_and_score` would give it; learns nothing."""
-        probe = BaselineDetector(self.warmup_samples, self.warmup_s, self.memory, self.tau_s,
-                                 self.intermittent_warmup_s)
+        probe = BaselineDetector(
+            self.warmup_samples, self.warmup_s, self.memory, self.tau_s, self.intermittent_warmup_s
+        )
         # The baseline learns the value that held *until* x, then x is scored: a copy does both, so
         # score_one(x) then learn_one(x) gives exactly what the engine's one learn_and_score gives.
         probe.load_state(self.to_state())
@@ -553,8 +559,12 @@ class BaselineDetector(river_base.AnomalyDetector):
 
     def _sparse_warm(self, base: _VitalBaseline, ts_ms: int) -> bool:
         """A charted continuous-kind vital: warm by count and time span (#16)."""
-        return (base.sparse >= 0.5 and base.var.mean.n >= SPOT_WARMUP and self.first_ts is not None
-                and ts_ms - self.first_ts >= self.intermittent_ms)
+        return (
+            base.sparse >= 0.5
+            and base.var.mean.n >= SPOT_WARMUP
+            and self.first_ts is not None
+            and ts_ms - self.first_ts >= self.intermittent_ms
+        )
 
     def learn_and_score(self, sample: VitalSample, skip: frozenset[str] = frozenset()) -> DetectorResult:
         """Update the current values (teaching the baseline unless frozen), then score them all.
@@ -688,14 +698,23 @@ def sample_of(x: dict[str, Any], patient_id: str = "", device_id: str = "river")
         t = int(t.timestamp() * 1000)
     if isinstance(t, bool) or not isinstance(t, (int, float)):
         raise ValueError(f'x["t"] must be the event time (epoch ms or datetime), got {t!r}')
+
     def number(key: str) -> float | None:
         value = x.get(key)
         return None if value is None else float(value)
 
-    return VitalSample(patient_id, device_id, int(t), heart_rate=number("heart_rate"), spo2=number("spo2"),
-                       resp_rate=number("resp_rate"), temperature=number("temperature"),
-                       systolic_bp=number("systolic_bp"), diastolic_bp=number("diastolic_bp"),
-                       motion=number("motion"))
+    return VitalSample(
+        patient_id,
+        device_id,
+        int(t),
+        heart_rate=number("heart_rate"),
+        spo2=number("spo2"),
+        resp_rate=number("resp_rate"),
+        temperature=number("temperature"),
+        systolic_bp=number("systolic_bp"),
+        diastolic_bp=number("diastolic_bp"),
+        motion=number("motion"),
+    )
 
 
 def _raw_size(c: _Raw) -> float:
@@ -703,7 +722,8 @@ def _raw_size(c: _Raw) -> float:
 
 
 _COLD = DetectorResult(0.0, False)
-#: The per-vital loop, precomputed: (vital, direction, continuous?).
+#: The per-vital loop, precomputed: (vital, direction, continuous?); with one std per
+#: sample it cost about 1.8 µs/sample less (c3e28b3).
 _PLAN = tuple((v, DIRECTION[v], v in CONTINUOUS) for v in DIRECTION)
 CONTINUOUS_VALID_MS = int(CONTINUOUS_VALID_S * 1000)
 SPOT_VALID_MS = int(SPOT_VALID_S * 1000)

@@ -119,10 +119,16 @@ class AdtEvent:
         return (self.ts_ms, self.control_id)
 
     def to_wire(self) -> dict[str, Any]:
-        return {"event": self.event_type.value, "patient_id": self.patient_id, "ts": format_ts(self.ts_ms),
-                "control_id": self.control_id, "location": self.location.to_wire() if self.location else None,
-                "prior_location": self.prior_location.to_wire() if self.prior_location else None,
-                "visit": self.visit, "source": self.source}
+        return {
+            "event": self.event_type.value,
+            "patient_id": self.patient_id,
+            "ts": format_ts(self.ts_ms),
+            "control_id": self.control_id,
+            "location": self.location.to_wire() if self.location else None,
+            "prior_location": self.prior_location.to_wire() if self.prior_location else None,
+            "visit": self.visit,
+            "source": self.source,
+        }
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.to_wire())
@@ -139,9 +145,16 @@ class AdtEvent:
         pid, control = doc.get("patient_id"), doc.get("control_id")
         if not isinstance(pid, str) or not pid or not isinstance(control, str) or not control:
             raise ValueError("ADT event needs patient_id and control_id")
-        return cls(event_type, pid, parse_ts(doc.get("ts")), control, Location.from_wire(doc.get("location")),
-                   Location.from_wire(doc.get("prior_location")), _text(doc.get("visit")),
-                   str(doc.get("source") or ""))
+        return cls(
+            event_type,
+            pid,
+            parse_ts(doc.get("ts")),
+            control,
+            Location.from_wire(doc.get("location")),
+            Location.from_wire(doc.get("prior_location")),
+            _text(doc.get("visit")),
+            str(doc.get("source") or ""),
+        )
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> AdtEvent:
@@ -163,16 +176,24 @@ class PlaceState:
     discharged_ts_ms: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {"status": self.status.value, "location": self.location.to_wire() if self.location else None,
-                "visit": self.visit, "updated_ts": format_ts(self.updated_ts_ms) if self.updated_ts_ms else None,
-                "discharged_ts": format_ts(self.discharged_ts_ms) if self.discharged_ts_ms else None}
+        return {
+            "status": self.status.value,
+            "location": self.location.to_wire() if self.location else None,
+            "visit": self.visit,
+            "updated_ts": format_ts(self.updated_ts_ms) if self.updated_ts_ms else None,
+            "discharged_ts": format_ts(self.discharged_ts_ms) if self.discharged_ts_ms else None,
+        }
 
     @classmethod
     def from_wire(cls, doc: dict[str, Any]) -> PlaceState:
         updated, discharged = doc.get("updated_ts"), doc.get("discharged_ts")
-        return cls(EncounterStatus(doc.get("status", "unknown")), Location.from_wire(doc.get("location")),
-                   _text(doc.get("visit")), parse_ts(updated) if updated else None,
-                   parse_ts(discharged) if discharged else None)
+        return cls(
+            EncounterStatus(doc.get("status", "unknown")),
+            Location.from_wire(doc.get("location")),
+            _text(doc.get("visit")),
+            parse_ts(updated) if updated else None,
+            parse_ts(discharged) if discharged else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +229,17 @@ class PatientPlace:
 
     def to_wire(self) -> dict[str, Any]:
         """The `patients` topic value: the public fields first, the fold's memory under `history`."""
-        return {"version": WIRE_VERSION, "patient_id": self.patient_id, **self.state.to_wire(),
-                "history": {"base": self.base.to_wire(),
-                            "base_order": list(self.base_order) if self.base_order else None,
-                            "log": [e.to_wire() for e in self.log], "seen": list(self.seen)}}
+        return {
+            "version": WIRE_VERSION,
+            "patient_id": self.patient_id,
+            **self.state.to_wire(),
+            "history": {
+                "base": self.base.to_wire(),
+                "base_order": list(self.base_order) if self.base_order else None,
+                "log": [e.to_wire() for e in self.log],
+                "seen": list(self.seen),
+            },
+        }
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.to_wire())
@@ -233,11 +261,14 @@ class PatientPlace:
             doc = orjson.loads(raw)
             history = doc.get("history") or {}
             order = history.get("base_order")
-            return cls(str(doc["patient_id"]), PlaceState.from_wire(doc),
-                       PlaceState.from_wire(history.get("base") or {}),
-                       (int(order[0]), str(order[1])) if order else None,
-                       tuple(AdtEvent.from_wire(e) for e in history.get("log") or ()),
-                       tuple(str(s) for s in history.get("seen") or ()))
+            return cls(
+                str(doc["patient_id"]),
+                PlaceState.from_wire(doc),
+                PlaceState.from_wire(history.get("base") or {}),
+                (int(order[0]), str(order[1])) if order else None,
+                tuple(AdtEvent.from_wire(e) for e in history.get("log") or ()),
+                tuple(str(s) for s in history.get("seen") or ()),
+            )
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise ValueError(f"unreadable patients record: {exc!r}") from None
 
@@ -295,8 +326,7 @@ def _step(state: PlaceState, event: AdtEvent) -> PlaceState:
         return PlaceState(EncounterStatus.DISCHARGED, location, visit, ts, ts)
     if kind is AdtEventType.REGISTER:
         status = state.status if state.status is EncounterStatus.ADMITTED else EncounterStatus.REGISTERED
-        return replace(state, status=status, location=location, visit=visit, updated_ts_ms=ts,
-                       discharged_ts_ms=None)
+        return replace(state, status=status, location=location, visit=visit, updated_ts_ms=ts, discharged_ts_ms=None)
     # A08 update: location and visit as sent, the status as it was.
     return replace(state, location=location, visit=visit, updated_ts_ms=ts)
 
@@ -310,8 +340,13 @@ def _undo(state: PlaceState, before: PlaceState, cancel: AdtEvent) -> PlaceState
     if kind is AdtEventType.CANCEL_TRANSFER:
         return replace(state, location=before.location or cancel.location, updated_ts_ms=ts)
     # cancel discharge: back to admitted, where the patient was
-    return replace(state, status=EncounterStatus.ADMITTED, discharged_ts_ms=None,
-                   location=cancel.location or state.location or before.location, updated_ts_ms=ts)
+    return replace(
+        state,
+        status=EncounterStatus.ADMITTED,
+        discharged_ts_ms=None,
+        location=cancel.location or state.location or before.location,
+        updated_ts_ms=ts,
+    )
 
 
 def _cancel_unseen(state: PlaceState, cancel: AdtEvent) -> PlaceState:
@@ -323,8 +358,13 @@ def _cancel_unseen(state: PlaceState, cancel: AdtEvent) -> PlaceState:
     if kind is AdtEventType.CANCEL_TRANSFER:
         # HL7: A12's PV1-3 is where the patient is back to.
         return replace(state, location=cancel.location or state.location, updated_ts_ms=ts)
-    return replace(state, status=EncounterStatus.ADMITTED, discharged_ts_ms=None,
-                   location=cancel.location or state.location, updated_ts_ms=ts)
+    return replace(
+        state,
+        status=EncounterStatus.ADMITTED,
+        discharged_ts_ms=None,
+        location=cancel.location or state.location,
+        updated_ts_ms=ts,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,5 +384,10 @@ def change_between(before: PatientPlace | None, after: PatientPlace) -> PlaceCha
     was_out, is_out = was.status is EncounterStatus.DISCHARGED, now.status is EncounterStatus.DISCHARGED
     ward_from = was.location.ward if was.location else None
     ward_to = now.location.ward if now.location else None
-    return PlaceChange(discharged=is_out and not was_out, readmitted=was_out and not is_out,
-                       ward_from=ward_from, ward_to=ward_to, moved=was.location != now.location)
+    return PlaceChange(
+        discharged=is_out and not was_out,
+        readmitted=was_out and not is_out,
+        ward_from=ward_from,
+        ward_to=ward_to,
+        moved=was.location != now.location,
+    )

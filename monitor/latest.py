@@ -119,8 +119,9 @@ def _make_new_view() -> _NewView:
     set_news2, set_used, set_expired, set_values = (ScoredView.__dict__[n].__set__ for n in names)
     alloc = object.__new__
 
-    def new_view(news2: News2Score, used: dict[str, int], expired: tuple[str, ...],
-                 values: dict[str, InputValue]) -> ScoredView:
+    def new_view(
+        news2: News2Score, used: dict[str, int], expired: tuple[str, ...], values: dict[str, InputValue]
+    ) -> ScoredView:
         view = alloc(ScoredView)
         set_news2(view, news2)
         set_used(view, used)
@@ -190,8 +191,16 @@ class LatestVitals:
             inputs["spo2_scale"] = scale = values[_SCALE_INDEX]
             used["spo2_scale"] = now_ms - scale_ts if now_ms > scale_ts else 0
         get = inputs.get
-        news2 = _score(get("resp_rate"), get("spo2"), scale, get("on_oxygen", False), get("systolic_bp"),
-                       get("heart_rate"), get("consciousness", "A"), get("temperature"))
+        news2 = _score(
+            get("resp_rate"),
+            get("spo2"),
+            scale,
+            get("on_oxygen", False),
+            get("systolic_bp"),
+            get("heart_rate"),
+            get("consciousness", "A"),
+            get("temperature"),
+        )
         return _new_view(news2, used, tuple(expired), inputs)
 
     def _limits_for(self, freshness: Freshness) -> tuple[int, ...]:

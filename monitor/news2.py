@@ -177,9 +177,7 @@ def _consciousness_points(consciousness: object) -> int:
     try:
         return _CONSCIOUSNESS_POINTS[consciousness]  # type: ignore[index]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"consciousness must be one of A, C, V, P, U, got {consciousness!r}"
-        ) from None
+        raise ValueError(f"consciousness must be one of A, C, V, P, U, got {consciousness!r}") from None
 
 
 def _band(total: int, has_red_score: bool) -> Band:
@@ -296,8 +294,9 @@ def _score(
         components["temperature"] = p
         total += p
     # A red score (a single 3) only matters below 5; on_oxygen's 2 is never one.
-    return _new_score(total, components, _band(total, total < 5 and 3 in components.values()),
-                      len(components) == _N_PARAMETERS)
+    return _new_score(
+        total, components, _band(total, total < 5 and 3 in components.values()), len(components) == _N_PARAMETERS
+    )
 
 
 # The rows and bounds `_score` reads inline, unpacked once.

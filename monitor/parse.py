@@ -111,9 +111,7 @@ def parse_document(doc: Any, result: ParseResult, not_after_ms: int = _MAX_MS) -
         return
     patient_id = doc.get("patient_id")
     if not isinstance(patient_id, str) or not patient_id.strip():
-        result.rejections.append(
-            Rejection(RejectReason.MISSING_PATIENT_ID, "patient_id must be a non-empty string")
-        )
+        result.rejections.append(Rejection(RejectReason.MISSING_PATIENT_ID, "patient_id must be a non-empty string"))
         return
     if len(patient_id) > MAX_PATIENT_ID_CHARS or not patient_id.isprintable():  # inline: every message (~60 ns)
         result.rejections.append(Rejection(RejectReason.BAD_PATIENT_ID, patient_id_problem(patient_id) or ""))
@@ -141,9 +139,7 @@ def parse_document(doc: Any, result: ParseResult, not_after_ms: int = _MAX_MS) -
     append = result.samples.append
     for index, item in enumerate(samples):
         if not isinstance(item, dict):
-            result.rejections.append(
-                Rejection(RejectReason.NOT_AN_OBJECT, "sample must be a JSON object", index)
-            )
+            result.rejections.append(Rejection(RejectReason.NOT_AN_OBJECT, "sample must be a JSON object", index))
             continue
         try:  # _append_sample, inlined: this loop runs for every sample of a batch
             append(build_sample({**defaults, **item} if defaults else item, patient_id, device_id, not_after_ms))
@@ -152,7 +148,11 @@ def parse_document(doc: Any, result: ParseResult, not_after_ms: int = _MAX_MS) -
 
 
 def _append_sample(
-    doc: dict[str, Any], patient_id: str, device_id: str, index: int | None, result: ParseResult,
+    doc: dict[str, Any],
+    patient_id: str,
+    device_id: str,
+    index: int | None,
+    result: ParseResult,
     not_after_ms: int = _MAX_MS,
 ) -> None:
     try:
@@ -183,8 +183,12 @@ def build_sample(doc: dict[str, Any], patient_id: str, device_id: str, not_after
     quality = get("quality")
     if quality is None:
         probe_off, motion = False, None
-    elif (type(quality) is dict and type(motion := quality.get("motion")) is float and 0.0 <= motion < _INF
-          and ((off := quality.get("probe_off")) is None or off is False)):
+    elif (
+        type(quality) is dict
+        and type(motion := quality.get("motion")) is float
+        and 0.0 <= motion < _INF
+        and ((off := quality.get("probe_off")) is None or off is False)
+    ):
         probe_off = False  # the wearable's usual {"motion": 0.03}: what _quality accepts as it is
     else:
         probe_off, motion = _quality(quality)
@@ -231,8 +235,22 @@ def build_sample(doc: dict[str, Any], patient_id: str, device_id: str, not_after
     if method is not None:
         method = _method(method)
     return _new_sample(
-        patient_id, device_id, ts_ms, heart_rate, spo2, resp_rate, temperature, systolic_bp, diastolic_bp,
-        on_oxygen, consciousness, spo2_scale, probe_off, motion, ward, method,
+        patient_id,
+        device_id,
+        ts_ms,
+        heart_rate,
+        spo2,
+        resp_rate,
+        temperature,
+        systolic_bp,
+        diastolic_bp,
+        on_oxygen,
+        consciousness,
+        spo2_scale,
+        probe_off,
+        motion,
+        ward,
+        method,
     )
 
 

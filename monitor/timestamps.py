@@ -38,9 +38,11 @@ def not_after_ms(tolerance_s: float | None = None, now_s: float | None = None) -
 def future_message(ts_ms: int, limit_ms: int) -> str:
     """Why a sample dated `ts_ms` is refused when `limit_ms` is the latest acceptable time."""
     ahead = (ts_ms - limit_ms) / 1000.0
-    return (f"event time {format_ts(ts_ms) if _MIN_MS <= ts_ms <= _MAX_MS else ts_ms} is {ahead:.0f} s beyond "
-            f"this receiver's clock + tolerance ({format_ts(limit_ms)}); fix the sender's clock "
-            f"(tolerance: {FUTURE_TOLERANCE_ENV})")
+    return (
+        f"event time {format_ts(ts_ms) if _MIN_MS <= ts_ms <= _MAX_MS else ts_ms} is {ahead:.0f} s beyond "
+        f"this receiver's clock + tolerance ({format_ts(limit_ms)}); fix the sender's clock "
+        f"(tolerance: {FUTURE_TOLERANCE_ENV})"
+    )
 
 
 def parse_ts(value: object) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Protocol
 
 
 class Method(str, enum.Enum):
@@ -128,12 +129,50 @@ class VitalSample:
 
 
 _FIELDS = (
-    "patient_id", "device_id", "ts_ms", "heart_rate", "spo2", "resp_rate", "temperature", "systolic_bp",
-    "diastolic_bp", "on_oxygen", "consciousness", "spo2_scale", "probe_off", "motion", "ward", "method",
+    "patient_id",
+    "device_id",
+    "ts_ms",
+    "heart_rate",
+    "spo2",
+    "resp_rate",
+    "temperature",
+    "systolic_bp",
+    "diastolic_bp",
+    "on_oxygen",
+    "consciousness",
+    "spo2_scale",
+    "probe_off",
+    "motion",
+    "ward",
+    "method",
 )
 
 
-def _make_new_sample():  # type: ignore[no-untyped-def]
+class _NewSample(Protocol):
+    """`new_sample`'s signature (a Protocol, not a Callable alias: `method` has a default)."""
+
+    def __call__(
+        self,
+        patient_id: str,
+        device_id: str,
+        ts_ms: int,
+        heart_rate: float | None,
+        spo2: float | None,
+        resp_rate: float | None,
+        temperature: float | None,
+        systolic_bp: float | None,
+        diastolic_bp: float | None,
+        on_oxygen: bool | None,
+        consciousness: Consciousness | None,
+        spo2_scale: int | None,
+        probe_off: bool,
+        motion: float | None,
+        ward: str | None,
+        method: Method | None = None,
+    ) -> VitalSample: ...
+
+
+def _make_new_sample() -> _NewSample:
     """Build `new_sample`: VitalSample's constructor without keyword handling.
 
     The dataclass __init__ looks `object.__setattr__` up once per field; this
@@ -143,15 +182,42 @@ def _make_new_sample():  # type: ignore[no-untyped-def]
     if tuple(f for f in VitalSample.__slots__) != _FIELDS:  # keep in step with the dataclass
         raise AssertionError("VitalSample fields changed: update _FIELDS")
     setters = [VitalSample.__dict__[name].__set__ for name in _FIELDS]
-    (s_pid, s_dev, s_ts, s_hr, s_spo2, s_rr, s_temp, s_sbp, s_dbp, s_o2, s_acvpu, s_scale, s_probe, s_motion,
-     s_ward, s_method) = setters
+    (
+        s_pid,
+        s_dev,
+        s_ts,
+        s_hr,
+        s_spo2,
+        s_rr,
+        s_temp,
+        s_sbp,
+        s_dbp,
+        s_o2,
+        s_acvpu,
+        s_scale,
+        s_probe,
+        s_motion,
+        s_ward,
+        s_method,
+    ) = setters
     alloc = object.__new__
 
     def new_sample(
-        patient_id: str, device_id: str, ts_ms: int, heart_rate: float | None, spo2: float | None,
-        resp_rate: float | None, temperature: float | None, systolic_bp: float | None,
-        diastolic_bp: float | None, on_oxygen: bool | None, consciousness: Consciousness | None,
-        spo2_scale: int | None, probe_off: bool, motion: float | None, ward: str | None,
+        patient_id: str,
+        device_id: str,
+        ts_ms: int,
+        heart_rate: float | None,
+        spo2: float | None,
+        resp_rate: float | None,
+        temperature: float | None,
+        systolic_bp: float | None,
+        diastolic_bp: float | None,
+        on_oxygen: bool | None,
+        consciousness: Consciousness | None,
+        spo2_scale: int | None,
+        probe_off: bool,
+        motion: float | None,
+        ward: str | None,
         method: Method | None = None,
     ) -> VitalSample:
         """A VitalSample from already-validated values, all fields positional."""

@@ -120,7 +120,7 @@ class Settings:
     #: How far ahead of this process's wall clock a sample's event time may be (device clock skew);
     #: later samples are dead-lettered as `future_timestamp` (docs/failure-behaviour.md).
     future_tolerance_s: float = 120.0
-    #: Input batches bypass Faust's per-message agent (streams/fastlane.py); off under exactly_once,
+    #: Input batches bypass Faust's per-message agent (streams/worker/fastlane.py); off under exactly_once,
     #: whose transactional sends need Faust's current event.
     batch_lane: bool = True
     #: Seconds after a discharge (ADT A03) before the patient's engine state is deleted (tombstoned).
@@ -133,7 +133,7 @@ class Settings:
         return [h.strip() for h in self.bootstrap.replace(";", ",").split(",") if h.strip()]
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         topics = Topics(
             vitals=_env("WARDWATCH_TOPIC_VITALS", "vitals"),
             alerts=_env("WARDWATCH_TOPIC_ALERTS", "alerts"),
@@ -153,43 +153,43 @@ class Settings:
         )
         tokens = _csv("WARDWATCH_INGEST_TOKENS")
         web_host = _env("WARDWATCH_WEB_HOST", "0.0.0.0")
-        values: dict[str, object] = dict(
-            bootstrap=_env("WARDWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-            app_id=_env("WARDWATCH_APP_ID", "wardwatch"),
-            metrics_port=int(_env("WARDWATCH_METRICS_PORT", "9108")),
-            web_port=int(_env("WARDWATCH_WEB_PORT", "6066")),
-            web_host=web_host,
-            metrics_host=_env("WARDWATCH_METRICS_HOST", web_host),
-            console_tokens=_csv("WARDWATCH_CONSOLE_TOKENS"),
-            trusted_proxies=_csv("WARDWATCH_TRUSTED_PROXIES"),
-            session_secret=os.environ.get("WARDWATCH_SESSION_SECRET", ""),
-            users_file=os.environ.get("WARDWATCH_USERS_FILE", ""),
-            gateways_file=os.environ.get("WARDWATCH_GATEWAYS_FILE", ""),
-            oidc_issuer=os.environ.get("WARDWATCH_OIDC_ISSUER", ""),
-            oidc_client_id=os.environ.get("WARDWATCH_OIDC_CLIENT_ID", ""),
-            oidc_client_secret=os.environ.get("WARDWATCH_OIDC_CLIENT_SECRET", ""),
-            oidc_redirect_url=os.environ.get("WARDWATCH_OIDC_REDIRECT_URL", ""),
-            data_dir=Path(_env("WARDWATCH_DATA_DIR", "./data")),
-            config_path=os.environ.get("WARDWATCH_CONFIG") or None,
-            ingest_tokens=tokens,
-            mllp_port=int(_env("WARDWATCH_MLLP_PORT", "2575")),
-            partitions=int(_env("WARDWATCH_PARTITIONS", "4")),
-            replication=int(_env("WARDWATCH_REPLICATION", "1")),
-            store=_env("WARDWATCH_STORE", "memory"),
-            processing_guarantee=_env("WARDWATCH_PROCESSING_GUARANTEE", "at_least_once"),
-            log_format=_env("WARDWATCH_LOG_FORMAT", "text"),
-            log_level=_env("WARDWATCH_LOG_LEVEL", "info"),
-            fast_rebalance=_env("WARDWATCH_FAST_REBALANCE", "0") in ("1", "true", "yes"),
-            session_timeout_s=float(_env("WARDWATCH_SESSION_TIMEOUT_S", "6")),
-            heartbeat_interval_s=float(_env("WARDWATCH_HEARTBEAT_INTERVAL_S", "1")),
-            rebalance_timeout_s=float(_env("WARDWATCH_REBALANCE_TIMEOUT_S", "10")),
-            group_instance_id=os.environ.get("WARDWATCH_GROUP_INSTANCE_ID", "").strip() or None,
-            future_tolerance_s=float(_env("WARDWATCH_FUTURE_TOLERANCE_S", "120")),
-            batch_lane=_env("WARDWATCH_BATCH_LANE", "1") in ("1", "true", "yes"),
-            discharge_retention_s=float(_env("WARDWATCH_DISCHARGE_RETENTION_S", "86400")),
-            topics=topics,
-            security=security,
-        )
+        values: dict[str, object] = {
+            "bootstrap": _env("WARDWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            "app_id": _env("WARDWATCH_APP_ID", "wardwatch"),
+            "metrics_port": int(_env("WARDWATCH_METRICS_PORT", "9108")),
+            "web_port": int(_env("WARDWATCH_WEB_PORT", "6066")),
+            "web_host": web_host,
+            "metrics_host": _env("WARDWATCH_METRICS_HOST", web_host),
+            "console_tokens": _csv("WARDWATCH_CONSOLE_TOKENS"),
+            "trusted_proxies": _csv("WARDWATCH_TRUSTED_PROXIES"),
+            "session_secret": os.environ.get("WARDWATCH_SESSION_SECRET", ""),
+            "users_file": os.environ.get("WARDWATCH_USERS_FILE", ""),
+            "gateways_file": os.environ.get("WARDWATCH_GATEWAYS_FILE", ""),
+            "oidc_issuer": os.environ.get("WARDWATCH_OIDC_ISSUER", ""),
+            "oidc_client_id": os.environ.get("WARDWATCH_OIDC_CLIENT_ID", ""),
+            "oidc_client_secret": os.environ.get("WARDWATCH_OIDC_CLIENT_SECRET", ""),
+            "oidc_redirect_url": os.environ.get("WARDWATCH_OIDC_REDIRECT_URL", ""),
+            "data_dir": Path(_env("WARDWATCH_DATA_DIR", "./data")),
+            "config_path": os.environ.get("WARDWATCH_CONFIG") or None,
+            "ingest_tokens": tokens,
+            "mllp_port": int(_env("WARDWATCH_MLLP_PORT", "2575")),
+            "partitions": int(_env("WARDWATCH_PARTITIONS", "4")),
+            "replication": int(_env("WARDWATCH_REPLICATION", "1")),
+            "store": _env("WARDWATCH_STORE", "memory"),
+            "processing_guarantee": _env("WARDWATCH_PROCESSING_GUARANTEE", "at_least_once"),
+            "log_format": _env("WARDWATCH_LOG_FORMAT", "text"),
+            "log_level": _env("WARDWATCH_LOG_LEVEL", "info"),
+            "fast_rebalance": _env("WARDWATCH_FAST_REBALANCE", "0") in ("1", "true", "yes"),
+            "session_timeout_s": float(_env("WARDWATCH_SESSION_TIMEOUT_S", "6")),
+            "heartbeat_interval_s": float(_env("WARDWATCH_HEARTBEAT_INTERVAL_S", "1")),
+            "rebalance_timeout_s": float(_env("WARDWATCH_REBALANCE_TIMEOUT_S", "10")),
+            "group_instance_id": os.environ.get("WARDWATCH_GROUP_INSTANCE_ID", "").strip() or None,
+            "future_tolerance_s": float(_env("WARDWATCH_FUTURE_TOLERANCE_S", "120")),
+            "batch_lane": _env("WARDWATCH_BATCH_LANE", "1") in ("1", "true", "yes"),
+            "discharge_retention_s": float(_env("WARDWATCH_DISCHARGE_RETENTION_S", "86400")),
+            "topics": topics,
+            "security": security,
+        }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.validate()
@@ -198,15 +198,19 @@ class Settings:
     def validate(self) -> None:
         """Raise ValueError naming the variable when a setting cannot work."""
         if self.processing_guarantee not in PROCESSING_GUARANTEES:
-            raise ValueError(f"WARDWATCH_PROCESSING_GUARANTEE={self.processing_guarantee!r}: use one of "
-                             f"{', '.join(PROCESSING_GUARANTEES)} (exactly_once needs a broker with transactions)")
+            raise ValueError(
+                f"WARDWATCH_PROCESSING_GUARANTEE={self.processing_guarantee!r}: use one of "
+                f"{', '.join(PROCESSING_GUARANTEES)} (exactly_once needs a broker with transactions)"
+            )
         if self.store not in STORES:
             raise ValueError(f"WARDWATCH_STORE={self.store!r}: use one of {', '.join(STORES)}")
         if not self.discharge_retention_s >= 0:
             raise ValueError(f"WARDWATCH_DISCHARGE_RETENTION_S={self.discharge_retention_s!r}: use seconds >= 0")
         if not 0 < self.heartbeat_interval_s * 3 <= self.session_timeout_s:
-            raise ValueError(f"WARDWATCH_HEARTBEAT_INTERVAL_S={self.heartbeat_interval_s:g} must be positive and at "
-                             f"most a third of WARDWATCH_SESSION_TIMEOUT_S={self.session_timeout_s:g}")
+            raise ValueError(
+                f"WARDWATCH_HEARTBEAT_INTERVAL_S={self.heartbeat_interval_s:g} must be positive and at "
+                f"most a third of WARDWATCH_SESSION_TIMEOUT_S={self.session_timeout_s:g}"
+            )
         if self.rebalance_timeout_s <= 0:
             raise ValueError("WARDWATCH_REBALANCE_TIMEOUT_S must be positive")
         if not self.future_tolerance_s >= 0:
@@ -215,11 +219,14 @@ class Settings:
             try:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
-                raise ValueError(f"WARDWATCH_TRUSTED_PROXIES: {proxy!r} is not an address or CIDR "
-                                 "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+                raise ValueError(
+                    f"WARDWATCH_TRUSTED_PROXIES: {proxy!r} is not an address or CIDR (e.g. 10.0.0.5 or 10.0.0.0/24)"
+                ) from None
         if self.oidc_issuer and not (self.users_file and self.oidc_client_id):
-            raise ValueError("WARDWATCH_OIDC_ISSUER needs WARDWATCH_USERS_FILE (who may do what) and "
-                             "WARDWATCH_OIDC_CLIENT_ID (and usually WARDWATCH_OIDC_CLIENT_SECRET)")
+            raise ValueError(
+                "WARDWATCH_OIDC_ISSUER needs WARDWATCH_USERS_FILE (who may do what) and "
+                "WARDWATCH_OIDC_CLIENT_ID (and usually WARDWATCH_OIDC_CLIENT_SECRET)"
+            )
         if self.log_format not in ("text", "json"):
             raise ValueError(f"WARDWATCH_LOG_FORMAT={self.log_format!r}: use text or json")
 
@@ -289,5 +296,6 @@ WORKER_ENVIRONMENT: tuple[tuple[str, str, str], ...] = (
 def environment_help(rows: tuple[tuple[str, str, str], ...] = WORKER_ENVIRONMENT) -> str:
     """The environment table as `--help` epilog text."""
     width = max(len(name) for name, _, _ in rows)
-    return "environment:\n" + "\n".join(f"  {name:<{width}}  {meaning} (default {default})"
-                                        for name, default, meaning in rows)
+    return "environment:\n" + "\n".join(
+        f"  {name:<{width}}  {meaning} (default {default})" for name, default, meaning in rows
+    )

@@ -19,8 +19,9 @@ from importlib import import_module
 from typing import Any
 
 
-def public(package: str, names: dict[str, tuple[str, ...]],
-           modules: tuple[str, ...] = ()) -> tuple[list[str], Callable[[str], Any]]:
+def public(
+    package: str, names: dict[str, tuple[str, ...]], modules: tuple[str, ...] = ()
+) -> tuple[list[str], Callable[[str], Any]]:
     """`__all__` and a module `__getattr__` for `package`.
 
     `names` is {module: (name, ...)}: names other packages may import.

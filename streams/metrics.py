@@ -108,8 +108,11 @@ class _HeldPages:
         from alerts.holdback import HELD
 
         family = CounterMetricFamily(
-            "wardwatch_pages_held_total", "Pages held back (e.g. a multi-vital jump without motion flag: "
-            "artefact suspected), by the rule that held them.", labels=["rule"])
+            "wardwatch_pages_held_total",
+            "Pages held back (e.g. a multi-vital jump without motion flag: "
+            "artefact suspected), by the rule that held them.",
+            labels=["rule"],
+        )
         for rule, count in HELD.items():
             family.add_metric([rule.value], count)
         yield family

@@ -116,8 +116,7 @@ class ConsoleSessions:
     False
     """
 
-    def __init__(self, tokens: Iterable[str], secret: bytes | None = None,
-                 max_age_s: int = COOKIE_MAX_AGE_S) -> None:
+    def __init__(self, tokens: Iterable[str], secret: bytes | None = None, max_age_s: int = COOKIE_MAX_AGE_S) -> None:
         self.fingerprints = frozenset(_fingerprint(t) for t in tokens if t)
         self.secret = secret or os.urandom(32)
         self.max_age_s = max_age_s
@@ -181,11 +180,11 @@ def request_is_secure(request: Any, trusted_proxies: Iterable[str] = ()) -> bool
     return (request.headers.get("X-Forwarded-Proto", "") or "").lower() == "https"
 
 
-def set_session_cookie(response: Any, value: str, *, secure: bool = False, path: str = "/",
-                       max_age: int = COOKIE_MAX_AGE_S) -> Any:
+def set_session_cookie(
+    response: Any, value: str, *, secure: bool = False, path: str = "/", max_age: int = COOKIE_MAX_AGE_S
+) -> Any:
     """Log the browser in: HttpOnly (scripts never read it), SameSite=Strict (no cross-site use)."""
-    response.set_cookie(COOKIE_NAME, value, max_age=max_age, path=path, httponly=True, secure=secure,
-                        samesite="Strict")
+    response.set_cookie(COOKIE_NAME, value, max_age=max_age, path=path, httponly=True, secure=secure, samesite="Strict")
     return response
 
 

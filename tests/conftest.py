@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 import pytest
@@ -63,8 +63,10 @@ class ContractRecorder:
             return
         self.invalid_inputs[topic] += 1
         if not produced_by_test and topic in OUTPUT_TOPICS:
-            raise AssertionError(f"a message on {topic} breaks contract/schemas/{TOPIC_SCHEMAS[topic]} "
-                                 f"(docs/contract.md):\n  " + "\n  ".join(problems[:5]) + f"\nmessage: {value}")
+            raise AssertionError(
+                f"a message on {topic} breaks contract/schemas/{TOPIC_SCHEMAS[topic]} "
+                f"(docs/contract.md):\n  " + "\n  ".join(problems[:5]) + f"\nmessage: {value}"
+            )
 
     def total(self) -> int:
         return sum(self.valid.values())
@@ -72,8 +74,10 @@ class ContractRecorder:
     def summary(self) -> str:
         by_topic = ", ".join(f"{t} {n}" for t, n in sorted(self.valid.items()))
         rejected = sum(self.invalid_inputs.values())
-        return (f"contract: {self.total()} real messages validated against contract/schemas ({by_topic or 'none'}); "
-                f"{rejected} deliberately invalid test inputs seen")
+        return (
+            f"contract: {self.total()} real messages validated against contract/schemas ({by_topic or 'none'}); "
+            f"{rejected} deliberately invalid test inputs seen"
+        )
 
 
 CONTRACT = ContractRecorder()
@@ -118,10 +122,16 @@ class WorkerProcess:
         }
         self.proc: subprocess.Popen | None = None
 
-    def start(self, wait_ready: float = 60.0) -> "WorkerProcess":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=self.env, cwd=ROOT,
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def start(self, wait_ready: float = 60.0) -> WorkerProcess:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         if wait_ready:
             self.wait_ready(wait_ready)
         return self
@@ -219,8 +229,9 @@ async def consume(bootstrap: str, topic: str, until, timeout: float = 60.0) -> l
     """Read `topic` from the start until `until(records)` is true or time runs out."""
     from aiokafka import AIOKafkaConsumer
 
-    cons = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-                            enable_auto_commit=False)
+    cons = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None, enable_auto_commit=False
+    )
     await cons.start()
     records: list[dict] = []
     deadline = time.monotonic() + timeout

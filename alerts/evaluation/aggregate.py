@@ -98,10 +98,7 @@ def aggregate_policy(per_seed: Sequence[PolicyStats]) -> PolicySpread:
         overall=_group([p.overall for p in per_seed]),
         scenarios=tuple(_group([p.scenario(s.scenario) for p in per_seed]) for s in first.scenarios),
         false_per_stable_day=pick(lambda p: p.false_per_stable_day),
-        false_stable_by_kind=tuple(
-            (rate.kind, pick_kind(i))
-            for i, rate in enumerate(first.false_stable_by_kind)
-        ),
+        false_stable_by_kind=tuple((rate.kind, pick_kind(i)) for i, rate in enumerate(first.false_stable_by_kind)),
         false_pre_onset_per_day=pick(lambda p: p.false_pre_onset_per_day),
         alerts_per_patient_day=pick(lambda p: p.alerts_per_patient_day),
         technical_per_patient_day=pick(lambda p: p.technical_per_patient_day),

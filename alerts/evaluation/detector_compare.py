@@ -59,15 +59,23 @@ def compare_configs(names: Sequence[str]) -> tuple[NamedConfig, ...]:
     return tuple(NamedConfig(policy_name(n), detector_config(n)) for n in names)
 
 
-def cohort_figures(names: Sequence[str], spec: CohortSpec, seeds: Sequence[int], workers: int,
-                   rows: dict[str, DetectorRow], alone: bool = False, stream: TextIO | None = None) -> None:
+def cohort_figures(
+    names: Sequence[str],
+    spec: CohortSpec,
+    seeds: Sequence[int],
+    workers: int,
+    rows: dict[str, DetectorRow],
+    alone: bool = False,
+    stream: TextIO | None = None,
+) -> None:
     """Recall, delay and false alerts on the labelled cohort, per detector, over all seeds."""
     from alerts.evaluation.runner import replay_cohort, score_runs
 
     configs = (NamedConfig(Policy.NEWS2_ONLY.value, engine_config(Policy.NEWS2_ONLY)), *compare_configs(names))
     if alone:  # doubles the run time: river detectors cost 3-5x the default per sample
-        configs += tuple(NamedConfig(f"only[{n}]", engine_config(Policy.DETECTOR_ONLY, detector_config(n)))
-                         for n in names)
+        configs += tuple(
+            NamedConfig(f"only[{n}]", engine_config(Policy.DETECTOR_ONLY, detector_config(n))) for n in names
+        )
     per_name: dict[str, list[Any]] = {c.name: [] for c in configs}
     for seed in seeds:
         seed_spec = dataclasses.replace(spec, seed=seed)
@@ -88,8 +96,11 @@ def _pool(stats: list[Any]) -> tuple[float | None, float | None, float | None]:
     delays = sorted(s.overall.delay_median_min for s in stats if s.overall.delay_median_min is not None)
     days = sum(s.stable_patient_days for s in stats)
     false = sum((s.false_per_stable_day or 0.0) * s.stable_patient_days for s in stats)
-    return (detected / episodes if episodes else None, delays[len(delays) // 2] if delays else None,
-            false / days if days else None)
+    return (
+        detected / episodes if episodes else None,
+        delays[len(delays) // 2] if delays else None,
+        false / days if days else None,
+    )
 
 
 #: Sampling intervals of the matrix cells the comparison runs: the judged 1-min cells and the
@@ -97,23 +108,45 @@ def _pool(stats: list[Any]) -> tuple[float | None, float | None, float | None]:
 COMPARE_SAMPLING_S = (60.0, 3600.0)
 
 
-def matrix_figures(names: Sequence[str], out: Path, rows: dict[str, DetectorRow], quick: bool, workers: int,
-                   base_seed: int, sampling: tuple[float, ...] = COMPARE_SAMPLING_S,
-                   stream: TextIO | None = None) -> None:
+def matrix_figures(
+    names: Sequence[str],
+    out: Path,
+    rows: dict[str, DetectorRow],
+    quick: bool,
+    workers: int,
+    base_seed: int,
+    sampling: tuple[float, ...] = COMPARE_SAMPLING_S,
+    stream: TextIO | None = None,
+) -> None:
     from alerts.evaluation.matrix import run_matrix
 
-    report = run_matrix(out / "matrix", base_seed=base_seed, quick=quick, workers=workers,
-                        detectors=compare_configs(names), stream=stream, sampling=sampling)
+    report = run_matrix(
+        out / "matrix",
+        base_seed=base_seed,
+        quick=quick,
+        workers=workers,
+        detectors=compare_configs(names),
+        stream=stream,
+        sampling=sampling,
+    )
     for n in names:
         rows[n].matrix_met, rows[n].matrix_judged = report.target_summary(policy_name(n))
 
 
-def charted_figures(names: Sequence[str], dataset: str | Path, out: Path, rows: dict[str, DetectorRow],
-                    workers: int, limit: int | None, stream: TextIO | None = None) -> None:
+def charted_figures(
+    names: Sequence[str],
+    dataset: str | Path,
+    out: Path,
+    rows: dict[str, DetectorRow],
+    workers: int,
+    limit: int | None,
+    stream: TextIO | None = None,
+) -> None:
     from alerts.evaluation.charted import run_charted
 
-    report = run_charted(dataset, out / "charted", workers=workers, limit=limit, configs=compare_configs(names),
-                         stream=stream)
+    report = run_charted(
+        dataset, out / "charted", workers=workers, limit=limit, configs=compare_configs(names), stream=stream
+    )
     for n in names:
         stats = report.policy(policy_name(n))
         rows[n].auroc, rows[n].episodes_per_day = stats.auroc, stats.episodes_per_day
@@ -137,7 +170,8 @@ def table(rows: Sequence[DetectorRow]) -> str:
         lines.append(
             f"| {r.detector} | {_f(r.recall, '.3f')} | {_f(r.delay_median_min, '.1f')} | "
             f"{_f(r.false_per_stable_day, '.2f')} | {alone} | {matrix} | {_f(r.auroc, '.3f')} | "
-            f"{_f(r.episodes_per_day, '.2f')} | {_f(r.us_per_sample, '.1f')} | {size} |")
+            f"{_f(r.episodes_per_day, '.2f')} | {_f(r.us_per_sample, '.1f')} | {size} |"
+        )
     return "\n".join(lines)
 
 
@@ -159,15 +193,23 @@ def plot(rows: Sequence[DetectorRow], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("recall (cohort)", "recall", (0, 1.05)), ("false alerts / stable pt-day", "false_per_stable_day", None),
-              ("AUROC, real data", "auroc", (0.4, 1.0)), ("domain µs / sample", "us_per_sample", None),
-              ("bytes / patient", "bytes_per_patient", None), ("median delay (min)", "delay_median_min", None)]
+    panels = [
+        ("recall (cohort)", "recall", (0, 1.05)),
+        ("false alerts / stable pt-day", "false_per_stable_day", None),
+        ("AUROC, real data", "auroc", (0.4, 1.0)),
+        ("domain µs / sample", "us_per_sample", None),
+        ("bytes / patient", "bytes_per_patient", None),
+        ("median delay (min)", "delay_median_min", None),
+    ]
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
     names = [r.detector for r in rows]
     for ax, (title, attr, ylim) in zip(axes.flat, panels, strict=True):
         values = [getattr(r, attr) for r in rows]
-        ax.bar(names, [v if v is not None else 0 for v in values],
-               color=["#1f77b4" if n == "baseline-z" else "#999999" for n in names])
+        ax.bar(
+            names,
+            [v if v is not None else 0 for v in values],
+            color=["#1f77b4" if n == "baseline-z" else "#999999" for n in names],
+        )
         for i, v in enumerate(values):
             ax.text(i, (v or 0), "n/a" if v is None else f"{v:.3g}", ha="center", va="bottom", fontsize=8)
         ax.set_title(title, fontsize=10)

@@ -42,9 +42,7 @@ BEDSIDE_LIMITS: tuple[Limit, ...] = (
 SCALE2_SPO2_LOW = 85.0
 
 
-def fixed_limit_alarms(
-    samples: Iterable[VitalSample], limits: tuple[Limit, ...] = BEDSIDE_LIMITS
-) -> list[Alert]:
+def fixed_limit_alarms(samples: Iterable[VitalSample], limits: tuple[Limit, ...] = BEDSIDE_LIMITS) -> list[Alert]:
     """Alarm onsets over one patient's stream, as `raised` Alert records.
 
     Physiological alarms are kind THRESHOLD; a probe coming off is a TECHNICAL

@@ -44,9 +44,7 @@ class Progress:
         self.stream.flush()
 
 
-def run_tasks(
-    fn: Callable[[T], R], tasks: Sequence[T], workers: int, progress: Progress | None = None
-) -> list[R]:
+def run_tasks(fn: Callable[[T], R], tasks: Sequence[T], workers: int, progress: Progress | None = None) -> list[R]:
     """Apply `fn` to every task (in a pool when workers > 1); completion order."""
     results: list[R] = []
     if workers <= 1 or len(tasks) <= 1:

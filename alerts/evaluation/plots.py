@@ -63,8 +63,15 @@ def timeline_plot(trace: Trace, path: Path) -> Path:
             y = trace.vitals[name][keep]
             style = "o" if name in ("systolic_bp", "temperature") else "-"
             target = ax if name != "temperature" else ax.twinx()
-            target.plot(x[keep], y, style, ms=3, lw=0.8, label=f"{LABELS[name]} ({UNITS[name]})",
-                        color="tab:red" if name == "temperature" else None)
+            target.plot(
+                x[keep],
+                y,
+                style,
+                ms=3,
+                lw=0.8,
+                label=f"{LABELS[name]} ({UNITS[name]})",
+                color="tab:red" if name == "temperature" else None,
+            )
             target.set_ylabel(f"{LABELS[name]}\n{UNITS[name]}", fontsize=8)
     axes[-2].step(x[keep], trace.news2[keep], where="post", color="black", lw=0.9)
     axes[-2].set_ylabel("NEWS2", fontsize=8)
@@ -74,8 +81,11 @@ def timeline_plot(trace: Trace, path: Path) -> Path:
             ax.axvline(0.0, color="tab:green", lw=1.2)
             ax.axvline(_hours(label.must_alert_by_ms, zero), color="tab:red", lw=1.2, ls="--")
     axes[-1].set_xlim(lo, hi)
-    axes[-1].set_xlabel("hours from onset (green: onset, red dashed: must alert by)" if label.onset_ms
-                        else "hours from start of monitoring")
+    axes[-1].set_xlabel(
+        "hours from onset (green: onset, red dashed: must alert by)"
+        if label.onset_ms
+        else "hours from start of monitoring"
+    )
     fig.suptitle(f"{label.scenario.value}: {label.patient_id} (SpO2 scale {label.spo2_scale})")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -111,14 +121,19 @@ def tradeoff_plot(points: Sequence[SweepPoint], path: Path) -> Path:
     return path
 
 
-def _tradeoff_panel(ax: Axes, points: Sequence[SweepPoint], y: Callable[[SweepPoint], float | None],
-                    ylabel: str) -> None:
+def _tradeoff_panel(
+    ax: Axes, points: Sequence[SweepPoint], y: Callable[[SweepPoint], float | None], ylabel: str
+) -> None:
     sweep = [p for p in points if p.setting is not None and y(p) is not None]
-    ax.plot([_gap(p.false_per_stable_day) for p in sweep], [_gap(y(p)) for p in sweep],
-            "-o", color=_COLOURS[Policy.WARDWATCH.value], label="wardwatch settings")
+    ax.plot(
+        [_gap(p.false_per_stable_day) for p in sweep],
+        [_gap(y(p)) for p in sweep],
+        "-o",
+        color=_COLOURS[Policy.WARDWATCH.value],
+        label="wardwatch settings",
+    )
     for p in sweep:
-        ax.annotate(p.name, (p.false_per_stable_day, y(p)), fontsize=7, textcoords="offset points",
-                    xytext=(4, -8))
+        ax.annotate(p.name, (p.false_per_stable_day, y(p)), fontsize=7, textcoords="offset points", xytext=(4, -8))
     for p in points:
         if p.setting is None and y(p) is not None:
             colour = _COLOURS.get(p.name, "black")

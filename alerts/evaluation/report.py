@@ -42,7 +42,7 @@ def fmt(value: float | None, scale: float = 1.0, digits: int = 1) -> str:
 def fmt_spread(s: Spread, scale: float = 1.0, digits: int = 1) -> str:
     if s.mean is None:
         return "–"
-    if s.n <= 1:
+    if s.n <= 1 or s.sd is None:  # sd is None only with no values (mean None too)
         return fmt(s.mean, scale, digits)
     return f"{s.mean * scale:.{digits}f} ± {s.sd * scale:.{digits}f}"
 
@@ -68,8 +68,7 @@ def _overall_table(policies: tuple[PolicySpread, ...]) -> list[str]:
 
 def _false_kind_table(policies: tuple[PolicySpread, ...]) -> list[str]:
     kinds = [kind for kind, _ in policies[0].false_stable_by_kind]
-    lines = ["| policy | " + " | ".join(f"opened by {k}" for k in kinds) + " |",
-             "|---|" + "---|" * len(kinds)]
+    lines = ["| policy | " + " | ".join(f"opened by {k}" for k in kinds) + " |", "|---|" + "---|" * len(kinds)]
     for p in policies:
         cells = " | ".join(fmt_spread(spread, digits=2) for _, spread in p.false_stable_by_kind)
         lines.append(f"| {_TITLES.get(p.policy, p.policy)} | {cells} |")
@@ -86,7 +85,8 @@ def _scenario_table(policies: tuple[PolicySpread, ...]) -> list[str]:
             g: GroupSpread = p.scenarios[i]
             lines.append(
                 f"| {group.scenario} | {_TITLES.get(p.policy, p.policy)} | {g.episodes} | {fmt_spread(g.recall, 100)} "
-                f"| {fmt_spread(g.delay_median_min)} | {fmt_spread(g.delay_p90_min)} | {fmt_spread(g.lead_median_min)} |"
+                f"| {fmt_spread(g.delay_median_min)} | {fmt_spread(g.delay_p90_min)} "
+                f"| {fmt_spread(g.lead_median_min)} |"
             )
     return lines
 
@@ -127,7 +127,7 @@ def _sweep_table(report: EvaluationReport) -> list[str]:
             f"| {_TITLES.get(p.name, p.name)} | {fmt(p.recall, 100)} | {fmt(p.false_per_stable_day, digits=2)} "
             f"| {fmt(p.alerts_per_patient_day, digits=2)} | {fmt(p.delay_median_min)} |"
         )
-    return lines + [""]
+    return [*lines, ""]
 
 
 def render_markdown(report: EvaluationReport) -> str:
@@ -154,8 +154,12 @@ def render_markdown(report: EvaluationReport) -> str:
         met = "–" if t.met is None else ("yes" if t.met else "**no**")
         lines.append(f"| {t.name} | {t.target} | {fmt(t.value, scale, 2)} | {met} |")
     lines += ["", "## Overall (mean ± SD over seeds)", "", *_overall_table(report.policies), ""]
-    lines += ["### False alerts per stable patient-day, by the kind that opened them", "",
-              *_false_kind_table(report.policies), ""]
+    lines += [
+        "### False alerts per stable patient-day, by the kind that opened them",
+        "",
+        *_false_kind_table(report.policies),
+        "",
+    ]
     lines += ["## Per scenario", "", *_scenario_table(report.policies), ""]
     lines += ["## Per seed", "", *_seed_table(report), ""]
     lines += _sweep_table(report)

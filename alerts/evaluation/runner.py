@@ -86,8 +86,7 @@ def replay_cohort(
 def score_runs(spec: CohortSpec, runs: Sequence[PatientRun], names: Sequence[str]) -> tuple[PolicyStats, ...]:
     """PolicyStats per name, lead time measured against NEWS2-only when present."""
     scores = {
-        name: [score_patient(r.label, r.alerts(name), spec.start_ms, spec.end_ms) for r in runs]
-        for name in names
+        name: [score_patient(r.label, r.alerts(name), spec.start_ms, spec.end_ms) for r in runs] for name in names
     }
     reference_name = Policy.NEWS2_ONLY.value
     reference = episodes_by_patient(scores[reference_name]) if reference_name in scores else None
@@ -98,13 +97,15 @@ def evaluate_seed(spec: CohortSpec, workers: int, stream: TextIO | None = None) 
     started = time.perf_counter()
     runs = replay_cohort(spec, policy_configs(), workers, f"seed {spec.seed}", stream)
     stats = score_runs(spec, runs, [p.value for p in ALL_POLICIES])
-    result = SeedResult(spec.seed, spec.n_patients, spec.hours, sum(r.samples for r in runs),
-                        time.perf_counter() - started, stats)
+    result = SeedResult(
+        spec.seed, spec.n_patients, spec.hours, sum(r.samples for r in runs), time.perf_counter() - started, stats
+    )
     return result, runs
 
 
-def run_sweep(spec: CohortSpec, settings: Sequence[SweepSetting], workers: int,
-              stream: TextIO | None = None) -> tuple[SweepPoint, ...]:
+def run_sweep(
+    spec: CohortSpec, settings: Sequence[SweepSetting], workers: int, stream: TextIO | None = None
+) -> tuple[SweepPoint, ...]:
     """Recall and false-alert rate per setting, plus the baselines for reference."""
     configs = tuple(NamedConfig(s.name, sweep_config(s)) for s in settings)
     configs += (NamedConfig(Policy.NEWS2_ONLY.value, engine_config(Policy.NEWS2_ONLY)),)
@@ -113,8 +114,14 @@ def run_sweep(spec: CohortSpec, settings: Sequence[SweepSetting], workers: int,
     stats = {s.policy: s for s in score_runs(spec, runs, names)}
     by_name: dict[str, SweepSetting | None] = {s.name: s for s in settings}
     return tuple(
-        SweepPoint(name, by_name.get(name), stats[name].overall.recall, stats[name].false_per_stable_day,
-                   stats[name].alerts_per_patient_day, stats[name].overall.delay_median_min)
+        SweepPoint(
+            name,
+            by_name.get(name),
+            stats[name].overall.recall,
+            stats[name].false_per_stable_day,
+            stats[name].alerts_per_patient_day,
+            stats[name].overall.delay_median_min,
+        )
         for name in names
     )
 
@@ -137,8 +144,9 @@ def make_timelines(spec: CohortSpec, out_dir: Path) -> list[Path]:
 
 def quick_spec(spec: CohortSpec) -> CohortSpec:
     """The CI-sized version of `spec`: same seed and shares, capped size and length."""
-    return dataclasses.replace(spec, n_patients=min(spec.n_patients, QUICK_PATIENTS),
-                               hours=min(spec.hours, QUICK_HOURS))
+    return dataclasses.replace(
+        spec, n_patients=min(spec.n_patients, QUICK_PATIENTS), hours=min(spec.hours, QUICK_HOURS)
+    )
 
 
 def run_evaluation(
@@ -166,7 +174,9 @@ def run_evaluation(
     points: tuple[SweepPoint, ...] = ()
     if sweep:
         sweep_spec = dataclasses.replace(
-            spec, seed=seeds[0], deteriorating_share=SWEEP_SHARE,
+            spec,
+            seed=seeds[0],
+            deteriorating_share=SWEEP_SHARE,
             n_patients=min(spec.n_patients, QUICK_SWEEP_PATIENTS if quick else SWEEP_PATIENTS),
         )
         points = run_sweep(sweep_spec, QUICK_SETTINGS if quick else SETTINGS, workers, stream)
@@ -178,10 +188,19 @@ def run_evaluation(
         if points:
             plot_paths.append(tradeoff_plot(points, out / "tradeoff.png"))
     report = EvaluationReport(
-        spec=spec, seeds=tuple(seeds), quick=quick, results=tuple(results), policies=policies,
-        targets=check_targets(policies, len(seeds)), sweep=points, sweep_spec=sweep_spec,
-        plots=tuple(p.name for p in plot_paths), runtime_s=time.perf_counter() - started,
-        engine_config=repr(EngineConfig()), workers=workers, code_fingerprint=code_fingerprint(),
+        spec=spec,
+        seeds=tuple(seeds),
+        quick=quick,
+        results=tuple(results),
+        policies=policies,
+        targets=check_targets(policies, len(seeds)),
+        sweep=points,
+        sweep_spec=sweep_spec,
+        plots=tuple(p.name for p in plot_paths),
+        runtime_s=time.perf_counter() - started,
+        engine_config=repr(EngineConfig()),
+        workers=workers,
+        code_fingerprint=code_fingerprint(),
     )
     write_report(report, out)
     return report

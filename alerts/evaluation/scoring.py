@@ -142,13 +142,18 @@ def score_patient(label: PatientLabel, alerts: Sequence[AlertLike], start_ms: in
     in_window = [t for t in pages if onset <= t <= must]
     after = [t for t in pages if t >= onset]
     episode = EpisodeResult(
-        label.patient_id, label.scenario, onset, must,
-        in_window[0] if in_window else None, after[0] if after else None,
+        label.patient_id,
+        label.scenario,
+        onset,
+        must,
+        in_window[0] if in_window else None,
+        after[0] if after else None,
     )
     false_kinds = tuple(kind for ts, kind in raised if ts < onset)
     exposure = (onset - start_ms) / DAY_MS
-    return PatientScore(label, episode, len(false_kinds), exposure, false_kinds, len(raises), technical,
-                        escalations, days)
+    return PatientScore(
+        label, episode, len(false_kinds), exposure, false_kinds, len(raises), technical, escalations, days
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +212,7 @@ def group_stats(
     name: str, episodes: Sequence[EpisodeResult], reference: dict[str, EpisodeResult] | None
 ) -> ScenarioStats:
     delays = [e.delay_min for e in episodes if e.delay_min is not None]
-    leads = [
-        lead for e in episodes
-        if (lead := lead_minutes(e, (reference or {}).get(e.patient_id))) is not None
-    ]
+    leads = [lead for e in episodes if (lead := lead_minutes(e, (reference or {}).get(e.patient_id))) is not None]
     return ScenarioStats(
         scenario=name,
         episodes=len(episodes),
@@ -230,7 +232,8 @@ def summarise(
     episodes = [s.episode for s in scores if s.episode is not None]
     scenarios = tuple(
         group_stats(sc.value, [e for e in episodes if e.scenario is sc], reference)
-        for sc in Scenario if sc.deteriorating
+        for sc in Scenario
+        if sc.deteriorating
     )
     stable = [s for s in scores if s.episode is None]
     stable_days = sum(s.days for s in stable)
@@ -244,7 +247,8 @@ def summarise(
         false_per_stable_day=sum(s.false_alerts for s in stable) / stable_days if stable_days else None,
         false_stable_by_kind=tuple(
             KindRate(kind.value, sum(s.false_kinds.count(kind) for s in stable) / stable_days if stable_days else 0.0)
-            for kind in Kind if kind.physiological
+            for kind in Kind
+            if kind.physiological
         ),
         false_pre_onset_per_day=(
             sum(s.false_alerts for s in scores if s.episode is not None) / pre_days if pre_days else None

@@ -39,16 +39,31 @@ def check_targets(policies: Sequence[PolicySpread], seeds: int) -> tuple[TargetC
         lead = ours.scenario(scenario).lead_median_min.mean
         checks.append(_at_least(f"median lead vs NEWS2-only, {scenario} (min)", lead, LEAD_TARGET_MIN, "≥ 30 min"))
     false = ours.false_per_stable_day.mean
-    checks.append(TargetCheck("false alerts per stable patient-day", "≤ 1", false,
-                              None if false is None else false <= FALSE_TARGET_PER_DAY))
+    checks.append(
+        TargetCheck(
+            "false alerts per stable patient-day",
+            "≤ 1",
+            false,
+            None if false is None else false <= FALSE_TARGET_PER_DAY,
+        )
+    )
     if seeds >= 3:
         recall = ours.overall.recall
         spread = None if recall.high is None or recall.low is None else recall.high - recall.low
-        checks.append(TargetCheck("recall range across seeds", "≤ 10 points", spread,
-                                  None if spread is None else spread <= RECALL_RANGE_LIMIT))
+        checks.append(
+            TargetCheck(
+                "recall range across seeds",
+                "≤ 10 points",
+                spread,
+                None if spread is None else spread <= RECALL_RANGE_LIMIT,
+            )
+        )
         sd = ours.false_per_stable_day.sd
-        checks.append(TargetCheck("false-alert rate SD across seeds", "≤ 0.5 / day", sd,
-                                  None if sd is None else sd <= FALSE_SD_LIMIT))
+        checks.append(
+            TargetCheck(
+                "false-alert rate SD across seeds", "≤ 0.5 / day", sd, None if sd is None else sd <= FALSE_SD_LIMIT
+            )
+        )
     else:
         checks.append(TargetCheck("stable across ≥ 3 seeds", "≥ 3 seeds", float(seeds), None))
     return tuple(checks)

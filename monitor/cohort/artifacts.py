@@ -43,9 +43,7 @@ class Artifacts:
         return Artifacts(e, e, e, e, (), 0.0, 0.0)
 
 
-def draw_artifacts(
-    rng: np.random.Generator, span_s: float, protect: tuple[float, float] | None
-) -> Artifacts:
+def draw_artifacts(rng: np.random.Generator, span_s: float, protect: tuple[float, float] | None) -> Artifacts:
     """Schedule artifacts; `protect` is a (start, end) no long dropout may touch."""
     motion = poisson_intervals(rng, span_s, per_hour=1.5, median_s=12.0, sigma=0.7, bounds_s=(3.0, 90.0))
     spikes = poisson_intervals(rng, span_s, per_hour=0.4, median_s=4.0, sigma=0.5, bounds_s=(1.0, 15.0))

@@ -57,9 +57,7 @@ def generate_cohort(spec: CohortSpec = DEFAULT_SPEC) -> Cohort:
     ids = draw_mrns(rng, spec.n_patients)
     scenarios = assign_scenarios(spec, rng)
     copd = rng.random(spec.n_patients) < spec.copd_share
-    plans = tuple(
-        plan_patient(spec, i, ids[i], scenarios[i], bool(copd[i])) for i in range(spec.n_patients)
-    )
+    plans = tuple(plan_patient(spec, i, ids[i], scenarios[i], bool(copd[i])) for i in range(spec.n_patients))
     return Cohort(spec=spec, labels=tuple(p.label for p in plans), plans=plans)
 
 

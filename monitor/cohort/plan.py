@@ -39,9 +39,7 @@ class PatientPlan:
     noise_seed: tuple[int, ...]
 
 
-def plan_patient(
-    spec: CohortSpec, index: int, patient_id: str, scenario: Scenario, copd: bool
-) -> PatientPlan:
+def plan_patient(spec: CohortSpec, index: int, patient_id: str, scenario: Scenario, copd: bool) -> PatientPlan:
     """Draw one patient; the draw order is fixed so plans are reproducible."""
     seq = np.random.SeedSequence([spec.seed, index, 1])
     plan_seq, noise_seq = seq.spawn(2)

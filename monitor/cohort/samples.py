@@ -91,8 +91,13 @@ def _apply_motion_artifacts(
 
 
 def _to_dicts(
-    ts: np.ndarray, hr: np.ndarray, spo2: np.ndarray, rr: np.ndarray, motion: np.ndarray,
-    probe_off: np.ndarray, rng: np.random.Generator,
+    ts: np.ndarray,
+    hr: np.ndarray,
+    spo2: np.ndarray,
+    rr: np.ndarray,
+    motion: np.ndarray,
+    probe_off: np.ndarray,
+    rng: np.random.Generator,
 ) -> list[Sample]:
     hr_l = np.clip(np.round(hr), 25, 250).astype(int).tolist()
     spo2_l = np.clip(np.round(spo2), 50, 100).astype(int).tolist()
@@ -110,8 +115,11 @@ def _to_dicts(
 
 def _probe_off_sample(sample: Sample, rng: np.random.Generator) -> Sample:
     """Probe off: SpO2/pulse absent or implausible, flagged; RR (chest) remains."""
-    off = {"ts": sample["ts"], "resp_rate": sample["resp_rate"],
-           "quality": {"probe_off": True, "motion": sample["quality"]["motion"]}}
+    off = {
+        "ts": sample["ts"],
+        "resp_rate": sample["resp_rate"],
+        "quality": {"probe_off": True, "motion": sample["quality"]["motion"]},
+    }
     if rng.random() < 0.5:
         off["spo2"] = int(rng.integers(0, 40))
         off["heart_rate"] = 0

@@ -69,9 +69,7 @@ _MUST_FRACTION: dict[Scenario, float] = {
 TACHY_MUST_S = 900.0
 
 
-def draw_course(
-    rng: np.random.Generator, scenario: Scenario, rest: dict[str, float], span_s: float
-) -> Course:
+def draw_course(rng: np.random.Generator, scenario: Scenario, rest: dict[str, float], span_s: float) -> Course:
     """Place and size one deterioration so its deadline falls inside the span."""
     low_h, high_h = _RAMP_H[scenario]
     ramp = float(rng.uniform(low_h, high_h)) * 3600.0
@@ -93,8 +91,13 @@ def _changes(
     u = rng.uniform
     if scenario is Scenario.SEPSIS:
         return (
-            {"heart_rate": u(32, 48), "resp_rate": u(8, 12), "temperature": u(1.7, 2.5),
-             "systolic_bp": -u(30, 45), "spo2": -u(1, 3)},
+            {
+                "heart_rate": u(32, 48),
+                "resp_rate": u(8, 12),
+                "temperature": u(1.7, 2.5),
+                "systolic_bp": -u(30, 45),
+                "spo2": -u(1, 3),
+            },
             {"temperature": 0.8, "heart_rate": 1.0, "resp_rate": 1.1, "systolic_bp": 1.5, "spo2": 1.5},
             0.0,
         )
@@ -113,8 +116,12 @@ def _changes(
     if scenario is Scenario.OPIOID:
         target_rr = u(4.5, 7.0)
         return (
-            {"resp_rate": target_rr - rest["resp_rate"], "spo2": -u(8, 13), "heart_rate": -u(6, 14),
-             "systolic_bp": -u(5, 15)},
+            {
+                "resp_rate": target_rr - rest["resp_rate"],
+                "spo2": -u(8, 13),
+                "heart_rate": -u(6, 14),
+                "systolic_bp": -u(5, 15),
+            },
             {"resp_rate": 0.9, "spo2": 1.3},
             0.0,
         )

@@ -66,7 +66,8 @@ def register(name: str, factory: Callable[..., Any], summary: str = "") -> None:
     """Make `name` choosable in a policy file; its parameters are `factory`'s keyword arguments."""
     sig = inspect.signature(factory)
     params = {
-        p.name: p.default for p in sig.parameters.values()
+        p.name: p.default
+        for p in sig.parameters.values()
         if p.name not in _POLICY_ARGS and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     }
     _REGISTRY[name] = _Entry(name, factory, summary or (inspect.getdoc(factory) or "").split("\n")[0], params)

@@ -122,8 +122,17 @@ class RiverDetector:
         "warmup_samples",
     )
 
-    def __init__(self, name: str, make: Callable[[], Any], *, per_vital: bool, supervised: bool, q: float,
-                 warmup_samples: int, warmup_s: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        make: Callable[[], Any],
+        *,
+        per_vital: bool,
+        supervised: bool,
+        q: float,
+        warmup_samples: int,
+        warmup_s: float,
+    ) -> None:
         if not 0.5 < q < 1.0:
             raise ValueError(f"q must be between 0.5 and 1 (a high quantile of the patient's scores), got {q!r}")
         self.NAME = name
@@ -238,14 +247,21 @@ class RiverDetector:
     def is_warm(self, ts_ms: int) -> bool:
         if self.first_ts is None or ts_ms - self.first_ts < self.warmup_ms:
             return False
-        return any(m.n >= (self.warmup_samples if k in CONTINUOUS or k == "*" else SPOT_WARMUP)
-                   for k, m in self.models.items())
+        return any(
+            m.n >= (self.warmup_samples if k in CONTINUOUS or k == "*" else SPOT_WARMUP) for k, m in self.models.items()
+        )
 
     # ---- state -------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         """{"detector": name, "v": version, "pickle": base64(zlib(pickle))}: JSON-able, versioned."""
-        payload = (self.first_ts, self.frozen, self.last, self.mean, self.var,
-                   {k: (m.filter, m.median, m.n) for k, m in self.models.items()})
+        payload = (
+            self.first_ts,
+            self.frozen,
+            self.last,
+            self.mean,
+            self.var,
+            {k: (m.filter, m.median, m.n) for k, m in self.models.items()},
+        )
         buffer = io.BytesIO()
         _StatePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(payload)
         blob = zlib.compress(buffer.getvalue(), 6)

@@ -51,8 +51,9 @@ class _Refused(Exception):
         self.code = code
 
 
-def _refuse(code: RejectCode, condition: ErrorCondition, location: str, reason: str,
-            ack: AckCode = AckCode.AE) -> NoReturn:
+def _refuse(
+    code: RejectCode, condition: ErrorCondition, location: str, reason: str, ack: AckCode = AckCode.AE
+) -> NoReturn:
     raise _Refused(MessageError(ack, condition, location, " ".join(reason.split())), code)
 
 
@@ -64,9 +65,14 @@ def is_adt(raw: bytes | str) -> bool:
         return False
 
 
-def parse_adt_hl7v2(raw: bytes | str, *, source: str = "", max_bytes: int = MAX_MESSAGE_BYTES,
-                    processing_ids: frozenset[str] = ACCEPTED_PROCESSING_IDS,
-                    not_after: int | None = None) -> Hl7Result:
+def parse_adt_hl7v2(
+    raw: bytes | str,
+    *,
+    source: str = "",
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    processing_ids: frozenset[str] = ACCEPTED_PROCESSING_IDS,
+    not_after: int | None = None,
+) -> Hl7Result:
     """One ADT message → an Hl7Result with one `adt_events` entry, an ignored event, or a rejection.
 
     `not_after` (default: wall clock + WARDWATCH_FUTURE_TOLERANCE_S): a later event time is refused
@@ -76,8 +82,13 @@ def parse_adt_hl7v2(raw: bytes | str, *, source: str = "", max_bytes: int = MAX_
     try:
         if len(raw) > max_bytes:
             text = decode(raw[:4096])
-            _refuse(RejectCode.OVERSIZE, ErrorCondition.INTERNAL, "", f"message is {len(raw)} bytes, "
-                    f"limit {max_bytes}", AckCode.AR)
+            _refuse(
+                RejectCode.OVERSIZE,
+                ErrorCondition.INTERNAL,
+                "",
+                f"message is {len(raw)} bytes, limit {max_bytes}",
+                AckCode.AR,
+            )
         text = normalise(decode(raw))
         header = read_header(text)
         _check_envelope(text, header, processing_ids)
@@ -96,35 +107,65 @@ def parse_adt_hl7v2(raw: bytes | str, *, source: str = "", max_bytes: int = MAX_
     except Exception as exc:  # hostile input ends in a rejection, not a crash
         reason = " ".join(f"cannot parse ADT message: {type(exc).__name__}: {exc}".split())
         error = MessageError(AckCode.AE, ErrorCondition.INTERNAL, "", reason)
-        return Hl7Result(rejections=[EntryRejection(MESSAGE_ENTRY, reason, text, RejectCode.MALFORMED)],
-                         header=header, error=error)
+        return Hl7Result(
+            rejections=[EntryRejection(MESSAGE_ENTRY, reason, text, RejectCode.MALFORMED)], header=header, error=error
+        )
 
 
 def _check_envelope(text: str, header: MshHeader, processing_ids: frozenset[str]) -> None:
     if not text.startswith("MSH"):
-        _refuse(RejectCode.MALFORMED, ErrorCondition.SEGMENT_SEQUENCE, "MSH", "message does not start with MSH",
-                AckCode.AR)
+        _refuse(
+            RejectCode.MALFORMED, ErrorCondition.SEGMENT_SEQUENCE, "MSH", "message does not start with MSH", AckCode.AR
+        )
     encoding = text[4:].split(text[3], 1)[0] if len(text) > 4 else ""
     if text[3:4] != "|" or encoding not in ENCODING_CHARACTERS:
-        _refuse(RejectCode.BAD_ENCODING, ErrorCondition.DATA_TYPE, "MSH^1^2",
-                f"wrong encoding characters {text[3:4] + encoding[:8]!r} in MSH-1/MSH-2 (expected '|^~\\&')",
-                AckCode.AR)
+        _refuse(
+            RejectCode.BAD_ENCODING,
+            ErrorCondition.DATA_TYPE,
+            "MSH^1^2",
+            f"wrong encoding characters {text[3:4] + encoding[:8]!r} in MSH-1/MSH-2 (expected '|^~\\&')",
+            AckCode.AR,
+        )
     if "\rMSH|" in text:
-        _refuse(RejectCode.UNSUPPORTED, ErrorCondition.SEGMENT_SEQUENCE, "MSH",
-                "more than one message: send one ADT message per frame", AckCode.AR)
+        _refuse(
+            RejectCode.UNSUPPORTED,
+            ErrorCondition.SEGMENT_SEQUENCE,
+            "MSH",
+            "more than one message: send one ADT message per frame",
+            AckCode.AR,
+        )
     if header.message_type.strip().upper() != ADT_MESSAGE_TYPE:
-        _refuse(RejectCode.UNSUPPORTED, ErrorCondition.UNSUPPORTED_MESSAGE_TYPE, "MSH^1^9",
-                f"message type {header.message_type!r} is not ADT", AckCode.AR)
+        _refuse(
+            RejectCode.UNSUPPORTED,
+            ErrorCondition.UNSUPPORTED_MESSAGE_TYPE,
+            "MSH^1^9",
+            f"message type {header.message_type!r} is not ADT",
+            AckCode.AR,
+        )
     if header.processing_id and header.processing_id not in processing_ids:
         accepted = ", ".join(sorted(processing_ids))
-        _refuse(RejectCode.UNSUPPORTED, ErrorCondition.UNSUPPORTED_PROCESSING_ID, "MSH^1^11",
-                f"processing id {header.processing_id!r} is not accepted (only {accepted})", AckCode.AR)
+        _refuse(
+            RejectCode.UNSUPPORTED,
+            ErrorCondition.UNSUPPORTED_PROCESSING_ID,
+            "MSH^1^11",
+            f"processing id {header.processing_id!r} is not accepted (only {accepted})",
+            AckCode.AR,
+        )
     if header.version and not header.version.startswith("2."):
-        _refuse(RejectCode.UNSUPPORTED, ErrorCondition.UNSUPPORTED_VERSION, "MSH^1^12",
-                f"version {header.version!r} is not HL7 v2", AckCode.AR)
+        _refuse(
+            RejectCode.UNSUPPORTED,
+            ErrorCondition.UNSUPPORTED_VERSION,
+            "MSH^1^12",
+            f"version {header.version!r} is not HL7 v2",
+            AckCode.AR,
+        )
     if not header.control_id.strip():
-        _refuse(RejectCode.MALFORMED, ErrorCondition.REQUIRED_FIELD_MISSING, "MSH^1^10",
-                "MSH-10 message control id is empty: it is what makes a resent ADT message harmless")
+        _refuse(
+            RejectCode.MALFORMED,
+            ErrorCondition.REQUIRED_FIELD_MISSING,
+            "MSH^1^10",
+            "MSH-10 message control id is empty: it is what makes a resent ADT message harmless",
+        )
 
 
 def _event(text: str, header: MshHeader, event_type: AdtEventType, source: str) -> AdtEvent:
@@ -135,16 +176,32 @@ def _event(text: str, header: MshHeader, event_type: AdtEventType, source: str) 
     pid = segments.get("PID")
     patient_id = first(pid, 3).strip() if pid is not None else ""
     if not patient_id:
-        _refuse(RejectCode.MISSING_PATIENT_ID, ErrorCondition.REQUIRED_FIELD_MISSING, "PID^1^3",
-                "PID-3 patient identifier is missing or empty")
+        _refuse(
+            RejectCode.MISSING_PATIENT_ID,
+            ErrorCondition.REQUIRED_FIELD_MISSING,
+            "PID^1^3",
+            "PID-3 patient identifier is missing or empty",
+        )
     pv1 = segments.get("PV1")
     location = _location(pv1, 3)
     if event_type in _NEEDS_LOCATION and location is None:
-        _refuse(RejectCode.BAD_VALUE, ErrorCondition.REQUIRED_FIELD_MISSING, "PV1^1^3",
-                f"{event_type.value} without PV1-3 (assigned patient location): where did the patient go?")
+        _refuse(
+            RejectCode.BAD_VALUE,
+            ErrorCondition.REQUIRED_FIELD_MISSING,
+            "PV1^1^3",
+            f"{event_type.value} without PV1-3 (assigned patient location): where did the patient go?",
+        )
     visit = first(pv1, 19).strip() or None if pv1 is not None else None
-    return AdtEvent(event_type, patient_id, _time_ms(segments.get("EVN"), header), _event_key(header),
-                    location, _location(pv1, 6), visit, source)
+    return AdtEvent(
+        event_type,
+        patient_id,
+        _time_ms(segments.get("EVN"), header),
+        _event_key(header),
+        location,
+        _location(pv1, 6),
+        visit,
+        source,
+    )
 
 
 def _event_key(header: MshHeader) -> str:
@@ -154,8 +211,7 @@ def _event_key(header: MshHeader) -> str:
     system and a bed manager both counting from 1 must not make one's transfer
     a "duplicate" of the other's admit.
     """
-    sender = "^".join(p for p in (header.sending_application.split("^")[0],
-                                  header.sending_facility.split("^")[0]) if p)
+    sender = "^".join(p for p in (header.sending_application.split("^")[0], header.sending_facility.split("^")[0]) if p)
     return f"{sender}|{header.control_id.strip()}" if sender else header.control_id.strip()
 
 
@@ -177,11 +233,18 @@ def _time_ms(evn: hl7.Segment | None, header: MshHeader) -> int:
             try:
                 ms, _ = parse_dtm(value.strip(), offset)
             except ValueError as exc:
-                _refuse(RejectCode.BAD_TIMESTAMP, ErrorCondition.DATA_TYPE, name.replace("-", "^1^"),
-                        f"{name}: {exc}")
+                _refuse(RejectCode.BAD_TIMESTAMP, ErrorCondition.DATA_TYPE, name.replace("-", "^1^"), f"{name}: {exc}")
             if not EARLIEST_MS <= ms < LATEST_MS:
-                _refuse(RejectCode.BAD_TIMESTAMP, ErrorCondition.DATA_TYPE, name.replace("-", "^1^"),
-                        f"{name} is before 1990 or after 2199")
+                _refuse(
+                    RejectCode.BAD_TIMESTAMP,
+                    ErrorCondition.DATA_TYPE,
+                    name.replace("-", "^1^"),
+                    f"{name} is before 1990 or after 2199",
+                )
             return ms
-    _refuse(RejectCode.BAD_TIMESTAMP, ErrorCondition.REQUIRED_FIELD_MISSING, "EVN^1^2",
-            "no event time in EVN-6, EVN-2 or MSH-7")
+    _refuse(
+        RejectCode.BAD_TIMESTAMP,
+        ErrorCondition.REQUIRED_FIELD_MISSING,
+        "EVN^1^2",
+        "no event time in EVN-6, EVN-2 or MSH-7",
+    )

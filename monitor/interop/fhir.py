@@ -83,8 +83,9 @@ class _Unusable(Exception):
         self.reason = reason
 
 
-def parse_fhir(raw: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES,
-               max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES) -> GatewayResult:
+def parse_fhir(
+    raw: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES, max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES
+) -> GatewayResult:
     """Parse an Observation or a Bundle of them; never raises for bad input."""
     builder = ResultBuilder()
     try:
@@ -166,8 +167,9 @@ class _Source:
     method: Method | None = None
 
     def reading(self, vital: str, value: float, where: str) -> Reading:
-        return Reading(self.patient_id, self.device_id, self.ts_ms, vital, value, where, self.payload,
-                       method=self.method)
+        return Reading(
+            self.patient_id, self.device_id, self.ts_ms, vital, value, where, self.payload, method=self.method
+        )
 
 
 def _observation(doc: dict[str, Any], label: str, payload: str, builder: ResultBuilder) -> None:
@@ -180,8 +182,7 @@ def _observation(doc: dict[str, Any], label: str, payload: str, builder: ResultB
             return
         if obs.status in WITHDRAWN_STATUSES:
             raise _Unusable(RejectCode.WITHDRAWN, f"status is {obs.status}: withdrawn, not data")
-        source = _Source(_patient_id(obs.subject), _device_id(obs.device), _effective_ms(obs), payload,
-                         _method(obs))
+        source = _Source(_patient_id(obs.subject), _device_id(obs.device), _effective_ms(obs), payload, _method(obs))
     except _Unusable as exc:
         builder.reject(label, exc.code, exc.reason, payload)
         return

@@ -66,8 +66,9 @@ def is_encounter(raw: bytes | str) -> bool:
     return isinstance(doc, dict) and doc.get("resourceType") == "Encounter"
 
 
-def parse_fhir_encounter(raw: bytes | str, *, source: str = "", max_bytes: int = MAX_MESSAGE_BYTES,
-                         not_after: int | None = None) -> GatewayResult:
+def parse_fhir_encounter(
+    raw: bytes | str, *, source: str = "", max_bytes: int = MAX_MESSAGE_BYTES, not_after: int | None = None
+) -> GatewayResult:
     """One Encounter → a GatewayResult with one `adt_events` entry, an ignored status, or a rejection
     (a time beyond `not_after`, default wall clock + tolerance, is refused as for ADT v2)."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
@@ -103,13 +104,23 @@ def parse_fhir_encounter(raw: bytes | str, *, source: str = "", max_bytes: int =
 def _event(doc: dict[str, Any], event_type: AdtEventType, raw: bytes | str, source: str) -> AdtEvent:
     patient_id = _patient(doc)
     if not patient_id:
-        raise _Unusable(RejectCode.MISSING_PATIENT_ID, "Encounter.subject names no patient "
-                        "(subject.reference Patient/<id> or subject.identifier.value)")
+        raise _Unusable(
+            RejectCode.MISSING_PATIENT_ID,
+            "Encounter.subject names no patient (subject.reference Patient/<id> or subject.identifier.value)",
+        )
     location = _location(doc)
     visits = doc.get("identifier") or []
     visit = next((str(i["value"]) for i in visits if isinstance(i, dict) and i.get("value")), None)
-    return AdtEvent(event_type, patient_id, _time(doc, event_type), _control_id(doc, raw), location, None,
-                    visit or doc.get("id"), source)
+    return AdtEvent(
+        event_type,
+        patient_id,
+        _time(doc, event_type),
+        _control_id(doc, raw),
+        location,
+        None,
+        visit or doc.get("id"),
+        source,
+    )
 
 
 def _patient(doc: dict[str, Any]) -> str:
@@ -150,18 +161,25 @@ def _control_id(doc: dict[str, Any], raw: bytes | str) -> str:
 
 def _location(doc: dict[str, Any]) -> Location | None:
     entries = [e for e in doc.get("location") or [] if isinstance(e, dict)]
-    current = [e for e in entries if e.get("status") == "active"] or \
-        [e for e in entries if e.get("status") in (None, "")]
+    current = [e for e in entries if e.get("status") == "active"] or [
+        e for e in entries if e.get("status") in (None, "")
+    ]
     if not current:
         return None
-    contained = {str(r.get("id")): r for r in doc.get("contained") or []
-                 if isinstance(r, dict) and r.get("resourceType") == "Location"}
+    contained = {
+        str(r.get("id")): r
+        for r in doc.get("contained") or []
+        if isinstance(r, dict) and r.get("resourceType") == "Location"
+    }
     parts: dict[str, str] = {}
     untyped: list[str] = []
     for entry in current:
         ref = entry.get("location") or {}
-        target = contained.get(str(ref.get("reference") or "")[1:]) if str(ref.get("reference", "")).startswith("#") \
+        target = (
+            contained.get(str(ref.get("reference") or "")[1:])
+            if str(ref.get("reference", "")).startswith("#")
             else None
+        )
         name = _name(ref, target)
         kind = _physical_type(entry) or (_physical_type(target) if target else None)
         if kind:

@@ -54,6 +54,7 @@ from monitor.interop.hl7_fields import decode, escape, field, first, normalise, 
 from monitor.interop.hl7_header import AckCode, ErrorCondition, MessageError, MshHeader, read_header
 from monitor.interop.hl7_mdc import MDC_VITALS, MdcVital, mdc_vital
 from monitor.interop.hl7_result import Hl7Result
+from monitor.interop.method import method_of
 from monitor.interop.result import (
     MESSAGE_ENTRY,
     EntryRejection,
@@ -61,7 +62,6 @@ from monitor.interop.result import (
     RejectCode,
     ResultBuilder,
 )
-from monitor.interop.method import method_of
 from monitor.limits import MAX_MESSAGE_BYTES
 from monitor.patient_id import patient_id_problem
 
@@ -201,7 +201,7 @@ def _parse_message(text: str, header: MshHeader) -> Hl7Result:
     )
     builder = ResultBuilder()
     obx_count = 0
-    for segment, line in zip(segments[1:], lines[1:]):
+    for segment, line in zip(segments[1:], lines[1:], strict=True):
         kind = segment_id(segment)
         if kind == "PID":
             context.patient_id = _patient_id(segment)
@@ -233,9 +233,7 @@ def _patient_id(pid: hl7.Segment) -> str:
     return patient_id
 
 
-def _observation(
-    obx: hl7.Segment, payload: str, label: str, context: _Context, builder: ResultBuilder
-) -> None:
+def _observation(obx: hl7.Segment, payload: str, label: str, context: _Context, builder: ResultBuilder) -> None:
     """One OBX row (`payload` is its original text): a reading, a skipped code, a rejection, or structure."""
     if context.patient_id is None:
         reason = "OBX before any PID segment"
@@ -257,8 +255,7 @@ def _observation(
         return
     device = first(obx, 18) or context.default_device
     method = method_of(first(obx, 17, c) for c in (1, 2, 4, 5))  # OBX-17 observation method (CWE)
-    builder.add(Reading(context.patient_id, device, ts_ms, spec.vital, converted, label, payload, spec.rank,
-                        method))
+    builder.add(Reading(context.patient_id, device, ts_ms, spec.vital, converted, label, payload, spec.rank, method))
 
 
 def _mdc_vital(obx: hl7.Segment) -> MdcVital | None:

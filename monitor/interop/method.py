@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from monitor.vitals import Method
 
 _OBSERVATION_SET = re.compile(
-    r"\b(mmeas|manual|spot[- ]?check|spot|observation[ _-]?set|nurs\w*|chart\w*|intermittent)\b")
+    r"\b(mmeas|manual|spot[- ]?check|spot|observation[ _-]?set|nurs\w*|chart\w*|intermittent)\b"
+)
 _CONTINUOUS = re.compile(r"\b(continuous\w*|cmeas|telemetry|wearable)\b")
 
 

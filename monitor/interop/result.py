@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.limits import MAX_BATCH_SAMPLES, impossible_reason
-from monitor.timestamps import future_message, format_ts, not_after_ms
+from monitor.timestamps import format_ts, future_message, not_after_ms
 from monitor.vitals import VITALS, Method
 
 #: `EntryRejection.entry` when the whole input is unusable (the caller should
@@ -200,9 +200,7 @@ class ResultBuilder:
         return values
 
 
-def _messages(
-    patient_id: str, device_id: str, rows: list[tuple[int, dict[str, Any]]]
-) -> list[dict[str, Any]]:
+def _messages(patient_id: str, device_id: str, rows: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
     """Single form for one sample, batch form (chunked to the batch limit) otherwise."""
     if len(rows) == 1:
         ts_ms, values = rows[0]

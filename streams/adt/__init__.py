@@ -9,7 +9,11 @@
 
 from streams.exports import public
 
-__all__, __getattr__ = public(__name__, {
-    "gateway": ("parse_fhir_body", "parse_hl7v2_body"),
-    "places": ("AdtPlaces", "register", "settle"),
-}, modules=("gateway", "metrics"))
+__all__, __getattr__ = public(
+    __name__,
+    {
+        "gateway": ("parse_fhir_body", "parse_hl7v2_body"),
+        "places": ("AdtPlaces", "register", "settle"),
+    },
+    modules=("gateway", "metrics"),
+)

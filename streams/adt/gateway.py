@@ -25,8 +25,9 @@ def parse_hl7v2_body(raw: bytes, source: str, max_bytes: int) -> Hl7Result:
     return parse_hl7v2(raw, max_bytes=max_bytes)
 
 
-def parse_fhir_body(raw: bytes, source: str, max_bytes: int,
-                    max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES) -> GatewayResult:
+def parse_fhir_body(
+    raw: bytes, source: str, max_bytes: int, max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES
+) -> GatewayResult:
     if len(raw) <= max_bytes and is_encounter(raw):
         result = parse_fhir_encounter(raw, source=source, max_bytes=max_bytes)
         count(result, result.adt_events[0].event_type.value if result.adt_events else None)

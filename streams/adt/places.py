@@ -59,11 +59,23 @@ class AdtPlaces:
         app = worker.app
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.adt_topic = app.topic(settings.topics.adt, partitions=worker.partitions, **raw)
-        changelog = app.topic(settings.topics.patients, partitions=worker.partitions, compacting=True,
-                              deleting=False, key_type=bytes, value_type=bytes, **raw)
+        changelog = app.topic(
+            settings.topics.patients,
+            partitions=worker.partitions,
+            compacting=True,
+            deleting=False,
+            key_type=bytes,
+            value_type=bytes,
+            **raw,
+        )
         self.table = app.Table(
-            TABLE_NAME, default=None, partitions=worker.partitions, use_partitioner=True, changelog_topic=changelog,
-            key_type=bytes, value_type=bytes,
+            TABLE_NAME,
+            default=None,
+            partitions=worker.partitions,
+            use_partitioner=True,
+            changelog_topic=changelog,
+            key_type=bytes,
+            value_type=bytes,
             schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         )
         self.retention_ms = int(settings.discharge_retention_s * 1000)
@@ -76,8 +88,9 @@ class AdtPlaces:
         try:
             return PatientPlace.from_bytes(raw)
         except ValueError:
-            log.error("unreadable patients record on partition %d: ignored",
-                      partition_for(patient_id, self.worker.partitions))
+            log.error(
+                "unreadable patients record on partition %d: ignored", partition_for(patient_id, self.worker.partitions)
+            )
             return None
 
     def locate(self, patient_id: str) -> Location | None:
@@ -99,8 +112,11 @@ class AdtPlaces:
             return out
         pid = event.patient_id
         if event.ts_ms > not_after_ms():  # ordered by time: a future event would outrank every real one
-            out.dead_letters.append(DeadLetter(future_message(event.ts_ms, not_after_ms()), "future_timestamp", raw,
-                                               topic, partition, offset))
+            out.dead_letters.append(
+                DeadLetter(
+                    future_message(event.ts_ms, not_after_ms()), "future_timestamp", raw, topic, partition, offset
+                )
+            )
             return out
         if partition is not None and partition_for(pid, self.worker.partitions) != partition:
             reason = "ADT event on the wrong partition: produce it keyed by patient_id (ingest does)"
@@ -132,8 +148,7 @@ class AdtPlaces:
                 del self.worker.table[key]
         if gone:
             metrics.FORGOTTEN.inc(len(gone))
-            log.info("forgot the state of %d patients discharged over %.0f s ago", len(gone),
-                     self.retention_ms / 1000)
+            log.info("forgot the state of %d patients discharged over %.0f s ago", len(gone), self.retention_ms / 1000)
         return len(gone)
 
 
@@ -174,8 +189,9 @@ def register(worker: Any) -> AdtPlaces:
                 await worker._publish(out, raw, VITALS_TAG)  # dead letters, then staged alerts (outbox)
             except Exception as exc:  # one bad record must not stop the ward's ADT
                 log.exception("internal error on adt %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                await worker._dead_letter(DeadLetter(f"internal error: {exc!r}", "internal_error", raw, msg.topic,
-                                                     msg.partition, msg.offset))
+                await worker._dead_letter(
+                    DeadLetter(f"internal error: {exc!r}", "internal_error", raw, msg.topic, msg.partition, msg.offset)
+                )
 
     worker.app.agent(places.adt_topic, name="wardwatch.adt")(adt_agent)
 

@@ -8,14 +8,18 @@ pipeline figures come from real `wardwatch worker` subprocesses.
 
 from streams.exports import public
 
-__all__, __getattr__ = public(__name__, {
-    "data": ("Ward", "count_samples", "generate_ward"),
-    "domain": ("measure_domain",),
-    "detectors": ("DetectorCost", "measure_detectors", "parse_names", "detector_table"),
-    "kafka": ("create_topics", "fill"),
-    "latency": ("measure_latency",),
-    "memory": ("mean_state_bytes",),
-    "pipeline": ("run_pipeline",),
-    "workers": ("ROOT", "BenchTopics"),
-    "recovery_run": ("measure_recovery",),
-}, modules=("report", "recovery"))
+__all__, __getattr__ = public(
+    __name__,
+    {
+        "data": ("Ward", "count_samples", "generate_ward"),
+        "domain": ("measure_domain",),
+        "detectors": ("DetectorCost", "measure_detectors", "parse_names", "detector_table"),
+        "kafka": ("create_topics", "fill"),
+        "latency": ("measure_latency",),
+        "memory": ("mean_state_bytes",),
+        "pipeline": ("run_pipeline",),
+        "workers": ("ROOT", "BenchTopics"),
+        "recovery_run": ("measure_recovery",),
+    },
+    modules=("report", "recovery"),
+)

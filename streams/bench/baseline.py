@@ -30,19 +30,32 @@ from streams.worker import OUT_ALERT, Processor
 COMMIT_INTERVAL_S = 1.0
 
 
-async def consume_process_produce(bootstrap: str, topic: str, alerts_topic: str, dlq_topic: str,
-                                  changelog_topic: str, expected: int, group: str,
-                                  timeout: float = 600.0) -> dict[str, float]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_poll_records=2000)
+async def consume_process_produce(
+    bootstrap: str,
+    topic: str,
+    alerts_topic: str,
+    dlq_topic: str,
+    changelog_topic: str,
+    expected: int,
+    group: str,
+    timeout: float = 600.0,
+) -> dict[str, float]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=2000,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await consumer.start()
     await producer.start()
     try:
         partitions = sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
         consumer.assign([TopicPartition(topic, p) for p in partitions])
-        processor = Processor(load_policy(os.environ.get("WARDWATCH_CONFIG")), len(partitions), lambda pid: None,
-                              outbox=True)
+        processor = Processor(
+            load_policy(os.environ.get("WARDWATCH_CONFIG")), len(partitions), lambda pid: None, outbox=True
+        )
         processed = 0
         first = None
         cpu0 = 0.0
@@ -55,8 +68,11 @@ async def consume_process_produce(bootstrap: str, topic: str, alerts_topic: str,
                 for record in records:
                     out = processor.handle_vitals(record.value, record.topic, record.partition, record.offset)
                     if out.forward_to is not None:
-                        pending.append(await producer.send(changelog_topic + "-repartition", record.value,
-                                                           key=out.forward_to.encode()))
+                        pending.append(
+                            await producer.send(
+                                changelog_topic + "-repartition", record.value, key=out.forward_to.encode()
+                            )
+                        )
                         continue
                     if not out.letters_staged:  # inputs that changed no state
                         for letter in out.dead_letters:
@@ -85,9 +101,13 @@ async def consume_process_produce(bootstrap: str, topic: str, alerts_topic: str,
         await consumer.stop()
         await producer.stop()
     seconds = end - first if first is not None else 0.0
-    return {"samples": processed, "seconds": seconds, "samples_per_s": processed / seconds if seconds > 0 else 0.0,
-            "samples_per_cpu_s": processed / cpu_used if cpu_used > 0 else 0.0,
-            "cpu_share": cpu_used / seconds if seconds > 0 else 0.0}
+    return {
+        "samples": processed,
+        "seconds": seconds,
+        "samples_per_s": processed / seconds if seconds > 0 else 0.0,
+        "samples_per_cpu_s": processed / cpu_used if cpu_used > 0 else 0.0,
+        "cpu_share": cpu_used / seconds if seconds > 0 else 0.0,
+    }
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
@@ -105,8 +125,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--expected", type=int, required=True)
     p.add_argument("--group", required=True)
     args = p.parse_args(argv)
-    result = asyncio.run(consume_process_produce(args.bootstrap, args.topic, args.alerts_topic, args.dlq_topic,
-                                                 args.changelog_topic, args.expected, args.group))
+    result = asyncio.run(
+        consume_process_produce(
+            args.bootstrap,
+            args.topic,
+            args.alerts_topic,
+            args.dlq_topic,
+            args.changelog_topic,
+            args.expected,
+            args.group,
+        )
+    )
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
     return 0
 

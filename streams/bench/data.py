@@ -36,8 +36,9 @@ def count_samples(message: dict) -> int:
     return len(items) if items is not None else 1
 
 
-def generate_ward(patients: int, hours: float, batch_seconds: float, seed: int = 11,
-                  start_ms: int | None = None) -> Ward:
+def generate_ward(
+    patients: int, hours: float, batch_seconds: float, seed: int = 11, start_ms: int | None = None
+) -> Ward:
     """Generate and serialize a ward in both forms (same samples, same order)."""
     spec = CohortSpec(n_patients=patients, hours=hours, seed=seed)
     if start_ms is not None:

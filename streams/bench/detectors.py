@@ -47,10 +47,14 @@ def parse_names(text: str) -> list[str]:
     return names
 
 
-def measure_detectors(messages: list[tuple[bytes, bytes]], names: list[str], repeats: int = 1,
-                      progress: Callable[[str], None] | None = None) -> list[DetectorCost]:
+def measure_detectors(
+    messages: list[tuple[bytes, bytes]],
+    names: list[str],
+    repeats: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> list[DetectorCost]:
     rows = []
-    for name in ([DEFAULT_DETECTOR] + [n for n in names if n != DEFAULT_DETECTOR]):
+    for name in [DEFAULT_DETECTOR] + [n for n in names if n != DEFAULT_DETECTOR]:
         if progress:
             progress(name)
         result = measure_domain(messages, repeats=repeats, config=DEFAULT_CONFIG.replace(detector=name))
@@ -61,10 +65,14 @@ def measure_detectors(messages: list[tuple[bytes, bytes]], names: list[str], rep
 
 def detector_table(rows: list[DetectorCost]) -> str:
     base = rows[0].us_per_sample if rows else 0.0
-    lines = ["| detector | domain µs/sample | × default | bytes/patient mean | max | ≤ 16 KiB |",
-             "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "| detector | domain µs/sample | × default | bytes/patient mean | max | ≤ 16 KiB |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         ratio = r.us_per_sample / base if base else 0.0
-        lines.append(f"| {r.name} | {r.us_per_sample:.1f} | {ratio:.1f} | {r.state_mean:,.0f} | {r.state_max:,} | "
-                     f"{'yes' if r.fits else 'NO'} |")
+        lines.append(
+            f"| {r.name} | {r.us_per_sample:.1f} | {ratio:.1f} | {r.state_mean:,.0f} | {r.state_max:,} | "
+            f"{'yes' if r.fits else 'NO'} |"
+        )
     return "\n".join(lines)

@@ -36,8 +36,9 @@ class DomainResult:
 clock = time.process_time
 
 
-def measure_domain(messages: list[tuple[bytes, bytes]], repeats: int = 3,
-                   config: PolicyConfig | None = None) -> DomainResult:
+def measure_domain(
+    messages: list[tuple[bytes, bytes]], repeats: int = 3, config: PolicyConfig | None = None
+) -> DomainResult:
     """Best of `repeats` passes over the batched messages, streamed as the worker sees them.
 
     Two passes each time: parse alone, then parse + process with fresh

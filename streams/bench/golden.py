@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     config = None
     if args.detector:
         from alerts.config import DEFAULT_CONFIG
+
         config = DEFAULT_CONFIG.replace(detector=args.detector)
     digest = run(args.out, args.patients, args.hours, config)
     print(digest)

@@ -32,14 +32,20 @@ T0 = 1_795_597_200_000
 
 def bundle(patient: str, target_bytes: int = 1_000_000) -> bytes:
     """A collection Bundle of SpO2 / RR Observations, just under `target_bytes`."""
+
     def obs(code: str, value: int, unit: str, ts_ms: int) -> dict:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts_ms / 1000))
-        return {"resource": {
-            "resourceType": "Observation", "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "subject": {"reference": f"Patient/{patient}"}, "device": {"reference": "Device/bed-7"},
-            "effectiveDateTime": stamp,
-            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}}
+        return {
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                "subject": {"reference": f"Patient/{patient}"},
+                "device": {"reference": "Device/bed-7"},
+                "effectiveDateTime": stamp,
+                "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+            }
+        }
 
     entries: list[dict] = []
     size = 60
@@ -75,6 +81,7 @@ async def burst(port: int, bodies: list[bytes]) -> tuple[list[float], list[int],
     latencies: list[float] = []
     done = asyncio.Event()
     async with ClientSession(timeout=ClientTimeout(total=120)) as http:
+
         async def probe() -> None:
             while not done.is_set():
                 started = time.perf_counter()
@@ -84,9 +91,11 @@ async def burst(port: int, bodies: list[bytes]) -> tuple[list[float], list[int],
                 await asyncio.sleep(0.02)
 
         async def post(body: bytes) -> int:
-            async with http.post(f"http://127.0.0.1:{port}/ingest/fhir", data=body,
-                                 headers={"Authorization": f"Bearer {TOKEN}",
-                                          "Content-Type": "application/fhir+json"}) as resp:
+            async with http.post(
+                f"http://127.0.0.1:{port}/ingest/fhir",
+                data=body,
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/fhir+json"},
+            ) as resp:
                 await resp.read()
                 return resp.status
 
@@ -103,22 +112,41 @@ async def burst(port: int, bodies: list[bytes]) -> tuple[list[float], list[int],
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundles", type=int, default=8, help="Bundles posted at once (default 8)")
-    parser.add_argument("--code-dir", default=str(Path(__file__).resolve().parents[2]),
-                        help="checkout whose worker is measured (default: this one)")
+    parser.add_argument(
+        "--code-dir",
+        default=str(Path(__file__).resolve().parents[2]),
+        help="checkout whose worker is measured (default: this one)",
+    )
     args = parser.parse_args(argv)
     bodies = [bundle(f"MRN-STALL-{i}") for i in range(args.bundles)]
-    print(f"{args.bundles} Bundles of {len(bodies[0]):,} bytes, {len(orjson.loads(bodies[0])['entry']):,} "
-          f"entries each; worker code from {args.code_dir}", flush=True)
+    print(
+        f"{args.bundles} Bundles of {len(bodies[0]):,} bytes, {len(orjson.loads(bodies[0])['entry']):,} "
+        f"entries each; worker code from {args.code_dir}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(log_path=Path(tmp) / "broker.log") as broker:
         web_port = free_port()
-        env = {**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": broker.bootstrap, "WARDWATCH_APP_ID": "stall",
-               "WARDWATCH_WEB_PORT": str(web_port), "WARDWATCH_WEB_HOST": "127.0.0.1",
-               "WARDWATCH_METRICS_PORT": str(free_port()), "WARDWATCH_MLLP_PORT": str(free_port()),
-               "WARDWATCH_DATA_DIR": str(Path(tmp) / "data"), "WARDWATCH_FAST_REBALANCE": "1",
-               "WARDWATCH_INGEST_TOKENS": TOKEN, "PYTHONPATH": args.code_dir}
+        env = {
+            **os.environ,
+            "WARDWATCH_KAFKA_BOOTSTRAP": broker.bootstrap,
+            "WARDWATCH_APP_ID": "stall",
+            "WARDWATCH_WEB_PORT": str(web_port),
+            "WARDWATCH_WEB_HOST": "127.0.0.1",
+            "WARDWATCH_METRICS_PORT": str(free_port()),
+            "WARDWATCH_MLLP_PORT": str(free_port()),
+            "WARDWATCH_DATA_DIR": str(Path(tmp) / "data"),
+            "WARDWATCH_FAST_REBALANCE": "1",
+            "WARDWATCH_INGEST_TOKENS": TOKEN,
+            "PYTHONPATH": args.code_dir,
+        }
         with open(Path(tmp) / "worker.log", "wb") as log:
-            worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], cwd=args.code_dir, env=env,
-                                      stdout=log, stderr=subprocess.STDOUT)
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                cwd=args.code_dir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 wait_ready(web_port)
                 latencies, statuses, took = asyncio.run(burst(web_port, bodies))
@@ -126,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
                 worker.terminate()
                 worker.wait(30)
     latencies.sort()
-    print(f"POST statuses {statuses}, burst {took:.1f} s; /healthz probes {len(latencies)}: "
-          f"median {latencies[len(latencies) // 2] * 1000:.0f} ms, "
-          f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
+    print(
+        f"POST statuses {statuses}, burst {took:.1f} s; /healthz probes {len(latencies)}: "
+        f"median {latencies[len(latencies) // 2] * 1000:.0f} ms, "
+        f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+    )
     return 0
 
 

@@ -22,11 +22,13 @@ async def create_topics(bootstrap: str, names: list[str], partitions: int) -> No
         await admin.close()
 
 
-async def fill(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]],
-               progress: Callable[[int], None] | None = None) -> None:
+async def fill(
+    bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]], progress: Callable[[int], None] | None = None
+) -> None:
     """Produce `messages` (key, value) as fast as the broker takes them, all acknowledged."""
-    prod = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                            max_batch_size=262144, max_request_size=4_194_304)
+    prod = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=262144, max_request_size=4_194_304
+    )
     await prod.start()
     try:
         pending = []

@@ -46,17 +46,36 @@ def percentile(values: list[float], q: float) -> float:
 
 def probe_message(patient_id: str, now_ms: int) -> bytes:
     bad = {"heart_rate": 128, "spo2": 80, "resp_rate": 28, "systolic_bp": 70, "diastolic_bp": 40}
-    return orjson.dumps({"patient_id": patient_id, "device_id": "bench-probe",
-                         "samples": [{"ts": now_ms - 31_000, **bad}, {"ts": now_ms, **bad}]})
+    return orjson.dumps(
+        {
+            "patient_id": patient_id,
+            "device_id": "bench-probe",
+            "samples": [{"ts": now_ms - 31_000, **bad}, {"ts": now_ms, **bad}],
+        }
+    )
 
 
-async def measure_latency(bootstrap: str, vitals_topic: str, alerts_topic: str,
-                          load: list[tuple[bytes, bytes, int]], rate: float, duration_s: float,
-                          run_id: str, probe_interval_s: float = 0.1, settle_s: float = 10.0,
-                          progress: Callable[[float], None] | None = None) -> LatencyResult:
+async def measure_latency(
+    bootstrap: str,
+    vitals_topic: str,
+    alerts_topic: str,
+    load: list[tuple[bytes, bytes, int]],
+    rate: float,
+    duration_s: float,
+    run_id: str,
+    probe_interval_s: float = 0.1,
+    settle_s: float = 10.0,
+    progress: Callable[[float], None] | None = None,
+) -> LatencyResult:
     """`load` is (key, value, samples) in send order; `rate` is samples/s to offer."""
-    consumer = AIOKafkaConsumer(alerts_topic, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(
+        alerts_topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=20,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
     await consumer.start()
     await producer.start()
@@ -123,7 +142,11 @@ async def measure_latency(bootstrap: str, vitals_topic: str, alerts_topic: str,
     if not values:
         raise RuntimeError("no latency probe was sent")
     return LatencyResult(
-        p50_ms=percentile(values, 50), p99_ms=percentile(values, 99), max_ms=max(values),
-        probes=len(sent_at), answered=len(latencies),
-        offered_samples_per_s=rate, achieved_samples_per_s=offered / elapsed if elapsed > 0 else 0.0,
+        p50_ms=percentile(values, 50),
+        p99_ms=percentile(values, 99),
+        max_ms=max(values),
+        probes=len(sent_at),
+        answered=len(latencies),
+        offered_samples_per_s=rate,
+        achieved_samples_per_s=offered / elapsed if elapsed > 0 else 0.0,
     )

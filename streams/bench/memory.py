@@ -58,8 +58,14 @@ def hold_patients(patients: int, samples_per_patient: int, seed: int = 5) -> dic
     del streams
     gc.collect()
     state, largest = mean_state_bytes(engines.values())
-    return {"rss_mib": rss_mib(), "base_mib": base, "patients": len(engines),
-            "samples": samples_per_patient, "state_bytes": state, "state_bytes_max": largest}
+    return {
+        "rss_mib": rss_mib(),
+        "base_mib": base,
+        "patients": len(engines),
+        "samples": samples_per_patient,
+        "state_bytes": state,
+        "state_bytes_max": largest,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,9 +29,16 @@ class PipelineResult:
     cpu_share: float  # worker CPU seconds / wall seconds over the window
 
 
-def run_pipeline(bootstrap: str, app_id: str, topics: BenchTopics, workdir: Path, expected: int,
-                 partitions: int, progress: Callable[[float], None] | None = None,
-                 timeout: float = 600.0) -> tuple[PipelineResult, BenchWorker]:
+def run_pipeline(
+    bootstrap: str,
+    app_id: str,
+    topics: BenchTopics,
+    workdir: Path,
+    expected: int,
+    partitions: int,
+    progress: Callable[[float], None] | None = None,
+    timeout: float = 600.0,
+) -> tuple[PipelineResult, BenchWorker]:
     """Start a worker on the pre-filled topic, time it to `expected` samples; the worker is left running."""
     worker = BenchWorker(bootstrap, app_id, topics, workdir, partitions).start()
     cpu: list[tuple[float, float]] = []

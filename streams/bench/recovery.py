@@ -63,9 +63,17 @@ def patient_batches(n_patients: int, samples: list[dict], run_id: str) -> list[t
     return out
 
 
-def measure_recovery_minimal(bootstrap: str, n_patients: int, workdir: Path, run_id: str, partitions: int,
-                             samples: list[dict], progress: Callable[[str], None] | None = None,
-                             store: str = "memory", ready_timeout: float = 120.0) -> dict[str, float]:
+def measure_recovery_minimal(
+    bootstrap: str,
+    n_patients: int,
+    workdir: Path,
+    run_id: str,
+    partitions: int,
+    samples: list[dict],
+    progress: Callable[[str], None] | None = None,
+    store: str = "memory",
+    ready_timeout: float = 120.0,
+) -> dict[str, float]:
     topics = BenchTopics(f"bench-{run_id}-rec")
     app_id = f"bench-{run_id}-rec"
     messages = patient_batches(n_patients, samples, run_id)
@@ -98,5 +106,9 @@ def measure_recovery_minimal(bootstrap: str, n_patients: int, workdir: Path, run
         seconds, ready = ready_timeout, False
     finally:
         second.stop()
-    return {"recovery_s": seconds, "ready": ready, "patients": n_patients,
-            "changelog": f"{app_id}-{TABLE_NAME}-changelog"}
+    return {
+        "recovery_s": seconds,
+        "ready": ready,
+        "patients": n_patients,
+        "changelog": f"{app_id}-{TABLE_NAME}-changelog",
+    }

@@ -52,9 +52,15 @@ def template_state() -> bytes:
     engine = PatientEngine(_TEMPLATE_ID, load_policy(None).for_ward(None))
     for minute in range(90):
         drift = max(0.0, minute - 60.0)
-        samples = [{"ts": T0 + (minute * 60 + j * 5) * 1000, "heart_rate": 72 + j % 3 + 0.8 * drift,
-                    "spo2": max(80, 97 - j % 2 - 0.25 * drift), "resp_rate": 15 + j % 2 + 0.15 * drift}
-                   for j in range(12)]
+        samples = [
+            {
+                "ts": T0 + (minute * 60 + j * 5) * 1000,
+                "heart_rate": 72 + j % 3 + 0.8 * drift,
+                "spo2": max(80, 97 - j % 2 - 0.25 * drift),
+                "resp_rate": 15 + j % 2 + 0.15 * drift,
+            }
+            for j in range(12)
+        ]
         for sample in parse_message(orjson.dumps({"patient_id": _TEMPLATE_ID, "samples": samples})).samples:
             engine.process(sample)
     engine.offsets["vitals:0"] = 90
@@ -70,8 +76,7 @@ def _blob(template: bytes, pid: str) -> bytes:
     return template.replace(_TEMPLATE_ID.encode(), pid.encode())
 
 
-async def _write_changelog(bootstrap: str, app_id: str, template: bytes, ids: list[str],
-                           progress: Progress) -> int:
+async def _write_changelog(bootstrap: str, app_id: str, template: bytes, ids: list[str], progress: Progress) -> int:
     from aiokafka import AIOKafkaProducer
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -82,8 +87,13 @@ async def _write_changelog(bootstrap: str, app_id: str, template: bytes, ids: li
         await admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        max_request_size=4 * 1024 * 1024,
+    )
     await producer.start()
     written = 0
     try:
@@ -110,13 +120,21 @@ def _metric(port: int, name: str) -> float | None:
 class _Worker:
     def __init__(self, bootstrap: str, app_id: str, store: str, data_dir: Path, log_path: Path) -> None:
         self.metrics_port, self.web_port = free_port(), free_port()
-        self.env = {**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": bootstrap, "WARDWATCH_APP_ID": app_id,
-                    "WARDWATCH_STORE": store, "WARDWATCH_DATA_DIR": str(data_dir),
-                    "WARDWATCH_METRICS_PORT": str(self.metrics_port), "WARDWATCH_WEB_PORT": str(self.web_port),
-                    "WARDWATCH_WEB_HOST": "127.0.0.1", "WARDWATCH_FAST_REBALANCE": "1",
-                    "WARDWATCH_MLLP_PORT": str(free_port()), "WARDWATCH_PARTITIONS": str(PARTITIONS),
-                    # a vitals topic of its own, so the partition count is ours on a shared broker
-                    "WARDWATCH_TOPIC_VITALS": f"{app_id}-vitals"}
+        self.env = {
+            **os.environ,
+            "WARDWATCH_KAFKA_BOOTSTRAP": bootstrap,
+            "WARDWATCH_APP_ID": app_id,
+            "WARDWATCH_STORE": store,
+            "WARDWATCH_DATA_DIR": str(data_dir),
+            "WARDWATCH_METRICS_PORT": str(self.metrics_port),
+            "WARDWATCH_WEB_PORT": str(self.web_port),
+            "WARDWATCH_WEB_HOST": "127.0.0.1",
+            "WARDWATCH_FAST_REBALANCE": "1",
+            "WARDWATCH_MLLP_PORT": str(free_port()),
+            "WARDWATCH_PARTITIONS": str(PARTITIONS),
+            # a vitals topic of its own, so the partition count is ours on a shared broker
+            "WARDWATCH_TOPIC_VITALS": f"{app_id}-vitals",
+        }
         self.env.pop("WARDWATCH_TEST_CRASH_AFTER_ALERTS", None)
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
@@ -124,8 +142,14 @@ class _Worker:
     def run_until_ready(self, timeout: float) -> dict:
         started = time.monotonic()
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=self.env, cwd=ROOT,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = started + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -135,9 +159,11 @@ class _Worker:
                     if resp.status == 200:
                         body = orjson.loads(resp.read())
                         ready_s = time.monotonic() - started
-                        return {"ready_s": round(ready_s, 2),
-                                "recovery_s": round(_metric(self.metrics_port, "wardwatch_recovery_seconds") or 0, 2),
-                                "patients_loaded": body.get("patients")}
+                        return {
+                            "ready_s": round(ready_s, 2),
+                            "recovery_s": round(_metric(self.metrics_port, "wardwatch_recovery_seconds") or 0, 2),
+                            "patients_loaded": body.get("patients"),
+                        }
             except OSError:
                 pass
             time.sleep(0.1)
@@ -154,8 +180,9 @@ class _Worker:
             return self.proc.wait()
 
 
-def measure_recovery(bootstrap: str, n_patients: int, store: str, progress: object = None,
-                     timeout: float = 600.0) -> dict:
+def measure_recovery(
+    bootstrap: str, n_patients: int, store: str, progress: object = None, timeout: float = 600.0
+) -> dict:
     """Recovery time of `n_patients` patients' state with `store` ("memory" or "rocksdb"); see module doc.
 
     `progress`: a callable taking a line of text, or an object with `update(text)` (a status line).
@@ -171,16 +198,22 @@ def measure_recovery(bootstrap: str, n_patients: int, store: str, progress: obje
         ids = [patient_id(i) for i in range(n_patients)]
         say(f"writing {n_patients} patient states ({len(template)} B each) to {app_id}'s changelog")
         written = asyncio.run(_write_changelog(bootstrap, app_id, template, ids, say))
-        result: dict = {"store": store, "patients": n_patients, "state_bytes_per_patient": round(written / n_patients),
-                        "changelog_bytes": written}
+        result: dict = {
+            "store": store,
+            "patients": n_patients,
+            "state_bytes_per_patient": round(written / n_patients),
+            "changelog_bytes": written,
+        }
         say(f"cold start ({store} store): recovering every patient from the changelog")
         worker = _Worker(bootstrap, app_id, store, workdir / "data", workdir / "worker-cold.log")
         try:
             result["cold"] = worker.run_until_ready(timeout)
         finally:
             rc = worker.stop()
-        say(f"  ready in {result['cold']['ready_s']} s (worker recovery {result['cold']['recovery_s']} s, "
-            f"{result['cold']['patients_loaded']} patients); stopped with exit code {rc}")
+        say(
+            f"  ready in {result['cold']['ready_s']} s (worker recovery {result['cold']['recovery_s']} s, "
+            f"{result['cold']['patients_loaded']} patients); stopped with exit code {rc}"
+        )
         tail = ids[: max(1, n_patients // 100)]
         asyncio.run(_write_changelog_tail(bootstrap, app_id, template, tail))
         what = "local RocksDB plus the changelog tail" if store == "rocksdb" else "the whole changelog again"
@@ -190,8 +223,10 @@ def measure_recovery(bootstrap: str, n_patients: int, store: str, progress: obje
             result["restart"] = worker.run_until_ready(timeout)
         finally:
             worker.stop()
-        say(f"  ready in {result['restart']['ready_s']} s (worker recovery {result['restart']['recovery_s']} s, "
-            f"{result['restart']['patients_loaded']} patients)")
+        say(
+            f"  ready in {result['restart']['ready_s']} s (worker recovery {result['restart']['recovery_s']} s, "
+            f"{result['restart']['patients_loaded']} patients)"
+        )
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -103,8 +103,14 @@ class BenchWorker:
     def start(self) -> BenchWorker:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.started_at = time.monotonic()
-            self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=self.env(), cwd=ROOT,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=self.env(),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def check_alive(self) -> None:
@@ -147,9 +153,15 @@ class BenchWorker:
             return None
         return tuple(parse_metric(text, name) for name in names)
 
-    def wait_metric(self, name: str, at_least: float, timeout: float = 300.0, poll: float = 0.05,
-                    on_poll: Callable[[float], None] | None = None,
-                    cpu: list[tuple[float, float]] | None = None) -> list[tuple[float, float]]:
+    def wait_metric(
+        self,
+        name: str,
+        at_least: float,
+        timeout: float = 300.0,
+        poll: float = 0.05,
+        on_poll: Callable[[float], None] | None = None,
+        cpu: list[tuple[float, float]] | None = None,
+    ) -> list[tuple[float, float]]:
         """Poll `name` until it reaches `at_least`; return the (monotonic time, value) trace.
 
         With `cpu`, the worker's `process_cpu_seconds_total` from the same
@@ -172,8 +184,9 @@ class BenchWorker:
                     return trace
             time.sleep(poll)
         last = trace[-1][1] if trace else None
-        raise RuntimeError(f"{name} of {self.app_id} stayed at {last} < {at_least} for {timeout:.0f} s:\n"
-                           f"{self.log_tail()}")
+        raise RuntimeError(
+            f"{name} of {self.app_id} stayed at {last} < {at_least} for {timeout:.0f} s:\n{self.log_tail()}"
+        )
 
     def log_tail(self, chars: int = 3000) -> str:
         try:

@@ -28,17 +28,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "ack", help="acknowledge or resolve an alert (publishes to alert-acks)",
+        "ack",
+        help="acknowledge or resolve an alert (publishes to alert-acks)",
         formatter_class=Formatter,
-        epilog="examples:\n  wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --user ada               # asks for Ada's password\n"
-        "  echo \"$PASSWORD\" | wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --user ada --password-stdin --resolve\n"
+        epilog="examples:\n"
+        "  wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --user ada               # asks for Ada's password\n"
+        '  echo "$PASSWORD" | wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --user ada --password-stdin --resolve\n'
         "  wardwatch ack phys-3f2a9c0d1e5b7a6c4d2e --by 'Nurse Ada'   # demo: no users file, a self-declared name",
     )
     p.add_argument("alert_id", help="the alert's id, as printed at the end of each alert line ([phys-...])")
     p.add_argument("--user", help="your account in the users file (required when WARDWATCH_USERS_FILE is set)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    p.add_argument("--users-file", default=os.environ.get("WARDWATCH_USERS_FILE"),
-                   help="users file (default: WARDWATCH_USERS_FILE)")
+    p.add_argument(
+        "--users-file",
+        default=os.environ.get("WARDWATCH_USERS_FILE"),
+        help="users file (default: WARDWATCH_USERS_FILE)",
+    )
     p.add_argument("--by", help="a self-declared name, only without a users file (the demo)")
     p.add_argument("--resolve", action="store_true", help="resolve instead of acknowledge")
     p.add_argument("--patient", help="patient id (looked up on the alerts topic when omitted)")
@@ -54,8 +59,9 @@ async def find_alert(settings: Settings, alert_id: str, timeout_s: float = 15.0)
     its current state. Reads until the topic goes quiet rather than to
     ListOffsets' end, which the embedded broker reports wrongly.
     """
-    cons = await consumer(settings, settings.topics.alerts, auto_offset_reset="earliest", group_id=None,
-                          enable_auto_commit=False)
+    cons = await consumer(
+        settings, settings.topics.alerts, auto_offset_reset="earliest", group_id=None, enable_auto_commit=False
+    )
     deadline = time.monotonic() + timeout_s
     quiet = 0
     latest: dict | None = None
@@ -91,8 +97,10 @@ def _who(args: argparse.Namespace) -> tuple[str, dict[str, str]] | str:
             return "say who acknowledges: --user NAME (with WARDWATCH_USERS_FILE) or, without one, --by NAME"
         return args.by.strip(), {}
     if not args.user:
-        return ("this installation has staff accounts: acknowledge as yourself with --user NAME "
-                "(--by is a self-declared name and is refused here)")
+        return (
+            "this installation has staff accounts: acknowledge as yourself with --user NAME "
+            "(--by is a self-declared name and is refused here)"
+        )
     from streams.identity import SignInError, UsersFile, sign_in
 
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else getpass.getpass("password: ")
@@ -100,8 +108,12 @@ def _who(args: argparse.Namespace) -> tuple[str, dict[str, str]] | str:
         staff = sign_in(UsersFile(args.users_file), args.user.strip().lower(), password)
     except SignInError as exc:
         return str(exc)
-    return staff.display_name, {"by_user": staff.username, "role": staff.role.value, "auth": staff.method,
-                                "_staff": staff}  # type: ignore[dict-item]
+    return staff.display_name, {
+        "by_user": staff.username,
+        "role": staff.role.value,
+        "auth": staff.method,
+        "_staff": staff,
+    }  # type: ignore[dict-item]
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -115,15 +127,21 @@ async def _run(args: argparse.Namespace) -> int:
     latest = await find_alert(settings, args.alert_id)
     patient = args.patient or (latest or {}).get("patient_id")
     if not patient:
-        print(f"error: alert {args.alert_id} not found on topic {settings.topics.alerts}; "
-              "check the id (wardwatch alerts --from-beginning) or pass --patient", file=sys.stderr)
+        print(
+            f"error: alert {args.alert_id} not found on topic {settings.topics.alerts}; "
+            "check the id (wardwatch alerts --from-beginning) or pass --patient",
+            file=sys.stderr,
+        )
         return 1
     action = AckAction.RESOLVE if args.resolve else AckAction.ACKNOWLEDGE
     if latest and latest.get("status") == "resolved":
         by = f" by {latest['acknowledged_by']}" if latest.get("acknowledged_by") else ""
-        print(f"warning: alert {args.alert_id} is already resolved (event time {latest.get('ts')}{by}); "
-              f"nothing sent: the worker would dead-letter the {action.value} as alert_resolved. "
-              "If the patient needs attention again, a new alert will have its own id.", file=sys.stderr)
+        print(
+            f"warning: alert {args.alert_id} is already resolved (event time {latest.get('ts')}{by}); "
+            f"nothing sent: the worker would dead-letter the {action.value} as alert_resolved. "
+            "If the patient needs attention again, a new alert will have its own id.",
+            file=sys.stderr,
+        )
         return 1
     if staff is not None:
         from streams.identity import SignInError, check_may_act
@@ -134,8 +152,7 @@ async def _run(args: argparse.Namespace) -> int:
         except SignInError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    await send_ack(settings, Ack(args.alert_id, patient, by, action, int(time.time() * 1000), source="cli",
-                                 **identity))
+    await send_ack(settings, Ack(args.alert_id, patient, by, action, int(time.time() * 1000), source="cli", **identity))
     print(f"{action.value} sent for {args.alert_id} by {by}" + ("" if identity else " (self-declared name)"))
     return 0
 

@@ -14,12 +14,12 @@ from streams.config import Settings
 from streams.kafka import BrokerUnavailable, consumer
 
 
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "alerts", help="follow alerts as they are published",
+        "alerts",
+        help="follow alerts as they are published",
         formatter_class=Formatter,
         epilog="example:\n  wardwatch alerts --priority high --status raised,escalated\n"
         "  wardwatch alerts --table --from-beginning --timeout 5",
@@ -44,17 +44,25 @@ def _set(text: str | None) -> set[str] | None:
 def matches(doc: dict, args: argparse.Namespace) -> bool:
     location = doc.get("location") if isinstance(doc.get("location"), dict) else {}
     values = {**doc, "ward": location.get("ward") or doc.get("ward")}  # ADT location first (docs/gateways.md)
-    for field, wanted in (("priority", _set(args.priority)), ("status", _set(args.status)),
-                          ("kind", _set(args.kind)), ("ward", _set(args.ward))):
+    for field, wanted in (
+        ("priority", _set(args.priority)),
+        ("status", _set(args.status)),
+        ("kind", _set(args.kind)),
+        ("ward", _set(args.ward)),
+    ):
         if wanted is not None and str(values.get(field)) not in wanted:
             return False
     return True
 
 
 async def follow(settings: Settings, args: argparse.Namespace, out=sys.stdout) -> int:
-    cons = await consumer(settings, settings.topics.alerts,
-                          auto_offset_reset="earliest" if args.from_beginning else "latest",
-                          enable_auto_commit=False, group_id=None)
+    cons = await consumer(
+        settings,
+        settings.topics.alerts,
+        auto_offset_reset="earliest" if args.from_beginning else "latest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     shown = 0
     colour = out.isatty()
     if args.table:

@@ -51,17 +51,36 @@ class Sizes:
     recovery_timeout_s: float
 
 
-FULL = Sizes(patients=100, hours=1.0, domain_repeats=3, latency_s=15.0, memory_patients=10_000,
-             memory_samples=20, recovery_patients=10_000, recovery_samples=10, recovery_timeout_s=120.0)
-QUICK = Sizes(patients=12, hours=0.25, domain_repeats=1, latency_s=3.0, memory_patients=10_000,
-              memory_samples=2, recovery_patients=500, recovery_samples=2, recovery_timeout_s=30.0)
+FULL = Sizes(
+    patients=100,
+    hours=1.0,
+    domain_repeats=3,
+    latency_s=15.0,
+    memory_patients=10_000,
+    memory_samples=20,
+    recovery_patients=10_000,
+    recovery_samples=10,
+    recovery_timeout_s=120.0,
+)
+QUICK = Sizes(
+    patients=12,
+    hours=0.25,
+    domain_repeats=1,
+    latency_s=3.0,
+    memory_patients=10_000,
+    memory_samples=2,
+    recovery_patients=500,
+    recovery_samples=2,
+    recovery_timeout_s=30.0,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "bench", help="measure throughput, latency, memory and recovery against a real broker",
+        "bench",
+        help="measure throughput, latency, memory and recovery against a real broker",
         formatter_class=Formatter,
         epilog="example:\n  wardwatch bench                      # embedded broker, full sizes (~3 min), table\n"
         "  wardwatch bench --quick --json       # CI: small sizes, < 60 s, one JSON object\n"
@@ -73,18 +92,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--patients", type=int, help="patients in the generated ward (default 100, quick 12)")
     p.add_argument("--hours", type=float, help="simulated hours of the ward (default 1, quick 0.25)")
-    p.add_argument("--batch-seconds", type=float, default=5.0,
-                   help="seconds of one device's samples per batched message (as gateways send them)")
+    p.add_argument(
+        "--batch-seconds",
+        type=float,
+        default=5.0,
+        help="seconds of one device's samples per batched message (as gateways send them)",
+    )
     p.add_argument("--partitions", type=int, default=4, help="partitions of the bench's vitals topics")
-    p.add_argument("--latency-load", type=float, default=0.5,
-                   help="share of the measured saturation rate offered during the latency run")
+    p.add_argument(
+        "--latency-load",
+        type=float,
+        default=0.5,
+        help="share of the measured saturation rate offered during the latency run",
+    )
     p.add_argument("--keep", metavar="DIR", help="keep worker logs and data in DIR")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
-    p.add_argument("--detectors", metavar="A,B,C",
-                   help="also measure domain µs/sample and bytes/patient per detector (registered names, "
-                        "e.g. hst,gaussian,oneclass-svm,sad; the default is always measured with them)")
-    p.add_argument("--domain-only", action="store_true",
-                   help="only the in-process domain figures (no broker): with --detectors, the detector table")
+    p.add_argument(
+        "--detectors",
+        metavar="A,B,C",
+        help="also measure domain µs/sample and bytes/patient per detector (registered names, "
+        "e.g. hst,gaussian,oneclass-svm,sad; the default is always measured with them)",
+    )
+    p.add_argument(
+        "--domain-only",
+        action="store_true",
+        help="only the in-process domain figures (no broker): with --detectors, the detector table",
+    )
     p.set_defaults(run=run)
 
 
@@ -120,15 +153,21 @@ def _domain_only(args: argparse.Namespace, sizes: Sizes) -> int:
     progress.begin("generating ward")
     ward = generate_ward(sizes.patients, sizes.hours, args.batch_seconds)
     progress.begin("domain per detector")
-    rows = measure_detectors(ward.batched, getattr(args, "detector_names", []), sizes.domain_repeats,
-                             lambda name: progress.update(name, force=True))
+    rows = measure_detectors(
+        ward.batched,
+        getattr(args, "detector_names", []),
+        sizes.domain_repeats,
+        lambda name: progress.update(name, force=True),
+    )
     progress.done()
     if args.json:
         print(json.dumps({"detectors": [r.__dict__ for r in rows]}))
     else:
         print(detector_table(rows))
-        print(f"\n{sizes.patients} patients x {sizes.hours:g} h, best of {sizes.domain_repeats}; "
-              "bytes = the whole patient checkpoint (PatientEngine.to_bytes) after the ward")
+        print(
+            f"\n{sizes.patients} patients x {sizes.hours:g} h, best of {sizes.domain_repeats}; "
+            "bytes = the whole patient checkpoint (PatientEngine.to_bytes) after the ward"
+        )
     return 0
 
 
@@ -169,8 +208,9 @@ def _run_in(args: argparse.Namespace, sizes: Sizes, workdir: Path) -> int:
     return 0
 
 
-def _measure(args: argparse.Namespace, sizes: Sizes, bootstrap: str,
-             workdir: Path) -> tuple[dict[str, float], dict[str, str]]:
+def _measure(
+    args: argparse.Namespace, sizes: Sizes, bootstrap: str, workdir: Path
+) -> tuple[dict[str, float], dict[str, str]]:
     run_id = uuid.uuid4().hex[:8]
     progress = report.Progress(steps=9, quiet=args.quiet)
     results: dict[str, float] = {}
@@ -188,12 +228,16 @@ def _measure(args: argparse.Namespace, sizes: Sizes, bootstrap: str,
     domain = measure_domain(ward.batched, repeats=sizes.domain_repeats)
     expected = domain.samples
     results["domain_us_per_sample"] = domain.us_per_sample
-    notes["domain_us_per_sample"] = (f"parse {domain.parse_us:.1f} + engine {domain.engine_us:.1f} µs, "
-                                     f"best of {sizes.domain_repeats}, {domain.samples:,} samples")
+    notes["domain_us_per_sample"] = (
+        f"parse {domain.parse_us:.1f} + engine {domain.engine_us:.1f} µs, "
+        f"best of {sizes.domain_repeats}, {domain.samples:,} samples"
+    )
     state_mean, state_max = mean_state_bytes(domain.engines.values())
     results["state_bytes_per_patient"] = state_mean
-    notes["state_bytes_per_patient"] = (f"mean to_bytes() after the ward ({domain.samples // max(1, ward.patients):,}"
-                                        f" samples each), max {state_max:,} B")
+    notes["state_bytes_per_patient"] = (
+        f"mean to_bytes() after the ward ({domain.samples // max(1, ward.patients):,}"
+        f" samples each), max {state_max:,} B"
+    )
     del domain
     if getattr(args, "detector_names", None):
         from streams.bench import detector_table, measure_detectors
@@ -206,65 +250,111 @@ def _measure(args: argparse.Namespace, sizes: Sizes, bootstrap: str,
     progress.begin("pre-filling topics")
     asyncio.run(create_topics(bootstrap, [batched.vitals, single.vitals], partitions))
     total_msgs = len(ward.batched) + len(ward.single)
-    asyncio.run(fill(bootstrap, batched.vitals, ward.batched,
-                     lambda n: progress.update(f"{n:,}/{total_msgs:,} messages")))
-    asyncio.run(fill(bootstrap, single.vitals, ward.single,
-                     lambda n: progress.update(f"{len(ward.batched) + n:,}/{total_msgs:,} messages")))
+    asyncio.run(
+        fill(bootstrap, batched.vitals, ward.batched, lambda n: progress.update(f"{n:,}/{total_msgs:,} messages"))
+    )
+    asyncio.run(
+        fill(
+            bootstrap,
+            single.vitals,
+            ward.single,
+            lambda n: progress.update(f"{len(ward.batched) + n:,}/{total_msgs:,} messages"),
+        )
+    )
 
     progress.begin(f"pipeline, batched ({ward.samples_per_batch:.1f} samples/message)")
-    pipe, worker = run_pipeline(bootstrap, f"bench-{run_id}-b", batched, workdir, expected, partitions,
-                                lambda v: progress.update(f"{v:,.0f}/{expected:,} samples"))
+    pipe, worker = run_pipeline(
+        bootstrap,
+        f"bench-{run_id}-b",
+        batched,
+        workdir,
+        expected,
+        partitions,
+        lambda v: progress.update(f"{v:,.0f}/{expected:,} samples"),
+    )
     try:
         results["pipeline_samples_per_s"] = pipe.samples_per_s
-        notes["pipeline_samples_per_s"] = (f"{len(ward.batched):,} messages, {pipe.samples:,.0f} samples in "
-                                           f"{pipe.seconds:.1f} s after {pipe.startup_s:.1f} s start-up; "
-                                           f"{pipe.samples_per_cpu_s:,.0f}/CPU-s, worker at {pipe.cpu_share:.0%} "
-                                           "of a core")
+        notes["pipeline_samples_per_s"] = (
+            f"{len(ward.batched):,} messages, {pipe.samples:,.0f} samples in "
+            f"{pipe.seconds:.1f} s after {pipe.startup_s:.1f} s start-up; "
+            f"{pipe.samples_per_cpu_s:,.0f}/CPU-s, worker at {pipe.cpu_share:.0%} "
+            "of a core"
+        )
         # Right after the pipeline, so both see the same load from the rest of the machine;
         # the worker idles meanwhile (it is needed again for the latency run).
         progress.begin("baseline (aiokafka + streams.worker.processor.Processor)")
         base = _baseline(bootstrap, batched, expected, run_id)
         results["baseline_samples_per_s"] = base["samples_per_s"]
         results["ratio"] = pipe.samples_per_s / base["samples_per_s"] if base["samples_per_s"] else 0.0
-        notes["baseline_samples_per_s"] = (f"same {len(ward.batched):,} batched messages, {base['seconds']:.1f} s; "
-                                           f"{base['samples_per_cpu_s']:,.0f}/CPU-s, at {base['cpu_share']:.0%} "
-                                           "of a core")
+        notes["baseline_samples_per_s"] = (
+            f"same {len(ward.batched):,} batched messages, {base['seconds']:.1f} s; "
+            f"{base['samples_per_cpu_s']:,.0f}/CPU-s, at {base['cpu_share']:.0%} "
+            "of a core"
+        )
         cpu_ratio = pipe.samples_per_cpu_s / base["samples_per_cpu_s"] if base["samples_per_cpu_s"] else 0.0
         notes["ratio"] = f"wall rates; per CPU second {cpu_ratio:.2f} (immune to other load on the machine)"
         progress.begin(f"latency at {args.latency_load:.0%} of {pipe.samples_per_s:,.0f} samples/s")
         load = [(k, v, n) for (k, v), n in zip(later.batched, _sample_counts(later.batched), strict=True)]
         rate = max(1.0, pipe.samples_per_s * args.latency_load)
         duration = min(sizes.latency_s, max(1.0, later.samples / rate))
-        lat = asyncio.run(measure_latency(bootstrap, batched.vitals, batched.alerts, load, rate, duration, run_id,
-                                          progress=lambda f: progress.update(f"{f:.0%}")))
+        lat = asyncio.run(
+            measure_latency(
+                bootstrap,
+                batched.vitals,
+                batched.alerts,
+                load,
+                rate,
+                duration,
+                run_id,
+                progress=lambda f: progress.update(f"{f:.0%}"),
+            )
+        )
     finally:
         worker.stop()
     results["latency_p50_ms"] = lat.p50_ms
     results["latency_p99_ms"] = lat.p99_ms
-    notes["latency_p50_ms"] = (f"{lat.answered}/{lat.probes} probes answered, offered "
-                               f"{lat.achieved_samples_per_s:,.0f} samples/s")
+    notes["latency_p50_ms"] = (
+        f"{lat.answered}/{lat.probes} probes answered, offered {lat.achieved_samples_per_s:,.0f} samples/s"
+    )
     notes["latency_p99_ms"] = f"max {lat.max_ms:.0f} ms over {duration:.0f} s"
 
     progress.begin("pipeline, one sample per message")
-    pipe1, worker1 = run_pipeline(bootstrap, f"bench-{run_id}-s", single, workdir, expected, partitions,
-                                  lambda v: progress.update(f"{v:,.0f}/{expected:,} samples"))
+    pipe1, worker1 = run_pipeline(
+        bootstrap,
+        f"bench-{run_id}-s",
+        single,
+        workdir,
+        expected,
+        partitions,
+        lambda v: progress.update(f"{v:,.0f}/{expected:,} samples"),
+    )
     worker1.stop()
     results["pipeline_single_samples_per_s"] = pipe1.samples_per_s
-    notes["pipeline_single_samples_per_s"] = (f"{len(ward.single):,} messages in {pipe1.seconds:.1f} s; "
-                                              f"{pipe1.samples_per_cpu_s:,.0f}/CPU-s, worker at "
-                                              f"{pipe1.cpu_share:.0%} of a core")
-
+    notes["pipeline_single_samples_per_s"] = (
+        f"{len(ward.single):,} messages in {pipe1.seconds:.1f} s; "
+        f"{pipe1.samples_per_cpu_s:,.0f}/CPU-s, worker at "
+        f"{pipe1.cpu_share:.0%} of a core"
+    )
 
     progress.begin(f"memory ({sizes.memory_patients:,} patients)")
-    mem = _subprocess_json([sys.executable, "-m", "streams.bench.memory", "--patients",
-                            str(sizes.memory_patients), "--samples", str(sizes.memory_samples)])
+    mem = _subprocess_json(
+        [
+            sys.executable,
+            "-m",
+            "streams.bench.memory",
+            "--patients",
+            str(sizes.memory_patients),
+            "--samples",
+            str(sizes.memory_samples),
+        ]
+    )
     results["rss_mib_10k_patients"] = mem["rss_mib"]
-    notes["rss_mib_10k_patients"] = (f"{mem['patients']:,} engines x {mem['samples']} samples; "
-                                     f"interpreter + imports {mem['base_mib']:.0f} MiB")
+    notes["rss_mib_10k_patients"] = (
+        f"{mem['patients']:,} engines x {mem['samples']} samples; interpreter + imports {mem['base_mib']:.0f} MiB"
+    )
 
     progress.begin(f"recovery ({sizes.recovery_patients:,} patients)")
-    rec, how = _recovery(bootstrap, sizes, workdir, run_id, partitions, ward,
-                         lambda s: progress.update(s, force=True))
+    rec, how = _recovery(bootstrap, sizes, workdir, run_id, partitions, ward, lambda s: progress.update(s, force=True))
     results["recovery_s_10k_patients"] = rec
     notes["recovery_s_10k_patients"] = how
     progress.done()
@@ -285,16 +375,32 @@ def _subprocess_json(cmd: list[str], timeout: float = 900.0) -> dict:
 
 
 def _baseline(bootstrap: str, topics: BenchTopics, expected: int, run_id: str) -> dict:
-    return _subprocess_json([
-        sys.executable, "-m", "streams.bench.baseline", "--bootstrap", bootstrap, "--topic", topics.vitals,
-        "--alerts-topic", f"{topics.prefix}-baseline-alerts", "--dlq-topic", f"{topics.prefix}-baseline-dlq",
-        "--changelog-topic", f"{topics.prefix}-baseline-changelog", "--expected", str(expected),
-        "--group", f"bench-{run_id}-baseline",
-    ])
+    return _subprocess_json(
+        [
+            sys.executable,
+            "-m",
+            "streams.bench.baseline",
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topics.vitals,
+            "--alerts-topic",
+            f"{topics.prefix}-baseline-alerts",
+            "--dlq-topic",
+            f"{topics.prefix}-baseline-dlq",
+            "--changelog-topic",
+            f"{topics.prefix}-baseline-changelog",
+            "--expected",
+            str(expected),
+            "--group",
+            f"bench-{run_id}-baseline",
+        ]
+    )
 
 
-def _recovery(bootstrap: str, sizes: Sizes, workdir: Path, run_id: str, partitions: int, ward: Ward,
-              progress) -> tuple[float, str]:
+def _recovery(
+    bootstrap: str, sizes: Sizes, workdir: Path, run_id: str, partitions: int, ward: Ward, progress
+) -> tuple[float, str]:
     from streams.bench import recovery
 
     n = sizes.recovery_patients
@@ -307,18 +413,26 @@ def _recovery(bootstrap: str, sizes: Sizes, workdir: Path, run_id: str, partitio
             inner = result.get(phase) or {}
             if "ready_s" in inner:
                 detail.append(f"{phase} {inner['ready_s']:.1f} s (recovery {inner.get('recovery_s', 0):.1f})")
-        return seconds, (f"process start to /readyz, {n:,} patients x {result.get('state_bytes_per_patient', '?')} B "
-                         f"(memory store); " + ", ".join(detail))
+        return seconds, (
+            f"process start to /readyz, {n:,} patients x {result.get('state_bytes_per_patient', '?')} B "
+            f"(memory store); " + ", ".join(detail)
+        )
     samples = []
     for _, raw in ward.batched:
         doc = orjson.loads(raw)
         samples.extend(doc.get("samples") or [])
         if len(samples) >= sizes.recovery_samples:
             break
-    result = recovery.measure_recovery_minimal(bootstrap, n, workdir, run_id, partitions,
-                                               samples[: sizes.recovery_samples], progress,
-                                               ready_timeout=sizes.recovery_timeout_s)
+    result = recovery.measure_recovery_minimal(
+        bootstrap,
+        n,
+        workdir,
+        run_id,
+        partitions,
+        samples[: sizes.recovery_samples],
+        progress,
+        ready_timeout=sizes.recovery_timeout_s,
+    )
     if not result["ready"]:
         return result["recovery_s"], f"NOT READY within {sizes.recovery_timeout_s:.0f} s (lower bound)"
-    return result["recovery_s"], (f"{n:,} patients' state in the changelog; process start to /readyz "
-                                  "(memory store)")
+    return result["recovery_s"], (f"{n:,} patients' state in the changelog; process start to /readyz (memory store)")

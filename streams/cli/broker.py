@@ -13,7 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "broker", help="run the embedded Kafka-compatible broker (tansu, memory only)",
+        "broker",
+        help="run the embedded Kafka-compatible broker (tansu, memory only)",
         formatter_class=Formatter,
         epilog="example:\n  wardwatch broker --port 9092 &\n  export WARDWATCH_KAFKA_BOOTSTRAP=127.0.0.1:9092",
     )

@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "console", help="serve the live alert console (web page) on its own port",
+        "console",
+        help="serve the live alert console (web page) on its own port",
         formatter_class=Formatter,
         epilog="example:\n  WARDWATCH_CONSOLE_TOKENS=s3cret wardwatch console --port 6067\n"
         "  then open http://127.0.0.1:6067/console?token=s3cret",
@@ -33,13 +34,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap", help="broker list (default: WARDWATCH_KAFKA_BOOTSTRAP)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the ward network)")
     p.add_argument("--port", type=int, default=6067, help="port of the console's web server")
-    p.add_argument("--vitals-backlog", type=int, default=20000,
-                   help="vitals messages per partition read back at start for the charts")
+    p.add_argument(
+        "--vitals-backlog",
+        type=int,
+        default=20000,
+        help="vitals messages per partition read back at start for the charts",
+    )
     p.set_defaults(run=run)
 
 
-async def serve(settings: Settings, host: str, port: int, vitals_backlog: int = 20000,
-                stop: asyncio.Event | None = None) -> int:
+async def serve(
+    settings: Settings, host: str, port: int, vitals_backlog: int = 20000, stop: asyncio.Event | None = None
+) -> int:
     from aiohttp import web
 
     from streams.console import ConsoleHub, aiohttp_app, console_web, insecure_from_env
@@ -55,7 +61,7 @@ async def serve(settings: Settings, host: str, port: int, vitals_backlog: int = 
         print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 2
     if not console.configured:
-        log.warning("no WARDWATCH_CONSOLE_TOKENS: the console answers 401 \"not configured\"")
+        log.warning('no WARDWATCH_CONSOLE_TOKENS: the console answers 401 "not configured"')
     log.info("console on http://%s:%d/console (alerts from %s)", host, port, settings.bootstrap)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

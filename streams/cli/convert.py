@@ -33,8 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "convert", help="gateway feed (FHIR, HL7 v2) -> contract JSON lines; alert JSON -> FHIR R4",
-        description=__doc__, formatter_class=Formatter,
+        "convert",
+        help="gateway feed (FHIR, HL7 v2) -> contract JSON lines; alert JSON -> FHIR R4",
+        description=__doc__,
+        formatter_class=Formatter,
         epilog="example:\n"
         "  wardwatch convert feed.hl7                      # contract JSON lines, rejections on stderr\n"
         "  wardwatch convert --from fhir bundle.json > vitals.ndjson\n"
@@ -42,10 +44,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "  wardwatch alerts --json | wardwatch convert --to fhir -",
     )
     p.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
-    p.add_argument("--from", dest="source", choices=FORMATS, default="auto",
-                   help="input format of a gateway file (auto: detected from the content)")
-    p.add_argument("--to", dest="target", choices=("vitals", "fhir"), default="vitals",
-                   help="vitals: gateway file -> contract JSON lines; fhir: alert JSON -> FHIR R4 Bundle")
+    p.add_argument(
+        "--from",
+        dest="source",
+        choices=FORMATS,
+        default="auto",
+        help="input format of a gateway file (auto: detected from the content)",
+    )
+    p.add_argument(
+        "--to",
+        dest="target",
+        choices=("vitals", "fhir"),
+        default="vitals",
+        help="vitals: gateway file -> contract JSON lines; fhir: alert JSON -> FHIR R4 Bundle",
+    )
     p.set_defaults(run=run)
 
 
@@ -62,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
         return alerts_to_fhir(raw)
     source = args.source if args.source != "auto" else detect(raw)
     if source is None:
-        print("error: cannot tell the format (not HL7 v2, FHIR JSON or contract JSON): use --from",
-              file=sys.stderr)
+        print("error: cannot tell the format (not HL7 v2, FHIR JSON or contract JSON): use --from", file=sys.stderr)
         return EXIT_USAGE
     return gateway_to_vitals(raw, source)
 
@@ -131,7 +142,6 @@ def _results(raw: bytes, source: str) -> Iterator[tuple[str, GatewayResult]]:
         yield from _hl7_results(raw)
     elif source == "fhir":
         from monitor.interop import parse_fhir
-
         from monitor.interop.fhir_encounter import is_encounter, parse_fhir_encounter
 
         def read(body: bytes) -> GatewayResult:

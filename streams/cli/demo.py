@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -26,8 +27,8 @@ from pathlib import Path
 
 import orjson
 
-from streams.kafka import BrokerError, EmbeddedBroker, free_port, set_parent_death_signal
 from streams.config import Settings
+from streams.kafka import BrokerError, EmbeddedBroker, free_port, set_parent_death_signal
 
 EXIT_USAGE = 2
 
@@ -41,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "demo", help="run broker, worker, notify and a simulated ward; show alerts and pages live",
+        "demo",
+        help="run broker, worker, notify and a simulated ward; show alerts and pages live",
         formatter_class=Formatter,
         epilog="example:\n  wardwatch demo                       # 20 patients, 8 simulated hours at 400x (72 s)\n"
         "  wardwatch demo --patients 60 --speed 600 --duration 120\n"
@@ -55,19 +57,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deteriorating", type=float, default=0.4, help="share of patients who deteriorate")
     p.add_argument("--seed", type=int, default=11, help="cohort seed (same seed, same ward)")
     p.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0 = Ctrl-C)")
-    p.add_argument("--metrics-port", type=int, default=_env_port("WARDWATCH_METRICS_PORT", 9108),
-                   help="worker Prometheus port (env WARDWATCH_METRICS_PORT)")
-    p.add_argument("--web-port", type=int, default=_env_port("WARDWATCH_WEB_PORT", 6066),
-                   help="worker web port: console, ingest, /readyz (env WARDWATCH_WEB_PORT)")
-    p.add_argument("--mllp-port", type=int, default=_env_port("WARDWATCH_MLLP_PORT", 2575),
-                   help="HL7 v2 MLLP listener (env WARDWATCH_MLLP_PORT)")
-    p.add_argument("--notify-metrics-port", type=int, default=_env_port("WARDWATCH_NOTIFY_METRICS_PORT", 9109),
-                   help="notify Prometheus port, 0 = off (env WARDWATCH_NOTIFY_METRICS_PORT)")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=_env_port("WARDWATCH_METRICS_PORT", 9108),
+        help="worker Prometheus port (env WARDWATCH_METRICS_PORT)",
+    )
+    p.add_argument(
+        "--web-port",
+        type=int,
+        default=_env_port("WARDWATCH_WEB_PORT", 6066),
+        help="worker web port: console, ingest, /readyz (env WARDWATCH_WEB_PORT)",
+    )
+    p.add_argument(
+        "--mllp-port",
+        type=int,
+        default=_env_port("WARDWATCH_MLLP_PORT", 2575),
+        help="HL7 v2 MLLP listener (env WARDWATCH_MLLP_PORT)",
+    )
+    p.add_argument(
+        "--notify-metrics-port",
+        type=int,
+        default=_env_port("WARDWATCH_NOTIFY_METRICS_PORT", 9109),
+        help="notify Prometheus port, 0 = off (env WARDWATCH_NOTIFY_METRICS_PORT)",
+    )
     p.add_argument("--logs", default="data/demo", help="folder for the broker, worker, notify and simulator logs")
     p.set_defaults(run=run)
 
 
 # ---- ports -----------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class PortOption:
@@ -77,9 +96,11 @@ class PortOption:
 
 
 def demo_ports(args: argparse.Namespace) -> list[PortOption]:
-    ports = [PortOption(args.metrics_port, "--metrics-port", "WARDWATCH_METRICS_PORT"),
-             PortOption(args.web_port, "--web-port", "WARDWATCH_WEB_PORT"),
-             PortOption(args.mllp_port, "--mllp-port", "WARDWATCH_MLLP_PORT")]
+    ports = [
+        PortOption(args.metrics_port, "--metrics-port", "WARDWATCH_METRICS_PORT"),
+        PortOption(args.web_port, "--web-port", "WARDWATCH_WEB_PORT"),
+        PortOption(args.mllp_port, "--mllp-port", "WARDWATCH_MLLP_PORT"),
+    ]
     if args.notify_metrics_port:
         ports.append(PortOption(args.notify_metrics_port, "--notify-metrics-port", "WARDWATCH_NOTIFY_METRICS_PORT"))
     return ports
@@ -105,16 +126,19 @@ def check_ports(ports: list[PortOption]) -> str | None:
     seen: dict[int, str] = {}
     for p in ports:
         if p.port in seen:
-            return (f"error: {p.option} and {seen[p.port]} are both {p.port}; give each its own port")
+            return f"error: {p.option} and {seen[p.port]} are both {p.port}; give each its own port"
         seen[p.port] = p.option
         if port_busy(p.port):
-            return (f"error: port {p.port} ({p.option}) is in use, perhaps by another wardwatch demo "
-                    f"(`ss -ltnp 'sport = :{p.port}'` shows which process); stop it, or choose another port "
-                    f"with {p.option} or {p.env}")
+            return (
+                f"error: port {p.port} ({p.option}) is in use, perhaps by another wardwatch demo "
+                f"(`ss -ltnp 'sport = :{p.port}'` shows which process); stop it, or choose another port "
+                f"with {p.option} or {p.env}"
+            )
     return None
 
 
 # ---- children and signals --------------------------------------------------
+
 
 class Stopped(KeyboardInterrupt):
     """SIGTERM or SIGHUP while children start: unwinds like Ctrl-C so the same cleanup runs.
@@ -153,10 +177,16 @@ def ignore_stop_signals() -> None:
 
 
 def _child(args: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen:
-    out = open(log, "ab") if log else None
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", *args], env=env, stdout=out,
-                            stderr=subprocess.STDOUT if out else None, start_new_session=True,
-                            preexec_fn=set_parent_death_signal)
+    # The child gets its own copy of the log's descriptor; the parent's is closed once Popen returns.
+    with open(log, "ab") if log else contextlib.nullcontext() as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+            preexec_fn=set_parent_death_signal,
+        )
 
 
 def stop_all(procs: list[subprocess.Popen], timeout: float = 15) -> None:
@@ -176,13 +206,12 @@ def stop_all(procs: list[subprocess.Popen], timeout: float = 15) -> None:
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)  # start_new_session: the child's pid is its group id
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 # ---- run -------------------------------------------------------------------
+
 
 def run(args: argparse.Namespace) -> int:
     busy = check_ports(demo_ports(args))
@@ -205,15 +234,35 @@ def run(args: argparse.Namespace) -> int:
         _banner(args, broker.bootstrap, logs)
         worker = _child(["worker"], env, logs / "worker.log")
         children.append(worker)
-        children.append(_child(["notify", "--metrics-port", str(args.notify_metrics_port), "--max-age", "0"],
-                               env, logs / "notify.log"))
+        children.append(
+            _child(
+                ["notify", "--metrics-port", str(args.notify_metrics_port), "--max-age", "0"], env, logs / "notify.log"
+            )
+        )
         # The ward starts once the worker takes input: a backlog built while it joined its group was
         # caught up partition by partition, minutes of event time apart, and the lines came out of order.
         if not _wait_ready(args.web_port, worker, logs):
             return 1
-        children.append(_child(["simulate", "--patients", str(args.patients), "--hours", str(args.hours),
-                                "--speed", str(args.speed), "--deteriorating", str(args.deteriorating),
-                                "--seed", str(args.seed), "--quiet"], env, logs / "simulate.log"))
+        children.append(
+            _child(
+                [
+                    "simulate",
+                    "--patients",
+                    str(args.patients),
+                    "--hours",
+                    str(args.hours),
+                    "--speed",
+                    str(args.speed),
+                    "--deteriorating",
+                    str(args.deteriorating),
+                    "--seed",
+                    str(args.seed),
+                    "--quiet",
+                ],
+                env,
+                logs / "simulate.log",
+            )
+        )
         return asyncio.run(_follow(env, args, started, worker))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP as Stopped, before the loop took over
         ignore_stop_signals()
@@ -242,35 +291,47 @@ def _wait_ready(web_port: int, worker: subprocess.Popen, logs: Path, timeout_s: 
             pass
         if time.monotonic() - last_said >= 5:
             last_said = time.monotonic()
-            print(f"-- worker: starting for {last_said - began:.0f} s (joining its consumer group); the ward "
-                  f"starts when it is ready; see {logs}/worker.log", flush=True)
+            print(
+                f"-- worker: starting for {last_said - began:.0f} s (joining its consumer group); the ward "
+                f"starts when it is ready; see {logs}/worker.log",
+                flush=True,
+            )
         time.sleep(0.3)
-    print(f"warning: the worker is not ready after {timeout_s:.0f} s; starting the ward anyway "
-          f"(see {logs}/worker.log)", file=sys.stderr)
+    print(
+        f"warning: the worker is not ready after {timeout_s:.0f} s; starting the ward anyway (see {logs}/worker.log)",
+        file=sys.stderr,
+    )
     return True
 
 
 def _child_env(args: argparse.Namespace, bootstrap: str, logs: Path) -> dict[str, str]:
-    return {**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": bootstrap, "WARDWATCH_FAST_REBALANCE": "1",
-            "WARDWATCH_METRICS_PORT": str(args.metrics_port), "WARDWATCH_WEB_PORT": str(args.web_port),
-            "WARDWATCH_MLLP_PORT": str(args.mllp_port),
-            "WARDWATCH_DATA_DIR": str(logs / "state"), "WARDWATCH_APP_ID": "wardwatch-demo",
-            # Loopback only: the console and ingest run without tokens for the demo.
-            "WARDWATCH_WEB_HOST": "127.0.0.1", "WARDWATCH_CONSOLE_INSECURE": "1",
-            "WARDWATCH_INGEST_INSECURE": "1"}
+    return {
+        **os.environ,
+        "WARDWATCH_KAFKA_BOOTSTRAP": bootstrap,
+        "WARDWATCH_FAST_REBALANCE": "1",
+        "WARDWATCH_METRICS_PORT": str(args.metrics_port),
+        "WARDWATCH_WEB_PORT": str(args.web_port),
+        "WARDWATCH_MLLP_PORT": str(args.mllp_port),
+        "WARDWATCH_DATA_DIR": str(logs / "state"),
+        "WARDWATCH_APP_ID": "wardwatch-demo",
+        # Loopback only: the console and ingest run without tokens for the demo.
+        "WARDWATCH_WEB_HOST": "127.0.0.1",
+        "WARDWATCH_CONSOLE_INSECURE": "1",
+        "WARDWATCH_INGEST_INSECURE": "1",
+    }
 
 
 def _banner(args: argparse.Namespace, bootstrap: str, logs: Path) -> None:
-    notify_metrics = (f"http://127.0.0.1:{args.notify_metrics_port}/metrics" if args.notify_metrics_port
-                      else "off")
+    notify_metrics = f"http://127.0.0.1:{args.notify_metrics_port}/metrics" if args.notify_metrics_port else "off"
     print(f"broker      {bootstrap} (embedded tansu, memory only: gone when the demo stops)")
     print(f"metrics     http://127.0.0.1:{args.metrics_port}/metrics   (Prometheus)")
     print(f"console     http://127.0.0.1:{args.web_port}/console   (alerts live, acknowledge in the browser)")
     print(f"worker web  http://127.0.0.1:{args.web_port}/readyz")
     print(f"HL7 MLLP    127.0.0.1:{args.mllp_port}")
     print(f"notify      console channel (pages in {logs}/notify.log), metrics {notify_metrics}")
-    print(f"audit       WARDWATCH_KAFKA_BOOTSTRAP={bootstrap} wardwatch audit ALERT_OR_PATIENT_ID   "
-          "(while the demo runs)")
+    print(
+        f"audit       WARDWATCH_KAFKA_BOOTSTRAP={bootstrap} wardwatch audit ALERT_OR_PATIENT_ID   (while the demo runs)"
+    )
     print(f"logs        {logs}/  ·  Ctrl-C stops everything", flush=True)
 
 
@@ -293,15 +354,18 @@ async def _follow(env: dict[str, str], args: argparse.Namespace, started: float,
     status = _Status(args.metrics_port, worker, logs=args.logs, web_port=args.web_port)
     cons = None
     try:
-        cons = await consumer(settings, settings.topics.alerts, settings.topics.audit, auto_offset_reset="earliest",
-                              group_id=None)
+        cons = await consumer(
+            settings, settings.topics.alerts, settings.topics.audit, auto_offset_reset="earliest", group_id=None
+        )
         partitions = len(cons.partitions_for_topic(settings.topics.alerts) or ())
         view = DemoView(settings.topics.alerts, colour=sys.stdout.isatty(), started=started, partitions=partitions)
         while not stop and (not args.duration or time.monotonic() - started < args.duration):
             status.maybe_print()
             if worker.poll() is not None:
-                print(f"error: the worker exited with code {worker.returncode}; see {args.logs}/worker.log",
-                      file=sys.stderr)
+                print(
+                    f"error: the worker exited with code {worker.returncode}; see {args.logs}/worker.log",
+                    file=sys.stderr,
+                )
                 return 1
             batch = await cons.getmany(timeout_ms=250)
             records = [r for recs in batch.values() for r in recs]
@@ -383,8 +447,12 @@ class _Status:
         self.last = (now, samples)
 
     def _waiting(self, now: float) -> None:
-        print(f"-- worker: starting for {now - self.born:.0f} s: {self._what()} (no samples yet); "
-              f"see {self.logs}/worker.log", file=sys.stderr, flush=True)
+        print(
+            f"-- worker: starting for {now - self.born:.0f} s: {self._what()} (no samples yet); "
+            f"see {self.logs}/worker.log",
+            file=sys.stderr,
+            flush=True,
+        )
         self.last = (now, self.last[1])
 
     def _what(self) -> str:

@@ -32,8 +32,15 @@ MAX_HOLD_S = 8.0
 
 
 class DemoView:
-    def __init__(self, alerts_topic: str, colour: bool = False, started: float | None = None,
-                 hold_s: float = HOLD_S, partitions: int = 0, max_hold_s: float = MAX_HOLD_S) -> None:
+    def __init__(
+        self,
+        alerts_topic: str,
+        colour: bool = False,
+        started: float | None = None,
+        hold_s: float = HOLD_S,
+        partitions: int = 0,
+        max_hold_s: float = MAX_HOLD_S,
+    ) -> None:
         self.alerts_topic, self.colour, self.hold_s = alerts_topic, colour, hold_s
         self.partitions, self.max_hold_s = partitions, max_hold_s
         self.partition_ts: dict[int, str] = {}  # latest event time seen on each alerts partition
@@ -58,8 +65,7 @@ class DemoView:
         mark = self._watermark()
         return mark is not None and str(doc.get("ts", "")) <= mark
 
-    def lines(self, items: Iterable[tuple[Any, ...]], now: float | None = None,
-              flush: bool = False) -> list[str]:
+    def lines(self, items: Iterable[tuple[Any, ...]], now: float | None = None, flush: bool = False) -> list[str]:
         """Take one poll's (topic, message[, partition]) items; return the lines now due: held alerts by
         event time, then their pages."""
         now = time.monotonic() if now is None else now
@@ -94,5 +100,7 @@ def delivery_line(doc: dict[str, Any]) -> str | None:
     verb = {"delivered": "paged", "failed": "page FAILED (retrying)"}.get(outcome, "UNDELIVERABLE")
     role = f" ({doc['role']})" if doc.get("role") else ""
     what = stage_text(str(doc.get("stage", "")))
-    return (f"{'':>9}  -> {verb} {doc.get('name', '?')}{role} via {doc.get('channel', '?')} ({what}) "
-            f"[{doc.get('alert_id', '')}]")
+    return (
+        f"{'':>9}  -> {verb} {doc.get('name', '?')}{role} via {doc.get('channel', '?')} ({what}) "
+        f"[{doc.get('alert_id', '')}]"
+    )

@@ -44,6 +44,7 @@ def _positive(kind: type) -> object:
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         return value
+
     return parse
 
 
@@ -57,39 +58,73 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=Formatter,
         epilog=EXAMPLE,
     )
-    p.add_argument("--patients", type=_positive(int), default=None,
-                   help="patients per cohort (default 200; with --matrix 12 per cell)")
-    p.add_argument("--hours", type=_positive(float), default=None,
-                   help="hours of monitoring per patient (default 24; with --matrix 12)")
-    p.add_argument("--seeds", type=_seeds, default="7,8,9",
-                   help="comma-separated cohort seeds (with --matrix: the first is the base seed of every cell)")
+    p.add_argument(
+        "--patients",
+        type=_positive(int),
+        default=None,
+        help="patients per cohort (default 200; with --matrix 12 per cell)",
+    )
+    p.add_argument(
+        "--hours",
+        type=_positive(float),
+        default=None,
+        help="hours of monitoring per patient (default 24; with --matrix 12)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_seeds,
+        default="7,8,9",
+        help="comma-separated cohort seeds (with --matrix: the first is the base seed of every cell)",
+    )
     p.add_argument("--out", default="evaluation", help="folder for report.md, report.json and PNG plots")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON on stdout")
-    p.add_argument("--quick", action="store_true",
-                   help="small cohort (<= 30 patients x 12 h), short sweep: for CI and smoke runs "
-                        "(with --matrix: 6 patients x 8 h per cell)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small cohort (<= 30 patients x 12 h), short sweep: for CI and smoke runs "
+        "(with --matrix: 6 patients x 8 h per cell)",
+    )
     p.add_argument("--workers", type=int, default=0, help="processes; 0 = one per core, at most 2")
     p.add_argument("--no-sweep", action="store_true", help="skip the policy-setting sweep")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    p.add_argument("--dataset", metavar="PATH",
-                   help="replay real charted vitals from PATH/stays.csv + PATH/samples.csv.gz instead of a "
-                        "synthetic cohort (report: alert burden, deaths vs survivors alerted, AUROC)")
+    p.add_argument(
+        "--dataset",
+        metavar="PATH",
+        help="replay real charted vitals from PATH/stays.csv + PATH/samples.csv.gz instead of a "
+        "synthetic cohort (report: alert burden, deaths vs survivors alerted, AUROC)",
+    )
     p.add_argument("--limit", type=_positive(int), help="with --dataset: only the first N stays")
-    p.add_argument("--matrix", action="store_true",
-                   help="robustness matrix: sampling 1 s..4 h x artefact bursts (flagged 100/75/0 %%, short/long) "
-                        "x missingness; recall, delay, false alerts per cell and policy, table + heat map")
-    p.add_argument("--split", choices=("dev", "held-out", "all"), default="all",
-                   help="with --matrix: only the dev cells (to choose settings on) or only the held-out ones")
-    p.add_argument("--detectors", default="",
-                   help="comma-separated detector names to compare, each as its own policy "
-                        "'wardwatch[name]' (see alerts/evaluation/detectors.py)")
-    p.add_argument("--compare", action="store_true",
-                   help="with --detectors: one comparison table and plot (compare.md/.json/.png) over the "
-                        "cohort, the robustness matrix, real charted data (--dataset; default the committed "
-                        "PhysioNet slice) and the domain cost (µs/sample, bytes/patient) of each detector")
+    p.add_argument(
+        "--matrix",
+        action="store_true",
+        help="robustness matrix: sampling 1 s..4 h x artefact bursts (flagged 100/75/0 %%, short/long) "
+        "x missingness; recall, delay, false alerts per cell and policy, table + heat map",
+    )
+    p.add_argument(
+        "--split",
+        choices=("dev", "held-out", "all"),
+        default="all",
+        help="with --matrix: only the dev cells (to choose settings on) or only the held-out ones",
+    )
+    p.add_argument(
+        "--detectors",
+        default="",
+        help="comma-separated detector names to compare, each as its own policy "
+        "'wardwatch[name]' (see alerts/evaluation/detectors.py)",
+    )
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="with --detectors: one comparison table and plot (compare.md/.json/.png) over the "
+        "cohort, the robustness matrix, real charted data (--dataset; default the committed "
+        "PhysioNet slice) and the domain cost (µs/sample, bytes/patient) of each detector",
+    )
     p.add_argument("--no-matrix", action="store_true", help="with --compare: skip the robustness matrix")
-    p.add_argument("--alone", action="store_true",
-                   help="with --compare: also run each detector as the only alert source (twice the time)")
+    p.add_argument(
+        "--alone",
+        action="store_true",
+        help="with --compare: also run each detector as the only alert source (twice the time)",
+    )
     p.set_defaults(run=run)
 
 
@@ -116,8 +151,15 @@ def run(args: argparse.Namespace) -> int:
     from monitor.cohort import CohortSpec
 
     spec = CohortSpec(n_patients=args.patients, hours=args.hours, seed=args.seeds[0])
-    report = run_evaluation(spec, args.out, args.seeds, quick=args.quick, workers=args.workers or None,
-                            sweep=not args.no_sweep, plots=not args.no_plots)
+    report = run_evaluation(
+        spec,
+        args.out,
+        args.seeds,
+        quick=args.quick,
+        workers=args.workers or None,
+        sweep=not args.no_sweep,
+        plots=not args.no_plots,
+    )
     if args.json:
         sys.stdout.buffer.write(report_json(report) + b"\n")
         sys.stdout.flush()
@@ -141,8 +183,9 @@ def run_dataset(args: argparse.Namespace) -> int:
 
     configs = policy_configs() + _detector_configs(args)
     try:
-        report = run_charted(args.dataset, out, workers=args.workers or None, limit=args.limit,
-                             configs=configs, plots=not args.no_plots)
+        report = run_charted(
+            args.dataset, out, workers=args.workers or None, limit=args.limit, configs=configs, plots=not args.no_plots
+        )
     except DatasetError as exc:
         print(f"wardwatch evaluate: {exc}", file=sys.stderr)
         return 2
@@ -156,8 +199,10 @@ def run_dataset(args: argparse.Namespace) -> int:
         auc = "–" if p.auroc is None else f"{p.auroc:.3f}"
         deaths = "–" if p.deaths_alerted is None else f"{100 * p.deaths_alerted:.0f} %"
         survivors = "–" if p.survivors_alerted is None else f"{100 * p.survivors_alerted:.0f} %"
-        print(f"  {p.policy:>14}: {p.episodes_per_day:.2f} episodes/pt-day, deaths alerted {deaths} "
-              f"vs survivors {survivors}, AUROC {auc}")
+        print(
+            f"  {p.policy:>14}: {p.episodes_per_day:.2f} episodes/pt-day, deaths alerted {deaths} "
+            f"vs survivors {survivors}, AUROC {auc}"
+        )
     for t in report.targets:
         state = "n/a" if t.met is None else ("met" if t.met else "MISSED")
         print(f"  {t.name}: {state}")
@@ -172,9 +217,17 @@ def run_matrix_cmd(args: argparse.Namespace) -> int:
 
     out = args.out if args.out != "evaluation" else "evaluation-matrix"
     split = None if args.split == "all" else Split(args.split)
-    report = run_matrix(out, patients=args.patients or CELL_PATIENTS, hours=args.hours or CELL_HOURS,
-                        base_seed=args.seeds[0], split=split, quick=args.quick, workers=args.workers or None,
-                        detectors=_detector_configs(args), plots=not args.no_plots)
+    report = run_matrix(
+        out,
+        patients=args.patients or CELL_PATIENTS,
+        hours=args.hours or CELL_HOURS,
+        base_seed=args.seeds[0],
+        split=split,
+        quick=args.quick,
+        workers=args.workers or None,
+        detectors=_detector_configs(args),
+        plots=not args.no_plots,
+    )
     if args.json:
         sys.stdout.buffer.write(report_json(report) + b"\n")
         sys.stdout.flush()
@@ -200,8 +253,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from alerts.evaluation.detectors import UnknownDetector, detector_config, parse_names
     from alerts.evaluation.parallel import default_workers
     from monitor.cohort import CohortSpec
-    from streams.bench import generate_ward
-    from streams.bench import measure_detectors
+    from streams.bench import generate_ward, measure_detectors
 
     names = list(parse_names(args.detectors)) or ["baseline-z"]
     try:
@@ -216,16 +268,21 @@ def run_compare(args: argparse.Namespace) -> int:
     hours = args.hours or (8.0 if args.quick else 24.0)
     seeds = args.seeds if not args.quick else args.seeds[:1]
     rows = {n: dc.DetectorRow(n) for n in names}
-    notes = [f"cohort: {patients} patients x {hours:g} h, seeds {','.join(map(str, seeds))}; "
-             "wardwatch[name] = NEWS2 + hard limits + that detector; 'detector alone' = anomaly source only"]
+    notes = [
+        f"cohort: {patients} patients x {hours:g} h, seeds {','.join(map(str, seeds))}; "
+        "wardwatch[name] = NEWS2 + hard limits + that detector; 'detector alone' = anomaly source only"
+    ]
     print(f"[1/4] cohort ({len(names)} detectors)", file=sys.stderr)
-    dc.cohort_figures(names, CohortSpec(n_patients=patients, hours=hours, seed=seeds[0]), seeds, workers, rows,
-                      alone=args.alone)
+    dc.cohort_figures(
+        names, CohortSpec(n_patients=patients, hours=hours, seed=seeds[0]), seeds, workers, rows, alone=args.alone
+    )
     if not args.no_matrix:
         print("[2/4] robustness matrix", file=sys.stderr)
         dc.matrix_figures(names, out, rows, args.quick, workers, seeds[0])
-        notes.append(f"matrix: {out}/matrix/report.md, cells sampled every "
-                     f"{', '.join(f'{s:g} s' for s in dc.COMPARE_SAMPLING_S)} (the 1-min ones judged)")
+        notes.append(
+            f"matrix: {out}/matrix/report.md, cells sampled every "
+            f"{', '.join(f'{s:g} s' for s in dc.COMPARE_SAMPLING_S)} (the 1-min ones judged)"
+        )
     dataset = args.dataset or COMPARE_SLICE
     print(f"[3/4] real charted data ({dataset})", file=sys.stderr)
     try:
@@ -239,10 +296,15 @@ def run_compare(args: argparse.Namespace) -> int:
     for cost in measure_detectors(ward.batched, names):
         if cost.name in rows:
             row = rows[cost.name]
-            row.us_per_sample, row.bytes_per_patient, row.bytes_max = (cost.us_per_sample, cost.state_mean,
-                                                                       cost.state_max)
-    notes.append("µs/sample: parse + PatientEngine.process on one generated ward, in-process, this machine; "
-                 "bytes: mean (max) PatientEngine.to_bytes() after it (budget 16 KiB)")
+            row.us_per_sample, row.bytes_per_patient, row.bytes_max = (
+                cost.us_per_sample,
+                cost.state_mean,
+                cost.state_max,
+            )
+    notes.append(
+        "µs/sample: parse + PatientEngine.process on one generated ward, in-process, this machine; "
+        "bytes: mean (max) PatientEngine.to_bytes() after it (budget 16 KiB)"
+    )
     ordered = [rows[n] for n in names]
     paths = dc.write(ordered, out, notes, plots=not args.no_plots)
     if args.json:

@@ -13,7 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "gateway", help="manage named ingest credentials (one token per gateway, revocable without restart)",
+        "gateway",
+        help="manage named ingest credentials (one token per gateway, revocable without restart)",
         formatter_class=Formatter,
         epilog="examples:\n"
         "  export WARDWATCH_GATEWAYS_FILE=/etc/wardwatch/gateways.json\n"
@@ -22,8 +23,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "  wardwatch gateway revoke icu-monitors                    # locked out at its next request\n"
         "  wardwatch gateway list",
     )
-    p.add_argument("--file", default=os.environ.get("WARDWATCH_GATEWAYS_FILE"),
-                   help="gateways file (default: WARDWATCH_GATEWAYS_FILE)")
+    p.add_argument(
+        "--file",
+        default=os.environ.get("WARDWATCH_GATEWAYS_FILE"),
+        help="gateways file (default: WARDWATCH_GATEWAYS_FILE)",
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     add = actions.add_parser("add", help="add a gateway, or rotate its token", formatter_class=Formatter)
     add.add_argument("name", help="gateway name (a-z 0-9 . _ -), shown in dead-letter records")
@@ -52,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
             print(token)
         elif args.action == "revoke":
             if not gateways.revoke(args.name):
-                print(f"error: no gateway {args.name!r} in {gateways.path} (see `wardwatch gateway list`)",
-                      file=sys.stderr)
+                print(
+                    f"error: no gateway {args.name!r} in {gateways.path} (see `wardwatch gateway list`)",
+                    file=sys.stderr,
+                )
                 return EXIT_FAILED
             print(f"gateway {args.name} revoked; running workers refuse it from its next request")
         else:

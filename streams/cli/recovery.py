@@ -13,7 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "recovery", help="measure state recovery time of a restarted worker (memory vs RocksDB store)",
+        "recovery",
+        help="measure state recovery time of a restarted worker (memory vs RocksDB store)",
         formatter_class=Formatter,
         epilog="example:\n  wardwatch recovery --patients 10000 --store rocksdb\n"
         "  wardwatch recovery --patients 10000 --store both --json\n"
@@ -21,8 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--patients", type=int, default=10000, help="patients whose state is recovered")
     p.add_argument("--store", choices=("memory", "rocksdb", "both"), default="both", help="state store to measure")
-    p.add_argument("--bootstrap", default=None,
-                   help="Kafka bootstrap to use (default: start an embedded broker for the run)")
+    p.add_argument(
+        "--bootstrap", default=None, help="Kafka bootstrap to use (default: start an embedded broker for the run)"
+    )
     p.add_argument("--timeout", type=float, default=600.0, help="give up on a worker after this many seconds")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
@@ -64,10 +66,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"{'store':<8} {'patients':>8} {'B/patient':>9} {'cold ready s':>12} {'cold recov s':>12} "
-              f"{'restart ready s':>15} {'restart recov s':>15}")
+        print(
+            f"{'store':<8} {'patients':>8} {'B/patient':>9} {'cold ready s':>12} {'cold recov s':>12} "
+            f"{'restart ready s':>15} {'restart recov s':>15}"
+        )
         for r in results:
-            print(f"{r['store']:<8} {r['patients']:>8} {r['state_bytes_per_patient']:>9} "
-                  f"{r['cold']['ready_s']:>12} {r['cold']['recovery_s']:>12} "
-                  f"{r['restart']['ready_s']:>15} {r['restart']['recovery_s']:>15}")
+            print(
+                f"{r['store']:<8} {r['patients']:>8} {r['state_bytes_per_patient']:>9} "
+                f"{r['cold']['ready_s']:>12} {r['cold']['recovery_s']:>12} "
+                f"{r['restart']['ready_s']:>15} {r['restart']['recovery_s']:>15}"
+            )
     return 0

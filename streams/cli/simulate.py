@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "simulate", help="stream a synthetic ward of wearables into the vitals topic",
+        "simulate",
+        help="stream a synthetic ward of wearables into the vitals topic",
         formatter_class=Formatter,
         epilog="example:\n  wardwatch simulate --patients 50 --hours 6 --speed 600 --deteriorating 0.3\n"
         "  wardwatch simulate --patients 200 --hours 24 --speed 0   # as fast as possible",
@@ -47,8 +48,13 @@ def add_cohort_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cohort_from_args(args: argparse.Namespace, end_ms: int | None = None) -> CohortSpec:
-    spec = CohortSpec(n_patients=args.patients, hours=args.hours, seed=args.seed,
-                      deteriorating_share=args.deteriorating, artifacts=not args.no_artifacts)
+    spec = CohortSpec(
+        n_patients=args.patients,
+        hours=args.hours,
+        seed=args.seed,
+        deteriorating_share=args.deteriorating,
+        artifacts=not args.no_artifacts,
+    )
     if end_ms is not None:
         spec = dataclasses.replace(spec, start_ms=end_ms - int(args.hours * 3_600_000))
     return spec
@@ -59,8 +65,9 @@ def _first_ts(message: dict) -> int:
     return int(samples[0]["ts"] if samples else message["ts"])
 
 
-async def stream(settings: Settings, spec: CohortSpec, speed: float, batch_seconds: float, topic: str,
-                 quiet: bool = False) -> tuple[int, int]:
+async def stream(
+    settings: Settings, spec: CohortSpec, speed: float, batch_seconds: float, topic: str, quiet: bool = False
+) -> tuple[int, int]:
     cohort = generate_cohort(spec)
     prod = await producer(settings)
     sent_messages = sent_samples = 0
@@ -85,8 +92,12 @@ async def stream(settings: Settings, spec: CohortSpec, speed: float, batch_secon
             if not quiet and now - last_report > 1.0:
                 last_report = now
                 done = (ts - spec.start_ms) / (spec.end_ms - spec.start_ms)
-                print(f"\rsimulate: {done:6.1%} of {spec.hours:g} h, {sent_messages} messages, "
-                      f"{sent_samples} samples", end="", file=sys.stderr, flush=True)
+                print(
+                    f"\rsimulate: {done:6.1%} of {spec.hours:g} h, {sent_messages} messages, {sent_samples} samples",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
         await asyncio.gather(*pending)
     finally:
         await prod.stop()

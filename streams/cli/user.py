@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "user", help="manage console staff accounts (users file with argon2 password hashes)",
+        "user",
+        help="manage console staff accounts (users file with argon2 password hashes)",
         formatter_class=Formatter,
         epilog="examples:\n"
         "  export WARDWATCH_USERS_FILE=/etc/wardwatch/users.json\n"
@@ -32,8 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "  wardwatch user remove ada\n"
         "  wardwatch user list",
     )
-    p.add_argument("--file", default=os.environ.get("WARDWATCH_USERS_FILE"),
-                   help="users file (default: WARDWATCH_USERS_FILE)")
+    p.add_argument(
+        "--file", default=os.environ.get("WARDWATCH_USERS_FILE"), help="users file (default: WARDWATCH_USERS_FILE)"
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     add = actions.add_parser("add", help="add or replace a user", formatter_class=Formatter)
     add.add_argument("username", help="sign-in name (lower case: a-z 0-9 . _ @ -)")
@@ -49,8 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     reset.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     remove = actions.add_parser("remove", help="remove a user (ends their sessions)", formatter_class=Formatter)
     remove.add_argument("username")
-    unit = actions.add_parser("unit", help="define a unit: the wards a charge nurse of it covers",
-                              formatter_class=Formatter)
+    unit = actions.add_parser(
+        "unit", help="define a unit: the wards a charge nurse of it covers", formatter_class=Formatter
+    )
     unit.add_argument("unit")
     unit.add_argument("wards", help="comma-separated wards")
     actions.add_parser("list", help="list users (no hashes)", formatter_class=Formatter)
@@ -78,8 +81,15 @@ def run(args: argparse.Namespace) -> int:
     users = UsersFile(args.file)
     try:
         if args.action == "add":
-            user = User(args.username.lower(), args.name, Role(args.role),
-                        tuple(w.strip() for w in args.wards.split(",") if w.strip()), args.unit, None, args.sso)
+            user = User(
+                args.username.lower(),
+                args.name,
+                Role(args.role),
+                tuple(w.strip() for w in args.wards.split(",") if w.strip()),
+                args.unit,
+                None,
+                args.sso,
+            )
             if args.role == "nurse" and not user.wards:
                 raise ValueError("a nurse needs --wards (the wards whose alerts they see and acknowledge)")
             if args.role == "charge_nurse" and not (args.unit or user.wards):

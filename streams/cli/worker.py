@@ -19,14 +19,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from streams.cli import Formatter
 
     p = sub.add_parser(
-        "worker", help="run a stream worker (reads WARDWATCH_* environment variables)",
+        "worker",
+        help="run a stream worker (reads WARDWATCH_* environment variables)",
         formatter_class=Formatter,
         epilog="example:\n  WARDWATCH_KAFKA_BOOTSTRAP=127.0.0.1:9092 wardwatch worker\n"
         "  WARDWATCH_STORE=rocksdb WARDWATCH_DATA_DIR=/var/lib/wardwatch wardwatch worker\n\n"
-        + environment_help() + "\n(topics and messages: docs/contract.md)",
+        + environment_help()
+        + "\n(topics and messages: docs/contract.md)",
     )
-    p.add_argument("--connect-attempts", type=int, default=0,
-                   help="give up after this many failed broker connections (0 = keep retrying with backoff)")
+    p.add_argument(
+        "--connect-attempts",
+        type=int,
+        default=0,
+        help="give up after this many failed broker connections (0 = keep retrying with backoff)",
+    )
     p.set_defaults(run=run)
 
 
@@ -54,13 +60,20 @@ def run(args: argparse.Namespace) -> int:
 
     metrics.serve(settings.metrics_port, settings.metrics_host)
     worker = Worker(settings, partitions)
-    log.info("worker %s consuming %s (%d partitions) from %s; metrics on :%d/metrics, web on :%d",
-             settings.app_id, settings.topics.vitals, partitions, settings.bootstrap,
-             settings.metrics_port, settings.web_port)
+    log.info(
+        "worker %s consuming %s (%d partitions) from %s; metrics on :%d/metrics, web on :%d",
+        settings.app_id,
+        settings.topics.vitals,
+        partitions,
+        settings.bootstrap,
+        settings.metrics_port,
+        settings.web_port,
+    )
     # override_logging=False: Faust's Worker would replace the root handlers
     # with its own text format; ours (text or JSON) stays for every logger.
-    faust_worker = FaustWorker(worker.app, loglevel=settings.log_level.upper(), quiet=True,
-                               redirect_stdouts=False, override_logging=False)
+    faust_worker = FaustWorker(
+        worker.app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False, override_logging=False
+    )
     faust_worker.spinner = None  # its terminal escapes would corrupt a log line (JSON logs are one per line)
     # SIGTERM/SIGINT: Faust stops the agents, waits for in-flight events,
     # commits (our sensor checkpoints first, the producer is flushed), exits 0.

@@ -2,8 +2,18 @@
 
 from streams.exports import public
 
-__all__, __getattr__ = public(__name__, {
-    "web": ("SUBSCRIBER_QUEUE", "ConsoleHub", "ConsoleWeb", "aiohttp_app", "build", "console_web",
-            "insecure_from_env"),
-    "view": ("ConsoleView", "bands_from_reasons"),
-})
+__all__, __getattr__ = public(
+    __name__,
+    {
+        "web": (
+            "SUBSCRIBER_QUEUE",
+            "ConsoleHub",
+            "ConsoleWeb",
+            "aiohttp_app",
+            "build",
+            "console_web",
+            "insecure_from_env",
+        ),
+        "view": ("ConsoleView", "bands_from_reasons"),
+    },
+)

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from array import array
 from collections import OrderedDict, deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from alerts.format import place_text
 from monitor.timestamps import not_after_ms, parse_ts
@@ -68,13 +69,21 @@ class Series:
         return True
 
     def points(self, step_ms: int) -> list[list[float]]:
-        return [[s * step_ms, round(v, 2)] for s, v in zip(self.steps, self.values)]
+        return [[s * step_ms, round(v, 2)] for s, v in zip(self.steps, self.values, strict=True)]
 
 
 class ConsoleView:
-    def __init__(self, *, recent_limit: int = 50, window_s: int = 3600, step_s: int = 30,
-                 max_patients: int = 1000, max_open: int = 5000, remember_resolved: int = 20000,
-                 future_tolerance_s: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        recent_limit: int = 50,
+        window_s: int = 3600,
+        step_s: int = 30,
+        max_patients: int = 1000,
+        max_open: int = 5000,
+        remember_resolved: int = 20000,
+        future_tolerance_s: float | None = None,
+    ) -> None:
         """`future_tolerance_s`: samples dated further ahead of the wall clock are not plotted (the
         worker dead-letters them); default WARDWATCH_FUTURE_TOLERANCE_S or 120 s."""
         self.recent_limit = recent_limit
@@ -110,8 +119,9 @@ class ConsoleView:
             return None
         self.alert_messages += 1
         location = doc.get("location")
-        self._note_ward(doc.get("patient_id"), _alert_ward(doc),
-                        located=isinstance(location, dict) and bool(location.get("ward")))
+        self._note_ward(
+            doc.get("patient_id"), _alert_ward(doc), located=isinstance(location, dict) and bool(location.get("ward"))
+        )
         if alert_id in self._resolved:
             return None  # a replayed duplicate of a closed episode
         card = self.open.get(alert_id)
@@ -232,8 +242,7 @@ class ConsoleView:
     def _trim_open(self) -> None:
         """A broken producer must not grow memory without end: drop the least urgent, newest."""
         while len(self.open) > self.max_open:
-            worst = min(self.open.values(), key=lambda c: (PRIORITY_RANK.get(c["priority"], 0),
-                                                          -_age_key(c)))
+            worst = min(self.open.values(), key=lambda c: (PRIORITY_RANK.get(c["priority"], 0), -_age_key(c)))
             self._close(worst["alert_id"])
 
     def open_alerts(self) -> list[dict[str, Any]]:
@@ -330,8 +339,11 @@ def _alert_ward(doc: dict[str, Any]) -> Any:
 
 
 def sort_key(card: dict[str, Any]) -> tuple[int, int, str]:
-    return (-PRIORITY_RANK.get(card.get("priority"), 0), 1 if card.get("acknowledged") else 0,
-            str(card.get("first_seen") or ""))
+    return (
+        -PRIORITY_RANK.get(card.get("priority"), 0),
+        1 if card.get("acknowledged") else 0,
+        str(card.get("first_seen") or ""),
+    )
 
 
 def _age_key(card: dict[str, Any]) -> int:
@@ -375,8 +387,11 @@ def bands_from_reasons(reasons: Iterable[dict[str, Any]]) -> dict[str, dict[str,
         if vital not in CHART_VITALS:
             continue
         band = out.setdefault(vital, {})
-        baseline, value, score = _number(reason.get("baseline")), _number(reason.get("value")), \
-            _number(reason.get("score"))
+        baseline, value, score = (
+            _number(reason.get("baseline")),
+            _number(reason.get("value")),
+            _number(reason.get("score")),
+        )
         detector = _is_detector_reason(reason)
         if baseline is not None:
             band.setdefault("baseline", baseline)

@@ -32,8 +32,10 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -49,8 +51,10 @@ log = logging.getLogger("wardwatch.console")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css"}
 SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -175,8 +179,13 @@ class ConsoleHub:
         from streams.kafka import consumer
 
         topics = self.settings.topics
-        cons = await consumer(self.settings, group_id=None, enable_auto_commit=False,
-                              auto_offset_reset="earliest", max_partition_fetch_bytes=1 << 20)
+        cons = await consumer(
+            self.settings,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=1 << 20,
+        )
         try:
             while True:  # wait for the topics (never create them: a metadata request may)
                 present = await cons.topics()
@@ -196,8 +205,13 @@ class ConsoleHub:
                 if tp in self._positions:
                     cons.seek(tp, self._positions[tp])
             alert_ends = await cons.end_offsets(alert_tps) if alert_tps else {}
-            log.info("console following %s (%d partitions) and %s (%d partitions)", topics.alerts,
-                     len(alert_tps), topics.vitals, len(vital_tps))
+            log.info(
+                "console following %s (%d partitions) and %s (%d partitions)",
+                topics.alerts,
+                len(alert_tps),
+                topics.vitals,
+                len(vital_tps),
+            )
             last_push = time.monotonic()
             while not self.closing:
                 batch = await cons.getmany(timeout_ms=500, max_records=2000)
@@ -230,8 +244,9 @@ class ConsoleHub:
             if self._producer is None:
                 self._producer = await producer(self.settings)
         return await asyncio.wait_for(
-            self._producer.send_and_wait(self.settings.topics.acks, orjson.dumps(doc),
-                                         key=doc["patient_id"].encode()), timeout=15)
+            self._producer.send_and_wait(self.settings.topics.acks, orjson.dumps(doc), key=doc["patient_id"].encode()),
+            timeout=15,
+        )
 
     async def stop(self) -> None:
         self.close_streams()
@@ -256,9 +271,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ConsoleWeb:
     """The HTTP side: login, page, static files, snapshot, SSE, acks."""
 
-    def __init__(self, hub: ConsoleHub, tokens: tuple[str, ...], insecure: bool = False,
-                 trusted_proxies: tuple[str, ...] = (), session_secret: str = "",
-                 users: UsersFile | None = None, oidc: Any = None) -> None:
+    def __init__(
+        self,
+        hub: ConsoleHub,
+        tokens: tuple[str, ...],
+        insecure: bool = False,
+        trusted_proxies: tuple[str, ...] = (),
+        session_secret: str = "",
+        users: UsersFile | None = None,
+        oidc: Any = None,
+    ) -> None:
         self.hub = hub
         self.tokens = tuple(tokens)
         self.users = users
@@ -311,8 +333,11 @@ class ConsoleWeb:
                 return web.Response(status=303, headers={**SECURITY_HEADERS, "Location": "/console/login"})
             reason = "signed out: sign in at /console/login"
         else:
-            reason = ("token required: open /console?token=YOUR_TOKEN once" if page
-                      else "token required: Authorization: Bearer <token>")
+            reason = (
+                "token required: open /console?token=YOUR_TOKEN once"
+                if page
+                else "token required: Authorization: Bearer <token>"
+            )
         headers = {**SECURITY_HEADERS, "WWW-Authenticate": 'Bearer realm="wardwatch"'}
         if page:
             return web.Response(status=401, text=_login_page(reason), content_type="text/html", headers=headers)
@@ -324,14 +349,16 @@ class ConsoleWeb:
         if token is not None:
             # Log the browser in, then drop the token from the address bar and history.
             response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": request.path})
-            webauth.set_session_cookie(response, self.sessions.issue(token),
-                                       secure=webauth.request_is_secure(request, self.trusted_proxies))
+            webauth.set_session_cookie(
+                response, self.sessions.issue(token), secure=webauth.request_is_secure(request, self.trusted_proxies)
+            )
             return response
         denied = self.denied(request, page=True)
         if denied is not None:
             return denied
-        return web.Response(body=_read_static("console.html"), content_type="text/html", charset="utf-8",
-                            headers=SECURITY_HEADERS)
+        return web.Response(
+            body=_read_static("console.html"), content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS
+        )
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info.get("name", "")
@@ -340,22 +367,27 @@ class ConsoleWeb:
             return denied
         if name not in STATIC_FILES:
             return web.json_response({"error": "not found"}, status=404)
-        return web.Response(body=_read_static(name), content_type=STATIC_FILES[name], charset="utf-8",
-                            headers=SECURITY_HEADERS)
+        return web.Response(
+            body=_read_static(name), content_type=STATIC_FILES[name], charset="utf-8", headers=SECURITY_HEADERS
+        )
 
     async def state(self, request: web.Request) -> web.StreamResponse:
         denied = self.denied(request)
         if denied is not None:
             return denied
-        return web.Response(body=orjson.dumps(self.hub.snapshot(self.staff(request))),
-                            content_type="application/json", headers=SECURITY_HEADERS)
+        return web.Response(
+            body=orjson.dumps(self.hub.snapshot(self.staff(request))),
+            content_type="application/json",
+            headers=SECURITY_HEADERS,
+        )
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         denied = self.denied(request)
         if denied is not None:
             return denied
-        response = web.StreamResponse(headers={**SECURITY_HEADERS, "Content-Type": "text/event-stream",
-                                               "X-Accel-Buffering": "no"})
+        response = web.StreamResponse(
+            headers={**SECURITY_HEADERS, "Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+        )
         await response.prepare(request)
         staff = self.staff(request)
         queue = self.hub.subscribe(staff)
@@ -364,7 +396,7 @@ class ConsoleWeb:
             while not self.hub.closing:
                 try:
                     message = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     message = b": keep-alive\n\n"
                 if message is None:
                     break
@@ -389,16 +421,25 @@ class ConsoleWeb:
             return web.json_response({"error": "body must be a JSON object"}, status=400)
         staff = self.staff(request)
         if staff is None and self.users is not None:
-            return web.json_response({"error": "sign in as yourself to acknowledge (/console/login): "
-                                               "a shared token cannot say who acknowledged"}, status=403)
+            return web.json_response(
+                {
+                    "error": "sign in as yourself to acknowledge (/console/login): "
+                    "a shared token cannot say who acknowledged"
+                },
+                status=403,
+            )
         if staff is not None and not staff.may_act_on(self.hub.view.ward_of(str(body.get("alert_id")))):
-            why = ("ops sign-ins are read-only" if not staff.clinical
-                   else "this alert is not on your wards")
+            why = "ops sign-ins are read-only" if not staff.clinical else "this alert is not on your wards"
             return web.json_response({"error": why}, status=403)
         by = staff.display_name if staff is not None else str(body.get("by") or "").strip()[:80]
-        doc = {"alert_id": body.get("alert_id"), "patient_id": body.get("patient_id"), "by": by,
-               "action": body.get("action") or "acknowledge",
-               "ts": _utc_now(), "source": "console"}
+        doc = {
+            "alert_id": body.get("alert_id"),
+            "patient_id": body.get("patient_id"),
+            "by": by,
+            "action": body.get("action") or "acknowledge",
+            "ts": _utc_now(),
+            "source": "console",
+        }
         if staff is not None:  # who, verified: the audit trail rests on this, not on the name
             doc.update(by_user=staff.username, role=staff.role.value, auth=staff.method)
         try:
@@ -414,8 +455,9 @@ class ConsoleWeb:
             log.warning("console: ack not published: %r", exc)
             return web.json_response({"error": "could not publish the ack to Kafka; try again"}, status=503)
         log.info("console: %s of %s published", doc["action"], doc["alert_id"])
-        return web.json_response({"status": "accepted", "ack": doc, "partition": meta.partition,
-                                  "offset": meta.offset}, status=202)
+        return web.json_response(
+            {"status": "accepted", "ack": doc, "partition": meta.partition, "offset": meta.offset}, status=202
+        )
 
     # ---- staff sign-in -------------------------------------------------------
     async def me(self, request: web.Request) -> web.StreamResponse:
@@ -426,14 +468,22 @@ class ConsoleWeb:
             if denied is not None:
                 return denied
             return web.json_response({"username": None}, headers=SECURITY_HEADERS)
-        return web.json_response({"username": staff.username, "display_name": staff.display_name,
-                                  "role": staff.role.value, "wards": sorted(staff.wards), "auth": staff.method},
-                                 headers=SECURITY_HEADERS)
+        return web.json_response(
+            {
+                "username": staff.username,
+                "display_name": staff.display_name,
+                "role": staff.role.value,
+                "wards": sorted(staff.wards),
+                "auth": staff.method,
+            },
+            headers=SECURITY_HEADERS,
+        )
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         if self.users is None:
-            return web.Response(status=404, text="staff sign-in is not configured (WARDWATCH_USERS_FILE)",
-                                headers=SECURITY_HEADERS)
+            return web.Response(
+                status=404, text="staff sign-in is not configured (WARDWATCH_USERS_FILE)", headers=SECURITY_HEADERS
+            )
         if request.method == "GET":
             if request.query.get("sso") and self.oidc is not None:
                 return await self._oidc_begin(request)
@@ -458,8 +508,9 @@ class ConsoleWeb:
         self.throttle.succeeded(username, remote)
         return self._signed_in(request, self.staff_sessions.issue(user, "password"), user.username, "password")
 
-    def _signed_in(self, request: web.Request, session: str, username: str, method: str,
-                   refresh: bool = False) -> web.StreamResponse:
+    def _signed_in(
+        self, request: web.Request, session: str, username: str, method: str, refresh: bool = False
+    ) -> web.StreamResponse:
         log.info("console: %s signed in (%s)", username, method)
         if refresh:
             # After a cross-site redirect (the provider's), a SameSite=Strict cookie would not be sent on
@@ -471,8 +522,10 @@ class ConsoleWeb:
         return response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
-        response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location":
-                                                     "/console/login" if self.users is not None else "/console"})
+        response = web.Response(
+            status=303,
+            headers={**SECURITY_HEADERS, "Location": "/console/login" if self.users is not None else "/console"},
+        )
         webauth.clear_session_cookie(response)
         return response
 
@@ -485,8 +538,15 @@ class ConsoleWeb:
             log.warning("console: single sign-on unavailable: %r", exc)
             return self._login_form("single sign-on is unavailable right now; use your password or try later", 503)
         response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": url})
-        response.set_cookie(FLOW_COOKIE, flow, max_age=FLOW_MAX_AGE_S, path="/console", httponly=True,
-                            secure=webauth.request_is_secure(request, self.trusted_proxies), samesite="Lax")
+        response.set_cookie(
+            FLOW_COOKIE,
+            flow,
+            max_age=FLOW_MAX_AGE_S,
+            path="/console",
+            httponly=True,
+            secure=webauth.request_is_secure(request, self.trusted_proxies),
+            samesite="Lax",
+        )
         return response
 
     async def oidc_callback(self, request: web.Request) -> web.StreamResponse:
@@ -495,8 +555,9 @@ class ConsoleWeb:
         if self.oidc is None or self.users is None:
             return web.Response(status=404, text="single sign-on is not configured", headers=SECURITY_HEADERS)
         try:
-            claims = await self.oidc.complete(self.oidc.redirect_uri(_base_url(request)), dict(request.query),
-                                              request.cookies.get(FLOW_COOKIE))
+            claims = await self.oidc.complete(
+                self.oidc.redirect_uri(_base_url(request)), dict(request.query), request.cookies.get(FLOW_COOKIE)
+            )
         except Exception as exc:
             log.warning("console: single sign-on failed: %s", exc)
             return self._login_form(f"single sign-on failed: {exc}", 401)
@@ -504,22 +565,30 @@ class ConsoleWeb:
         user = next((u for u in (self.users.by_sso(n) for n in names) if u is not None), None)
         if user is None:
             shown = names[0] if names else "?"
-            return self._login_form(f"{shown} signed in at the hospital but is not a wardwatch user: ask an "
-                                    f"administrator to run `wardwatch user add NAME --sso {shown} --role ...`", 403)
-        response = self._signed_in(request, self.staff_sessions.issue(user, "oidc"), user.username, "oidc",
-                                   refresh=True)
+            return self._login_form(
+                f"{shown} signed in at the hospital but is not a wardwatch user: ask an "
+                f"administrator to run `wardwatch user add NAME --sso {shown} --role ...`",
+                403,
+            )
+        response = self._signed_in(
+            request, self.staff_sessions.issue(user, "oidc"), user.username, "oidc", refresh=True
+        )
         response.del_cookie(FLOW_COOKIE, path="/console")
         return response
 
     def _login_form(self, error: str = "", status: int = 200) -> web.Response:
-        return web.Response(status=status, text=_signin_page(error, self.oidc is not None), content_type="text/html",
-                            headers=SECURITY_HEADERS)
+        return web.Response(
+            status=status,
+            text=_signin_page(error, self.oidc is not None),
+            content_type="text/html",
+            headers=SECURITY_HEADERS,
+        )
 
 
 def _utc_now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _STATIC_CACHE: dict[str, bytes] = {}
@@ -549,24 +618,28 @@ def _base_url(request: web.Request) -> str:
 def _signin_page(error: str, sso: bool) -> str:
     from html import escape
 
-    sso_link = ('<p><a class="btn" id="sso" href="login?sso=1">Sign in with the hospital account</a></p>'
-                if sso else "")
+    sso_link = '<p><a class="btn" id="sso" href="login?sso=1">Sign in with the hospital account</a></p>' if sso else ""
     message = f'<p class="err" role="alert">{escape(error)}</p>' if error else ""
-    return ("<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport "
-            "content='width=device-width,initial-scale=1'><title>wardwatch console: sign in</title>"
-            "<link rel=stylesheet href='static/console.css'>"
-            "<main class=signin><h1>wardwatch console</h1>" + message +
-            "<form method=post action=login><label for=username>User name</label>"
-            "<input id=username name=username autocomplete=username required autofocus>"
-            "<label for=password>Password</label>"
-            "<input id=password name=password type=password autocomplete=current-password required>"
-            "<button class='btn' id=signin type=submit>Sign in</button></form>" + sso_link + "</main></html>")
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport "
+        "content='width=device-width,initial-scale=1'><title>wardwatch console: sign in</title>"
+        "<link rel=stylesheet href='static/console.css'>"
+        "<main class=signin><h1>wardwatch console</h1>"
+        + message
+        + "<form method=post action=login><label for=username>User name</label>"
+        "<input id=username name=username autocomplete=username required autofocus>"
+        "<label for=password>Password</label>"
+        "<input id=password name=password type=password autocomplete=current-password required>"
+        "<button class='btn' id=signin type=submit>Sign in</button></form>" + sso_link + "</main></html>"
+    )
 
 
 def _refresh_page(target: str) -> str:
-    return ("<!doctype html><html lang=en><meta charset=utf-8>"
-            f"<meta http-equiv=refresh content='0;url={target}'><title>signed in</title>"
-            f"<p>Signed in. <a href='{target}'>Open the console</a>.</p></html>")
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        f"<meta http-equiv=refresh content='0;url={target}'><title>signed in</title>"
+        f"<p>Signed in. <a href='{target}'>Open the console</a>.</p></html>"
+    )
 
 
 def _read_static(name: str) -> bytes:
@@ -579,9 +652,11 @@ def _read_static(name: str) -> bytes:
 def _login_page(reason: str) -> str:
     from html import escape
 
-    return ("<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport "
-            "content='width=device-width,initial-scale=1'><title>wardwatch console: sign in</title>"
-            f"<h1>wardwatch console</h1><p>{escape(reason)}</p></html>")
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport "
+        "content='width=device-width,initial-scale=1'><title>wardwatch console: sign in</title>"
+        f"<h1>wardwatch console</h1><p>{escape(reason)}</p></html>"
+    )
 
 
 # ---- wiring ------------------------------------------------------------------
@@ -598,8 +673,15 @@ def console_web(hub: ConsoleHub, settings: Settings, insecure: bool) -> ConsoleW
     if settings.oidc_issuer and users is not None:
         from streams.identity import OidcSettings, OidcSignIn
 
-        oidc = OidcSignIn(OidcSettings(settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret,
-                                       settings.oidc_redirect_url or None), secret.encode())
+        oidc = OidcSignIn(
+            OidcSettings(
+                settings.oidc_issuer,
+                settings.oidc_client_id,
+                settings.oidc_client_secret,
+                settings.oidc_redirect_url or None,
+            ),
+            secret.encode(),
+        )
     return ConsoleWeb(hub, settings.console_tokens, insecure, settings.trusted_proxies, secret, users, oidc)
 
 
@@ -624,6 +706,7 @@ def register(worker: Any) -> None:
     hub, console = build(worker.settings)
     app = worker.app
     for path, methods, handler in console.routes():
+
         async def call(view: Any, request: Any, _handler: Handler = handler, **kwargs: Any) -> Any:
             return await _handler(request)
 

@@ -13,13 +13,17 @@ what they ask; an acknowledgement's `by` is always the signed-in identity.
 
 from streams.exports import public
 
-__all__, __getattr__ = public(__name__, {
-    "roles": ("Role", "Staff"),
-    "users": ("User", "UsersFile", "with_password"),
-    "sessions": ("StaffSessions",),
-    "throttle": ("SignInThrottle",),
-    "passwords": ("hash_password", "verify_password"),
-    "oidc": ("OidcSettings", "OidcSignIn", "FLOW_COOKIE", "FLOW_MAX_AGE_S", "identities"),
-    "gateways": ("Gateway", "GatewaysFile"),
-    "signin": ("SignInError", "check_may_act", "sign_in"),
-}, modules=("visibility",))
+__all__, __getattr__ = public(
+    __name__,
+    {
+        "roles": ("Role", "Staff"),
+        "users": ("User", "UsersFile", "with_password"),
+        "sessions": ("StaffSessions",),
+        "throttle": ("SignInThrottle",),
+        "passwords": ("hash_password", "verify_password"),
+        "oidc": ("OidcSettings", "OidcSignIn", "FLOW_COOKIE", "FLOW_MAX_AGE_S", "identities"),
+        "gateways": ("Gateway", "GatewaysFile"),
+        "signin": ("SignInError", "check_may_act", "sign_in"),
+    },
+    modules=("visibility",),
+)

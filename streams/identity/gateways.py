@@ -111,10 +111,17 @@ class GatewaysFile:
         return True
 
     def _write(self, gateways: dict[str, Gateway]) -> None:
-        doc = {"schema": 1, "gateways": {
-            g.name: {"token_sha256": g.token_sha256, "added": g.added,
-                     **({"addresses": list(g.addresses)} if g.addresses else {})}
-            for g in sorted(gateways.values(), key=lambda g: g.name)}}
+        doc = {
+            "schema": 1,
+            "gateways": {
+                g.name: {
+                    "token_sha256": g.token_sha256,
+                    "added": g.added,
+                    **({"addresses": list(g.addresses)} if g.addresses else {}),
+                }
+                for g in sorted(gateways.values(), key=lambda g: g.name)
+            },
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".gateways-", suffix=".json")
         with os.fdopen(fd, "wb") as out:
@@ -131,6 +138,10 @@ def _parse(raw: bytes) -> dict[str, Gateway]:
     out = {}
     for name, entry in (doc.get("gateways") or {}).items() if isinstance(doc, dict) else ():
         if isinstance(entry, dict) and isinstance(entry.get("token_sha256"), str):
-            out[name] = Gateway(name, entry["token_sha256"], str(entry.get("added", "")),
-                                tuple(str(a) for a in entry.get("addresses") or ()))
+            out[name] = Gateway(
+                name,
+                entry["token_sha256"],
+                str(entry.get("added", "")),
+                tuple(str(a) for a in entry.get("addresses") or ()),
+            )
     return out

@@ -57,7 +57,10 @@ class OidcSignIn:
         self.settings = settings
         self.secret = secret
         self.app = _ProviderApp(
-            None, name="hospital", client_id=settings.client_id, client_secret=settings.client_secret,
+            None,
+            name="hospital",
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
             server_metadata_url=settings.issuer.rstrip("/") + "/.well-known/openid-configuration",
             client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256", "timeout": 10},
         )
@@ -68,8 +71,12 @@ class OidcSignIn:
     async def begin(self, redirect_uri: str) -> tuple[str, str]:
         """The provider's sign-in URL and the signed flow cookie to set."""
         rv = await self.app.create_authorization_url(redirect_uri)
-        flow = {"state": rv["state"], "nonce": rv["nonce"], "verifier": rv["code_verifier"],
-                "exp": int(time.time()) + FLOW_MAX_AGE_S}
+        flow = {
+            "state": rv["state"],
+            "nonce": rv["nonce"],
+            "verifier": rv["code_verifier"],
+            "exp": int(time.time()) + FLOW_MAX_AGE_S,
+        }
         return rv["url"], self._seal(flow)
 
     async def complete(self, redirect_uri: str, query: dict[str, str], cookie: str | None) -> dict[str, Any]:
@@ -95,8 +102,11 @@ class OidcSignIn:
 
     def _seal(self, flow: dict[str, Any]) -> str:
         body = orjson.dumps(flow)
-        return (base64.urlsafe_b64encode(body).decode().rstrip("=") + "."
-                + base64.urlsafe_b64encode(self._mac(body)).decode().rstrip("="))
+        return (
+            base64.urlsafe_b64encode(body).decode().rstrip("=")
+            + "."
+            + base64.urlsafe_b64encode(self._mac(body)).decode().rstrip("=")
+        )
 
     def _open(self, value: str | None) -> dict[str, Any] | None:
         if not value or len(value) > 2048 or "." not in value:

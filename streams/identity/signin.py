@@ -27,5 +27,6 @@ def check_may_act(staff: Staff, ward: str | None) -> None:
     if not staff.clinical:
         raise SignInError(f"{staff.username} is an ops account: ops sign-ins are read-only")
     if not staff.may_act_on(ward):
-        raise SignInError(f"the alert is on ward {ward}, not on {staff.username}'s wards "
-                          f"({', '.join(sorted(staff.wards)) or 'none'})")
+        raise SignInError(
+            f"the alert is on ward {ward}, not on {staff.username}'s wards ({', '.join(sorted(staff.wards)) or 'none'})"
+        )

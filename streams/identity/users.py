@@ -126,8 +126,11 @@ class UsersFile:
         self._write(loaded.users, {**loaded.units, unit: wards})
 
     def _write(self, users: dict[str, User], units: dict[str, tuple[str, ...]]) -> None:
-        doc = {"schema": 1, "units": {k: list(v) for k, v in sorted(units.items())},
-               "users": {k: users[k].to_json() for k in sorted(users)}}
+        doc = {
+            "schema": 1,
+            "units": {k: list(v) for k, v in sorted(units.items())},
+            "users": {k: users[k].to_json() for k in sorted(users)},
+        }
         body = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Write-then-rename: a worker reading the file never sees half of it.
@@ -157,9 +160,17 @@ def _parse(raw: bytes, mtime_ns: int, size: int) -> _Loaded:
         try:
             role = Role(entry.get("role"))
         except ValueError:
-            raise ValueError(f"users file: user {name!r} has role {entry.get('role')!r}; use one of "
-                             + ", ".join(r.value for r in Role)) from None
-        users[name] = User(name, str(entry.get("display_name") or name), role,
-                           tuple(str(w) for w in entry.get("wards") or ()), entry.get("unit") or None,
-                           entry.get("password") or None, entry.get("sso") or None)
+            raise ValueError(
+                f"users file: user {name!r} has role {entry.get('role')!r}; use one of "
+                + ", ".join(r.value for r in Role)
+            ) from None
+        users[name] = User(
+            name,
+            str(entry.get("display_name") or name),
+            role,
+            tuple(str(w) for w in entry.get("wards") or ()),
+            entry.get("unit") or None,
+            entry.get("password") or None,
+            entry.get("sso") or None,
+        )
     return _Loaded(mtime_ns, size, users, units)

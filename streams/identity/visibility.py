@@ -12,8 +12,21 @@ from typing import Any
 from streams.identity.roles import Staff
 
 #: Card fields an ops engineer sees: the system's behaviour, not the patient.
-OPS_FIELDS = ("alert_id", "status", "priority", "kind", "ts", "emitted_at", "first_ts", "first_seen",
-              "acknowledged", "acknowledged_by", "ward", "notify", "resolved_at")
+OPS_FIELDS = (
+    "alert_id",
+    "status",
+    "priority",
+    "kind",
+    "ts",
+    "emitted_at",
+    "first_ts",
+    "first_seen",
+    "acknowledged",
+    "acknowledged_by",
+    "ward",
+    "notify",
+    "resolved_at",
+)
 
 
 def card_for(card: dict[str, Any], staff: Staff | None) -> dict[str, Any] | None:
@@ -39,8 +52,9 @@ def snapshot_for(snapshot: dict[str, Any], staff: Staff | None) -> dict[str, Any
     return {**snapshot, "open": open_cards, "recent": recent, "charts": charts}
 
 
-def event_for(event: str, payload: dict[str, Any], staff: Staff | None, ward_of_patient: dict[str, str]
-              ) -> dict[str, Any] | None:
+def event_for(
+    event: str, payload: dict[str, Any], staff: Staff | None, ward_of_patient: dict[str, str]
+) -> dict[str, Any] | None:
     """A live SSE event as `staff` may see it, or None to send nothing."""
     if staff is None:
         return payload

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -28,8 +29,8 @@ from monitor.interop.fhir import DEFAULT_MAX_BUNDLE_ENTRIES
 from monitor.interop.hl7v2 import AckCode, Hl7Result
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
 from streams.adt import gateway as adt_gateway
-from streams.ingest.limits import INLINE_PARSE_BYTES, IngestLimits, off_loop
 from streams.ingest import submit as common
+from streams.ingest.limits import INLINE_PARSE_BYTES, IngestLimits, off_loop
 from streams.webauth import bearer_token
 
 log = logging.getLogger("wardwatch.ingest.http")
@@ -43,8 +44,7 @@ _CHUNK = 65536
 class IngestWeb:
     """The three ingest handlers, over any aiohttp server (the worker's, or a test's)."""
 
-    def __init__(self, pipeline: Any, access: common.IngestAccess,
-                 limits: IngestLimits | None = None) -> None:
+    def __init__(self, pipeline: Any, access: common.IngestAccess, limits: IngestLimits | None = None) -> None:
         self.pipeline = pipeline
         self.access = access
         self.limits = limits or IngestLimits()
@@ -64,9 +64,14 @@ class IngestWeb:
         except Exception:  # a bug of ours must not look like the sender's fault, nor be a 500
             log.exception("ingest/%s: internal error", fmt)
             common.record(fmt, "error")
-            return _json({"error": "internal error; the input may have been taken: retry later "
-                                   "(a retry can duplicate it, consumers dedupe)"}, 503,
-                         {"Retry-After": str(common.RETRY_AFTER_S)})
+            return _json(
+                {
+                    "error": "internal error; the input may have been taken: retry later "
+                    "(a retry can duplicate it, consumers dedupe)"
+                },
+                503,
+                {"Retry-After": str(common.RETRY_AFTER_S)},
+            )
 
     async def _handle(self, request: web.Request, fmt: str) -> web.StreamResponse:
         if not self.access.configured:
@@ -75,8 +80,11 @@ class IngestWeb:
         gateway = self.access.who(bearer_token(request))
         if gateway is None:
             common.record(fmt, "unauthorized")
-            return _json({"error": "missing or wrong bearer token (Authorization: Bearer <token>)"}, 401,
-                         {"WWW-Authenticate": 'Bearer realm="wardwatch", error="invalid_token"'})
+            return _json(
+                {"error": "missing or wrong bearer token (Authorization: Bearer <token>)"},
+                401,
+                {"WWW-Authenticate": 'Bearer realm="wardwatch", error="invalid_token"'},
+            )
         if fmt == "fhir" and "xml" in request.content_type:
             common.record(fmt, "rejected")
             return _json({"error": "FHIR XML is not supported: send application/fhir+json"}, 415)
@@ -85,18 +93,32 @@ class IngestWeb:
                 body = await read_body(request)
         except TimeoutError:
             common.record(fmt, "timeout")
-            log.info("ingest/%s: request body not complete after %.0f s, closing the connection", fmt,
-                     self.limits.http_body_timeout_s)
-            reply = _json({"error": f"request body not complete within {self.limits.http_body_timeout_s:g} s: "
-                                    "send it at once (nothing was taken)"}, 408)
+            log.info(
+                "ingest/%s: request body not complete after %.0f s, closing the connection",
+                fmt,
+                self.limits.http_body_timeout_s,
+            )
+            reply = _json(
+                {
+                    "error": f"request body not complete within {self.limits.http_body_timeout_s:g} s: "
+                    "send it at once (nothing was taken)"
+                },
+                408,
+            )
             return await _send_and_close(request, reply)
         if body is None:
             common.record(fmt, "oversize")
-            return _json({"error": f"body larger than {common.MAX_BODY_BYTES} bytes: split it "
-                                   "(several requests, or NDJSON lines of at most that size in total)"}, 413)
+            return _json(
+                {
+                    "error": f"body larger than {common.MAX_BODY_BYTES} bytes: split it "
+                    "(several requests, or NDJSON lines of at most that size in total)"
+                },
+                413,
+            )
         if fmt == "fhir" or len(body) > INLINE_PARSE_BYTES:
-            result = await off_loop(self.limits, parse, fmt, body, request.content_type,
-                                    self.limits.fhir_max_entries, f"ingest/{fmt}")
+            result = await off_loop(
+                self.limits, parse, fmt, body, request.content_type, self.limits.fhir_max_entries, f"ingest/{fmt}"
+            )
         else:
             result = parse(fmt, body, request.content_type, self.limits.fhir_max_entries, f"ingest/{fmt}")
         try:
@@ -104,8 +126,7 @@ class IngestWeb:
         except common.Unavailable as exc:
             log.warning("ingest/%s: %s", fmt, exc)
             common.record(fmt, "unavailable")
-            return _json({"error": exc.reply_text()}, 503,
-                         {"Retry-After": str(common.RETRY_AFTER_S)})
+            return _json({"error": exc.reply_text()}, 503, {"Retry-After": str(common.RETRY_AFTER_S)})
         outcome = common.outcome_of(result)
         common.record(fmt, outcome, result)
         reply = common.reply_body(result)
@@ -116,13 +137,15 @@ class IngestWeb:
             if result.ack_code is AckCode.AA:
                 status = 202
         if outcome != "accepted":
-            log.info("ingest/%s: %s, %d samples, %d rejected", fmt, outcome, result.sample_count,
-                     len(result.rejections))
+            log.info(
+                "ingest/%s: %s, %d samples, %d rejected", fmt, outcome, result.sample_count, len(result.rejections)
+            )
         return _json(reply, status)
 
 
-def parse(fmt: str, body: bytes, content_type: str = "",
-          fhir_max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES, source: str = "") -> GatewayResult:
+def parse(
+    fmt: str, body: bytes, content_type: str = "", fhir_max_entries: int = DEFAULT_MAX_BUNDLE_ENTRIES, source: str = ""
+) -> GatewayResult:
     """The GatewayResult of one body; never raises (an unexpected failure is a rejection).
 
     ADT (HL7 v2 MSH-9 ADT, a FHIR Encounter) takes the same routes: streams/adt/gateway.py."""
@@ -206,12 +229,14 @@ def register(worker: Any) -> None:
 
     settings = worker.settings
     limits = IngestLimits.from_env()
-    access = common.IngestAccess.for_listener(settings.ingest_tokens, settings.web_host, "HTTP ingest",
-                                              gateways_file=settings.gateways_file)
+    access = common.IngestAccess.for_listener(
+        settings.ingest_tokens, settings.web_host, "HTTP ingest", gateways_file=settings.gateways_file
+    )
     pipeline = common.pipeline_for(worker) if access.configured else None
     ingest = IngestWeb(pipeline, access, limits)
     apply_header_timeout(worker.app.web, limits.http_header_timeout_s)
     for path, handler in ingest.routes():
+
         async def post(view: Any, request: Any, _handler: Any = handler) -> Any:
             return await _handler(request)
 

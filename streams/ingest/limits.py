@@ -73,8 +73,9 @@ class IngestLimits:
             mllp_frame_deadline_s=_env_number("WARDWATCH_MLLP_FRAME_DEADLINE_S", d.mllp_frame_deadline_s),
             mllp_max_connections=int(_env_number("WARDWATCH_MLLP_MAX_CONNECTIONS", d.mllp_max_connections)),
             mllp_max_per_source=int(_env_number("WARDWATCH_MLLP_MAX_CONNECTIONS_PER_SOURCE", d.mllp_max_per_source)),
-            mllp_framing_reports_per_minute=int(_env_number("WARDWATCH_MLLP_FRAMING_REPORTS_PER_MIN",
-                                                            d.mllp_framing_reports_per_minute)),
+            mllp_framing_reports_per_minute=int(
+                _env_number("WARDWATCH_MLLP_FRAMING_REPORTS_PER_MIN", d.mllp_framing_reports_per_minute)
+            ),
             http_header_timeout_s=_env_number("WARDWATCH_HTTP_HEADER_TIMEOUT_S", d.http_header_timeout_s),
             http_body_timeout_s=_env_number("WARDWATCH_HTTP_BODY_TIMEOUT_S", d.http_body_timeout_s),
             fhir_max_entries=int(_env_number("WARDWATCH_FHIR_MAX_ENTRIES", d.fhir_max_entries)),
@@ -102,5 +103,6 @@ async def off_loop(limits: IngestLimits, fn: Callable[..., T], *args: Any, **kwa
     executor = _EXECUTORS.get(limits.parse_threads)
     if executor is None:
         executor = _EXECUTORS[limits.parse_threads] = ThreadPoolExecutor(
-            max_workers=limits.parse_threads, thread_name_prefix="wardwatch-ingest-parse")
+            max_workers=limits.parse_threads, thread_name_prefix="wardwatch-ingest-parse"
+        )
     return await asyncio.get_running_loop().run_in_executor(executor, functools.partial(fn, *args, **kwargs))

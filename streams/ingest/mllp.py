@@ -40,6 +40,7 @@ Frames over 16 KiB are parsed in the ingest thread pool, off the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter as Tally
@@ -53,8 +54,8 @@ from monitor.interop.hl7v2 import AckCode, ErrorCondition
 from monitor.interop.mllp import FrameError, FrameErrorKind, MllpDecoder
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
 from streams.adt import gateway as adt_gateway
-from streams.ingest.limits import INLINE_PARSE_BYTES, IngestLimits, off_loop
 from streams.ingest import submit as common
+from streams.ingest.limits import INLINE_PARSE_BYTES, IngestLimits, off_loop
 from streams.metrics import REGISTRY
 
 log = logging.getLogger("wardwatch.ingest.mllp")
@@ -75,8 +76,7 @@ CLOSE_REASONS = ("idle", "frame_deadline", "global_limit", "source_limit", "unli
 
 CONNECTIONS_CLOSED = Counter(
     "wardwatch_mllp_connections_closed_total",
-    "MLLP connections the listener closed or refused, by reason (idle, frame_deadline, global_limit, "
-    "source_limit).",
+    "MLLP connections the listener closed or refused, by reason (idle, frame_deadline, global_limit, source_limit).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -131,13 +131,19 @@ class _RefusalLog:
             return
         self.last[reason] = now
         also = self.quiet.pop(reason, 0)
-        log.warning("MLLP: refused a connection from %s: %s of %d reached%s", source, reason.replace("_", " "),
-                    limit, f" ({also} more refused since the last line)" if also else "")
+        log.warning(
+            "MLLP: refused a connection from %s: %s of %d reached%s",
+            source,
+            reason.replace("_", " "),
+            limit,
+            f" ({also} more refused since the last line)" if also else "",
+        )
 
 
 class MllpServer:
-    def __init__(self, pipeline: Any, access: common.IngestAccess, host: str, port: int,
-                 limits: IngestLimits | None = None) -> None:
+    def __init__(
+        self, pipeline: Any, access: common.IngestAccess, host: str, port: int, limits: IngestLimits | None = None
+    ) -> None:
         self.pipeline = pipeline
         self.access = access
         self.host = host
@@ -150,8 +156,12 @@ class MllpServer:
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._connection, self.host, self.port, limit=_CHUNK)
-        log.info("MLLP listener on %s:%d (%s)", self.host, self.port,
-                 "accepting" if self.access.configured else "not configured: answers AR")
+        log.info(
+            "MLLP listener on %s:%d (%s)",
+            self.host,
+            self.port,
+            "accepting" if self.access.configured else "not configured: answers AR",
+        )
 
     async def close(self) -> None:
         if self.server is not None:
@@ -210,10 +220,8 @@ class MllpServer:
                 del self.per_source[source]
             CONNECTIONS_OPEN.set(self.connections)
             writer.close()
-            try:
+            with contextlib.suppress(Exception):
                 await writer.wait_closed()
-            except Exception:
-                pass
 
     def _deadline(self, last_frame: float, frame_start: float | None) -> tuple[float, str]:
         """When this connection is closed if nothing completes, and why."""
@@ -222,8 +230,9 @@ class MllpServer:
             return idle
         return min(idle, (frame_start + self.limits.mllp_frame_deadline_s, "frame_deadline"))
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str,
-                     gateway: str | None = None) -> None:
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str, gateway: str | None = None
+    ) -> None:
         loop = asyncio.get_running_loop()
         decoder = MllpDecoder(max_frame_bytes=common.MAX_BODY_BYTES)
         budget = _FramingBudget(self.limits.mllp_framing_reports_per_minute)
@@ -241,17 +250,22 @@ class MllpServer:
                 wait = min(wait, GARBAGE_PAUSE_S)
             try:
                 if wait <= 0:
-                    raise asyncio.TimeoutError
+                    raise TimeoutError
                 data = await asyncio.wait_for(reader.read(_CHUNK), wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if loop.time() < due:  # only the garbage pause ended: answer the run once
                     await self._report(decoder.flush_garbage(), writer, budget, gateway)
                     await writer.drain()
                     continue
                 CONNECTIONS_CLOSED.labels(why).inc()
-                log.info("MLLP: closing a connection from %s after %.0f s: %s", source, loop.time() - opened,
-                         "no complete frame within the idle timeout" if why == "idle"
-                         else "a frame did not arrive whole within the frame deadline")
+                log.info(
+                    "MLLP: closing a connection from %s after %.0f s: %s",
+                    source,
+                    loop.time() - opened,
+                    "no complete frame within the idle timeout"
+                    if why == "idle"
+                    else "a frame did not arrive whole within the frame deadline",
+                )
                 break
             if not data:
                 break
@@ -268,23 +282,30 @@ class MllpServer:
         await self._summarise(budget, writer, gateway)
         await writer.drain()
 
-    async def _report(self, errors: list[FrameError], writer: asyncio.StreamWriter, budget: _FramingBudget,
-                      gateway: str | None = None) -> None:
+    async def _report(
+        self, errors: list[FrameError], writer: asyncio.StreamWriter, budget: _FramingBudget, gateway: str | None = None
+    ) -> None:
         for error in errors:
             if budget.allow(error):
                 writer.write(frame(await self.framing_error(error, gateway)))
 
-    async def _summarise(self, budget: _FramingBudget, writer: asyncio.StreamWriter,
-                         gateway: str | None = None) -> None:
+    async def _summarise(
+        self, budget: _FramingBudget, writer: asyncio.StreamWriter, gateway: str | None = None
+    ) -> None:
         """One record (and line) for the framing errors over the report rate."""
         if not budget.suppressed:
             return
-        log.info("MLLP: %d more framing errors (%d bytes) on one connection were not reported one by one",
-                 budget.suppressed, budget.suppressed_bytes)
+        log.info(
+            "MLLP: %d more framing errors (%d bytes) on one connection were not reported one by one",
+            budget.suppressed,
+            budget.suppressed_bytes,
+        )
         if not self.access.configured:
             return
-        reason = (f"MLLP: {budget.suppressed} more framing errors ({budget.suppressed_bytes} bytes) on one "
-                  "connection, over the per-connection report rate")
+        reason = (
+            f"MLLP: {budget.suppressed} more framing errors ({budget.suppressed_bytes} bytes) on one "
+            "connection, over the per-connection report rate"
+        )
         result = GatewayResult(rejections=[EntryRejection(MESSAGE_ENTRY, reason, "", RejectCode.MALFORMED)])
         try:
             await self.pipeline.submit(result, b"", SOURCE, gateway)
@@ -298,8 +319,7 @@ class MllpServer:
                 common.record(FORMAT, "not_configured")
                 return build_ack(raw, AckCode.AR, common.NOT_CONFIGURED, condition=ErrorCondition.INTERNAL)
             if len(raw) > INLINE_PARSE_BYTES:
-                result = await off_loop(self.limits, adt_gateway.parse_hl7v2_body, raw, SOURCE,
-                                        common.MAX_BODY_BYTES)
+                result = await off_loop(self.limits, adt_gateway.parse_hl7v2_body, raw, SOURCE, common.MAX_BODY_BYTES)
             else:
                 result = adt_gateway.parse_hl7v2_body(raw, SOURCE, common.MAX_BODY_BYTES)
             try:
@@ -307,19 +327,24 @@ class MllpServer:
             except common.Unavailable as exc:
                 log.warning("MLLP: %s", exc)
                 common.record(FORMAT, "unavailable")
-                return build_ack(result, AckCode.AR, exc.reply_text("resend later"),
-                                 condition=ErrorCondition.INTERNAL)
+                return build_ack(result, AckCode.AR, exc.reply_text("resend later"), condition=ErrorCondition.INTERNAL)
             outcome = common.outcome_of(result)
             common.record(FORMAT, outcome, result)
             if outcome != "accepted":
-                log.info("MLLP: %s %s, %d samples, %d rejected", result.ack_code.value, outcome,
-                         result.sample_count, len(result.rejections))
+                log.info(
+                    "MLLP: %s %s, %d samples, %d rejected",
+                    result.ack_code.value,
+                    outcome,
+                    result.sample_count,
+                    len(result.rejections),
+                )
             return result.ack()
         except Exception:
             log.exception("MLLP: internal error")
             common.record(FORMAT, "error")
-            return build_ack(raw, AckCode.AR, "internal error: message not taken, resend later",
-                             condition=ErrorCondition.INTERNAL)
+            return build_ack(
+                raw, AckCode.AR, "internal error: message not taken, resend later", condition=ErrorCondition.INTERNAL
+            )
 
     async def framing_error(self, error: FrameError, gateway: str | None = None) -> str:
         """AR for bytes that were not a complete frame; dead-lettered (their first bytes) when configured."""
@@ -342,8 +367,9 @@ def register(worker: Any) -> None:
     """Start the listener with the worker (a Faust task), answering AR while not configured."""
     settings = worker.settings
     host = settings.web_host
-    access = common.IngestAccess.for_listener(settings.ingest_tokens, host, "MLLP listener",
-                                              gateways_file=settings.gateways_file)
+    access = common.IngestAccess.for_listener(
+        settings.ingest_tokens, host, "MLLP listener", gateways_file=settings.gateways_file
+    )
     pipeline = common.pipeline_for(worker) if access.configured else None
     server = MllpServer(pipeline, access, host, settings.mllp_port, IngestLimits.from_env())
 

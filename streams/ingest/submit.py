@@ -29,8 +29,9 @@ import ipaddress
 import logging
 import os
 import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import orjson
 from aiokafka.errors import KafkaError
@@ -40,8 +41,8 @@ from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult,
 from monitor.limits import MAX_MESSAGE_BYTES
 from monitor.parse import ParseResult, RejectReason, parse_document
 from monitor.timestamps import not_after_ms
-from streams.kafka import DeadLetter
 from streams.ingest.limits import IngestLimits
+from streams.kafka import DeadLetter
 from streams.metrics import REGISTRY, REJECTED
 
 log = logging.getLogger("wardwatch.ingest")
@@ -60,8 +61,17 @@ MAX_LETTERS_PER_INPUT = 20
 _RECORD_OVERHEAD_BYTES = 4096
 
 FORMATS = ("vitals", "fhir", "hl7v2", "mllp")
-OUTCOMES = ("accepted", "partial", "rejected", "unauthorized", "not_configured", "oversize", "unavailable", "timeout",
-            "error")
+OUTCOMES = (
+    "accepted",
+    "partial",
+    "rejected",
+    "unauthorized",
+    "not_configured",
+    "oversize",
+    "unavailable",
+    "timeout",
+    "error",
+)
 
 REQUESTS = Counter(
     "wardwatch_ingest_requests_total",
@@ -100,8 +110,10 @@ class Unavailable(Exception):
     def reply_text(self, retry: str = "retry later") -> str:
         """What the sender is told (HTTP 503 body, MLLP AR text)."""
         if self.maybe_sent:
-            return (f"Kafka did not acknowledge in time: the input may have been taken; {retry} "
-                    "(a retry can duplicate it, consumers dedupe)")
+            return (
+                f"Kafka did not acknowledge in time: the input may have been taken; {retry} "
+                "(a retry can duplicate it, consumers dedupe)"
+            )
         why = f" ({self.cause})" if self.cause else ""
         return f"Kafka is unavailable{why}: nothing was taken, {retry}"
 
@@ -135,26 +147,35 @@ class IngestAccess:
         return bool(self.tokens) or self.insecure or self.gateways is not None
 
     @classmethod
-    def for_listener(cls, tokens: Iterable[str], bind_host: str, listener: str,
-                     insecure: bool | None = None, gateways_file: str = "") -> "IngestAccess":
+    def for_listener(
+        cls, tokens: Iterable[str], bind_host: str, listener: str, insecure: bool | None = None, gateways_file: str = ""
+    ) -> IngestAccess:
         """Tokens as configured; the insecure flag only for a loopback-bound listener."""
         tokens = tuple(t for t in tokens if t)
         wanted = insecure_requested() if insecure is None else insecure
         honoured = wanted and is_loopback_host(bind_host)
         if wanted and not honoured:
-            log.warning("WARDWATCH_INGEST_INSECURE=1 ignored for %s: it binds %r, not a loopback address; "
-                        "ingest needs WARDWATCH_INGEST_TOKENS", listener, bind_host)
+            log.warning(
+                "WARDWATCH_INGEST_INSECURE=1 ignored for %s: it binds %r, not a loopback address; "
+                "ingest needs WARDWATCH_INGEST_TOKENS",
+                listener,
+                bind_host,
+            )
         elif honoured:
-            log.warning("%s accepts UNAUTHENTICATED data (WARDWATCH_INGEST_INSECURE=1, loopback %s only)",
-                        listener, bind_host)
+            log.warning(
+                "%s accepts UNAUTHENTICATED data (WARDWATCH_INGEST_INSECURE=1, loopback %s only)", listener, bind_host
+            )
         gateways = None
         if gateways_file:
             from streams.identity import GatewaysFile
 
             gateways = GatewaysFile(gateways_file)
         if not tokens and not honoured and gateways is None:
-            log.info("%s not configured (no WARDWATCH_INGEST_TOKENS or WARDWATCH_GATEWAYS_FILE): it answers "
-                     "'not configured'", listener)
+            log.info(
+                "%s not configured (no WARDWATCH_INGEST_TOKENS or WARDWATCH_GATEWAYS_FILE): it answers "
+                "'not configured'",
+                listener,
+            )
         return cls(tokens, honoured, gateways)
 
     def who(self, bearer: str | None) -> str | None:
@@ -232,8 +253,9 @@ def parse_vitals_body(raw: bytes, ndjson: bool = False) -> GatewayResult:
         except orjson.JSONDecodeError as exc:
             lines = [line for line in text.splitlines() if line.strip()]
             if len(lines) < 2:
-                result.rejections.append(EntryRejection(MESSAGE_ENTRY, f"body is not valid JSON: {exc}", text,
-                                                        RejectCode.MALFORMED))
+                result.rejections.append(
+                    EntryRejection(MESSAGE_ENTRY, f"body is not valid JSON: {exc}", text, RejectCode.MALFORMED)
+                )
                 return result
             ndjson = True
     if ndjson:
@@ -245,13 +267,13 @@ def parse_vitals_body(raw: bytes, ndjson: bool = False) -> GatewayResult:
             try:
                 doc = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                result.rejections.append(EntryRejection(f"line {number}", f"not valid JSON: {exc}", line,
-                                                        RejectCode.MALFORMED))
+                result.rejections.append(
+                    EntryRejection(f"line {number}", f"not valid JSON: {exc}", line, RejectCode.MALFORMED)
+                )
                 continue
             _check_document(f"line {number}", doc, line, result)
         if not seen:
-            result.rejections.append(EntryRejection(MESSAGE_ENTRY, "body holds no message", text,
-                                                    RejectCode.MALFORMED))
+            result.rejections.append(EntryRejection(MESSAGE_ENTRY, "body holds no message", text, RejectCode.MALFORMED))
         return result
     if isinstance(whole, list):
         docs = [(f"[{i}]", doc, orjson.dumps(doc).decode()) for i, doc in enumerate(whole)]
@@ -277,8 +299,10 @@ def _check_document(label: str, doc: Any, original: str, result: GatewayResult) 
     where = "" if label == MESSAGE_ENTRY else f"{label}: "
     whole = [r for r in parsed.rejections if r.sample_index is None]
     if whole or not parsed.samples:  # nothing of it is usable
-        reason = "; ".join(("" if r.sample_index is None else f"samples[{r.sample_index}]: ") + r.message
-                           for r in parsed.rejections[:5])
+        reason = "; ".join(
+            ("" if r.sample_index is None else f"samples[{r.sample_index}]: ") + r.message
+            for r in parsed.rejections[:5]
+        )
         code = _CODE_OF_REASON.get(parsed.rejections[0].reason, RejectCode.BAD_VALUE)
         result.rejections.append(EntryRejection(label, reason, original, code))
         return
@@ -331,8 +355,10 @@ def reply_body(result: GatewayResult) -> dict[str, Any]:
     if result.ignored_event is not None:
         body["ignored_event"] = result.ignored_event
     if result.rejections:
-        body["rejections"] = [{"entry": r.entry, "code": r.code.value, "reason": r.reason}
-                              for r in result.rejections[:MAX_LISTED_REJECTIONS]]
+        body["rejections"] = [
+            {"entry": r.entry, "code": r.code.value, "reason": r.reason}
+            for r in result.rejections[:MAX_LISTED_REJECTIONS]
+        ]
         if not result.messages and not result.adt_events:
             body["error"] = result.rejections[0].reason
     return body
@@ -350,8 +376,9 @@ def http_status(result: GatewayResult) -> int:
     return 422
 
 
-def dead_letters(result: GatewayResult, raw: bytes, source: str, gateway: str | None = None,
-                 most: int = MAX_LETTERS_PER_INPUT) -> list[DeadLetter]:
+def dead_letters(
+    result: GatewayResult, raw: bytes, source: str, gateway: str | None = None, most: int = MAX_LETTERS_PER_INPUT
+) -> list[DeadLetter]:
     """One DLQ record per unusable entry; a wholly unusable input carries its original bytes.
 
     More than `most` rejections are grouped: one record per reject code saying how many
@@ -363,8 +390,9 @@ def dead_letters(result: GatewayResult, raw: bytes, source: str, gateway: str | 
     letters = []
     for rejection in result.rejections:
         payload = raw if rejection.whole_message else rejection.payload.encode("utf-8", errors="replace")
-        letters.append(DeadLetter(_entry_error(rejection), rejection.code.value, payload, source, None, None,
-                                  gateway=gateway))
+        letters.append(
+            DeadLetter(_entry_error(rejection), rejection.code.value, payload, source, None, None, gateway=gateway)
+        )
     return letters
 
 
@@ -380,11 +408,9 @@ def _grouped_letters(rejections: list[EntryRejection], source: str, gateway: str
     letters = []
     for code, members in groups.items():
         first = members[0]
-        error = (f"{len(members)} entries rejected as {code.value} (one record for all; sample "
-                 f"{_entry_error(first)})")
+        error = f"{len(members)} entries rejected as {code.value} (one record for all; sample {_entry_error(first)})"
         payload = first.payload.encode("utf-8", errors="replace")
-        letters.append(DeadLetter(error, code.value, payload, source, None, None, count=len(members),
-                                  gateway=gateway))
+        letters.append(DeadLetter(error, code.value, payload, source, None, None, count=len(members), gateway=gateway))
     return letters
 
 
@@ -394,9 +420,14 @@ async def start_producer(settings: Any, send_timeout_s: float = SEND_TIMEOUT_S) 
     (concurrent requests still share batches while one is in flight)."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=0,
-                                request_timeout_ms=int(send_timeout_s * 1000), client_id="wardwatch-ingest",
-                                **settings.security.aiokafka_kwargs())
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=0,
+        request_timeout_ms=int(send_timeout_s * 1000),
+        client_id="wardwatch-ingest",
+        **settings.security.aiokafka_kwargs(),
+    )
     try:
         await producer.start()
     except BaseException:
@@ -430,8 +461,12 @@ class IngestPipeline:
                     self.producer = await start_producer(self.settings, self.limits.send_timeout_s)
                     log.info("ingest producer connected")
                 except (KafkaError, OSError) as exc:
-                    log.warning("ingest producer cannot reach Kafka at %s (%s); retrying in %.0f s",
-                                self.settings.bootstrap, exc, delay)
+                    log.warning(
+                        "ingest producer cannot reach Kafka at %s (%s); retrying in %.0f s",
+                        self.settings.bootstrap,
+                        exc,
+                        delay,
+                    )
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 10.0)
             await asyncio.Event().wait()
@@ -467,24 +502,27 @@ class IngestPipeline:
                 sends.append(await producer.send(topics.adt, e.to_bytes(), key=e.patient_id.encode()))
             for letter in letters:
                 dlq.append(await producer.send(topics.dlq, letter.to_bytes()))
-            done = await asyncio.wait_for(asyncio.gather(*sends, *dlq, return_exceptions=True),
-                                          self.limits.send_timeout_s)
+            done = await asyncio.wait_for(
+                asyncio.gather(*sends, *dlq, return_exceptions=True), self.limits.send_timeout_s
+            )
         except Exception as exc:  # timeouts, KafkaError, a producer stopped under us
             # Once a record is queued in the producer it may still be written after we gave up.
-            raise Unavailable(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}",
-                              maybe_sent=bool(sends or dlq)) from exc
+            raise Unavailable(
+                f"Kafka did not acknowledge: {type(exc).__name__}: {exc}", maybe_sent=bool(sends or dlq)
+            ) from exc
         failed = [d for d in done[: len(sends)] if isinstance(d, BaseException)]
         if failed:
             raise Unavailable(f"Kafka did not acknowledge: {failed[0]!r}", maybe_sent=True)
-        for letter, outcome in zip(letters, done[len(sends):]):
+        for letter, outcome in zip(letters, done[len(sends) :], strict=True):
             if isinstance(outcome, BaseException):
-                log.error("ingest: dead letter from %s not written (%r); its reason went back to the sender",
-                          source, outcome)
+                log.error(
+                    "ingest: dead letter from %s not written (%r); its reason went back to the sender", source, outcome
+                )
             else:
                 REJECTED.labels(letter.reason).inc(letter.count)
 
 
-_PIPELINES: "weakref.WeakKeyDictionary[Any, IngestPipeline]" = weakref.WeakKeyDictionary()
+_PIPELINES: weakref.WeakKeyDictionary[Any, IngestPipeline] = weakref.WeakKeyDictionary()
 
 
 def pipeline_for(worker: Any) -> IngestPipeline:

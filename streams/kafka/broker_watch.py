@@ -112,9 +112,11 @@ class BrokerWatch:
 
     async def _list_topics(self) -> set[str]:
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers,
-                                        request_timeout_ms=int(REQUEST_TIMEOUT_S * 1000),
-                                        **self.settings.security.aiokafka_kwargs())
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.settings.bootstrap_servers,
+                request_timeout_ms=int(REQUEST_TIMEOUT_S * 1000),
+                **self.settings.security.aiokafka_kwargs(),
+            )
             try:
                 await admin.start()
             except BaseException:
@@ -145,11 +147,19 @@ class BrokerWatch:
         for name in missing:
             try:
                 configs = {"cleanup.policy": "compact"} if name == self.changelog else {}
-                await self._admin.create_topics([NewTopic(name, num_partitions=self.partitions,
-                                                          replication_factor=self.settings.replication,
-                                                          topic_configs=configs)])
-                log.warning("re-created missing topic %s (%d partitions): what it held before is lost", name,
-                            self.partitions)
+                await self._admin.create_topics(
+                    [
+                        NewTopic(
+                            name,
+                            num_partitions=self.partitions,
+                            replication_factor=self.settings.replication,
+                            topic_configs=configs,
+                        )
+                    ]
+                )
+                log.warning(
+                    "re-created missing topic %s (%d partitions): what it held before is lost", name, self.partitions
+                )
             except TopicAlreadyExistsError:
                 pass
             except KafkaError as exc:

@@ -13,13 +13,20 @@ class BrokerUnavailable(RuntimeError):
 
 
 def _hint(settings: Settings) -> str:
-    return (f"cannot reach the Kafka broker at {settings.bootstrap}: start one with `wardwatch broker` "
-            "or point WARDWATCH_KAFKA_BOOTSTRAP (or --bootstrap) at yours")
+    return (
+        f"cannot reach the Kafka broker at {settings.bootstrap}: start one with `wardwatch broker` "
+        "or point WARDWATCH_KAFKA_BOOTSTRAP (or --bootstrap) at yours"
+    )
 
 
 async def producer(settings: Settings, **kwargs: object) -> AIOKafkaProducer:
-    prod = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5,
-                            **settings.security.aiokafka_kwargs(), **kwargs)
+    prod = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=5,
+        **settings.security.aiokafka_kwargs(),
+        **kwargs,
+    )
     try:
         await prod.start()
     except (KafkaConnectionError, OSError):
@@ -29,8 +36,9 @@ async def producer(settings: Settings, **kwargs: object) -> AIOKafkaProducer:
 
 
 async def consumer(settings: Settings, *topics: str, **kwargs: object) -> AIOKafkaConsumer:
-    cons = AIOKafkaConsumer(*topics, bootstrap_servers=settings.bootstrap_servers,
-                            **settings.security.aiokafka_kwargs(), **kwargs)
+    cons = AIOKafkaConsumer(
+        *topics, bootstrap_servers=settings.bootstrap_servers, **settings.security.aiokafka_kwargs(), **kwargs
+    )
     try:
         await cons.start()
     except (KafkaConnectionError, OSError):

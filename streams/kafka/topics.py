@@ -9,6 +9,7 @@ metadata request names) and retries with backoff while the broker is down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer
@@ -79,15 +80,15 @@ async def ensure_topics(settings: Settings, attempts: int = 0) -> int:
             return await _ensure(admin, settings)
         except (KafkaConnectionError, KafkaError, OSError) as exc:
             if attempts and tried >= attempts:
-                raise BrokerUnreachable(f"lost the Kafka broker at {settings.bootstrap} while creating topics "
-                                        f"({exc})") from None
-            log.warning("broker %s failed while creating topics (%s); retrying in %.0f s", settings.bootstrap,
-                        exc, delay)
+                raise BrokerUnreachable(
+                    f"lost the Kafka broker at {settings.bootstrap} while creating topics ({exc})"
+                ) from None
+            log.warning(
+                "broker %s failed while creating topics (%s); retrying in %.0f s", settings.bootstrap, exc, delay
+            )
         finally:
-            try:
+            with contextlib.suppress(Exception):  # a dead connection: nothing left to close cleanly
                 await admin.close()
-            except Exception:  # a dead connection: nothing left to close cleanly
-                pass
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
 
@@ -109,11 +110,13 @@ async def _ensure(admin: AIOKafkaAdminClient, settings: Settings) -> int:
     return count
 
 
-async def _create(admin: AIOKafkaAdminClient, name: str, partitions: int, replication: int,
-                  configs: dict[str, str] | None = None) -> None:
+async def _create(
+    admin: AIOKafkaAdminClient, name: str, partitions: int, replication: int, configs: dict[str, str] | None = None
+) -> None:
     try:
-        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=replication,
-                                            topic_configs=configs or {})])
+        await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=replication, topic_configs=configs or {})]
+        )
         log.info("created topic %s with %d partitions", name, partitions)
     except TopicAlreadyExistsError:
         pass

@@ -10,8 +10,12 @@ service (the consumer loop and escalation timers), metrics.
 
 from streams.exports import public
 
-__all__, __getattr__ = public(__name__, {
-    "channels": ("ChannelConfigError", "DeliveryResult", "build_channels"),
-    "service": ("Notifier", "NotifyOptions"),
-    "read_all": ("read_topic",),
-}, modules=("metrics",))
+__all__, __getattr__ = public(
+    __name__,
+    {
+        "channels": ("ChannelConfigError", "DeliveryResult", "build_channels"),
+        "service": ("Notifier", "NotifyOptions"),
+        "read_all": ("read_topic",),
+    },
+    modules=("metrics",),
+)

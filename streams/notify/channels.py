@@ -62,8 +62,12 @@ class WebhookChannel:
 
     def _headers(self, notification: Notification, body: bytes) -> dict[str, str]:
         now = int(time.time())
-        return {"Content-Type": "application/json", TIMESTAMP_HEADER: str(now),
-                SIGNATURE_HEADER: sign(self.secret, now, body), DELIVERY_HEADER: notification.dedupe_key}
+        return {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(now),
+            SIGNATURE_HEADER: sign(self.secret, now, body),
+            DELIVERY_HEADER: notification.dedupe_key,
+        }
 
     async def send(self, notification: Notification) -> DeliveryResult:
         if self._session is None:
@@ -97,7 +101,9 @@ def build_channels(routing: Routing) -> dict[str, Channel]:
             continue
         secret = os.environ.get(spec.secret_env or "", "")
         if not secret:
-            raise ChannelConfigError(f"channel {name}: set the webhook secret in ${spec.secret_env or '<secret_env>'} "
-                                     "(the routing file names the variable, never the secret)")
+            raise ChannelConfigError(
+                f"channel {name}: set the webhook secret in ${spec.secret_env or '<secret_env>'} "
+                "(the routing file names the variable, never the secret)"
+            )
         out[name] = WebhookChannel(spec, secret.encode())
     return out

@@ -39,8 +39,15 @@ def _now_text() -> str:
 
 
 class Deliverer:
-    def __init__(self, channels: dict[str, Channel], state: DeliveryState, audit: AuditWriter,
-                 producer: AIOKafkaProducer, dlq_topic: str, policy: DeliveryPolicy) -> None:
+    def __init__(
+        self,
+        channels: dict[str, Channel],
+        state: DeliveryState,
+        audit: AuditWriter,
+        producer: AIOKafkaProducer,
+        dlq_topic: str,
+        policy: DeliveryPolicy,
+    ) -> None:
         self.channels, self.state, self.audit = channels, state, audit
         self.producer, self.dlq_topic, self.policy = producer, dlq_topic, policy
         self.rng = random.Random()
@@ -73,22 +80,22 @@ class Deliverer:
                 await self.state.mark(n.dedupe_key, outcome.value, _now_text())
                 return outcome
             if outcome is Outcome.UNDELIVERABLE:
-                await self.dead_letter(n, f"{channel.name}: {result.detail} after {attempt} attempt(s)",
-                                       "channel_failed")
+                await self.dead_letter(
+                    n, f"{channel.name}: {result.detail} after {attempt} attempt(s)", "channel_failed"
+                )
                 await self.state.mark(n.dedupe_key, outcome.value, _now_text())
                 return outcome
             log.info("delivery %s failed (%s), attempt %d; retrying", n.dedupe_key, result.detail, attempt)
             await asyncio.sleep(backoff_s(attempt, self.policy, self.rng))
         return Outcome.UNDELIVERABLE  # not reached: the last attempt is final
 
-    async def dead_letter(self, n: Notification | None, error: str, reason: str, alert_id: str = "",
-                          payload: bytes | None = None) -> None:
+    async def dead_letter(
+        self, n: Notification | None, error: str, reason: str, alert_id: str = "", payload: bytes | None = None
+    ) -> None:
         """Record what could not be delivered, and why, on `notify-dlq` (an access-controlled topic)."""
-        doc = {"error": error, "reason": reason, "failed_at": _now_text(),
-               "alert_id": n.alert_id if n else alert_id}
+        doc = {"error": error, "reason": reason, "failed_at": _now_text(), "alert_id": n.alert_id if n else alert_id}
         if n is not None:
-            doc.update(stage=n.stage, recipient=n.recipient.key, channel=n.recipient.channel,
-                       notification=n.to_wire())
+            doc.update(stage=n.stage, recipient=n.recipient.key, channel=n.recipient.channel, notification=n.to_wire())
         if payload is not None:
             doc["payload"] = payload.decode("utf-8", errors="replace")
         log.error("undeliverable: %s (alert %s)", error, doc["alert_id"])

@@ -14,8 +14,9 @@ from streams.config import Settings
 from streams.kafka import consumer
 
 
-async def read_topic(settings: Settings, topic: str, quiet_s: float = 1.0,
-                     timeout_s: float = 60.0) -> list[ConsumerRecord]:
+async def read_topic(
+    settings: Settings, topic: str, quiet_s: float = 1.0, timeout_s: float = 60.0
+) -> list[ConsumerRecord]:
     cons = await consumer(settings, topic, auto_offset_reset="earliest", group_id=None, enable_auto_commit=False)
     out: list[ConsumerRecord] = []
     deadline = time.monotonic() + timeout_s

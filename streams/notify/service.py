@@ -22,8 +22,9 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from typing import Any, Awaitable
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -34,8 +35,20 @@ from alerts.acks import Ack, parse_ack
 from alerts.audit import Outcome, stage_text
 from alerts.model import Status
 from alerts.notification import AlertEvent, build_notification, parse_alert_event
-from alerts.routing import (Chase, Page, Recipient, Routing, advance, due_page, escalate, first_page, page_step,
-                            reroute, stage_name, start_chase)
+from alerts.routing import (
+    Chase,
+    Page,
+    Recipient,
+    Routing,
+    advance,
+    due_page,
+    escalate,
+    first_page,
+    page_step,
+    reroute,
+    stage_name,
+    start_chase,
+)
 from streams.config import Settings
 from streams.kafka import consumer, producer
 from streams.notify import metrics
@@ -97,8 +110,9 @@ class Notifier:
         topics = self.settings.topics
         self.state = DeliveryState(self.producer, self.options.state_topic)
         self.audit = AuditWriter(self.producer, topics.audit)
-        self.deliverer = Deliverer(self.channels, self.state, self.audit, self.producer, topics.notify_dlq,
-                                   self.routing.delivery)
+        self.deliverer = Deliverer(
+            self.channels, self.state, self.audit, self.producer, topics.notify_dlq, self.routing.delivery
+        )
         follower = asyncio.create_task(self.wards.follow())
         cons: AIOKafkaConsumer | None = None
         timers: asyncio.Task | None = None
@@ -107,15 +121,29 @@ class Notifier:
             await asyncio.gather(self.state.load(self.settings), self.wards.loaded.wait())
             for pid in {c.patient_id for c in self.state.chases.values()}:  # moved while notify was down
                 await self._reroute(pid)
-            cons = await consumer(self.settings, topics.alerts, topics.acks, group_id=self.options.group_id,
-                                  enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=500,
-                                  fetch_max_wait_ms=_FETCH_WAIT_MS, **_group_timeouts(self.settings))
+            cons = await consumer(
+                self.settings,
+                topics.alerts,
+                topics.acks,
+                group_id=self.options.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=500,
+                fetch_max_wait_ms=_FETCH_WAIT_MS,
+                **_group_timeouts(self.settings),
+            )
             metrics.READY.set(1)
             metrics.OPEN_CHASES.set(len(self.state.chases))
             timers = asyncio.create_task(self._timers(stop))
             self._resume_unfinished()
-            log.info("notify consuming %s and %s as group %s (routing %s sha256:%s)", topics.alerts, topics.acks,
-                     self.options.group_id, self.routing.source, self.routing.sha256[:12])
+            log.info(
+                "notify consuming %s and %s as group %s (routing %s sha256:%s)",
+                topics.alerts,
+                topics.acks,
+                self.options.group_id,
+                self.routing.source,
+                self.routing.sha256[:12],
+            )
             await self._consume(cons, stop)
         finally:
             metrics.READY.set(0)
@@ -201,8 +229,12 @@ class Notifier:
             item = parse_ack(record.value) if is_ack else parse_alert_event(record.value)
         except (ValueError, TypeError) as exc:
             metrics.MESSAGES.labels("invalid").inc()
-            await self.deliverer.dead_letter(None, f"{record.topic}@{record.partition}:{record.offset}: {exc}",
-                                             "invalid_input", payload=record.value or b"")
+            await self.deliverer.dead_letter(
+                None,
+                f"{record.topic}@{record.partition}:{record.offset}: {exc}",
+                "invalid_input",
+                payload=record.value or b"",
+            )
             return None
         metrics.MESSAGES.labels("acks" if is_ack else "alerts").inc()
         return (_ack_source(record.value) if is_ack else ""), item
@@ -210,8 +242,11 @@ class Notifier:
     # ---- alerts ------------------------------------------------------------
     def _locate(self, event: AlertEvent) -> AlertEvent:
         pid = event.patient_id
-        return replace(event, ward=event.ward or self.wards.ward(pid) or self.routing.default_ward,
-                       bed=event.bed or self.wards.bed(pid))
+        return replace(
+            event,
+            ward=event.ward or self.wards.ward(pid) or self.routing.default_ward,
+            bed=event.bed or self.wards.bed(pid),
+        )
 
     async def _on_alert(self, event: AlertEvent) -> Awaitable[None] | None:
         """Decide (and save) what to page for this alert message; the caller delivers it, lock released."""
@@ -222,8 +257,9 @@ class Notifier:
         if event.status in (Status.ACKNOWLEDGED, Status.RESOLVED):
             return await self._close(chase, event, now)
         if event.emitted_at_ms and self.options.max_age_s and now - event.emitted_at_ms > self.options.max_age_s * 1000:
-            log.info("alert %s emitted %.0f s ago: audited, not paged", event.alert_id,
-                     (now - event.emitted_at_ms) / 1000)
+            log.info(
+                "alert %s emitted %.0f s ago: audited, not paged", event.alert_id, (now - event.emitted_at_ms) / 1000
+            )
             return None
         if chase is None:  # (an `escalated` seen first, e.g. notify started late, goes straight to its step)
             chase = start_chase(event.alert_id, event.patient_id, event.ward or "", event.priority, event.ts_ms, now)
@@ -233,24 +269,31 @@ class Notifier:
             page = first_page(self.routing, chase, now)  # for a replayed `raised`, dedupe skips what was sent
         return self._deliver_page(await self._decide(advance(chase, page), event, page))
 
-    async def _decide(self, chase: Chase, event: AlertEvent, page: Page) -> "_PageJob":
+    async def _decide(self, chase: Chase, event: AlertEvent, page: Page) -> _PageJob:
         """Save the chase with this page before any delivery (call under the alert's lock): from here on the
         escalation timers count, whatever the delivery does, and a restart resumes the page."""
         if not page.recipients:
-            await self.deliverer.dead_letter(None, f"nobody on call for ward {chase.ward} at {chase.priority.value} "
-                                             "priority: check the rota", "no_recipient", alert_id=chase.alert_id)
-        await self.state.save_chase(chase.with_paged([r.key for r in page.recipients]), event,
-                                    tuple((page.stage, page.reason, r.key) for r in page.recipients))
+            await self.deliverer.dead_letter(
+                None,
+                f"nobody on call for ward {chase.ward} at {chase.priority.value} priority: check the rota",
+                "no_recipient",
+                alert_id=chase.alert_id,
+            )
+        await self.state.save_chase(
+            chase.with_paged([r.key for r in page.recipients]),
+            event,
+            tuple((page.stage, page.reason, r.key) for r in page.recipients),
+        )
         metrics.OPEN_CHASES.set(len(self.state.chases))
         return _PageJob(event, page)
 
-    async def _deliver_page(self, job: "_PageJob") -> None:
+    async def _deliver_page(self, job: _PageJob) -> None:
         """Deliver a decided page; if nobody on it could be reached, go up the chain now."""
         outcomes = await self._send(job.event, job.page.stage, job.page.reason, job.page.recipients)
         if outcomes and all(o is Outcome.UNDELIVERABLE for o in outcomes):
             await self._escalate_undeliverable(job)
 
-    async def _escalate_undeliverable(self, job: "_PageJob") -> None:
+    async def _escalate_undeliverable(self, job: _PageJob) -> None:
         """A page that cannot be delivered is itself a reason to page the next step (audited with why)."""
         alert_id, failed = job.event.alert_id, job.page
         async with self.locks[alert_id]:
@@ -261,14 +304,25 @@ class Notifier:
             step = failed.step + 1
             names = ", ".join(r.name for r in failed.recipients)
             if step >= len(chain):
-                log.error("alert %s: %s to %s could not be delivered and the chain has no further step",
-                          alert_id, stage_text(failed.stage), names)
+                log.error(
+                    "alert %s: %s to %s could not be delivered and the chain has no further step",
+                    alert_id,
+                    stage_text(failed.stage),
+                    names,
+                )
                 return
             why = f"{stage_text(failed.stage)} to {names} could not be delivered"
             page = page_step(self.routing, chase, step, _now_ms(), stage_name(step, chase.priority), why)
             log.warning("alert %s: %s; escalating to step %d now", alert_id, why, page.step)
-            await self.audit.escalation(alert_id, chase.patient_id, page.stage, chase.priority.value, chase.ward, why,
-                                        event_ms=self.state.event_ms(alert_id))
+            await self.audit.escalation(
+                alert_id,
+                chase.patient_id,
+                page.stage,
+                chase.priority.value,
+                chase.ward,
+                why,
+                event_ms=self.state.event_ms(alert_id),
+            )
             job = await self._decide(advance(chase, page), self.state.events.get(alert_id, job.event), page)
             await self.audit.flush()
         self._spawn(self._deliver_page(job))
@@ -308,13 +362,15 @@ class Notifier:
         if resumed:
             log.info("resuming %d pages whose delivery had not finished before the restart", resumed)
 
-    async def _send(self, event: AlertEvent, stage: str, why: str,
-                    recipients: tuple[Recipient, ...]) -> list[Outcome | None]:
+    async def _send(
+        self, event: AlertEvent, stage: str, why: str, recipients: tuple[Recipient, ...]
+    ) -> list[Outcome | None]:
         notes = []
         for r in recipients:
             channel = self.channels[r.channel]
-            notes.append(build_notification(event, stage, r, channel.redaction, self.routing.console_url,
-                                            event.ward or "", why))
+            notes.append(
+                build_notification(event, stage, r, channel.redaction, self.routing.console_url, event.ward or "", why)
+            )
         return list(await asyncio.gather(*(self.deliverer.deliver(n, event) for n in notes)))
 
     async def _close(self, chase: Chase | None, event: AlertEvent, now: int) -> Awaitable[None] | None:
@@ -334,8 +390,9 @@ class Notifier:
         paged = tuple(r for r in (self.routing.recipient(k) for k in keys) if r)
         return self._stand_down(chase, event, paged, now, elapsed)
 
-    async def _stand_down(self, chase: Chase, event: AlertEvent, paged: tuple[Recipient, ...], now: int,
-                          elapsed: float) -> None:
+    async def _stand_down(
+        self, chase: Chase, event: AlertEvent, paged: tuple[Recipient, ...], now: int, elapsed: float
+    ) -> None:
         """Tell whoever was paged; a resolved alert's chase is closed after (a crash before re-tells)."""
         await self._send(event, event.status.value, "stand down", paged)
         if event.status is Status.RESOLVED:
@@ -373,8 +430,7 @@ class Notifier:
                 now = _now_ms()
                 moved, page = reroute(self.routing, chase, new, now)
                 event = replace(self.state.events[alert_id], ward=new, bed=self.wards.bed(patient_id))
-                await self.audit.reroute(alert_id, patient_id, now, chase.ward, new, chase.priority.value,
-                                         event.ts_ms)
+                await self.audit.reroute(alert_id, patient_id, now, chase.ward, new, chase.priority.value, event.ts_ms)
                 log.info("alert %s re-routed after a transfer to ward %s", alert_id, new)
                 if chase.acked_ms is None and page.recipients:
                     job = await self._decide(moved, event, page)  # saved first: a restart resumes the page
@@ -447,11 +503,17 @@ def _group_timeouts(settings: Settings) -> dict[str, int]:
     """The worker's group liveness settings (a restarted or surviving notify takes over in seconds, as a
     worker does); shorter still on the embedded broker in tests."""
     if not settings.fast_rebalance:
-        return {"session_timeout_ms": int(settings.session_timeout_s * 1000),
-                "heartbeat_interval_ms": int(settings.heartbeat_interval_s * 1000),
-                "rebalance_timeout_ms": int(settings.rebalance_timeout_s * 1000)}
-    return {"session_timeout_ms": 6000, "heartbeat_interval_ms": 500, "rebalance_timeout_ms": 3000,
-            "max_poll_interval_ms": 60000}
+        return {
+            "session_timeout_ms": int(settings.session_timeout_s * 1000),
+            "heartbeat_interval_ms": int(settings.heartbeat_interval_s * 1000),
+            "rebalance_timeout_ms": int(settings.rebalance_timeout_s * 1000),
+        }
+    return {
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 500,
+        "rebalance_timeout_ms": 3000,
+        "max_poll_interval_ms": 60000,
+    }
 
 
 def _ack_source(raw: bytes | None) -> str:

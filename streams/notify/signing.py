@@ -23,8 +23,9 @@ def sign(secret: bytes, timestamp: int, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def verify(secret: bytes, timestamp: str, body: bytes, signature: str, tolerance_s: int = 300,
-           now: float | None = None) -> bool:
+def verify(
+    secret: bytes, timestamp: str, body: bytes, signature: str, tolerance_s: int = 300, now: float | None = None
+) -> bool:
     """What a gateway runs: right signature and a fresh timestamp (so replays fail)."""
     try:
         ts = int(timestamp)

@@ -44,16 +44,33 @@ def _alert_of(key: str) -> str:
 
 
 def _event_to_wire(e: AlertEvent) -> dict[str, Any]:
-    return {"alert_id": e.alert_id, "patient_id": e.patient_id, "status": e.status.value,
-            "priority": e.priority.value, "kind": e.kind, "ts_ms": e.ts_ms, "reasons": list(e.reasons),
-            "news2_total": e.news2_total, "news2_band": e.news2_band, "ward": e.ward, "bed": e.bed,
-            "escalation_level": e.escalation_level, "acknowledged_by": e.acknowledged_by,
-            "emitted_at_ms": e.emitted_at_ms}
+    return {
+        "alert_id": e.alert_id,
+        "patient_id": e.patient_id,
+        "status": e.status.value,
+        "priority": e.priority.value,
+        "kind": e.kind,
+        "ts_ms": e.ts_ms,
+        "reasons": list(e.reasons),
+        "news2_total": e.news2_total,
+        "news2_band": e.news2_band,
+        "ward": e.ward,
+        "bed": e.bed,
+        "escalation_level": e.escalation_level,
+        "acknowledged_by": e.acknowledged_by,
+        "emitted_at_ms": e.emitted_at_ms,
+    }
 
 
 def _event_from_wire(doc: dict[str, Any]) -> AlertEvent:
-    return AlertEvent(**{**doc, "status": Status(doc["status"]), "priority": Priority(doc["priority"]),
-                         "reasons": tuple(doc["reasons"])})
+    return AlertEvent(
+        **{
+            **doc,
+            "status": Status(doc["status"]),
+            "priority": Priority(doc["priority"]),
+            "reasons": tuple(doc["reasons"]),
+        }
+    )
 
 
 #: A page decided but maybe not yet delivered: (stage, why, recipient key). Saved with its chase before
@@ -78,8 +95,17 @@ def chase_to_wire(chase: Chase, event: AlertEvent, pending: tuple[Pending, ...] 
 
 
 def chase_from_wire(doc: dict[str, Any]) -> tuple[Chase, AlertEvent]:
-    chase = Chase(doc["alert_id"], doc["patient_id"], doc["ward"], Priority(doc["priority"]), doc["raised_ts_ms"],
-                  doc["started_ms"], doc["step"], frozenset(doc["paged"]), doc.get("acked_ms"))
+    chase = Chase(
+        doc["alert_id"],
+        doc["patient_id"],
+        doc["ward"],
+        Priority(doc["priority"]),
+        doc["raised_ts_ms"],
+        doc["started_ms"],
+        doc["step"],
+        frozenset(doc["paged"]),
+        doc.get("acked_ms"),
+    )
     return chase, _event_from_wire(doc["event"])
 
 
@@ -122,8 +148,12 @@ class DeliveryState:
             else:
                 self.outcomes[key] = orjson.loads(record.value)["outcome"]
                 self.keys_of.setdefault(_alert_of(key), set()).add(key)
-        log.info("delivery state loaded: %d deliveries, %d open chases, %d resolved alerts kept",
-                 len(self.outcomes), len(self.chases), len(self.finished))
+        log.info(
+            "delivery state loaded: %d deliveries, %d open chases, %d resolved alerts kept",
+            len(self.outcomes),
+            len(self.chases),
+            len(self.finished),
+        )
 
     def done(self, key: str) -> bool:
         return key in self.outcomes
@@ -142,8 +172,9 @@ class DeliveryState:
         pending = tuple(dict.fromkeys(self.unfinished(chase.alert_id) + add))
         self.chases[chase.alert_id], self.events[chase.alert_id] = chase, event
         self.pending[chase.alert_id] = pending
-        await self.producer.send_and_wait(self.topic, orjson.dumps(chase_to_wire(chase, event, pending)),
-                                          key=(chase.alert_id + _CHASE).encode())
+        await self.producer.send_and_wait(
+            self.topic, orjson.dumps(chase_to_wire(chase, event, pending)), key=(chase.alert_id + _CHASE).encode()
+        )
 
     async def close_chase(self, alert_id: str, now_ms: int) -> None:
         """Stop chasing (the alert resolved at wall `now_ms`) and start the clock after which `prune` forgets it."""

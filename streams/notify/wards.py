@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import orjson
 
@@ -83,8 +83,9 @@ class PatientWards:
     async def follow(self, quiet_s: float = 1.0) -> None:
         """Read from the beginning; set `loaded` once quiet; keep following until cancelled."""
         topics = [self.topic] + ([self.patients_topic] if self.patients_topic else [])
-        cons = await consumer(self.settings, *topics, auto_offset_reset="earliest", group_id=None,
-                              enable_auto_commit=False)
+        cons = await consumer(
+            self.settings, *topics, auto_offset_reset="earliest", group_id=None, enable_auto_commit=False
+        )
         last = time.monotonic()
         try:
             while True:

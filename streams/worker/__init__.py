@@ -2,8 +2,22 @@
 
 from streams.exports import public
 
-__all__, __getattr__ = public(__name__, {
-    "app": ("EXTENSIONS", "TABLE_NAME", "Worker"),
-    "processor": ("ACK_TAG", "OUT_ALERT", "OUT_DLQ", "VITALS_TAG", "Outcome", "Processor", "Staged",
-                  "decode_state", "encode_state", "partition_for", "utc_now_text"),
-})
+__all__, __getattr__ = public(
+    __name__,
+    {
+        "app": ("EXTENSIONS", "TABLE_NAME", "Worker"),
+        "processor": (
+            "ACK_TAG",
+            "OUT_ALERT",
+            "OUT_DLQ",
+            "VITALS_TAG",
+            "Outcome",
+            "Processor",
+            "Staged",
+            "decode_state",
+            "encode_state",
+            "partition_for",
+            "utc_now_text",
+        ),
+    },
+)

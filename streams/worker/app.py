@@ -28,10 +28,12 @@ Three repairs to Faust for this deployment, all at import time below:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -42,14 +44,20 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from alerts.config import load_policy
 from alerts.model import Alert, Priority, Status
-
 from streams import metrics
-from streams.worker import fastlane
 from streams.config import Settings
 from streams.kafka import BrokerWatch, DeadLetter
+from streams.worker import (
+    ACK_TAG,
+    OUT_ALERT,
+    VITALS_TAG,
+    Outcome,
+    Processor,
+    Staged,
+    fastlane,
+    partition_for,
+)
 from streams.worker.waiting import WaitReporter
-from streams.worker import (ACK_TAG, OUT_ALERT, VITALS_TAG, Outcome, Processor, Staged, partition_for,
-                               utc_now_text)
 
 log = logging.getLogger("wardwatch.worker")
 
@@ -159,8 +167,12 @@ def faust_credentials(settings: Settings) -> Any:
 
         ssl_context = ssl.create_default_context(cafile=sec.ssl_cafile)
     if sec.sasl_mechanism:
-        return faust.SASLCredentials(username=sec.sasl_username, password=sec.sasl_password,
-                                     mechanism=sec.sasl_mechanism, ssl_context=ssl_context)
+        return faust.SASLCredentials(
+            username=sec.sasl_username,
+            password=sec.sasl_password,
+            mechanism=sec.sasl_mechanism,
+            ssl_context=ssl_context,
+        )
     return faust.SSLCredentials(ssl_context)
 
 
@@ -172,31 +184,33 @@ _ACK_MESSAGES = metrics.MESSAGES.labels("ack")
 
 def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
     store = "rocksdict://" if settings.store.startswith("rocks") else "memory://"
-    conf: dict[str, Any] = dict(
-        broker=[f"kafka://{h}" for h in settings.bootstrap_servers],
-        store=store,
-        datadir=str(settings.data_dir),
-        topic_partitions=partitions,
-        topic_replication_factor=settings.replication,
-        consumer_auto_offset_reset="earliest",
-        processing_guarantee=settings.processing_guarantee,
-        web_enabled=True,
-        web_port=settings.web_port,
-        web_bind=settings.web_host,
-        web_host="127.0.0.1",
-        producer_acks=-1,
-        table_standby_replicas=0,
-        broker_commit_interval=1.0,
-        broker_credentials=faust_credentials(settings),
-    )
+    conf: dict[str, Any] = {
+        "broker": [f"kafka://{h}" for h in settings.bootstrap_servers],
+        "store": store,
+        "datadir": str(settings.data_dir),
+        "topic_partitions": partitions,
+        "topic_replication_factor": settings.replication,
+        "consumer_auto_offset_reset": "earliest",
+        "processing_guarantee": settings.processing_guarantee,
+        "web_enabled": True,
+        "web_port": settings.web_port,
+        "web_bind": settings.web_host,
+        "web_host": "127.0.0.1",
+        "producer_acks": -1,
+        "table_standby_replicas": 0,
+        "broker_commit_interval": 1.0,
+        "broker_credentials": faust_credentials(settings),
+    }
     # Group liveness from settings (default session 6 s, heartbeat 1 s, rebalance 10 s): Faust's own
     # defaults (60 s / 3 s / 60 s) left a SIGKILLed worker's patients unwatched for over a minute.
     # Heartbeats come from the consumer's own thread (AIOKafkaConsumerThread), so a busy event loop
     # does not miss them.
-    conf.update(broker_session_timeout=settings.session_timeout_s,
-                broker_heartbeat_interval=settings.heartbeat_interval_s,
-                broker_rebalance_timeout=settings.rebalance_timeout_s,
-                consumer_group_instance_id=settings.group_instance_id)
+    conf.update(
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        consumer_group_instance_id=settings.group_instance_id,
+    )
     if settings.fast_rebalance:
         # Tests on the embedded broker: join the group in ~1 s.
         conf.update(broker_rebalance_timeout=2.0, broker_session_timeout=6.0, broker_heartbeat_interval=0.5)
@@ -207,7 +221,7 @@ class CheckpointSensor(Sensor):
     """Writes dirty patient state to the table just before Faust commits offsets;
     times rebalance + recovery and brings recovered patients into memory."""
 
-    def __init__(self, worker: "Worker") -> None:
+    def __init__(self, worker: Worker) -> None:
         super().__init__()
         self.worker = worker
 
@@ -235,7 +249,7 @@ class Worker:
         self.app = faust.App(settings.app_id, **faust_settings(settings, partitions))
         topics = settings.topics
         self.repartition_name = topics.repartition(settings.app_id)
-        raw = dict(key_serializer="raw", value_serializer="raw", partitions=partitions)
+        raw = {"key_serializer": "raw", "value_serializer": "raw", "partitions": partitions}
         self.input_topic = self.app.topic(topics.vitals, self.repartition_name, **raw)
         self.acks_topic = self.app.topic(topics.acks, **raw)
         self.repartition_topic = self.app.topic(self.repartition_name, **raw)
@@ -244,12 +258,21 @@ class Worker:
         # key_type/value_type bytes: Faust picks the changelog's serializers from
         # them (raw); with only a schema it wrote raw but recovered as JSON.
         self.table = self.app.Table(
-            TABLE_NAME, default=None, partitions=partitions, use_partitioner=True,
-            key_type=bytes, value_type=bytes,
+            TABLE_NAME,
+            default=None,
+            partitions=partitions,
+            use_partitioner=True,
+            key_type=bytes,
+            value_type=bytes,
             schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         )
-        self.processor = Processor(load_policy(settings.config_path), partitions, self._load, outbox=True,
-                                   future_tolerance_s=settings.future_tolerance_s)
+        self.processor = Processor(
+            load_policy(settings.config_path),
+            partitions,
+            self._load,
+            outbox=True,
+            future_tolerance_s=settings.future_tolerance_s,
+        )
         self.positions: dict[int, int] = {}
         self.synced = False  # recovered patients loaded since the last rebalance
         self.waiting = WaitReporter(settings)
@@ -272,7 +295,7 @@ class Worker:
         self.app.task(self._watch_broker)
         self.add_page("/healthz", self._healthz)
         self.add_page("/readyz", self._readyz)
-        self.app.monitor  # ensure monitor exists before adding sensors
+        self.app.monitor  # noqa: B018  the property creates the monitor on first read; sensors need it to exist
         self.app.sensors.add(CheckpointSensor(self))
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self._register_extensions()
@@ -333,7 +356,8 @@ class Worker:
         self.processor.forget(lambda pid: partition_for(pid, self.partitions) in owned)
         started = time.monotonic()
         items: Iterable[tuple[str, bytes]] = (
-            (key.decode(), value) for key, value in self.table.items()
+            (key.decode(), value)
+            for key, value in self.table.items()
             if partition_for(key.decode(), self.partitions) in owned
         )
         loaded = self.processor.load_all(items)
@@ -344,9 +368,17 @@ class Worker:
         load = time.monotonic() - started
         metrics.RECOVERY_SECONDS.set(recovery + load)
         metrics.PATIENTS.set(len(self.processor.engines))
-        log.info("ready: %d input partitions, %d patients in memory (%d loaded from state), %d staged outputs "
-                 "resent; table recovery %.2f s + loading %.2f s (whole rebalance %.2f s)", len(owned),
-                 len(self.processor.engines), loaded, len(resend), recovery, load, took + load)
+        log.info(
+            "ready: %d input partitions, %d patients in memory (%d loaded from state), %d staged outputs "
+            "resent; table recovery %.2f s + loading %.2f s (whole rebalance %.2f s)",
+            len(owned),
+            len(self.processor.engines),
+            loaded,
+            len(resend),
+            recovery,
+            load,
+            took + load,
+        )
 
     def _spawn(self, coro: Any) -> None:
         fut = asyncio.ensure_future(coro)
@@ -355,7 +387,7 @@ class Worker:
 
     # ---- agents ----------------------------------------------------------
     async def _vitals_agent(self, stream: Any) -> None:
-        """Faust's per-message path; idle while the batch lane (streams/fastlane.py) takes the input."""
+        """Faust's per-message path; idle while the batch lane (streams/worker/fastlane.py) takes the input."""
         async for event in stream.events():
             msg = event.message
             await self.handle_input(msg.topic, msg.partition, msg.offset, _raw_bytes(event.value))
@@ -385,8 +417,9 @@ class Worker:
             await self._publish(out, raw, VITALS_TAG)
         except Exception as exc:  # never let one message stop the ward
             log.exception("internal error on %s[%s]@%s", topic, partition, offset)
-            await self._dead_letter(DeadLetter(f"internal error: {exc!r}", "internal_error", raw, topic,
-                                               partition, offset))
+            await self._dead_letter(
+                DeadLetter(f"internal error: {exc!r}", "internal_error", raw, topic, partition, offset)
+            )
         metrics.PROCESSING.observe(time.perf_counter() - started)
 
     async def _acks_agent(self, stream: Any) -> None:
@@ -398,8 +431,9 @@ class Worker:
                 await self._publish(out, raw, ACK_TAG)
             except Exception as exc:
                 log.exception("internal error on ack %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                await self._dead_letter(DeadLetter(f"internal error: {exc!r}", "internal_error", raw, msg.topic,
-                                                   msg.partition, msg.offset))
+                await self._dead_letter(
+                    DeadLetter(f"internal error: {exc!r}", "internal_error", raw, msg.topic, msg.partition, msg.offset)
+                )
 
     async def _publish(self, out: Outcome, raw: bytes, tag: bytes) -> None:
         if out.forward_to is not None:
@@ -430,8 +464,14 @@ class Worker:
                     if alert.status is Status.ACKNOWLEDGED and alert.raised_ts_ms is not None:
                         waited = max(0.0, (alert.ts_ms - alert.raised_ts_ms) / 1000)
                         metrics.ACK_SECONDS.labels(alert.priority.value).observe(waited)
-                    log.info("alert %s %s %s priority=%s", alert.alert_id, alert.status.value, alert.kind.value,
-                             alert.priority.value, extra={"alert_id": alert.alert_id})
+                    log.info(
+                        "alert %s %s %s priority=%s",
+                        alert.alert_id,
+                        alert.status.value,
+                        alert.kind.value,
+                        alert.priority.value,
+                        extra={"alert_id": alert.alert_id},
+                    )
                 else:
                     log.info("resent staged alert after recovery")
             else:
@@ -442,23 +482,24 @@ class Worker:
 
     def _delivered(self, fut: Any, entry: Staged) -> None:
         if fut.cancelled() or fut.exception() is not None:
-            log.error("publishing a staged %s failed (kept for resend after restart): %r", entry.kind,
-                      None if fut.cancelled() else fut.exception())
+            log.error(
+                "publishing a staged %s failed (kept for resend after restart): %r",
+                entry.kind,
+                None if fut.cancelled() else fut.exception(),
+            )
             return
         self.processor.delivered(entry)
         if entry.kind == OUT_ALERT:
             self.alerts_delivered += 1
             if CRASH_AFTER_ALERTS and self.alerts_delivered >= CRASH_AFTER_ALERTS:
-                log.warning("test hook: exiting after %d alerts, before checkpoint and commit",
-                            self.alerts_delivered)
+                log.warning("test hook: exiting after %d alerts, before checkpoint and commit", self.alerts_delivered)
                 logging.shutdown()
                 os._exit(137)
 
     async def _dead_letter(self, letter: DeadLetter) -> None:
         await self.dlq_topic.send(value=letter.to_bytes())
         metrics.REJECTED.labels(letter.reason).inc()
-        log.info("dead-lettered input from %s[%s]@%s: %s", letter.topic, letter.partition, letter.offset,
-                 letter.reason)
+        log.info("dead-lettered input from %s[%s]@%s: %s", letter.topic, letter.partition, letter.offset, letter.reason)
 
     # ---- timers and endpoints --------------------------------------------
     async def _watch_broker(self) -> None:
@@ -505,7 +546,7 @@ class Worker:
 
     def _open_episodes(self) -> None:
         """Open episodes by priority across this worker's patients (a few µs per patient, once a second)."""
-        counts = {priority: 0 for priority in Priority}
+        counts = dict.fromkeys(Priority, 0)
         for engine in self.processor.engines.values():
             for episode in engine.policy.episodes.values():
                 counts[episode.priority] += 1
@@ -521,10 +562,8 @@ class Worker:
         metrics.ASSIGNED_PARTITIONS.set(len(assigned))
         owned = {tp.partition for tp in assigned}
         for gone in [p for p in self._lag_labels if p not in owned]:
-            try:
+            with contextlib.suppress(KeyError):
                 metrics.CONSUMER_LAG.remove(str(gone))  # moved to another worker: reported there now
-            except KeyError:
-                pass
             self._lag_labels.discard(gone)
             self.positions.pop(gone, None)
         for tp in assigned:
@@ -548,18 +587,28 @@ class Worker:
             recovered = app.tables.recovery.completed.is_set()
         except Exception:
             recovered = False
-        return bool(recovered and self.synced and not app.rebalancing and not app.in_recovery
-                    and all(check() for check in self.readiness_checks.values()))
+        return bool(
+            recovered
+            and self.synced
+            and not app.rebalancing
+            and not app.in_recovery
+            and all(check() for check in self.readiness_checks.values())
+        )
 
     async def _healthz(self, web: Any, request: Any) -> Any:
         return web.json({"status": "alive"})
 
     async def _readyz(self, web: Any, request: Any) -> Any:
         ready = self.ready()
-        body = {"ready": ready, "reason": "" if ready else self.wait_reason(),
-                "kafka_problem": self.broker_watch.status.problem(), "patients": len(self.processor.engines),
-                "waiting_for": sorted(name for name, check in self.readiness_checks.items() if not check()),
-                "partitions": sorted(self.assigned_partitions()), "pending_outputs": self.processor.pending()}
+        body = {
+            "ready": ready,
+            "reason": "" if ready else self.wait_reason(),
+            "kafka_problem": self.broker_watch.status.problem(),
+            "patients": len(self.processor.engines),
+            "waiting_for": sorted(name for name, check in self.readiness_checks.items() if not check()),
+            "partitions": sorted(self.assigned_partitions()),
+            "pending_outputs": self.processor.pending(),
+        }
         return web.json(body, status=200 if ready else 503)
 
 

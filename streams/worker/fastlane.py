@@ -177,8 +177,7 @@ async def _commit_if_due(consumer: Consumer) -> None:
         await consumer.commit()
 
 
-async def _deliverable(consumer: Consumer, tp: Any, batch: list, generation: int,
-                       acking: bool) -> AsyncIterator[Any]:
+async def _deliverable(consumer: Consumer, tp: Any, batch: list, generation: int, acking: bool) -> AsyncIterator[Any]:
     """The records Faust's loop would deliver, in order: none once flow stops or the
     generation changes, none already handed out; offsets skipped are filed as gaps."""
     app = consumer.app

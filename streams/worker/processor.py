@@ -28,12 +28,11 @@ import itertools
 import logging
 import struct
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Iterable
+from datetime import UTC, datetime
 
 import orjson
-
 from aiokafka.partitioner import murmur2
 
 from alerts.acks import parse_ack
@@ -44,7 +43,6 @@ from alerts.policy import AckError
 from monitor.encounter import Location
 from monitor.parse import RejectReason, parse_message
 from monitor.timestamps import future_tolerance_s as configured_future_tolerance_s
-
 from streams.kafka import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -67,7 +65,7 @@ _WITH_OUTBOX = b"O"
 
 
 def utc_now_text() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -96,8 +94,8 @@ def decode_state(raw: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
     if raw[:1] != _WITH_OUTBOX:
         return raw, []
     (size,) = struct.unpack(">I", raw[1:5])
-    blob = raw[5:5 + size]
-    return blob, [(kind, value.encode()) for kind, value in orjson.loads(raw[5 + size:])]
+    blob = raw[5 : 5 + size]
+    return blob, [(kind, value.encode()) for kind, value in orjson.loads(raw[5 + size :])]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -121,8 +119,14 @@ class Outcome:
 
 
 class Processor:
-    def __init__(self, book: PolicyBook, partitions: int, load: Callable[[str], bytes | None],
-                 outbox: bool = False, future_tolerance_s: float | None = None) -> None:
+    def __init__(
+        self,
+        book: PolicyBook,
+        partitions: int,
+        load: Callable[[str], bytes | None],
+        outbox: bool = False,
+        future_tolerance_s: float | None = None,
+    ) -> None:
         """`outbox`: keep staged outputs until `delivered()` (the worker does; a caller that
         never confirms delivery, like a benchmark loop, leaves it off).
 
@@ -130,8 +134,9 @@ class Processor:
         (`future_timestamp`) before they reach an engine, and timers never run past wall clock +
         tolerance; default WARDWATCH_FUTURE_TOLERANCE_S or 120 s."""
         self.book = book
-        self.future_tolerance_ms = int(1000 * (future_tolerance_s if future_tolerance_s is not None
-                                               else configured_future_tolerance_s()))
+        self.future_tolerance_ms = int(
+            1000 * (future_tolerance_s if future_tolerance_s is not None else configured_future_tolerance_s())
+        )
         self.use_outbox = outbox
         self.partitions = partitions
         self.load = load
@@ -174,8 +179,11 @@ class Processor:
                 try:
                     self.engines[pid] = self._restore(pid, raw)
                 except (ValueError, TypeError, struct.error) as exc:  # no patient id in the log line
-                    log.error("unreadable patient state on partition %d skipped (%s); loaded on its next input",
-                              partition_for(pid, self.partitions), exc)
+                    log.error(
+                        "unreadable patient state on partition %d skipped (%s); loaded on its next input",
+                        partition_for(pid, self.partitions),
+                        exc,
+                    )
                     continue
                 self.last_wall[pid] = time.time()
                 loaded += 1
@@ -222,8 +230,9 @@ class Processor:
     def pending(self) -> int:
         return sum(len(b) for b in self.outbox.values())
 
-    def handle_vitals(self, raw: bytes, topic: str, partition: int | None, offset: int | None,
-                      route: bool = True) -> Outcome:
+    def handle_vitals(
+        self, raw: bytes, topic: str, partition: int | None, offset: int | None, route: bool = True
+    ) -> Outcome:
         out = Outcome()
         # Against this process's wall clock, per message (time.time() is ~50 ns): input may never move a
         # patient's clock past now + tolerance, whatever path it came by (docs/failure-behaviour.md).
@@ -248,8 +257,9 @@ class Processor:
                 # ran on it; the sample goes to the dead-letter topic so the failure is seen.
                 error, engine.detector_error = engine.detector_error, None
                 reason = RejectReason.DETECTOR_ERROR.value
-                out.dead_letters.append(DeadLetter(f"{reason}: sample {index}: {error}", reason, raw, topic,
-                                                   partition, offset))
+                out.dead_letters.append(
+                    DeadLetter(f"{reason}: sample {index}: {error}", reason, raw, topic, partition, offset)
+                )
         out.samples = len(result.samples)
         out.newest_ts_ms = max(s.ts_ms for s in result.samples)
         if offset is not None:
@@ -262,8 +272,9 @@ class Processor:
         out.letters_staged = bool(out.dead_letters)
         return out
 
-    def handle_ack(self, raw: bytes, topic: str, partition: int | None, offset: int | None,
-                   route: bool = True) -> Outcome:
+    def handle_ack(
+        self, raw: bytes, topic: str, partition: int | None, offset: int | None, route: bool = True
+    ) -> Outcome:
         out = Outcome()
         try:
             ack = parse_ack(raw)
@@ -333,8 +344,11 @@ class Processor:
 
     def discharged_before(self, cutoff_ms: int) -> list[str]:
         """Patients discharged (ADT) at or before `cutoff_ms` with nothing left to send: to be forgotten."""
-        return [pid for pid, engine in self.engines.items()
-                if engine.discharged_ms is not None and engine.discharged_ms <= cutoff_ms and pid not in self.outbox]
+        return [
+            pid
+            for pid, engine in self.engines.items()
+            if engine.discharged_ms is not None and engine.discharged_ms <= cutoff_ms and pid not in self.outbox
+        ]
 
     def drop(self, patient_id: str) -> None:
         """Forget one patient entirely (the caller deletes its stored state)."""

@@ -31,10 +31,12 @@ class WaitReporter:
 
     def rebalance_text(self) -> str:
         s = self.settings
-        return (f"waiting for consumer group {s.app_id!r} to assign partitions: partitions held by a previous member "
-                f"(e.g. a crashed worker) are released when its session expires "
-                f"({s.session_timeout_s:g} s without heartbeats, WARDWATCH_SESSION_TIMEOUT_S); members have "
-                f"{s.rebalance_timeout_s:g} s to rejoin")
+        return (
+            f"waiting for consumer group {s.app_id!r} to assign partitions: partitions held by a previous member "
+            f"(e.g. a crashed worker) are released when its session expires "
+            f"({s.session_timeout_s:g} s without heartbeats, WARDWATCH_SESSION_TIMEOUT_S); members have "
+            f"{s.rebalance_timeout_s:g} s to rejoin"
+        )
 
     def report(self, reason: str) -> None:
         now = time.monotonic()

@@ -24,13 +24,22 @@ PHYSIOLOGICAL = ("news2", "anomaly", "threshold")
 
 
 def samples(start_s: int, end_s: int, step_s: int, spo2: float | None = None) -> list[dict]:
-    return [{"ts": T0 + t * 1000, "heart_rate": 72 + t % 3, "spo2": spo2 if spo2 is not None else 97 - t % 2,
-             "resp_rate": 15} for t in range(start_s, end_s, step_s)]
+    return [
+        {
+            "ts": T0 + t * 1000,
+            "heart_rate": 72 + t % 3,
+            "spo2": spo2 if spo2 is not None else 97 - t % 2,
+            "resp_rate": 15,
+        }
+        for t in range(start_s, end_s, step_s)
+    ]
 
 
 def batches(pid: str, items: list[dict], size: int = 60) -> list[tuple[bytes, bytes]]:
-    return [(pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "wear-9", "samples": items[i:i + size]}))
-            for i in range(0, len(items), size)]
+    return [
+        (pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "wear-9", "samples": items[i : i + size]}))
+        for i in range(0, len(items), size)
+    ]
 
 
 def ack(alert_id: str, pid: str) -> tuple[bytes, bytes]:
@@ -47,8 +56,9 @@ def test_ack_over_kafka_stops_escalation_and_unknown_acks_go_to_the_dlq(broker, 
     acked, ignored = "MRN-ACK-1", "MRN-NOACK-2"
     phase1 = samples(0, WARM_S, 5) + samples(WARM_S, WARM_S + 60, 1, spo2=80)
     produce_sync(broker.bootstrap, "vitals", batches(acked, phase1) + batches(ignored, phase1))
-    alerts = consume_sync(broker.bootstrap, "alerts", lambda rs: all(
-        physiological(rs, pid, "raised") for pid in (acked, ignored)))
+    alerts = consume_sync(
+        broker.bootstrap, "alerts", lambda rs: all(physiological(rs, pid, "raised") for pid in (acked, ignored))
+    )
     raised = physiological(alerts, acked, "raised")
     assert len(raised) == 1, alerts
     alert_id = raised[0]["alert_id"]
@@ -61,8 +71,9 @@ def test_ack_over_kafka_stops_escalation_and_unknown_acks_go_to_the_dlq(broker, 
     # Stamped in event time, not the nurse's wall clock.
     assert acknowledged[0]["ts"].startswith("2025-11-25")
 
-    letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: any(r.get("reason") == "unknown_alert"
-                                                                           for r in rs))
+    letters = consume_sync(
+        broker.bootstrap, "vitals-dlq", lambda rs: any(r.get("reason") == "unknown_alert" for r in rs)
+    )
     unknown = [r for r in letters if r.get("reason") == "unknown_alert"]
     assert len(unknown) == 1 and "phys-000000000000deadbeef" in unknown[0]["error"]
     assert orjson.loads(unknown[0]["payload"])["by"] == "nurse.kim"  # the original ack, for follow-up

@@ -40,9 +40,12 @@ def test_outage_and_emptied_broker_make_the_worker_not_ready_and_ingest_refuse(b
     wait_until(lambda: readyz(worker)[0] == 503, 20, "/readyz to say not ready during the outage")
     status, body = readyz(worker)
     assert "kafka" in body["waiting_for"] and "unreachable" in body["kafka_problem"], body
-    request = urllib.request.Request(f"http://127.0.0.1:{worker.web_port}/ingest/vitals", data=vitals("MRN-OUT-1"),
-                                     headers={"Authorization": f"Bearer {TOKEN}",
-                                              "Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{worker.web_port}/ingest/vitals",
+        data=vitals("MRN-OUT-1"),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        method="POST",
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 503 and refused.value.headers["Retry-After"]

@@ -27,14 +27,20 @@ CONFUSED = {**CALM, "consciousness": "C"}
 
 
 def charted(pid: str, every_ms: int, rounds: int, values: dict) -> list[tuple[bytes, bytes]]:
-    return [(pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "ehr-3", "ts": T0 + i * every_ms, **values}))
-            for i in range(rounds)]
+    return [
+        (pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "ehr-3", "ts": T0 + i * every_ms, **values}))
+        for i in range(rounds)
+    ]
 
 
 def test_observation_sets_page_on_arrival_with_the_chart_bands_and_a_calm_chart_never_pages(broker, worker):
     calm, high, medium, single3 = "MRN-CH-CALM", "MRN-CH-HIGH", "MRN-CH-MED", "MRN-CH-LM"
-    messages = (charted(calm, 4 * HOUR_MS, 7, CALM) + charted(high, HOUR_MS, 6, SICK)
-                + charted(medium, HOUR_MS, 6, FIVE) + charted(single3, HOUR_MS, 1, CONFUSED))
+    messages = (
+        charted(calm, 4 * HOUR_MS, 7, CALM)
+        + charted(high, HOUR_MS, 6, SICK)
+        + charted(medium, HOUR_MS, 6, FIVE)
+        + charted(single3, HOUR_MS, 1, CONFUSED)
+    )
     produce_sync(broker.bootstrap, "vitals", messages)
     worker.wait_metric("wardwatch_samples_processed_total", len(messages))
 

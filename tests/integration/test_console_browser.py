@@ -24,14 +24,20 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "t0ken"
 PATIENT = "MRN-204417"
-CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run")
+CHROME_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 def _browser_paths() -> tuple[str | None, str | None]:
-    browser = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p),
-                   None)
+    browser = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
     return browser, shutil.which("chromedriver")
 
 
@@ -41,8 +47,10 @@ def driver():
     if not (browser and chromedriver):
         if os.environ.get("CI") == "true":
             pytest.fail("chromium and chromedriver are required under CI (apt-get install chromium chromium-driver)")
-        pytest.skip("chromium/chromedriver not installed (apt-get install chromium chromium-driver); "
-                    "this test always runs under CI=true")
+        pytest.skip(
+            "chromium/chromedriver not installed (apt-get install chromium chromium-driver); "
+            "this test always runs under CI=true"
+        )
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
@@ -89,8 +97,11 @@ def test_console_shows_a_new_alert_live_and_acknowledges_it(broker, worker_facto
     assert driver.current_url == f"{base}/console"
     cookie = driver.get_cookie("wardwatch_session")
     assert cookie and cookie["httpOnly"] and TOKEN not in cookie["value"]  # a session, not the credential
-    wait_for(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-conn") == "conn-live",
-             30, "the live stream")
+    wait_for(
+        lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-conn") == "conn-live",
+        30,
+        "the live stream",
+    )
     assert driver.find_element(By.ID, "empty").is_displayed()
     driver.find_element(By.ID, "by").send_keys("RN Okafor")
     driver.find_element(By.ID, "sound").click()  # a user gesture allows the WebAudio beep
@@ -113,34 +124,48 @@ def test_console_shows_a_new_alert_live_and_acknowledges_it(broker, worker_facto
     body = driver.find_element(By.TAG_NAME, "body")
     assert int(body.get_attribute("data-flashes") or 0) >= 1  # the visual cue fired
     assert int(body.get_attribute("data-beeps") or 0) >= 1  # and the beep was played
-    wait_for(lambda: "on" not in driver.find_element(By.ID, "toast").get_attribute("class").split(), 8,
-             "the cue to fade before the screenshot")
+    wait_for(
+        lambda: "on" not in driver.find_element(By.ID, "toast").get_attribute("class").split(),
+        8,
+        "the cue to fade before the screenshot",
+    )
     time.sleep(0.3)
     driver.save_screenshot(str(ARTIFACTS / "console.png"))
 
     # Readable on a phone: one column, nothing wider than the screen.
     driver.set_window_size(390, 844)
-    assert wait_for(lambda: driver.execute_script(
-        "return document.documentElement.scrollWidth <= window.innerWidth + 1"), 5, "no horizontal scroll")
+    assert wait_for(
+        lambda: driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"),
+        5,
+        "no horizontal scroll",
+    )
     driver.save_screenshot(str(ARTIFACTS / "console-phone.png"))
     driver.set_window_size(1280, 1000)
 
     # Acknowledge: POST -> alert-acks -> worker -> `acknowledged` on alerts -> SSE -> the card.
     driver.find_element(By.CSS_SELECTOR, f'{selector} button[data-action="acknowledge"]').click()
-    wait_for(lambda: "acknowledged by RN Okafor" in driver.find_element(By.CSS_SELECTOR, selector).text,
-             60, "the card to show the acknowledgement")
+    wait_for(
+        lambda: "acknowledged by RN Okafor" in driver.find_element(By.CSS_SELECTOR, selector).text,
+        60,
+        "the card to show the acknowledgement",
+    )
     driver.save_screenshot(str(ARTIFACTS / "console-acknowledged.png"))
 
     acks = consume_sync(broker.bootstrap, "alert-acks", lambda rs: any(r["alert_id"] == alert_id for r in rs), 20)
-    assert [(a["patient_id"], a["action"], a["by"]) for a in acks if a["alert_id"] == alert_id] == \
-        [(PATIENT, "acknowledge", "RN Okafor")]
-    alerts = consume_sync(broker.bootstrap, "alerts",
-                          lambda rs: any(r["alert_id"] == alert_id and r["status"] == "acknowledged" for r in rs), 30)
+    assert [(a["patient_id"], a["action"], a["by"]) for a in acks if a["alert_id"] == alert_id] == [
+        (PATIENT, "acknowledge", "RN Okafor")
+    ]
+    alerts = consume_sync(
+        broker.bootstrap,
+        "alerts",
+        lambda rs: any(r["alert_id"] == alert_id and r["status"] == "acknowledged" for r in rs),
+        30,
+    )
     time.sleep(4)  # would an escalation still follow?
     alerts = consume_sync(broker.bootstrap, "alerts", lambda rs: False, 3)
     mine = [a["status"] for a in alerts if a["alert_id"] == alert_id]
     assert "acknowledged" in mine, mine
-    assert "escalated" not in mine[mine.index("acknowledged"):], mine
+    assert "escalated" not in mine[mine.index("acknowledged") :], mine
     assert "ERROR" not in worker.log(), worker.log()[-3000:]
 
 
@@ -153,29 +178,69 @@ def test_standalone_console_sees_every_partition_publishes_acks_and_stops_prompt
     import sys
     import urllib.request
 
-    from streams.kafka.broker import free_port
     from streams.config import Settings
+    from streams.kafka.broker import free_port
     from streams.kafka.topics import ensure_topics
     from tests.conftest import ROOT
 
     asyncio.run(ensure_topics(Settings.from_env(bootstrap=broker.bootstrap)))
     patients = [f"MRN-{i:04d}" for i in range(8)]
-    produce_sync(broker.bootstrap, "alerts", [
-        (p.encode(), orjson.dumps({"alert_id": f"phys-{p}", "patient_id": p, "device_id": "d", "status": "raised",
-                                   "priority": "high" if i % 2 else "medium", "kind": "news2",
-                                   "ts": "2025-11-25T10:00:00.000Z", "emitted_at": "2025-11-25T10:00:01.000Z",
-                                   "reasons": [{"vital": "spo2", "value": 90, "text": "SpO2 90 % scores 3"}],
-                                   "news2": {"total": 5, "components": {"spo2": 3}, "band": "medium"},
-                                   "detector": None}))
-        for i, p in enumerate(patients)])
-    produce_sync(broker.bootstrap, "alerts", [(b"MRN-0000", orjson.dumps(
-        {"alert_id": "phys-MRN-0000", "patient_id": "MRN-0000", "status": "resolved", "priority": "medium",
-         "kind": "news2", "ts": "2025-11-25T10:30:00.000Z", "reasons": []}))])
+    produce_sync(
+        broker.bootstrap,
+        "alerts",
+        [
+            (
+                p.encode(),
+                orjson.dumps(
+                    {
+                        "alert_id": f"phys-{p}",
+                        "patient_id": p,
+                        "device_id": "d",
+                        "status": "raised",
+                        "priority": "high" if i % 2 else "medium",
+                        "kind": "news2",
+                        "ts": "2025-11-25T10:00:00.000Z",
+                        "emitted_at": "2025-11-25T10:00:01.000Z",
+                        "reasons": [{"vital": "spo2", "value": 90, "text": "SpO2 90 % scores 3"}],
+                        "news2": {"total": 5, "components": {"spo2": 3}, "band": "medium"},
+                        "detector": None,
+                    }
+                ),
+            )
+            for i, p in enumerate(patients)
+        ],
+    )
+    produce_sync(
+        broker.bootstrap,
+        "alerts",
+        [
+            (
+                b"MRN-0000",
+                orjson.dumps(
+                    {
+                        "alert_id": "phys-MRN-0000",
+                        "patient_id": "MRN-0000",
+                        "status": "resolved",
+                        "priority": "medium",
+                        "kind": "news2",
+                        "ts": "2025-11-25T10:30:00.000Z",
+                        "reasons": [],
+                    }
+                ),
+            )
+        ],
+    )
     port = free_port()
-    log = open(tmp_path / "console.log", "ab")
     env = {**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": broker.bootstrap, "WARDWATCH_CONSOLE_TOKENS": "a,t0ken"}
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "console", "--port", str(port)], env=env,
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(tmp_path / "console.log", "ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "console", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -188,17 +253,23 @@ def test_standalone_console_sees_every_partition_publishes_acks_and_stops_prompt
         assert {c["patient_id"] for c in snap["open"]} == set(patients[1:])
         assert [c["priority"] for c in snap["open"]][:4] == ["high"] * 4  # sorted by priority
         assert [c["alert_id"] for c in snap["recent"]] == ["phys-MRN-0000"]
-        request = urllib.request.Request(base + "/console/api/ack", method="POST", headers={
-            **auth, "Content-Type": "application/json"}, data=json.dumps(
-            {"alert_id": "phys-MRN-0003", "patient_id": "MRN-0003", "action": "resolve", "by": "Dr Hale"}).encode())
+        request = urllib.request.Request(
+            base + "/console/api/ack",
+            method="POST",
+            headers={**auth, "Content-Type": "application/json"},
+            data=json.dumps(
+                {"alert_id": "phys-MRN-0003", "patient_id": "MRN-0003", "action": "resolve", "by": "Dr Hale"}
+            ).encode(),
+        )
         with urllib.request.urlopen(request, timeout=20) as resp:
             assert resp.status == 202
 
         async def acks() -> list:
             from aiokafka import AIOKafkaConsumer
 
-            cons = AIOKafkaConsumer("alert-acks", bootstrap_servers=broker.bootstrap, group_id=None,
-                                    auto_offset_reset="earliest")
+            cons = AIOKafkaConsumer(
+                "alert-acks", bootstrap_servers=broker.bootstrap, group_id=None, auto_offset_reset="earliest"
+            )
             await cons.start()
             try:
                 out: list = []
@@ -212,8 +283,12 @@ def test_standalone_console_sees_every_partition_publishes_acks_and_stops_prompt
 
         [(key, ack)] = asyncio.run(acks())
         assert key == b"MRN-0003"
-        assert {k: ack[k] for k in ("alert_id", "patient_id", "action", "by")} == \
-            {"alert_id": "phys-MRN-0003", "patient_id": "MRN-0003", "action": "resolve", "by": "Dr Hale"}
+        assert {k: ack[k] for k in ("alert_id", "patient_id", "action", "by")} == {
+            "alert_id": "phys-MRN-0003",
+            "patient_id": "MRN-0003",
+            "action": "resolve",
+            "by": "Dr Hale",
+        }
         # A browser still listening must not hold up shutdown.
         stream = urllib.request.urlopen(urllib.request.Request(base + "/console/api/stream", headers=auth), timeout=5)
         assert stream.readline().startswith(b"retry:")
@@ -226,4 +301,3 @@ def test_standalone_console_sees_every_partition_publishes_acks_and_stops_prompt
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        log.close()

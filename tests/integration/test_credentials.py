@@ -29,8 +29,12 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def call(url: str, data: bytes | None = None, headers: dict[str, str] | None = None,
-         opener: urllib.request.OpenerDirector | None = None) -> tuple[int, dict[str, str]]:
+def call(
+    url: str,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    opener: urllib.request.OpenerDirector | None = None,
+) -> tuple[int, dict[str, str]]:
     request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data else "GET")
     try:
         with (opener or urllib.request.build_opener(NoRedirect)).open(request, timeout=10) as resp:
@@ -67,8 +71,9 @@ def test_console_session_and_console_token_cannot_write_vitals(worker_factory):
 
 def test_secure_cookie_behind_a_trusted_proxy(worker_factory):
     worker = worker_factory(WARDWATCH_CONSOLE_TOKENS=CONSOLE, WARDWATCH_TRUSTED_PROXIES="127.0.0.1")
-    status, headers = call(f"http://127.0.0.1:{worker.web_port}/console?token={CONSOLE}",
-                           headers={"X-Forwarded-Proto": "https"})
+    status, headers = call(
+        f"http://127.0.0.1:{worker.web_port}/console?token={CONSOLE}", headers={"X-Forwarded-Proto": "https"}
+    )
     assert status == 303 and "Secure" in headers["Set-Cookie"]
 
 
@@ -80,8 +85,9 @@ def test_metrics_listen_on_the_configured_host_only(worker_factory):
         socket.create_connection(("127.0.0.1", worker.metrics_port), timeout=2).close()
 
 
-def test_named_gateways_are_added_and_revoked_without_restart_and_named_in_dead_letters(worker_factory, broker,
-                                                                                        tmp_path):
+def test_named_gateways_are_added_and_revoked_without_restart_and_named_in_dead_letters(
+    worker_factory, broker, tmp_path
+):
     from streams.identity.gateways import GatewaysFile
     from tests.conftest import consume_sync
 

@@ -60,14 +60,36 @@ def _wait_for_line(proc: subprocess.Popen, needle: str, timeout: float) -> str:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_demo_stopped_by_signal_leaves_no_process_and_frees_its_ports(tmp_path: Path, sig: int) -> None:
-    ports = {"--metrics-port": free_port(), "--web-port": free_port(), "--mllp-port": free_port(),
-             "--notify-metrics-port": free_port()}
-    cmd = [sys.executable, "-m", "streams.cli", "demo", "--patients", "4", "--hours", "2", "--speed", "200",
-           "--logs", str(tmp_path / "demo")]
+    ports = {
+        "--metrics-port": free_port(),
+        "--web-port": free_port(),
+        "--mllp-port": free_port(),
+        "--notify-metrics-port": free_port(),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "demo",
+        "--patients",
+        "4",
+        "--hours",
+        "2",
+        "--speed",
+        "200",
+        "--logs",
+        str(tmp_path / "demo"),
+    ]
     for option, port in ports.items():
         cmd += [option, str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         _wait_for_line(proc, "samples processed", timeout=90)  # worker up and consuming
         children = _children(proc.pid)

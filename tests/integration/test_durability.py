@@ -34,8 +34,14 @@ def patient_minute(minute: int, onset: int | None) -> list[dict]:
         t = minute * 60 + j * 5
         i = t // 5
         drift = 0.0 if onset is None else max(0.0, (t - onset * 60) / 60.0)
-        out.append({"ts": T0 + t * 1000, "heart_rate": 72 + (i % 3) + 0.8 * drift,
-                    "spo2": max(80, 97 - (i % 2) - 0.25 * drift), "resp_rate": 15 + (i % 2) + 0.15 * drift})
+        out.append(
+            {
+                "ts": T0 + t * 1000,
+                "heart_rate": 72 + (i % 3) + 0.8 * drift,
+                "spo2": max(80, 97 - (i % 2) - 0.25 * drift),
+                "resp_rate": 15 + (i % 2) + 0.15 * drift,
+            }
+        )
     return out
 
 
@@ -51,9 +57,14 @@ class Ward:
 
     def messages(self, start: int, stop: int) -> list[tuple[bytes, bytes]]:
         """Minute messages [start, stop), interleaved across patients."""
-        return [(pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "wear-1",
-                                              "samples": patient_minute(m, onset)}))
-                for m in range(start, stop) for pid, onset in self.onsets.items()]
+        return [
+            (
+                pid.encode(),
+                orjson.dumps({"patient_id": pid, "device_id": "wear-1", "samples": patient_minute(m, onset)}),
+            )
+            for m in range(start, stop)
+            for pid, onset in self.onsets.items()
+        ]
 
     @staticmethod
     def samples(messages: list[tuple[bytes, bytes]]) -> int:
@@ -101,8 +112,9 @@ def physiological(records: list[dict], patients: list[str]) -> list[dict]:
 
 
 def wait_alerts(bootstrap: str, patients: list[str], want: set[tuple], timeout: float = 60.0) -> list[dict]:
-    records = consume_sync(bootstrap, "alerts",
-                           lambda rs: want <= {key(r) for r in physiological(rs, patients)}, timeout=timeout)
+    records = consume_sync(
+        bootstrap, "alerts", lambda rs: want <= {key(r) for r in physiological(rs, patients)}, timeout=timeout
+    )
     seen = {key(r) for r in physiological(records, patients)}
     assert want <= seen, f"missing alerts: {sorted(want - seen)}"
     return records
@@ -113,8 +125,9 @@ def assert_same_as_reference(records: list[dict], ref: Reference, patients: list
     expected = ref.expected()
     seen = physiological(records, patients)
     keys = Counter(key(r) for r in seen)
-    assert set(keys) == set(expected), (f"missing {sorted(set(expected) - set(keys))}, "
-                                        f"unexpected {sorted(set(keys) - set(expected))}")
+    assert set(keys) == set(expected), (
+        f"missing {sorted(set(expected) - set(keys))}, unexpected {sorted(set(keys) - set(expected))}"
+    )
     for r in seen:
         # no warm-up after a restart: the detector is warm and scores as if nothing happened
         assert score(r) == expected[key(r)], (r, expected[key(r)])
@@ -134,8 +147,15 @@ def test_kill9_at_several_points_then_restart_loses_and_forgets_nothing(broker, 
     ref = Reference()
     ref.feed(chunk0 + chunk1 + chunk2)
     open_id = next(a["alert_id"] for a in ref.alerts if a["patient_id"] == patients[0])
-    ack = orjson.dumps({"alert_id": open_id, "patient_id": patients[0], "by": "nurse-7", "action": "acknowledge",
-                        "ts": T0 + 100 * 60_000})
+    ack = orjson.dumps(
+        {
+            "alert_id": open_id,
+            "patient_id": patients[0],
+            "by": "nurse-7",
+            "action": "acknowledge",
+            "ts": T0 + 100 * 60_000,
+        }
+    )
     before_ack = set(ref.expected())
     ref.ack(ack)
     ref.feed(chunk3)
@@ -169,8 +189,12 @@ def test_kill9_at_several_points_then_restart_loses_and_forgets_nothing(broker, 
 
     # 4. Real SIGKILL at an arbitrary moment while the last stretch streams in.
     base = w3.metric("wardwatch_samples_processed_total")
-    feeder = threading.Thread(target=lambda: [(produce_sync(broker.bootstrap, "vitals", chunk3[i:i + 10]),
-                                               time.sleep(0.05)) for i in range(0, len(chunk3), 10)])
+    feeder = threading.Thread(
+        target=lambda: [
+            (produce_sync(broker.bootstrap, "vitals", chunk3[i : i + 10]), time.sleep(0.05))
+            for i in range(0, len(chunk3), 10)
+        ]
+    )
     feeder.start()
     w3.wait_metric("wardwatch_samples_processed_total", base + Ward.samples(chunk3) // 3)
     w3.kill()
@@ -183,8 +207,9 @@ def test_kill9_at_several_points_then_restart_loses_and_forgets_nothing(broker, 
     time.sleep(1.5)  # anything extra would show up now
     records = consume_sync(broker.bootstrap, "alerts", lambda rs: len(rs) >= len(records), timeout=10)
     counts = assert_same_as_reference(records, ref, patients)
-    print(f"\ncrash test: alerts expected {counts['expected']}, seen {counts['seen']}, "
-          f"duplicates {counts['duplicates']}")
+    print(
+        f"\ncrash test: alerts expected {counts['expected']}, seen {counts['seen']}, duplicates {counts['duplicates']}"
+    )
     # (Usually some duplicates: alerts published again on replay. Their number depends on where the
     # commits fell, so it is reported, not asserted; any duplicate is an exact repeat, checked above.)
 
@@ -240,7 +265,8 @@ def test_sigterm_commits_and_exits_0_and_a_restart_reemits_nothing(broker, worke
 
 
 def test_rocksdb_store_worker_killed_mid_stream_recovers_from_its_disk_and_the_changelog_tail(
-        broker, worker_factory, tmp_path):
+    broker, worker_factory, tmp_path
+):
     ward = Ward("MRN-D", onsets=(60, 68, None))
     patients = ward.patients
     first, second, third = ward.messages(0, 85), ward.messages(85, 100), ward.messages(100, 120)
@@ -265,6 +291,8 @@ def test_rocksdb_store_worker_killed_mid_stream_recovers_from_its_disk_and_the_c
     time.sleep(1.0)
     records = consume_sync(broker.bootstrap, "alerts", lambda rs: len(rs) >= len(records), timeout=10)
     counts = assert_same_as_reference(records, ref, patients)
-    print(f"\nrocksdb crash test: alerts expected {counts['expected']}, seen {counts['seen']}, "
-          f"duplicates {counts['duplicates']}")
+    print(
+        f"\nrocksdb crash test: alerts expected {counts['expected']}, seen {counts['seen']}, "
+        f"duplicates {counts['duplicates']}"
+    )
     assert_no_patient_ids(w1.log() + w2.log(), patients)

@@ -24,8 +24,16 @@ DEFAULTS = {"WARDWATCH_FAST_REBALANCE": "0"}
 
 
 def _sample(pid: str) -> tuple[bytes, bytes]:
-    return pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "wear-1", "ts": int(time.time() * 1000),
-                                       "heart_rate": 72, "spo2": 97, "resp_rate": 15})
+    return pid.encode(), orjson.dumps(
+        {
+            "patient_id": pid,
+            "device_id": "wear-1",
+            "ts": int(time.time() * 1000),
+            "heart_rate": 72,
+            "spo2": 97,
+            "resp_rate": 15,
+        }
+    )
 
 
 def _patient_on(partitions: set[int]) -> str:
@@ -65,8 +73,11 @@ def test_sigkill_then_immediate_restart_processes_again_within_15_s(broker, work
 def test_sigkill_with_a_surviving_worker_taking_over_within_15_s(broker, worker_factory):
     a = worker_factory(**DEFAULTS)
     b = worker_factory(**DEFAULTS)
-    wait_until(lambda: a.metric("wardwatch_assigned_partitions") == 2 == b.metric("wardwatch_assigned_partitions"),
-               60, "both workers to hold 2 of the 4 partitions")
+    wait_until(
+        lambda: a.metric("wardwatch_assigned_partitions") == 2 == b.metric("wardwatch_assigned_partitions"),
+        60,
+        "both workers to hold 2 of the 4 partitions",
+    )
     b.wait_ready(30)
     held_by_b = set(range(4)) - {p for p in range(4) if _owns(a, p)}
     pid = _patient_on(held_by_b)

@@ -90,8 +90,9 @@ def exchange(sock: socket.socket, message: bytes) -> str:
 
 
 def dead_letters(broker: EmbeddedBroker, want) -> list[dict]:
-    return [doc for _, doc in read_topic(broker.bootstrap, "vitals-dlq", lambda rs: want([d for _, d in rs]),
-                                         timeout=15)]
+    return [
+        doc for _, doc in read_topic(broker.bootstrap, "vitals-dlq", lambda rs: want([d for _, d in rs]), timeout=15)
+    ]
 
 
 # ---- item 4: MLLP idle timeout, frame deadline, connection limits -------------------------------
@@ -188,7 +189,7 @@ def test_mllp_garbage_and_truncated_frames_log_no_patient_identifier(hostile):
     _, worker = hostile
     port = mllp_port(worker)
     message = hl7_oru(SECRET_MRN, "T1", T0, 97, 14, 70)
-    from_pid = message[message.index(b"PID|"):]
+    from_pid = message[message.index(b"PID|") :]
     with connect(port) as sock:
         sock.sendall(from_pid[:120])  # garbage: the rest of a message whose start was lost
         time.sleep(0.7)
@@ -248,9 +249,13 @@ def test_deep_json_and_bad_patient_ids_are_refused_with_a_reason(hostile):
 def test_non_utf8_bearer_token_is_401(hostile):
     _, worker = hostile
     body = b'{"patient_id": "MRN-T", "ts": 1795597200000, "spo2": 97}'
-    request = (b"POST /ingest/vitals HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               b"Authorization: Bearer \xff\xfe\x80token\r\nContent-Length: " + str(len(body)).encode() +
-               b"\r\nConnection: close\r\n\r\n" + body)
+    request = (
+        b"POST /ingest/vitals HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer \xff\xfe\x80token\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + body
+    )
     with socket.create_connection(("127.0.0.1", worker.web_port), timeout=10) as sock:
         sock.sendall(request)
         data, _ = read_until_closed(sock, within=10)
@@ -279,8 +284,10 @@ def test_slow_http_headers_and_body_are_timed_out(hostile):
                 break
         assert closed and time.monotonic() - started < 4
     with socket.create_connection(("127.0.0.1", worker.web_port), timeout=10) as sock:
-        sock.sendall(b"POST /ingest/vitals HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Length: 1000\r\n\r\n{\"patient_id\"")
+        sock.sendall(
+            b"POST /ingest/vitals HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b'\r\nContent-Length: 1000\r\n\r\n{"patient_id"'
+        )
         data, waited = read_until_closed(sock, within=8)
     assert data.startswith(b"HTTP/1.1 408") and b"request body not complete" in data, data[:300]
     assert waited < 5
@@ -315,8 +322,9 @@ async def test_503_after_the_send_started_says_the_input_may_have_been_taken(bro
     from streams.ingest.http import IngestWeb, aiohttp_app
     from streams.kafka.broker import free_port
 
-    pipeline = common.IngestPipeline(Settings(bootstrap=broker.bootstrap),
-                                     limits=limits.IngestLimits(send_timeout_s=1.5))
+    pipeline = common.IngestPipeline(
+        Settings(bootstrap=broker.bootstrap), limits=limits.IngestLimits(send_timeout_s=1.5)
+    )
     runner = web.AppRunner(aiohttp_app(IngestWeb(pipeline, common.IngestAccess((TOKEN,)))))
     await runner.setup()
     port = free_port()

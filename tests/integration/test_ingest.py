@@ -43,12 +43,17 @@ def hl7_oru(patient: str, control: str, ts_ms: int, spo2: int, rr: int, hr: int)
 
 def fhir_bundle(patient: str, times_ms: list[int], spo2: int, rr: int) -> bytes:
     def obs(code: str, value: int, unit: str, ucum: str, ts_ms: int) -> dict:
-        return {"resource": {
-            "resourceType": "Observation", "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "subject": {"reference": f"Patient/{patient}"}, "device": {"reference": "Device/bed-7"},
-            "effectiveDateTime": iso(ts_ms),
-            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": ucum}}}
+        return {
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                "subject": {"reference": f"Patient/{patient}"},
+                "device": {"reference": "Device/bed-7"},
+                "effectiveDateTime": iso(ts_ms),
+                "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": ucum},
+            }
+        }
 
     entries = [e for t in times_ms for e in (obs("59408-5", spo2, "%", "%", t), obs("9279-1", rr, "/min", "/min", t))]
     return orjson.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries})
@@ -92,8 +97,9 @@ def msa(ack: str) -> list[str]:
     return line.split("|")
 
 
-def post(port: int, path: str, body: bytes, token: str | None = TOKEN,
-         content_type: str = "application/json") -> tuple[int, dict]:
+def post(
+    port: int, path: str, body: bytes, token: str | None = TOKEN, content_type: str = "application/json"
+) -> tuple[int, dict]:
     headers = {"Content-Type": content_type}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -107,11 +113,13 @@ def post(port: int, path: str, body: bytes, token: str | None = TOKEN,
 
 def read_topic(bootstrap: str, topic: str, until, timeout: float = 30.0) -> list[tuple[bytes | None, dict]]:
     """(key, decoded value) records of `topic` from the start, until `until(records)` holds."""
+
     async def run() -> list[tuple[bytes | None, dict]]:
         from aiokafka import AIOKafkaConsumer
 
-        cons = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-                                enable_auto_commit=False)
+        cons = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None, enable_auto_commit=False
+        )
         await cons.start()
         records: list[tuple[bytes | None, dict]] = []
         deadline = time.monotonic() + timeout
@@ -148,24 +156,33 @@ def test_mllp_and_fhir_feeds_reach_vitals_and_page_for_a_deteriorating_patient(b
     assert [msa(a)[1:3] for a in acks] == [["AA", f"C{i}"] for i in range(10)]
     assert all("accepted 1 sample" in a for a in acks)
     fhir_times = [T0 + 200_000 + i * 20_000 for i in range(6)]
-    status, reply = post(worker.web_port, "/ingest/fhir", fhir_bundle(patient, fhir_times, 80, 30),
-                         content_type="application/fhir+json")
+    status, reply = post(
+        worker.web_port, "/ingest/fhir", fhir_bundle(patient, fhir_times, 80, 30), content_type="application/fhir+json"
+    )
     assert (status, reply) == (202, {"accepted_samples": 6, "rejected": 0, "skipped_codes": []})
     status, reply = post(worker.web_port, "/ingest/fhir", (FIXTURES / "fhir_bundle_typical.json").read_bytes())
     assert status == 202 and reply["rejected"] == 0 and reply["accepted_samples"] >= 1
 
-    records = read_topic(broker.bootstrap, "vitals", lambda rs: len(samples_of(rs, patient)) >= 16
-                         and samples_of(rs, "MRN-0077"))
+    records = read_topic(
+        broker.bootstrap, "vitals", lambda rs: len(samples_of(rs, patient)) >= 16 and samples_of(rs, "MRN-0077")
+    )
     samples = samples_of(records, patient)
-    assert samples[0] == {"patient_id": patient, "device_id": "bed-7", "ts": "2026-11-25T09:00:00.000Z",
-                          "heart_rate": 125, "spo2": 80, "resp_rate": 30}
+    assert samples[0] == {
+        "patient_id": patient,
+        "device_id": "bed-7",
+        "ts": "2026-11-25T09:00:00.000Z",
+        "heart_rate": 125,
+        "spo2": 80,
+        "resp_rate": 30,
+    }
     assert [s["ts"] for s in samples[10:]] == [iso(t).replace("Z", ".000Z") for t in fhir_times]
     assert all(s["spo2"] == 80 and s["resp_rate"] == 30 for s in samples)
     typical = samples_of(records, "MRN-0077")
     assert typical and typical[0]["device_id"] == "wear-17" and typical[0]["heart_rate"] == 72
 
-    alerts = consume_sync(broker.bootstrap, "alerts",
-                          lambda rs: any(r["patient_id"] == patient and r["status"] == "raised" for r in rs))
+    alerts = consume_sync(
+        broker.bootstrap, "alerts", lambda rs: any(r["patient_id"] == patient and r["status"] == "raised" for r in rs)
+    )
     raised = [a for a in alerts if a["patient_id"] == patient and a["status"] == "raised"]
     assert raised and raised[0]["kind"] in ("news2", "threshold") and raised[0]["priority"] == "high", alerts
     assert raised[0]["news2"]["band"] == "high" and raised[0]["device_id"] == "bed-7", raised
@@ -181,8 +198,9 @@ def test_hostile_input_is_refused_with_a_reason_and_dead_lettered(broker, worker
     acks = mllp_session(mllp_port, [], raw=(FIXTURES / "mllp_truncated.bin").read_bytes())
     assert sorted(msa(a)[1] for a in acks) == ["AA", "AR", "AR"], acks
     assert all("truncated" in msa(a)[3] for a in acks if msa(a)[1] == "AR")
-    wrong, missing = mllp_session(mllp_port,
-                                  [fixture_hl7("hl7_wrong_encoding.hl7"), fixture_hl7("hl7_missing_pid.hl7")])
+    wrong, missing = mllp_session(
+        mllp_port, [fixture_hl7("hl7_wrong_encoding.hl7"), fixture_hl7("hl7_missing_pid.hl7")]
+    )
     assert msa(wrong)[1] == "AR" and "encoding characters" in msa(wrong)[3]
     assert msa(missing)[1:4] == ["AE", "MSG00003", "message has no PID segment"]
 
@@ -192,8 +210,9 @@ def test_hostile_input_is_refused_with_a_reason_and_dead_lettered(broker, worker
     assert post(worker.web_port, "/ingest/hl7v2", body, token=None)[0] == 401
     status, reply = post(worker.web_port, "/ingest/vitals", b"[" + b" " * 2_000_000 + b"]")
     assert status == 413 and "larger than 1048576" in reply["error"]
-    status, reply = post(worker.web_port, "/ingest/hl7v2", fixture_hl7("hl7_missing_pid.hl7"),
-                         content_type="text/plain")
+    status, reply = post(
+        worker.web_port, "/ingest/hl7v2", fixture_hl7("hl7_missing_pid.hl7"), content_type="text/plain"
+    )
     assert status == 422 and reply["ack_code"] == "AE" and reply["error"] == "message has no PID segment"
     status, reply = post(worker.web_port, "/ingest/vitals", b"{not json")
     assert status == 400 and "not valid JSON" in reply["error"]
@@ -202,8 +221,12 @@ def test_hostile_input_is_refused_with_a_reason_and_dead_lettered(broker, worker
     assert reply["skipped_codes"] == ["http://loinc.org|29463-7"]
     assert {r["entry"] for r in reply["rejections"]} >= {"Bundle.entry[3]", "Bundle.entry[10]"}
 
-    letters = [doc for _, doc in read_topic(broker.bootstrap, "vitals-dlq",
-                                            lambda rs: sum(d["topic"] == "ingest/fhir" for _, d in rs) >= 8)]
+    letters = [
+        doc
+        for _, doc in read_topic(
+            broker.bootstrap, "vitals-dlq", lambda rs: sum(d["topic"] == "ingest/fhir" for _, d in rs) >= 8
+        )
+    ]
     fhir = [d for d in letters if d["topic"] == "ingest/fhir"]
     assert len(fhir) == 8 and all(d["error"].startswith("Bundle.entry[") and d["payload"] for d in fhir)
     assert any(d["reason"] == "withdrawn" and "entered-in-error" in d["payload"] for d in fhir)
@@ -220,8 +243,9 @@ def test_hostile_input_is_refused_with_a_reason_and_dead_lettered(broker, worker
 
 def test_without_tokens_ingest_answers_not_configured(broker, worker_factory):
     worker = worker_factory(WARDWATCH_INGEST_TOKENS="")
-    status, reply = post(worker.web_port, "/ingest/vitals", b'{"patient_id": "MRN-1", "ts": 0, "heart_rate": 70}',
-                         token="anything")
+    status, reply = post(
+        worker.web_port, "/ingest/vitals", b'{"patient_id": "MRN-1", "ts": 0, "heart_rate": 70}', token="anything"
+    )
     assert status == 401 and "not configured" in reply["error"]
     (ack,) = mllp_session(int(worker.env["WARDWATCH_MLLP_PORT"]), [fixture_hl7("hl7_pcd01_oru.hl7")])
     assert msa(ack)[1] == "AR" and "not configured" in msa(ack)[3]
@@ -282,14 +306,19 @@ async def _load(port: int, mllp_port: int, count: int, max_s: float = 60.0) -> d
     typical = (FIXTURES / "fhir_bundle_typical.json").read_text()
     hl7 = [hl7_oru(f"LOAD-{i % 200}", f"L{i}", T0 + i * 1000, 97, 16, 70) for i in range(count)]
     return {
-        "vitals JSON (1 sample)": await http("/ingest/vitals", [orjson.dumps(vitals(i)) for i in range(count)],
-                                             "application/json"),
+        "vitals JSON (1 sample)": await http(
+            "/ingest/vitals", [orjson.dumps(vitals(i)) for i in range(count)], "application/json"
+        ),
         "vitals NDJSON (10 lines)": await http(
-            "/ingest/vitals", [b"\n".join(orjson.dumps(vitals(i * 10 + j)) for j in range(10)) for i in range(count)],
-            "application/x-ndjson"),
+            "/ingest/vitals",
+            [b"\n".join(orjson.dumps(vitals(i * 10 + j)) for j in range(10)) for i in range(count)],
+            "application/x-ndjson",
+        ),
         "FHIR Bundle (5 Observations)": await http(
-            "/ingest/fhir", [typical.replace("MRN-0077", f"LOAD-{i % 200}").encode() for i in range(count)],
-            "application/fhir+json"),
+            "/ingest/fhir",
+            [typical.replace("MRN-0077", f"LOAD-{i % 200}").encode() for i in range(count)],
+            "application/fhir+json",
+        ),
         "HL7 v2 over HTTP (3 OBX)": await http("/ingest/hl7v2", hl7, "text/plain"),
         "HL7 v2 over MLLP (3 OBX, 4 conns)": await mllp(hl7),
     }

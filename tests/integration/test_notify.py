@@ -34,6 +34,7 @@ SECRET = "test-secret-not-for-production"
 
 # ---- a paging gateway: HTTP receiver on a free loopback port ------------------
 
+
 @dataclass
 class Received:
     delivery_id: str
@@ -55,13 +56,15 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.Response:
         arrived = time.time()
         body = await request.read()
-        signed = verify(SECRET.encode(), request.headers.get(TIMESTAMP_HEADER, ""), body,
-                        request.headers.get(SIGNATURE_HEADER, ""))
+        signed = verify(
+            SECRET.encode(), request.headers.get(TIMESTAMP_HEADER, ""), body, request.headers.get(SIGNATURE_HEADER, "")
+        )
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         status = 500 if len(self.received) < self.fail_first else 200 if signed else 401
-        self.received.append(Received(request.headers.get(DELIVERY_HEADER, ""), orjson.loads(body), signed, status,
-                                      arrived))
+        self.received.append(
+            Received(request.headers.get(DELIVERY_HEADER, ""), orjson.loads(body), signed, status, arrived)
+        )
         return web.Response(status=status, text="ok" if status == 200 else "no")
 
     def accepted(self) -> list[Received]:
@@ -86,8 +89,9 @@ class Gateway:
             await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
             ready.set()
 
-        self.thread = threading.Thread(target=lambda: (self.loop.run_until_complete(serve()), self.loop.run_forever()),
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=lambda: (self.loop.run_until_complete(serve()), self.loop.run_forever()), daemon=True
+        )
         self.thread.start()
         assert ready.wait(10)
         return self
@@ -147,16 +151,27 @@ class NotifyProcess:
     def __init__(self, bootstrap: str, routing: Path, workdir: Path) -> None:
         self.metrics_port = free_port()
         self.log_path = workdir / "notify.log"
-        self.env = {**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": bootstrap, "WARDWATCH_ROUTING": str(routing),
-                    "WARDWATCH_NOTIFY_METRICS_PORT": str(self.metrics_port), "TEST_PAGER_SECRET": SECRET,
-                    "WARDWATCH_FAST_REBALANCE": "1", "WARDWATCH_APP_ID": "wardwatch-test"}
+        self.env = {
+            **os.environ,
+            "WARDWATCH_KAFKA_BOOTSTRAP": bootstrap,
+            "WARDWATCH_ROUTING": str(routing),
+            "WARDWATCH_NOTIFY_METRICS_PORT": str(self.metrics_port),
+            "TEST_PAGER_SECRET": SECRET,
+            "WARDWATCH_FAST_REBALANCE": "1",
+            "WARDWATCH_APP_ID": "wardwatch-test",
+        }
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> NotifyProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "notify", "--tick", "0.2"],
-                                         env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "notify", "--tick", "0.2"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"notify exited {self.proc.returncode}:\n{self.log()}"
@@ -221,18 +236,37 @@ def notify(broker, tmp_path):
 
 # ---- helpers ------------------------------------------------------------------
 
+
 def alert_msg(alert_id: str, patient: str, status: str, priority: str = "high", **extra) -> tuple[bytes, bytes]:
     now = format_ts(time.time() * 1000)
-    doc = {"alert_id": alert_id, "patient_id": patient, "device_id": "wear-1", "status": status,
-           "priority": priority, "kind": "news2", "ts": now, "emitted_at": now,
-           "reasons": [{"vital": "spo2", "value": 88, "text": "SpO2 88 % (baseline 96.5 %)"}],
-           "news2": {"total": 7, "components": {"spo2": 3}, "band": "high"}, "detector": None, **extra}
+    doc = {
+        "alert_id": alert_id,
+        "patient_id": patient,
+        "device_id": "wear-1",
+        "status": status,
+        "priority": priority,
+        "kind": "news2",
+        "ts": now,
+        "emitted_at": now,
+        "reasons": [{"vital": "spo2", "value": 88, "text": "SpO2 88 % (baseline 96.5 %)"}],
+        "news2": {"total": 7, "components": {"spo2": 3}, "band": "high"},
+        "detector": None,
+        **extra,
+    }
     return patient.encode(), orjson.dumps(doc)
 
 
 def ack_msg(alert_id: str, patient: str, by: str, action: str = "acknowledge") -> tuple[bytes, bytes]:
-    return patient.encode(), orjson.dumps({"alert_id": alert_id, "patient_id": patient, "by": by, "action": action,
-                                           "ts": format_ts(time.time() * 1000), "source": "pager"})
+    return patient.encode(), orjson.dumps(
+        {
+            "alert_id": alert_id,
+            "patient_id": patient,
+            "by": by,
+            "action": action,
+            "ts": format_ts(time.time() * 1000),
+            "source": "pager",
+        }
+    )
 
 
 def wait_for(predicate, timeout: float = 30.0, what: str = "", log=lambda: "") -> None:
@@ -245,13 +279,19 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "", log=lambda: "") -
 
 
 def audit_json(bootstrap: str, query: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "streams.cli", "audit", query, "--json"], cwd=ROOT,
-                         env={**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": bootstrap}, capture_output=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "audit", query, "--json"],
+        cwd=ROOT,
+        env={**os.environ, "WARDWATCH_KAFKA_BOOTSTRAP": bootstrap},
+        capture_output=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr.decode()
     return orjson.loads(out.stdout)
 
 
 # ---- tests --------------------------------------------------------------------
+
 
 def test_signed_webhook_retries_escalates_stands_down_and_audit_tells_the_story(broker, gateway, notify, tmp_path):
     gw = gateway(fail_first=2)
@@ -259,22 +299,31 @@ def test_signed_webhook_retries_escalates_stands_down_and_audit_tells_the_story(
     aid, pid = "phys-5e1f00aa11bb22cc33dd", "MRN-SECRET-417"
     produce_sync(broker.bootstrap, "alerts", [alert_msg(aid, pid, "raised", bed="12")])
     # Raised -> Ada (after two HTTP 500s); no ack within 3 s -> the charge nurse.
-    wait_for(lambda: {"raised", "escalated-1-high"} <= {r.body["stage"] for r in gw.accepted()}, 30,
-             "raise and timer escalation", proc.log)
+    wait_for(
+        lambda: {"raised", "escalated-1-high"} <= {r.body["stage"] for r in gw.accepted()},
+        30,
+        "raise and timer escalation",
+        proc.log,
+    )
     produce_sync(broker.bootstrap, "alert-acks", [ack_msg(aid, pid, "Charge nurse Chen")])
     # The worker publishes `acknowledged` after it has read the ack; topics are not ordered among themselves.
     wait_for(lambda: proc.metric("wardwatch_notify_messages_total", 'source="acks"') == 1, 30, "ack read", proc.log)
     produce_sync(broker.bootstrap, "alerts", [alert_msg(aid, pid, "acknowledged", acknowledged_by="Charge nurse Chen")])
-    wait_for(lambda: len([r for r in gw.accepted() if r.body["stage"] == "acknowledged"]) == 2, 30, "stand-down",
-             proc.log)
+    wait_for(
+        lambda: len([r for r in gw.accepted() if r.body["stage"] == "acknowledged"]) == 2, 30, "stand-down", proc.log
+    )
     produce_sync(broker.bootstrap, "alerts", [alert_msg(aid, pid, "resolved")])
     wait_for(lambda: proc.metric("wardwatch_notify_time_to_resolve_seconds_count") == 1, 30, "resolve", proc.log)
 
     assert all(r.signed for r in gw.received)
     assert [r.status for r in gw.received[:2]] == [500, 500]
     pages = [(r.body["stage"], r.body["recipient"]["person"]) for r in gw.accepted()]
-    assert sorted(pages) == [("acknowledged", "ada"), ("acknowledged", "chen"), ("escalated-1-high", "chen"),
-                             ("raised", "ada")]  # resolved after an ack: nobody paged again
+    assert sorted(pages) == [
+        ("acknowledged", "ada"),
+        ("acknowledged", "chen"),
+        ("escalated-1-high", "chen"),
+        ("raised", "ada"),
+    ]  # resolved after an ack: nobody paged again
     raised = next(r.body for r in gw.accepted() if r.body["stage"] == "raised")
     assert (raised["ward"], raised["bed"], raised["priority"], raised["reply_code"]) == ("7A", "12", "high", "5E1F00")
     assert raised["ack_url"] == f"http://console.test/console?alert={aid}"
@@ -298,11 +347,12 @@ def test_signed_webhook_retries_escalates_stands_down_and_audit_tells_the_story(
         ("ack", "acknowledge by Charge nurse Chen"),
     ]
     assert events[6] == ("acknowledged", "high news2 by Charge nurse Chen")
-    assert sorted(events[7:9]) == [("delivered", "stand-down (acknowledged) to Charge nurse Chen"),
-                                   ("delivered", "stand-down (acknowledged) to Nurse Ada")]
+    assert sorted(events[7:9]) == [
+        ("delivered", "stand-down (acknowledged) to Charge nurse Chen"),
+        ("delivered", "stand-down (acknowledged) to Nurse Ada"),
+    ]
     assert events[9:] == [("resolved", "high news2")]
-    assert episode["acknowledged_by"] == "Charge nurse Chen" and episode["paged"] == ["Nurse Ada",
-                                                                                     "Charge nurse Chen"]
+    assert episode["acknowledged_by"] == "Charge nurse Chen" and episode["paged"] == ["Nurse Ada", "Charge nurse Chen"]
     assert episode["routing_sha256"] and episode["ward"] == "7A"
     assert audit_json(broker.bootstrap, pid)["episodes"][0]["alert_id"] == aid
 
@@ -313,8 +363,11 @@ def test_sigkill_mid_delivery_then_restart_delivers_every_page_once(broker, gate
     produce_sync(broker.bootstrap, "patient-wards", [(b"MRN-B", orjson.dumps({"patient_id": "MRN-B", "ward": "8B"}))])
     proc = notify(routing)
     ids = [(f"phys-{i:020x}", f"MRN-{i}") for i in range(12)]
-    produce_sync(broker.bootstrap, "alerts", [alert_msg(a, p, "raised") for a, p in ids]
-                 + [alert_msg("phys-b", "MRN-B", "raised", priority="medium")])
+    produce_sync(
+        broker.bootstrap,
+        "alerts",
+        [alert_msg(a, p, "raised") for a, p in ids] + [alert_msg("phys-b", "MRN-B", "raised", priority="medium")],
+    )
     wait_for(lambda: len(gw.accepted()) >= 3, 30, "first deliveries", proc.log)
     proc.stop(signal.SIGKILL)
     killed_at = time.time()
@@ -332,8 +385,10 @@ def test_sigkill_mid_delivery_then_restart_delivers_every_page_once(broker, gate
     repeated = {r.delivery_id for r in gw.accepted() if r is not first[r.delivery_id]}
     assert all(killed_at - 1.0 < first[d].at <= killed_at for d in repeated), repeated
     skipped = restarted.metric("wardwatch_notify_deliveries_total", 'outcome="duplicate"')
-    print(f"\n{len(gw.accepted())} pages accepted, {len(repeated)} re-sent after SIGKILL (in flight at the kill), "
-          f"{skipped:.0f} replayed deliveries skipped as already done")
+    print(
+        f"\n{len(gw.accepted())} pages accepted, {len(repeated)} re-sent after SIGKILL (in flight at the kill), "
+        f"{skipped:.0f} replayed deliveries skipped as already done"
+    )
     assert restarted.metric("wardwatch_notify_deliveries_total", 'outcome="undeliverable"') == 0
 
 

@@ -97,16 +97,23 @@ def test_chain_keeps_its_schedule_with_a_failing_gateway_and_notify_killed_mid_r
     first_page = first_request(gw, "raised")
     proc.stop(signal.SIGKILL)  # mid-retry: the first page is not delivered yet
     restarted = notify(routing)
-    wait_for(lambda: first_request(gw, "escalated-2-high") is not None, RAPID_S + 20, "rapid response page",
-             restarted.log)
+    wait_for(
+        lambda: first_request(gw, "escalated-2-high") is not None, RAPID_S + 20, "rapid response page", restarted.log
+    )
     charge = first_request(gw, "escalated-1-high") - first_page
     rapid = first_request(gw, "escalated-2-high") - first_page
-    print(f"\nfirst page attempted at 0 s; charge nurse paged at {charge:.1f} s, rapid response at {rapid:.1f} s "
-          f"(configured {CHARGE_S:g} / {RAPID_S:g} s; notify SIGKILLed and restarted mid-retry)")
+    print(
+        f"\nfirst page attempted at 0 s; charge nurse paged at {charge:.1f} s, rapid response at {rapid:.1f} s "
+        f"(configured {CHARGE_S:g} / {RAPID_S:g} s; notify SIGKILLed and restarted mid-retry)"
+    )
     assert abs(charge - CHARGE_S) <= SLACK_S, restarted.log()[-3000:]
     assert abs(rapid - RAPID_S) <= SLACK_S, restarted.log()[-3000:]
-    wait_for(lambda: {"raised", "escalated-1-high", "escalated-2-high"} <= {r.body["stage"] for r in gw.accepted()},
-             30, "every page delivered in the end", restarted.log)
+    wait_for(
+        lambda: {"raised", "escalated-1-high", "escalated-2-high"} <= {r.body["stage"] for r in gw.accepted()},
+        30,
+        "every page delivered in the end",
+        restarted.log,
+    )
     assert sorted(r.body["recipient"]["person"] for r in gw.pages().values()) == ["ada", "chen", "rrt"]
 
 
@@ -122,16 +129,21 @@ def test_a_page_that_cannot_be_delivered_escalates_at_once_with_the_reason_audit
     aid, pid = "phys-00000000000000dead01", "MRN-ESC-2"
     started = time.time()
     produce_sync(broker.bootstrap, "alerts", [alert_msg(aid, pid, "raised")])
-    wait_for(lambda: first_request(gw, "escalated-2-high") is not None, 10, "escalation past a dead gateway",
-             proc.log)
+    wait_for(lambda: first_request(gw, "escalated-2-high") is not None, 10, "escalation past a dead gateway", proc.log)
     assert first_request(gw, "escalated-1-high") - started < CHARGE_S / 2  # long before the timer
-    wait_for(lambda: proc.metric("wardwatch_notify_deliveries_total", 'outcome="undeliverable"') == 3, 10,
-             "three undeliverable pages", proc.log)
+    wait_for(
+        lambda: proc.metric("wardwatch_notify_deliveries_total", 'outcome="undeliverable"') == 3,
+        10,
+        "three undeliverable pages",
+        proc.log,
+    )
     proc.stop()
     (episode,) = audit_json(broker.bootstrap, aid)["episodes"]
     early = [e["detail"] for e in episode["events"] if e["event"] == "escalated early"]
-    assert early == ["escalation step 1 (high): page to Nurse Ada could not be delivered",
-                     "escalation step 2 (high): escalation step 1 (high) to Charge nurse Chen could not be delivered"]
+    assert early == [
+        "escalation step 1 (high): page to Nurse Ada could not be delivered",
+        "escalation step 2 (high): escalation step 1 (high) to Charge nurse Chen could not be delivered",
+    ]
 
 
 class StandDownsHang(Gateway):
@@ -158,8 +170,12 @@ def test_a_slow_stand_down_of_one_alert_does_not_hold_back_another_alerts_escala
         first_page = min(r.at for r in gw.accepted())
         produce_sync(broker.bootstrap, "alert-acks", [ack_msg(*quiet, "Nurse Ada")])
         produce_sync(broker.bootstrap, "alerts", [alert_msg(*quiet, "acknowledged", acknowledged_by="Nurse Ada")])
-        wait_for(lambda: any(r.body["stage"] == "escalated-1-high" for r in gw.accepted()), CHARGE_S + 20,
-                 "the other alert's escalation", proc.log)
+        wait_for(
+            lambda: any(r.body["stage"] == "escalated-1-high" for r in gw.accepted()),
+            CHARGE_S + 20,
+            "the other alert's escalation",
+            proc.log,
+        )
         escalation = next(r for r in gw.accepted() if r.body["stage"] == "escalated-1-high")
         assert escalation.body["alert_id"] == waiting[0]
         assert abs(escalation.at - first_page - CHARGE_S) <= SLACK_S, (escalation.at - first_page, proc.log()[-3000:])

@@ -18,19 +18,29 @@ def drifting_patient(pid: str, minutes: int = 150, step_s: int = 5) -> list[dict
     for i in range(minutes * 60 // step_s):
         t = i * step_s
         drift = max(0.0, (t - 3600) / 60.0)  # minutes since deterioration began
-        out.append({"ts": T0 + t * 1000, "heart_rate": 72 + (i % 3) + 0.8 * drift,
-                    "spo2": max(80, 97 - (i % 2) - 0.25 * drift), "resp_rate": 15 + (i % 2) + 0.15 * drift})
+        out.append(
+            {
+                "ts": T0 + t * 1000,
+                "heart_rate": 72 + (i % 3) + 0.8 * drift,
+                "spo2": max(80, 97 - (i % 2) - 0.25 * drift),
+                "resp_rate": 15 + (i % 2) + 0.15 * drift,
+            }
+        )
     return out
 
 
 def stable_patient(minutes: int = 150, step_s: int = 5) -> list[dict]:
-    return [{"ts": T0 + i * step_s * 1000, "heart_rate": 70 + (i % 5), "spo2": 97 + (i % 2),
-             "resp_rate": 14 + (i % 3)} for i in range(minutes * 60 // step_s)]
+    return [
+        {"ts": T0 + i * step_s * 1000, "heart_rate": 70 + (i % 5), "spo2": 97 + (i % 2), "resp_rate": 14 + (i % 3)}
+        for i in range(minutes * 60 // step_s)
+    ]
 
 
 def batches(pid: str, samples: list[dict], size: int = 60) -> list[tuple[bytes, bytes]]:
-    return [(pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "wear-1", "samples": samples[i:i + size]}))
-            for i in range(0, len(samples), size)]
+    return [
+        (pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "wear-1", "samples": samples[i : i + size]}))
+        for i in range(0, len(samples), size)
+    ]
 
 
 def test_deteriorating_patient_raises_one_contract_alert_and_stable_ones_none(broker, worker):
@@ -39,13 +49,27 @@ def test_deteriorating_patient_raises_one_contract_alert_and_stable_ones_none(br
     produce_sync(broker.bootstrap, "vitals", messages)
     total = sum(len(orjson.loads(v)["samples"]) for _, v in messages)
     worker.wait_metric("wardwatch_samples_processed_total", total)
-    alerts = consume_sync(broker.bootstrap, "alerts",
-                          lambda rs: any(r["patient_id"] == deteriorating and r["status"] == "raised" for r in rs))
+    alerts = consume_sync(
+        broker.bootstrap,
+        "alerts",
+        lambda rs: any(r["patient_id"] == deteriorating and r["status"] == "raised" for r in rs),
+    )
     raised = [a for a in alerts if a["status"] == "raised" and a["kind"] in ("news2", "anomaly", "threshold")]
     assert [a["patient_id"] for a in raised] == [deteriorating], alerts
     alert = raised[0]
-    for field in ("alert_id", "patient_id", "device_id", "status", "priority", "kind", "ts", "emitted_at",
-                  "reasons", "news2", "detector"):
+    for field in (
+        "alert_id",
+        "patient_id",
+        "device_id",
+        "status",
+        "priority",
+        "kind",
+        "ts",
+        "emitted_at",
+        "reasons",
+        "news2",
+        "detector",
+    ):
         assert field in alert
     assert alert["priority"] in ("high", "medium", "low")
     assert alert["device_id"] == "wear-1"
@@ -76,17 +100,17 @@ def test_bad_input_goes_to_dlq_with_reason_and_worker_keeps_going(broker, worker
         (None, b"\xff\xfe binary"),
         (b"x", orjson.dumps({"device_id": "d", "ts": T0, "heart_rate": 80})),
     ]
-    produce_sync(broker.bootstrap, "vitals", bad + [(b"MRN-1", orjson.dumps(good))])
+    produce_sync(broker.bootstrap, "vitals", [*bad, (b"MRN-1", orjson.dumps(good))])
     worker.wait_metric("wardwatch_samples_processed_total", 1)
     letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: len(rs) >= len(bad))
     assert len(letters) == len(bad)
-    reasons = [l["error"] for l in letters]
+    reasons = [d["error"] for d in letters]
     assert any("not valid JSON" in r for r in reasons)
     assert any("heart_rate must be a number" in r for r in reasons)
     assert any("spo2 140" in r for r in reasons)
     assert any("systolic_bp 70 must exceed diastolic_bp 90" in r for r in reasons)
     assert any("patient_id" in r for r in reasons)
-    binary = [l for l in letters if l["payload_encoding"] == "base64"]
+    binary = [d for d in letters if d["payload_encoding"] == "base64"]
     assert len(binary) == 1
     for letter in letters:
         assert {"error", "payload", "payload_encoding", "topic", "partition", "offset", "received_at"} <= set(letter)
@@ -99,8 +123,14 @@ def test_metrics_move_and_carry_no_patient_ids(broker, worker):
     worker.wait_metric("wardwatch_samples_processed_total", 36)
     text = worker.metrics()
     assert "MRN-SECRET-42" not in text
-    for name in ("wardwatch_samples_processed_total", "wardwatch_inputs_rejected_total", "wardwatch_alerts_total",
-                 "wardwatch_processing_seconds", "wardwatch_event_lag_seconds", "wardwatch_consumer_lag_messages"):
+    for name in (
+        "wardwatch_samples_processed_total",
+        "wardwatch_inputs_rejected_total",
+        "wardwatch_alerts_total",
+        "wardwatch_processing_seconds",
+        "wardwatch_event_lag_seconds",
+        "wardwatch_consumer_lag_messages",
+    ):
         assert name in text
     assert "MRN-SECRET-42" not in worker.log()
 
@@ -121,15 +151,21 @@ def test_batch_lane_publishes_exactly_what_the_faust_agent_path_publishes(broker
     outputs = {}
     for lane in ("1", "0"):
         alerts_topic, dlq_topic = f"alerts-lane{lane}", f"dlq-lane{lane}"
-        w = worker_factory(WARDWATCH_APP_ID=f"ww-lane{lane}", WARDWATCH_BATCH_LANE=lane,
-                           WARDWATCH_TOPIC_ALERTS=alerts_topic, WARDWATCH_TOPIC_DLQ=dlq_topic)
+        w = worker_factory(
+            WARDWATCH_APP_ID=f"ww-lane{lane}",
+            WARDWATCH_BATCH_LANE=lane,
+            WARDWATCH_TOPIC_ALERTS=alerts_topic,
+            WARDWATCH_TOPIC_DLQ=dlq_topic,
+        )
         w.wait_metric("wardwatch_samples_processed_total", total)
         sent = w.wait_metric("wardwatch_alerts_total", 1)
-        alerts = consume_sync(broker.bootstrap, alerts_topic, lambda rs: len(rs) >= sent)
+        alerts = consume_sync(broker.bootstrap, alerts_topic, lambda rs, sent=sent: len(rs) >= sent)
         letters = consume_sync(broker.bootstrap, dlq_topic, lambda rs: len(rs) >= 1)
         w.stop()  # before the wall-clock timers (10 s of silence) could add alerts to one run only
-        outputs[lane] = (sorted(_essence(a) for a in alerts if a["kind"] != "signal_loss"),
-                         sorted(r["reason"] for r in letters))
+        outputs[lane] = (
+            sorted(_essence(a) for a in alerts if a["kind"] != "signal_loss"),
+            sorted(r["reason"] for r in letters),
+        )
     assert outputs["1"] == outputs["0"]
     assert any(a[0] == sick and a[2] == "raised" for a in outputs["1"][0])
     assert not any(a[0] == well for a in outputs["1"][0])
@@ -152,13 +188,15 @@ def test_a_detector_that_raises_dead_letters_the_sample_and_other_patients_go_on
     policy.write_text('detector = "tests.failing_detector:make"\n', encoding="utf-8")
     w = worker_factory(WARDWATCH_CONFIG=str(policy))
     bad = [{"ts": T0 + i * 5000, "heart_rate": 135, "spo2": 90, "resp_rate": 26} for i in range(40)]
-    produce_sync(broker.bootstrap, "vitals", batches("MRN-BOOM-1", bad, size=20)
-                 + batches("MRN-2", drifting_patient("MRN-2")))
+    produce_sync(
+        broker.bootstrap, "vitals", batches("MRN-BOOM-1", bad, size=20) + batches("MRN-2", drifting_patient("MRN-2"))
+    )
     letters = consume_sync(broker.bootstrap, "vitals-dlq", lambda rs: len(rs) >= 40)
-    assert len(letters) == 40 and all("detector_error" in l["error"] for l in letters)
-    assert all("RuntimeError: deliberate test failure" in l["error"] for l in letters)
-    alerts = consume_sync(broker.bootstrap, "alerts",
-                          lambda rs: {a["patient_id"] for a in rs} >= {"MRN-BOOM-1", "MRN-2"}, timeout=120)
+    assert len(letters) == 40 and all("detector_error" in d["error"] for d in letters)
+    assert all("RuntimeError: deliberate test failure" in d["error"] for d in letters)
+    alerts = consume_sync(
+        broker.bootstrap, "alerts", lambda rs: {a["patient_id"] for a in rs} >= {"MRN-BOOM-1", "MRN-2"}, timeout=120
+    )
     boom = [a for a in alerts if a["patient_id"] == "MRN-BOOM-1"]
     assert boom and all(a["kind"] != "anomaly" for a in boom)  # NEWS2 7+ still pages without the detector
     assert any(a["detector"] and a["detector"]["name"] == "failing-test" for a in alerts if a["patient_id"] == "MRN-2")

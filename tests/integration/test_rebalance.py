@@ -38,6 +38,7 @@ def test_two_workers_split_partitions_and_one_leaving_hands_over_its_patients_wi
 
     a = worker_factory()
     b = worker_factory()  # same WARDWATCH_APP_ID: one consumer group
+
     def split() -> bool:
         return a.metric("wardwatch_assigned_partitions") == 2 == b.metric("wardwatch_assigned_partitions")
 
@@ -47,13 +48,19 @@ def test_two_workers_split_partitions_and_one_leaving_hands_over_its_patients_wi
 
     produce_sync(broker.bootstrap, "vitals", first)
     total = Ward.samples(first)
-    wait_until(lambda: a.metric("wardwatch_samples_processed_total") + b.metric("wardwatch_samples_processed_total")
-               >= total, 60, "the first stretch to be processed")
+    wait_until(
+        lambda: a.metric("wardwatch_samples_processed_total") + b.metric("wardwatch_samples_processed_total") >= total,
+        60,
+        "the first stretch to be processed",
+    )
     assert a.metric("wardwatch_samples_processed_total") > 0 and b.metric("wardwatch_samples_processed_total") > 0
     wait_alerts(broker.bootstrap, patients, set(ref.expected()))
     # The gauge is refreshed by the worker's 1 s timer.
-    wait_until(lambda: b.metric("wardwatch_patients_active") > 0 and a.metric("wardwatch_patients_active") > 0,
-               10, "both workers to hold patients")
+    wait_until(
+        lambda: b.metric("wardwatch_patients_active") > 0 and a.metric("wardwatch_patients_active") > 0,
+        10,
+        "both workers to hold patients",
+    )
 
     # b leaves the group; a takes over b's partitions and recovers b's patients from the changelog.
     assert b.stop() == 0, b.log()[-3000:]
@@ -70,8 +77,11 @@ def test_two_workers_split_partitions_and_one_leaving_hands_over_its_patients_wi
     # A new worker c joins (a hands half the partitions over through the revocation path), then a is
     # killed with SIGKILL: c takes over a's partitions after the session timeout, from the changelog.
     c = worker_factory()
-    wait_until(lambda: a.metric("wardwatch_assigned_partitions") == 2 == c.metric("wardwatch_assigned_partitions"),
-               60, "a and c to hold 2 partitions each")
+    wait_until(
+        lambda: a.metric("wardwatch_assigned_partitions") == 2 == c.metric("wardwatch_assigned_partitions"),
+        60,
+        "a and c to hold 2 partitions each",
+    )
     ref.feed(third)
     produce_sync(broker.bootstrap, "vitals", third)
     wait_alerts(broker.bootstrap, patients, set(ref.expected()))
@@ -86,5 +96,7 @@ def test_two_workers_split_partitions_and_one_leaving_hands_over_its_patients_wi
     # Same (alert_id, status) set and detector scores as one uninterrupted worker: no new episode ids for
     # open episodes, no detector warm-up for the patients that moved.
     counts = assert_same_as_reference(records, ref, patients)
-    print(f"\nrebalance test: alerts expected {counts['expected']}, seen {counts['seen']}, "
-          f"duplicates {counts['duplicates']}")
+    print(
+        f"\nrebalance test: alerts expected {counts['expected']}, seen {counts['seen']}, "
+        f"duplicates {counts['duplicates']}"
+    )

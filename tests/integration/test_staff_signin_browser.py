@@ -28,9 +28,13 @@ ON_7A, ON_7B = "MRN-7A-0001", "MRN-7B-0002"
 
 def ward_batches(pid: str, ward: str, size: int = 60) -> list[tuple[bytes, bytes]]:
     samples = drifting_patient(pid)
-    return [(pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "wear-1", "ward": ward,
-                                         "samples": samples[i:i + size]}))
-            for i in range(0, len(samples), size)]
+    return [
+        (
+            pid.encode(),
+            orjson.dumps({"patient_id": pid, "device_id": "wear-1", "ward": ward, "samples": samples[i : i + size]}),
+        )
+        for i in range(0, len(samples), size)
+    ]
 
 
 @pytest.fixture
@@ -52,8 +56,11 @@ def sign_in(drv, base: str, username: str) -> None:
         wait_for(lambda: drv.current_url.endswith("/console"), 20, "the console page")
     except AssertionError:
         raise AssertionError(f"{drv.current_url}: {drv.page_source[:2000]}") from None
-    wait_for(lambda: drv.find_element(By.TAG_NAME, "body").get_attribute("data-conn") == "conn-live", 30,
-             "the live stream after sign-in")
+    wait_for(
+        lambda: drv.find_element(By.TAG_NAME, "body").get_attribute("data-conn") == "conn-live",
+        30,
+        "the live stream after sign-in",
+    )
 
 
 def sign_out(drv) -> None:
@@ -78,8 +85,12 @@ def test_sign_in_roles_and_an_ack_by_the_signed_in_person(
     users.put(User("ada", "Nurse Ada", Role.NURSE, ("7A",), password_hash=digest))
     users.put(User("sam", "Sam Ops", Role.OPS, password_hash=digest))
     users.put(User("chen", "Charge nurse Chen", Role.CHARGE_NURSE, unit="medicine", sso="chen@hospital.example"))
-    worker = worker_factory(WARDWATCH_USERS_FILE=str(users.path), WARDWATCH_OIDC_ISSUER=oidc_provider,
-                            WARDWATCH_OIDC_CLIENT_ID="wardwatch-console", WARDWATCH_OIDC_CLIENT_SECRET="s3cret")
+    worker = worker_factory(
+        WARDWATCH_USERS_FILE=str(users.path),
+        WARDWATCH_OIDC_ISSUER=oidc_provider,
+        WARDWATCH_OIDC_CLIENT_ID="wardwatch-console",
+        WARDWATCH_OIDC_CLIENT_SECRET="s3cret",
+    )
     base = f"http://127.0.0.1:{worker.web_port}"
     ARTIFACTS.mkdir(exist_ok=True)
 
@@ -99,9 +110,17 @@ def test_sign_in_roles_and_an_ack_by_the_signed_in_person(
     acks = consume_sync(broker.bootstrap, "alert-acks", lambda rs: any(r["alert_id"] == alert_id for r in rs))
     ack = next(r for r in acks if r["alert_id"] == alert_id)
     assert (ack["by"], ack["by_user"], ack["role"], ack["auth"], ack["source"]) == (
-        "Nurse Ada", "ada", "nurse", "password", "console")
-    alerts = consume_sync(broker.bootstrap, "alerts",
-                          lambda rs: any(r["alert_id"] == alert_id and r["status"] == "acknowledged" for r in rs))
+        "Nurse Ada",
+        "ada",
+        "nurse",
+        "password",
+        "console",
+    )
+    alerts = consume_sync(
+        broker.bootstrap,
+        "alerts",
+        lambda rs: any(r["alert_id"] == alert_id and r["status"] == "acknowledged" for r in rs),
+    )
     acked = next(r for r in alerts if r["alert_id"] == alert_id and r["status"] == "acknowledged")
     assert acked["acknowledged_by"] == "Nurse Ada"
     driver.save_screenshot(str(ARTIFACTS / "console-signed-in-nurse.png"))
@@ -111,7 +130,7 @@ def test_sign_in_roles_and_an_ack_by_the_signed_in_person(
     sign_in(driver, base, "sam")
     wait_for(lambda: driver.find_element(By.ID, "me-name").text == "Sam Ops", 20, "the ops sign-in")
     cards = wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, ".card")) >= 2, 30, "ops cards")
-    wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, 'button[data-action]'), 20, "read-only cards")
+    wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, "button[data-action]"), 20, "read-only cards")
     page = driver.find_element(By.TAG_NAME, "body").text
     assert cards and ON_7A not in page and ON_7B not in page and "SpO2" not in page
     sign_out(driver)
@@ -122,8 +141,11 @@ def test_sign_in_roles_and_an_ack_by_the_signed_in_person(
     driver.find_element(By.NAME, "sub").send_keys("chen@hospital.example")
     driver.find_element(By.CSS_SELECTOR, 'button[type="submit"]:not([name])').click()
     try:
-        wait_for(lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-conn") == "conn-live", 30,
-                 "the console after single sign-on")
+        wait_for(
+            lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-conn") == "conn-live",
+            30,
+            "the console after single sign-on",
+        )
     except AssertionError:
         raise AssertionError(f"{driver.current_url}: {driver.page_source[:1500]}\n{worker.log()[-3000:]}") from None
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f'.card[data-patient-id="{ON_7B}"]'), 30, "ward 7B")

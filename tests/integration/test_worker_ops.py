@@ -40,9 +40,18 @@ def test_worker_started_before_its_broker_waits_with_clear_logs_then_processes(t
         assert worker.proc.poll() is None  # waiting, not crash-looping
         broker.start()
         worker.wait_ready(60)
-        msgs = [(b"MRN-LATE-1", orjson.dumps({"patient_id": "MRN-LATE-1", "device_id": "d",
-                                              "samples": [{"ts": T0 + i * 5000, "heart_rate": 70 + i % 3}
-                                                          for i in range(20)]}))]
+        msgs = [
+            (
+                b"MRN-LATE-1",
+                orjson.dumps(
+                    {
+                        "patient_id": "MRN-LATE-1",
+                        "device_id": "d",
+                        "samples": [{"ts": T0 + i * 5000, "heart_rate": 70 + i % 3} for i in range(20)],
+                    }
+                ),
+            )
+        ]
         produce_sync(broker.bootstrap, "vitals", msgs)
         worker.wait_metric("wardwatch_samples_processed_total", 20)
         assert "MRN-LATE-1" not in worker.log()
@@ -73,8 +82,13 @@ def test_readiness_follows_recovery_and_lag_comes_from_the_fetch_highwater(broke
 
     # Several batches on one partition: tansu's ListOffsets would say "last batch base + 1".
     pid = "MRN-LAG-1"
-    msgs = [(pid.encode(), orjson.dumps({"patient_id": pid, "device_id": "d", "ts": T0 + i * 5000,
-                                         "heart_rate": 70 + i % 3})) for i in range(40)]
+    msgs = [
+        (
+            pid.encode(),
+            orjson.dumps({"patient_id": pid, "device_id": "d", "ts": T0 + i * 5000, "heart_rate": 70 + i % 3}),
+        )
+        for i in range(40)
+    ]
     produce_sync(broker.bootstrap, "vitals", msgs)
     worker.wait_metric("wardwatch_samples_processed_total", 40)
     time.sleep(2.5)  # the lag gauge is refreshed by the 1 s timer
@@ -88,8 +102,11 @@ def test_readiness_follows_recovery_and_lag_comes_from_the_fetch_highwater(broke
 def test_settings_reject_unknown_guarantee_store_and_log_format(monkeypatch):
     monkeypatch.setenv("WARDWATCH_PROCESSING_GUARANTEE", "exactly_once")
     assert Settings.from_env().processing_guarantee == "exactly_once"
-    for name, value in (("WARDWATCH_PROCESSING_GUARANTEE", "exactly-twice"), ("WARDWATCH_STORE", "tape"),
-                        ("WARDWATCH_LOG_FORMAT", "xml")):
+    for name, value in (
+        ("WARDWATCH_PROCESSING_GUARANTEE", "exactly-twice"),
+        ("WARDWATCH_STORE", "tape"),
+        ("WARDWATCH_LOG_FORMAT", "xml"),
+    ):
         monkeypatch.setenv(name, value)
         with pytest.raises(ValueError, match=name):
             Settings.from_env()

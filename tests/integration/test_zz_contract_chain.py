@@ -29,18 +29,32 @@ PID = "MRN-CHAIN-1"
 
 
 def _samples(start_s: int, end_s: int, step_s: int, spo2: float | None = None) -> list[dict]:
-    return [{"ts": T0 + t * 1000, "heart_rate": 72 + t % 3, "spo2": spo2 if spo2 is not None else 97 - t % 2,
-             "resp_rate": 15} for t in range(start_s, end_s, step_s)]
+    return [
+        {
+            "ts": T0 + t * 1000,
+            "heart_rate": 72 + t % 3,
+            "spo2": spo2 if spo2 is not None else 97 - t % 2,
+            "resp_rate": 15,
+        }
+        for t in range(start_s, end_s, step_s)
+    ]
 
 
 def _batches(items: list[dict], size: int = 60) -> list[tuple[bytes, bytes]]:
-    return [(PID.encode(), orjson.dumps({"patient_id": PID, "device_id": "wear-9", "samples": items[i:i + size]}))
-            for i in range(0, len(items), size)]
+    return [
+        (PID.encode(), orjson.dumps({"patient_id": PID, "device_id": "wear-9", "samples": items[i : i + size]}))
+        for i in range(0, len(items), size)
+    ]
 
 
 def _cli(*args: str, bootstrap: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args, "--bootstrap", bootstrap], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args, "--bootstrap", bootstrap],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _of(records: list[dict], status: str) -> list[dict]:
@@ -85,8 +99,11 @@ def test_alert_page_ack_resolve_audit_chain_matches_the_contract(broker, worker,
     assert [(a["by"], a["action"]) for a in acks] == [("Nurse Ada", "acknowledge"), ("Dr Lee", "resolve")]
     assert all(not errors("alert-acks", a) for a in acks)
 
-    audit = consume_sync(b, "audit", lambda rs: any(r.get("status") == "resolved" for r in rs)
-                         and sum(r["type"] == "ack" for r in rs) >= 2)
+    audit = consume_sync(
+        b,
+        "audit",
+        lambda rs: any(r.get("status") == "resolved" for r in rs) and sum(r["type"] == "ack" for r in rs) >= 2,
+    )
     assert all(r["wall_ts"] and (r["type"] == "config" or r["event_ts"]) for r in audit)
     consume_sync(b, "notify-state", lambda rs: len(rs) >= 3, timeout=20)
 

@@ -25,9 +25,15 @@ from monitor.timestamps import parse_ts
 T0 = parse_ts("2026-11-25T09:00:00Z")
 
 
-def adt(trigger: str, control: str = "C1", pv1: str = "PV1||I|7B^12^3^HOSP||||||||||||||||V100",
-        evn: str | None = "EVN|{t}|20261125100000+0100", pid: str = "PID|||MRN-1^^^HOSP^MR", processing: str = "P",
-        extra: tuple[str, ...] = ()) -> str:
+def adt(
+    trigger: str,
+    control: str = "C1",
+    pv1: str = "PV1||I|7B^12^3^HOSP||||||||||||||||V100",
+    evn: str | None = "EVN|{t}|20261125100000+0100",
+    pid: str = "PID|||MRN-1^^^HOSP^MR",
+    processing: str = "P",
+    extra: tuple[str, ...] = (),
+) -> str:
     msh = f"MSH|^~\\&|PAS|HOSP|WARDWATCH|HOSP|20261125100005+0100||ADT^{trigger}^ADT_A01|{control}|{processing}|2.5"
     segments = [msh]
     if evn is not None:
@@ -37,6 +43,7 @@ def adt(trigger: str, control: str = "C1", pv1: str = "PV1||I|7B^12^3^HOSP||||||
 
 
 # ---- HL7 v2 -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("trigger", [t.value for t in AdtEventType])
 def test_each_adt_trigger_parses_to_its_event(trigger: str) -> None:
@@ -53,8 +60,7 @@ def test_each_adt_trigger_parses_to_its_event(trigger: str) -> None:
 
 
 def test_evn6_event_occurred_wins_over_evn2_and_prior_location_is_read() -> None:
-    raw = adt("A02", evn="EVN|A02|20261125100000+0100||||20261125095500+0100",
-              pv1="PV1||I|8C^1^1|||7B^12^3")
+    raw = adt("A02", evn="EVN|A02|20261125100000+0100||||20261125095500+0100", pv1="PV1||I|8C^1^1|||7B^12^3")
     (event,) = parse_adt_hl7v2(raw).adt_events
     assert event.ts_ms == T0 - 5 * 60_000
     assert event.location == Location("8C", "1", "1")
@@ -74,16 +80,19 @@ def test_unknown_adt_trigger_is_acknowledged_and_ignored() -> None:
     assert "not used" in result.ack_text()
 
 
-@pytest.mark.parametrize(("raw", "code", "ack"), [
-    (adt("A01", pid="PID|||"), RejectCode.MISSING_PATIENT_ID, AckCode.AE),
-    (adt("A01", pid=""), RejectCode.MISSING_PATIENT_ID, AckCode.AE),
-    (adt("A02", pv1="PV1||I|"), RejectCode.BAD_VALUE, AckCode.AE),
-    (adt("A01", evn="EVN|A01|2026-11-25"), RejectCode.BAD_TIMESTAMP, AckCode.AE),
-    (adt("A01", control=""), RejectCode.MALFORMED, AckCode.AE),
-    (adt("A01", processing="T"), RejectCode.UNSUPPORTED, AckCode.AR),
-    ("MSH#^~\\&|x", RejectCode.BAD_ENCODING, AckCode.AR),
-    (b"\xff\xfe garbage", RejectCode.MALFORMED, AckCode.AR),
-])
+@pytest.mark.parametrize(
+    ("raw", "code", "ack"),
+    [
+        (adt("A01", pid="PID|||"), RejectCode.MISSING_PATIENT_ID, AckCode.AE),
+        (adt("A01", pid=""), RejectCode.MISSING_PATIENT_ID, AckCode.AE),
+        (adt("A02", pv1="PV1||I|"), RejectCode.BAD_VALUE, AckCode.AE),
+        (adt("A01", evn="EVN|A01|2026-11-25"), RejectCode.BAD_TIMESTAMP, AckCode.AE),
+        (adt("A01", control=""), RejectCode.MALFORMED, AckCode.AE),
+        (adt("A01", processing="T"), RejectCode.UNSUPPORTED, AckCode.AR),
+        ("MSH#^~\\&|x", RejectCode.BAD_ENCODING, AckCode.AR),
+        (b"\xff\xfe garbage", RejectCode.MALFORMED, AckCode.AR),
+    ],
+)
 def test_malformed_adt_is_refused_with_a_reason(raw: str | bytes, code: RejectCode, ack: AckCode) -> None:
     result = parse_adt_hl7v2(raw)
     assert result.ack_code is ack
@@ -101,30 +110,52 @@ def test_is_adt_routes_only_adt_messages() -> None:
 
 # ---- FHIR Encounter ------------------------------------------------------------
 
+
 def encounter(status: str = "in-progress", **extra: object) -> dict:
     doc: dict = {
-        "resourceType": "Encounter", "id": "enc-1", "meta": {"versionId": "3", "lastUpdated": "2026-11-25T09:00:00Z"},
-        "status": status, "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-        "subject": {"reference": "Patient/MRN-1"}, "identifier": [{"value": "V100"}],
+        "resourceType": "Encounter",
+        "id": "enc-1",
+        "meta": {"versionId": "3", "lastUpdated": "2026-11-25T09:00:00Z"},
+        "status": status,
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+        "subject": {"reference": "Patient/MRN-1"},
+        "identifier": [{"value": "V100"}],
         "contained": [
-            {"resourceType": "Location", "id": "ward", "name": "7B",
-             "physicalType": {"coding": [{"code": "wa"}]}},
-            {"resourceType": "Location", "id": "room", "name": "12", "partOf": {"reference": "#ward"},
-             "physicalType": {"coding": [{"code": "ro"}]}},
-            {"resourceType": "Location", "id": "bed", "name": "3", "partOf": {"reference": "#room"},
-             "physicalType": {"coding": [{"code": "bd"}]}},
+            {"resourceType": "Location", "id": "ward", "name": "7B", "physicalType": {"coding": [{"code": "wa"}]}},
+            {
+                "resourceType": "Location",
+                "id": "room",
+                "name": "12",
+                "partOf": {"reference": "#ward"},
+                "physicalType": {"coding": [{"code": "ro"}]},
+            },
+            {
+                "resourceType": "Location",
+                "id": "bed",
+                "name": "3",
+                "partOf": {"reference": "#room"},
+                "physicalType": {"coding": [{"code": "bd"}]},
+            },
         ],
-        "location": [{"location": {"reference": "Location/old-ward", "display": "6A"}, "status": "completed"},
-                     {"location": {"reference": "#bed"}, "status": "active"}],
+        "location": [
+            {"location": {"reference": "Location/old-ward", "display": "6A"}, "status": "completed"},
+            {"location": {"reference": "#bed"}, "status": "active"},
+        ],
     }
     doc.update(extra)
     return doc
 
 
-@pytest.mark.parametrize(("status", "event_type"), [
-    ("in-progress", AdtEventType.ADMIT), ("planned", AdtEventType.REGISTER), ("finished", AdtEventType.DISCHARGE),
-    ("cancelled", AdtEventType.CANCEL_ADMIT), ("entered-in-error", AdtEventType.CANCEL_ADMIT),
-])
+@pytest.mark.parametrize(
+    ("status", "event_type"),
+    [
+        ("in-progress", AdtEventType.ADMIT),
+        ("planned", AdtEventType.REGISTER),
+        ("finished", AdtEventType.DISCHARGE),
+        ("cancelled", AdtEventType.CANCEL_ADMIT),
+        ("entered-in-error", AdtEventType.CANCEL_ADMIT),
+    ],
+)
 def test_fhir_encounter_status_maps_to_event(status: str, event_type: AdtEventType) -> None:
     raw = orjson.dumps(encounter(status))
     assert is_encounter(raw)
@@ -153,11 +184,14 @@ def test_fhir_encounter_without_version_is_keyed_by_its_body() -> None:
     assert first.control_id == again.control_id and first.control_id.startswith("sha256:")
 
 
-@pytest.mark.parametrize(("doc", "code"), [
-    ({**encounter(), "subject": {"display": "someone"}}, RejectCode.MISSING_PATIENT_ID),
-    ({**encounter(), "status": 7}, RejectCode.INVALID_RESOURCE),
-    ({**encounter(), "meta": {}, "period": {}}, RejectCode.BAD_TIMESTAMP),
-])
+@pytest.mark.parametrize(
+    ("doc", "code"),
+    [
+        ({**encounter(), "subject": {"display": "someone"}}, RejectCode.MISSING_PATIENT_ID),
+        ({**encounter(), "status": 7}, RejectCode.INVALID_RESOURCE),
+        ({**encounter(), "meta": {}, "period": {}}, RejectCode.BAD_TIMESTAMP),
+    ],
+)
 def test_bad_fhir_encounter_is_rejected(doc: dict, code: RejectCode) -> None:
     result = parse_fhir_encounter(orjson.dumps(doc))
     assert not result.adt_events
@@ -170,6 +204,7 @@ def test_fhir_encounter_status_unknown_is_ignored() -> None:
 
 
 # ---- the location state machine ----------------------------------------------------
+
 
 def ev(kind: AdtEventType, minute: int, control: str, ward: str | None = None, bed: str | None = None) -> AdtEvent:
     loc = Location(ward, None, bed) if ward or bed else None
@@ -229,8 +264,9 @@ def test_cancel_transfer_goes_back_to_the_previous_location() -> None:
 
 
 def test_cancel_transfer_arriving_before_a_later_transfer_cancels_the_right_one() -> None:
-    place = fold(ev(A, 0, "c1", "7B"), ev(T, 10, "c2", "ICU"), ev(T, 30, "c4", "8C"),
-                 ev(AdtEventType.CANCEL_TRANSFER, 15, "c3"))
+    place = fold(
+        ev(A, 0, "c1", "7B"), ev(T, 10, "c2", "ICU"), ev(T, 30, "c4", "8C"), ev(AdtEventType.CANCEL_TRANSFER, 15, "c3")
+    )
     assert place.location == Location("8C")  # the ICU move was cancelled, the later move stands
 
 
@@ -283,6 +319,7 @@ def test_change_between_names_discharge_readmission_and_moves() -> None:
 
 # ---- the fixtures the docs use --------------------------------------------------------
 
+
 def test_documented_adt_fixtures_parse_to_admit_transfer_discharge() -> None:
     from pathlib import Path
 
@@ -291,8 +328,11 @@ def test_documented_adt_fixtures_parse_to_admit_transfer_discharge() -> None:
     transfer = parse_adt_hl7v2((fixtures / "hl7_adt_a02.hl7").read_bytes()).adt_events[0]
     discharge = parse_fhir_encounter((fixtures / "fhir_encounter_finished.json").read_bytes()).adt_events[0]
     assert (admit.event_type, admit.location, admit.visit) == (A, Location("7A", "12", "3"), "V20261125-42")
-    assert (transfer.event_type, transfer.location, transfer.prior_location) == \
-        (T, Location("ICU", "2", "1"), Location("7A", "12", "3"))
+    assert (transfer.event_type, transfer.location, transfer.prior_location) == (
+        T,
+        Location("ICU", "2", "1"),
+        Location("7A", "12", "3"),
+    )
     assert (discharge.event_type, discharge.location) == (D, Location("ICU", None, "1"))
     place = fold(transfer, discharge, admit)  # any arrival order
     assert place.status is EncounterStatus.DISCHARGED and place.ward == "ICU"
@@ -308,7 +348,8 @@ def test_location_in_reads_only_the_current_location() -> None:
 def test_same_control_id_from_another_sender_is_not_a_duplicate() -> None:
     admit = parse_adt_hl7v2(adt("A01", control="1")).adt_events[0]
     other = adt("A02", control="1", pv1="PV1||I|ICU^1^1", evn="EVN|A02|20261125101000+0100").replace(
-        "|PAS|HOSP|", "|BEDMGR|HOSP|")
+        "|PAS|HOSP|", "|BEDMGR|HOSP|"
+    )
     transfer = parse_adt_hl7v2(other).adt_events[0]
     place, _ = apply(None, admit)
     place, outcome = apply(place, transfer)

@@ -145,9 +145,19 @@ def test_reroute_pages_the_new_wards_staff_up_to_the_current_step_once():
 
 
 def test_notify_reads_the_alert_location_and_adt_wins_over_patient_wards():
-    event = parse_alert_event(orjson.dumps({
-        "alert_id": "a1", "patient_id": PID, "status": "raised", "priority": "high", "kind": "news2",
-        "ts": "2026-11-25T09:00:00Z", "location": {"ward": "8B", "room": "4", "bed": "1"}}))
+    event = parse_alert_event(
+        orjson.dumps(
+            {
+                "alert_id": "a1",
+                "patient_id": PID,
+                "status": "raised",
+                "priority": "high",
+                "kind": "news2",
+                "ts": "2026-11-25T09:00:00Z",
+                "location": {"ward": "8B", "room": "4", "bed": "1"},
+            }
+        )
+    )
     assert (event.ward, event.bed) == ("8B", "1")
 
     async def run() -> list[tuple]:
@@ -173,8 +183,15 @@ def test_terminal_line_and_ward_filter_use_the_alert_location():
     from alerts.format import alert_line
     from streams.cli.alerts import matches
 
-    doc = {"alert_id": "a1", "patient_id": PID, "status": "raised", "priority": "high", "kind": "news2",
-           "ts": "2026-11-25T09:00:00.000Z", "location": {"ward": "8B", "room": "4", "bed": "1"}}
+    doc = {
+        "alert_id": "a1",
+        "patient_id": PID,
+        "status": "raised",
+        "priority": "high",
+        "kind": "news2",
+        "ts": "2026-11-25T09:00:00.000Z",
+        "location": {"ward": "8B", "room": "4", "bed": "1"},
+    }
     assert "@ 8B room 4 bed 1" in alert_line(doc)
     args = argparse.Namespace(priority=None, status=None, kind=None, ward="8B")
     assert matches(doc, args) and not matches({**doc, "location": {"ward": "7A"}}, args)
@@ -217,9 +234,18 @@ def test_convert_prints_adt_events_of_an_adt_file(capsys):
 def test_console_card_shows_the_location_and_follows_a_transfer():
     from streams.console.view import ConsoleView
 
-    base = {"alert_id": "a1", "patient_id": PID, "device_id": "wear-1", "priority": "high", "kind": "news2",
-            "ts": "2026-11-25T09:00:00.000Z", "emitted_at": "2026-11-25T09:00:00.000Z", "reasons": [],
-            "news2": None, "detector": None}
+    base = {
+        "alert_id": "a1",
+        "patient_id": PID,
+        "device_id": "wear-1",
+        "priority": "high",
+        "kind": "news2",
+        "ts": "2026-11-25T09:00:00.000Z",
+        "emitted_at": "2026-11-25T09:00:00.000Z",
+        "reasons": [],
+        "news2": None,
+        "detector": None,
+    }
     view = ConsoleView()
     card = view.apply_alert({**base, "status": "raised", "location": {"ward": "7A", "room": "12", "bed": "3"}})
     assert card["location"] == "7A room 12 bed 3"
@@ -232,12 +258,23 @@ def test_console_ward_from_an_alert_location_is_not_overridden_by_the_vitals_war
     from streams.console.view import ConsoleView
 
     view = ConsoleView()
-    card = view.apply_alert({"alert_id": "a1", "patient_id": PID, "status": "raised", "priority": "high",
-                             "kind": "news2", "ts": "2026-11-25T09:00:00.000Z", "reasons": [],
-                             "location": {"ward": "8B", "bed": "1"}})
-    view.apply_vitals({"patient_id": PID, "device_id": "wear-1", "ts": "2026-11-25T09:00:05.000Z", "spo2": 95,
-                       "ward": "general"})
+    card = view.apply_alert(
+        {
+            "alert_id": "a1",
+            "patient_id": PID,
+            "status": "raised",
+            "priority": "high",
+            "kind": "news2",
+            "ts": "2026-11-25T09:00:00.000Z",
+            "reasons": [],
+            "location": {"ward": "8B", "bed": "1"},
+        }
+    )
+    view.apply_vitals(
+        {"patient_id": PID, "device_id": "wear-1", "ts": "2026-11-25T09:00:05.000Z", "spo2": 95, "ward": "general"}
+    )
     assert card["ward"] == "8B" and view.ward_of("a1") == "8B"
-    view.apply_vitals({"patient_id": "MRN-9", "device_id": "wear-2", "ts": "2026-11-25T09:00:05.000Z",
-                       "spo2": 95, "ward": "general"})
+    view.apply_vitals(
+        {"patient_id": "MRN-9", "device_id": "wear-2", "ts": "2026-11-25T09:00:05.000Z", "spo2": 95, "ward": "general"}
+    )
     assert view.wards["MRN-9"] == "general"  # without ADT the vitals' ward still counts

@@ -36,8 +36,13 @@ async def test_http_adt_answers_aa_ae_and_ignored_with_the_hl7_ack() -> None:
     finally:
         await client.close()
     submitted = [(len(r.adt_events), len(r.rejections), source) for r, _, source in pipeline.submitted]
-    assert submitted == [(1, 0, "ingest/hl7v2"), (0, 1, "ingest/hl7v2"), (0, 0, "ingest/hl7v2"),
-                         (1, 0, "ingest/fhir"), (0, 1, "ingest/fhir")]
+    assert submitted == [
+        (1, 0, "ingest/hl7v2"),
+        (0, 1, "ingest/hl7v2"),
+        (0, 0, "ingest/hl7v2"),
+        (1, 0, "ingest/fhir"),
+        (0, 1, "ingest/fhir"),
+    ]
     bad, raw, source = pipeline.submitted[1]
     (letter,) = dead_letters(bad, raw, source)  # the refused A02 goes to the DLQ with its reason and bytes
     assert "PV1-3" in letter.error and letter.payload == raw

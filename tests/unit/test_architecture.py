@@ -27,11 +27,28 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("monitor", "alerts", "streams")
 PURE = ("monitor", "alerts")
 #: Top-level names a pure package must never import (transport, framework, or the Kafka-facing package).
-TRANSPORT = frozenset({"faust", "mode", "aiokafka", "kafka", "aiohttp", "http", "httpx", "requests", "urllib3",
-                       "socketserver", "websockets", "streams", "tansu", "calfkit"})
+TRANSPORT = frozenset(
+    {
+        "faust",
+        "mode",
+        "aiokafka",
+        "kafka",
+        "aiohttp",
+        "http",
+        "httpx",
+        "requests",
+        "urllib3",
+        "socketserver",
+        "websockets",
+        "streams",
+        "tansu",
+        "calfkit",
+    }
+)
 #: streams/ modules that stay flat: the ground floor every package may use.
-GROUND = frozenset({"streams", "streams.config", "streams.logs", "streams.metrics", "streams.webauth",
-                    "streams.exports"})
+GROUND = frozenset(
+    {"streams", "streams.config", "streams.logs", "streams.metrics", "streams.webauth", "streams.exports"}
+)
 #: streams package -> streams packages it may import (besides the ground floor, monitor and alerts).
 ALLOWED: dict[str, frozenset[str]] = {
     "streams.kafka": frozenset(),
@@ -42,8 +59,17 @@ ALLOWED: dict[str, frozenset[str]] = {
     "streams.console": frozenset({"streams.kafka", "streams.identity"}),
     "streams.notify": frozenset({"streams.kafka"}),
     "streams.bench": frozenset({"streams.kafka", "streams.worker"}),
-    "streams.cli": frozenset({"streams.kafka", "streams.worker", "streams.ingest", "streams.console",
-                              "streams.notify", "streams.bench", "streams.identity"}),
+    "streams.cli": frozenset(
+        {
+            "streams.kafka",
+            "streams.worker",
+            "streams.ingest",
+            "streams.console",
+            "streams.notify",
+            "streams.bench",
+            "streams.identity",
+        }
+    ),
 }
 
 
@@ -69,7 +95,8 @@ def source_files() -> dict[str, Path]:
 def _type_checking_block(node: ast.AST) -> bool:
     test = node.test if isinstance(node, ast.If) else None
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _import_nodes(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
@@ -113,13 +140,19 @@ def imports_of(module: str, source: str, known: set[str], is_package: bool = Fal
 def all_imports() -> list[Import]:
     files = source_files()
     known = set(files)
-    return [imp for mod, path in files.items()
-            for imp in imports_of(mod, path.read_text(encoding="utf-8"), known, path.name == "__init__.py")]
+    return [
+        imp
+        for mod, path in files.items()
+        for imp in imports_of(mod, path.read_text(encoding="utf-8"), known, path.name == "__init__.py")
+    ]
 
 
 def transport_violations(imports: list[Import]) -> list[str]:
-    return [f"{i.source}:{i.line} imports {i.target}" for i in imports
-            if i.source.split(".")[0] in PURE and i.target.split(".")[0] in TRANSPORT]
+    return [
+        f"{i.source}:{i.line} imports {i.target}"
+        for i in imports
+        if i.source.split(".")[0] in PURE and i.target.split(".")[0] in TRANSPORT
+    ]
 
 
 def layer_violations(imports: list[Import]) -> list[str]:
@@ -150,8 +183,10 @@ def streams_rule_violations(imports: list[Import], public: dict[str, set[str]]) 
         if src is None or dst is None or src == dst:
             continue
         if dst not in ALLOWED:
-            bad.append(f"{i.source}:{i.line}: imports {dst}, a flat module outside the ground floor: move it into "
-                       "the package of its concept, or give a new package its line in ALLOWED")
+            bad.append(
+                f"{i.source}:{i.line}: imports {dst}, a flat module outside the ground floor: move it into "
+                "the package of its concept, or give a new package its line in ALLOWED"
+            )
         elif dst not in ALLOWED.get(src, frozenset()):
             bad.append(f"{i.source}:{i.line}: {src} may not import {dst} (ALLOWED in {__name__})")
         elif i.target != dst and not _exposed_module(i.target, dst, public):
@@ -285,9 +320,17 @@ def _parsed(module: str, source: str) -> list[Import]:
     return imports_of(module, source, set(source_files()))
 
 
-@pytest.mark.parametrize("line", ["import faust", "from aiokafka import AIOKafkaConsumer", "import aiohttp.web",
-                                  "from streams.cli import main", "from http import HTTPStatus",
-                                  "def f():\n    import faust\n"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "import faust",
+        "from aiokafka import AIOKafkaConsumer",
+        "import aiohttp.web",
+        "from streams.cli import main",
+        "from http import HTTPStatus",
+        "def f():\n    import faust\n",
+    ],
+)
 def test_checker_flags_transport_in_pure_package(line: str) -> None:
     assert transport_violations(_parsed("monitor.detector", line))
     assert transport_violations(_parsed("alerts.engine", line))
@@ -300,8 +343,7 @@ def test_checker_ignores_type_checking_imports() -> None:
 
 def test_checker_flags_internal_and_upward_imports() -> None:
     public = {"streams.kafka": {"consumer"}, "streams.worker": {"Processor"}}
-    assert streams_rule_violations(_parsed("streams.bench.x", "from streams.worker.processor import Processor"),
-                                   public)
+    assert streams_rule_violations(_parsed("streams.bench.x", "from streams.worker.processor import Processor"), public)
     assert streams_rule_violations(_parsed("streams.kafka.x", "from streams.worker import Processor"), public)
     assert streams_rule_violations(_parsed("streams.bench.x", "from streams.kafka import secret"), public)
     assert streams_rule_violations(_parsed("streams.bench.x", "from streams.kafka import consumer"), public) == []

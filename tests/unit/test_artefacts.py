@@ -18,7 +18,7 @@ from tests.unit.test_policy_support import PID, at_s, feed, of, span, warm
 
 START = 3600
 #: HR +40, SpO2 -8, RR +11 within a second: the unflagged motion burst's signature.
-BURST = dict(heart_rate=115.0, spo2=88.0, resp_rate=26.0)
+BURST = {"heart_rate": 115.0, "spo2": 88.0, "resp_rate": 26.0}
 
 
 def warm_patient(config: PolicyConfig | None = None) -> PatientEngine:
@@ -31,7 +31,9 @@ def warm_patient(config: PolicyConfig | None = None) -> PatientEngine:
 def test_an_unflagged_multi_vital_burst_does_not_page_and_the_hold_is_counted(burst_s):
     engine = warm_patient()
     before = holdback.HELD[holdback.HoldRule.ARTEFACT_SUSPECTED]
-    alerts = feed(engine, span(START, START + burst_s, step_s=1, **BURST) + span(START + burst_s, START + 1800, step_s=1))
+    alerts = feed(
+        engine, span(START, START + burst_s, step_s=1, **BURST) + span(START + burst_s, START + 1800, step_s=1)
+    )
     assert alerts == []
     if burst_s > 30:  # long enough that the high band's 30 s persistence would have paged
         assert engine.policy.held == 1
@@ -60,7 +62,7 @@ def test_a_burst_on_an_open_medium_episode_does_not_raise_it_to_high():
     # NEWS2 5-6 developing over minutes: RR 23 (2), SpO2 93 (2), HR 95 (1) -> pages medium.
     t = START
     alerts = []
-    for step, values in enumerate(((18.0, 96.0, 80.0), (20.0, 95.0, 88.0), (23.0, 93.0, 95.0))):
+    for _step, values in enumerate(((18.0, 96.0, 80.0), (20.0, 95.0, 88.0), (23.0, 93.0, 95.0))):
         rr, spo2, hr = values
         alerts += feed(engine, span(t, t + 300, step_s=1, resp_rate=rr, spo2=spo2, heart_rate=hr))
         t += 300
@@ -68,8 +70,11 @@ def test_a_burst_on_an_open_medium_episode_does_not_raise_it_to_high():
     t += 600
     assert [a.priority for a in of(alerts, Status.RAISED)] == [Priority.MEDIUM]
     level = next(iter(engine.policy.episodes.values())).priority
-    burst = feed(engine, span(t, t + 45, step_s=1, resp_rate=35.0, spo2=86.0, heart_rate=135.0)
-                 + span(t + 45, t + 200, step_s=1, resp_rate=23.0, spo2=93.0, heart_rate=95.0))
+    burst = feed(
+        engine,
+        span(t, t + 45, step_s=1, resp_rate=35.0, spo2=86.0, heart_rate=135.0)
+        + span(t + 45, t + 200, step_s=1, resp_rate=23.0, spo2=93.0, heart_rate=95.0),
+    )
     assert [a for a in burst if a.priority is Priority.HIGH] == []
     assert next(iter(engine.policy.episodes.values())).priority is level
 

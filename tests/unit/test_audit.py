@@ -9,23 +9,66 @@ T0 = 1_764_064_800_000  # 2025-11-25T10:00:00Z
 
 def alert(status: str, at_s: float, aid: str = "phys-1", pid: str = "MRN-1", **kw) -> AuditRecord:
     t = T0 + int(at_s * 1000)
-    return AuditRecord(AuditType.ALERT, aid, pid, t, t + 5, event_ms=t, wall_ms=t,
-                       status=status, priority=kw.pop("priority", "high"), kind="news2", ward="7A", **kw).with_id()
+    return AuditRecord(
+        AuditType.ALERT,
+        aid,
+        pid,
+        t,
+        t + 5,
+        event_ms=t,
+        wall_ms=t,
+        status=status,
+        priority=kw.pop("priority", "high"),
+        kind="news2",
+        ward="7A",
+        **kw,
+    ).with_id()
 
 
 def delivery(at_s: float, name: str, outcome: Outcome, attempt: int = 1, stage: str = "raised") -> AuditRecord:
     t = T0 + int(at_s * 1000)
-    return AuditRecord(AuditType.DELIVERY, "phys-1", "MRN-1", t, t, event_ms=T0, wall_ms=t, stage=stage,
-                       recipient=f"{name}/pager", name=name, role="nurse", channel="pager", attempt=attempt,
-                       outcome=outcome, detail="HTTP 500" if outcome is Outcome.FAILED else "HTTP 200").with_id()
+    return AuditRecord(
+        AuditType.DELIVERY,
+        "phys-1",
+        "MRN-1",
+        t,
+        t,
+        event_ms=T0,
+        wall_ms=t,
+        stage=stage,
+        recipient=f"{name}/pager",
+        name=name,
+        role="nurse",
+        channel="pager",
+        attempt=attempt,
+        outcome=outcome,
+        detail="HTTP 500" if outcome is Outcome.FAILED else "HTTP 200",
+    ).with_id()
 
 
 def scenario() -> list[AuditRecord]:
-    config = AuditRecord(AuditType.CONFIG, "", "", T0 - 60_000, T0 - 60_000, wall_ms=T0 - 60_000,
-                         routing_sha256="ab" * 32, routing_source="routing.toml").with_id()
-    ack = AuditRecord(AuditType.ACK, "phys-1", "MRN-1", T0 + 250_000, T0 + 250_001, event_ms=T0 + 180_000,
-                      wall_ms=T0 + 250_000, by="Chen", action="acknowledge",
-                      source="pager").with_id()
+    config = AuditRecord(
+        AuditType.CONFIG,
+        "",
+        "",
+        T0 - 60_000,
+        T0 - 60_000,
+        wall_ms=T0 - 60_000,
+        routing_sha256="ab" * 32,
+        routing_source="routing.toml",
+    ).with_id()
+    ack = AuditRecord(
+        AuditType.ACK,
+        "phys-1",
+        "MRN-1",
+        T0 + 250_000,
+        T0 + 250_001,
+        event_ms=T0 + 180_000,
+        wall_ms=T0 + 250_000,
+        by="Chen",
+        action="acknowledge",
+        source="pager",
+    ).with_id()
     return [
         config,
         alert("raised", 0, reasons=("SpO2 88 %",)),
@@ -52,7 +95,15 @@ def test_timeline_of_an_alert_is_what_happened_in_order():
     records = scenario()
     (episode,) = timelines(records[::-1], "phys-1")  # arrival order does not matter
     assert [e.event for e in episode.entries] == [
-        "raised", "delivery failed", "delivered", "escalated", "delivered", "ack", "acknowledged", "resolved"]
+        "raised",
+        "delivery failed",
+        "delivered",
+        "escalated",
+        "delivered",
+        "ack",
+        "acknowledged",
+        "resolved",
+    ]
     assert episode.paged == ("Ada", "Chen")
     assert episode.acknowledged_by == "Chen"
     assert episode.routing_sha256 == "ab" * 32
@@ -92,15 +143,58 @@ def test_simulated_event_time_and_wall_clock_are_never_mixed():
     wall clock, and time to acknowledge came out as 87.9 min.
     """
     wall0 = T0 + 86_400_000  # a day after the simulated events
-    raised = AuditRecord(AuditType.ALERT, "phys-1", "MRN-1", T0, wall0 + 3, event_ms=T0, wall_ms=wall0,
-                         status="raised", priority="high", kind="news2").with_id()
-    page = AuditRecord(AuditType.DELIVERY, "phys-1", "MRN-1", wall0 + 50, wall0 + 50, event_ms=T0,
-                       wall_ms=wall0 + 50, stage="raised", recipient="ada/console", name="Ada", channel="console",
-                       attempt=1, outcome=Outcome.DELIVERED).with_id()
-    ack = AuditRecord(AuditType.ACK, "phys-1", "MRN-1", wall0 + 8_000, wall0 + 8_010, event_ms=T0,
-                      wall_ms=wall0 + 8_000, by="Ada", action="acknowledge", source="cli").with_id()
-    acked = AuditRecord(AuditType.ALERT, "phys-1", "MRN-1", T0 + 5_274_000, wall0 + 9_500, event_ms=T0 + 5_274_000,
-                        wall_ms=wall0 + 9_000, status="acknowledged", priority="high", kind="news2", by="Ada").with_id()
+    raised = AuditRecord(
+        AuditType.ALERT,
+        "phys-1",
+        "MRN-1",
+        T0,
+        wall0 + 3,
+        event_ms=T0,
+        wall_ms=wall0,
+        status="raised",
+        priority="high",
+        kind="news2",
+    ).with_id()
+    page = AuditRecord(
+        AuditType.DELIVERY,
+        "phys-1",
+        "MRN-1",
+        wall0 + 50,
+        wall0 + 50,
+        event_ms=T0,
+        wall_ms=wall0 + 50,
+        stage="raised",
+        recipient="ada/console",
+        name="Ada",
+        channel="console",
+        attempt=1,
+        outcome=Outcome.DELIVERED,
+    ).with_id()
+    ack = AuditRecord(
+        AuditType.ACK,
+        "phys-1",
+        "MRN-1",
+        wall0 + 8_000,
+        wall0 + 8_010,
+        event_ms=T0,
+        wall_ms=wall0 + 8_000,
+        by="Ada",
+        action="acknowledge",
+        source="cli",
+    ).with_id()
+    acked = AuditRecord(
+        AuditType.ALERT,
+        "phys-1",
+        "MRN-1",
+        T0 + 5_274_000,
+        wall0 + 9_500,
+        event_ms=T0 + 5_274_000,
+        wall_ms=wall0 + 9_000,
+        status="acknowledged",
+        priority="high",
+        kind="news2",
+        by="Ada",
+    ).with_id()
     (episode,) = timelines([acked, ack, page, raised], "phys-1")
     assert [e.event for e in episode.entries] == ["raised", "delivered", "ack", "acknowledged"]
     walls = [e.wall_ms for e in episode.entries]
@@ -114,8 +208,16 @@ def test_simulated_event_time_and_wall_clock_are_never_mixed():
 
 
 def test_records_written_before_the_two_clocks_still_read_right():
-    old = {"schema": 1, "type": "ack", "id": "0123456789abcdef", "alert_id": "phys-1", "patient_id": "MRN-1",
-           "ts": "2025-11-25T10:04:10.000Z", "recorded_at": "2025-11-25T10:04:10.001Z", "by": "Chen",
-           "action": "acknowledge"}
+    old = {
+        "schema": 1,
+        "type": "ack",
+        "id": "0123456789abcdef",
+        "alert_id": "phys-1",
+        "patient_id": "MRN-1",
+        "ts": "2025-11-25T10:04:10.000Z",
+        "recorded_at": "2025-11-25T10:04:10.001Z",
+        "by": "Chen",
+        "action": "acknowledge",
+    }
     record = parse_record(__import__("orjson").dumps(old))
     assert record.wall == T0 + 250_000 and record.event is None

@@ -26,7 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_quick_bench_json_has_exactly_the_keys_as_positive_numbers(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "bench", "--quick", "--json", "--quiet", "--keep", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     logs = "\n".join(p.read_text(errors="replace")[-2000:] for p in tmp_path.glob("*.log"))
     assert done.returncode == 0, f"{done.stderr[-3000:]}\n{logs}"

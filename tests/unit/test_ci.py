@@ -18,8 +18,9 @@ def test_ci_waits_for_the_dpkg_lock_and_installs_every_test_tool(tmp_path: Path)
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
     os.symlink(shutil.which("dirname"), bin_dir / "dirname")  # the only other command the script runs
-    proc = subprocess.run(["/bin/bash", str(ROOT / ".ci" / "run")], env={"PATH": str(bin_dir)},
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        ["/bin/bash", str(ROOT / ".ci" / "run")], env={"PATH": str(bin_dir)}, capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode == 0, proc.stderr
     lines = calls.read_text().splitlines()
     apt = [line for line in lines if line.startswith("apt-get")]

@@ -37,8 +37,24 @@ def test_top_level_help_lists_commands():
 
 
 def test_unreachable_broker_is_a_clear_error_not_a_traceback():
-    proc = subprocess.run([sys.executable, "-m", "streams.cli", "simulate", "--patients", "1", "--hours", "0.01",
-                           "--bootstrap", "127.0.0.1:1", "--quiet"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "simulate",
+            "--patients",
+            "1",
+            "--hours",
+            "0.01",
+            "--bootstrap",
+            "127.0.0.1:1",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 3
     assert "127.0.0.1:1" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -48,9 +64,11 @@ def test_monitor_and_alerts_import_neither_faust_nor_aiokafka():
     for package in ("monitor", "alerts"):
         pkg = importlib.import_module(package)
         names += [m.name for m in pkgutil.walk_packages(pkg.__path__, package + ".")]
-    code = (f"import importlib, sys\nfor n in {names!r}: importlib.import_module(n)\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('faust', 'aiokafka', 'mode')]\n"
-            "print(','.join(bad))")
+    code = (
+        f"import importlib, sys\nfor n in {names!r}: importlib.import_module(n)\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('faust', 'aiokafka', 'mode')]\n"
+        "print(','.join(bad))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"pure packages pulled in: {out}"
 

@@ -57,9 +57,21 @@ def test_evaluate_held_out_seeds_agree_with_the_readme() -> None:
 def test_table_rows_stay_aligned_whatever_the_status_or_kind() -> None:
     rows = [table_line(TABLE_HEADER)]
     for status, kind in (("raised", "news2"), ("acknowledged", "signal_loss"), ("resolved", "technical")):
-        rows.append(table_line(alert_row({"ts": "2026-12-02T10:00:00.000Z", "status": status, "priority": "medium",
-                                          "kind": kind, "patient_id": "MRN1", "news2": {"total": 5},
-                                          "alert_id": "phys-1"})))
+        rows.append(
+            table_line(
+                alert_row(
+                    {
+                        "ts": "2026-12-02T10:00:00.000Z",
+                        "status": status,
+                        "priority": "medium",
+                        "kind": kind,
+                        "patient_id": "MRN1",
+                        "news2": {"total": 5},
+                        "alert_id": "phys-1",
+                    }
+                )
+            )
+        )
     starts = {row.index("MRN1") if "MRN1" in row else row.index("patient") for row in rows}
     assert len(starts) == 1, "\n".join(rows)
     assert len({row.index("phys-1") if "phys-1" in row else row.index("alert id") for row in rows}) == 1

@@ -31,7 +31,9 @@ def test_every_setting_is_documented_in_the_file():
 
 
 def test_a_ward_overrides_only_what_it_names(tmp_path):
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 cooldown_s = 900
 [wards.icu]
 resolve_hold_s = 300
@@ -50,7 +52,8 @@ limit = 39.5
 clear = 39.0
 persistence_s = 0
 priority = "low"
-""")
+""",
+    )
     book = load_policy(path)
     icu, general = book.for_ward("icu"), book.for_ward("general")
     assert general is book.default and general.cooldown_s == 900 and general.resolve_hold_s == 600
@@ -70,18 +73,21 @@ def test_scale2_rules_replace_the_same_named_rules():
     assert scale2["spo2_critical"].limit == 80 and len(scale2) == len(cfg.thresholds)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("persistance_s = 10", "unknown setting 'persistance_s'"),
-    ("cooldown_s = 'long'", "cooldown_s must be a number"),
-    ("news2 = 1", "news2 must be true or false"),
-    ("resolve_hold_s = -5", "must not be negative"),
-    ("[escalate_after_s]\nurgent = 5", "not a priority"),
-    ("[[thresholds]]\nname = 'spo2_critical'\nclear = 80", "hysteresis must be towards normal"),
-    ("[[thresholds]]\nname = 'x'\nvital = 'glucose'\ndirection = 'below'\nlimit = 3", "unknown vital"),
-    ("[[thresholds]]\nname = 'spo2_critical'\npriority = 'urgent'", "bad threshold rule"),
-    ("[wards.icu]\nmax_gap = 3", "[wards.icu]"),
-    ("not toml [", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("persistance_s = 10", "unknown setting 'persistance_s'"),
+        ("cooldown_s = 'long'", "cooldown_s must be a number"),
+        ("news2 = 1", "news2 must be true or false"),
+        ("resolve_hold_s = -5", "must not be negative"),
+        ("[escalate_after_s]\nurgent = 5", "not a priority"),
+        ("[[thresholds]]\nname = 'spo2_critical'\nclear = 80", "hysteresis must be towards normal"),
+        ("[[thresholds]]\nname = 'x'\nvital = 'glucose'\ndirection = 'below'\nlimit = 3", "unknown vital"),
+        ("[[thresholds]]\nname = 'spo2_critical'\npriority = 'urgent'", "bad threshold rule"),
+        ("[wards.icu]\nmax_gap = 3", "[wards.icu]"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
 def test_mistakes_are_errors_that_say_where(tmp_path, text, words):
     path = _write(tmp_path, text)
     with pytest.raises(ValueError) as err:

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import itertools
+
 from streams.console.view import ConsoleView, bands_from_reasons
 
 T0 = 1_764_064_800_000
 
 
-def alert(alert_id: str, status: str, priority: str = "medium", pid: str = "MRN-1", emitted: str = "10:00:00",
-          **extra) -> dict:
-    return {"alert_id": alert_id, "patient_id": pid, "device_id": "wear-1", "status": status, "priority": priority,
-            "kind": "anomaly", "ts": f"2025-11-25T{emitted}.000Z", "emitted_at": f"2026-11-25T{emitted}.000Z",
-            "reasons": [{"vital": "spo2", "value": 88, "baseline": 96.0, "score": 4.0,
-                         "text": "SpO2 88 % below own baseline 96 % (4.0 SD)"}],
-            "news2": {"total": 7, "components": {"spo2": 3, "resp_rate": 2, "heart_rate": 2}, "band": "high"},
-            "detector": None, **extra}
+def alert(
+    alert_id: str, status: str, priority: str = "medium", pid: str = "MRN-1", emitted: str = "10:00:00", **extra
+) -> dict:
+    return {
+        "alert_id": alert_id,
+        "patient_id": pid,
+        "device_id": "wear-1",
+        "status": status,
+        "priority": priority,
+        "kind": "anomaly",
+        "ts": f"2025-11-25T{emitted}.000Z",
+        "emitted_at": f"2026-11-25T{emitted}.000Z",
+        "reasons": [
+            {
+                "vital": "spo2",
+                "value": 88,
+                "baseline": 96.0,
+                "score": 4.0,
+                "text": "SpO2 88 % below own baseline 96 % (4.0 SD)",
+            }
+        ],
+        "news2": {"total": 7, "components": {"spo2": 3, "resp_rate": 2, "heart_rate": 2}, "band": "high"},
+        "detector": None,
+        **extra,
+    }
 
 
 def test_latest_state_per_alert_and_resolved_leaves_open_for_recent():
@@ -67,15 +86,16 @@ def test_garbage_is_ignored():
 
 def test_vitals_are_downsampled_to_one_point_per_step_over_the_window():
     view = ConsoleView(window_s=600, step_s=30)
-    samples = [{"ts": T0 + i * 5000, "heart_rate": 70 + i, "spo2": 97,
-                "quality": {"probe_off": i == 3}} for i in range(360)]  # 30 min at 5 s
+    samples = [
+        {"ts": T0 + i * 5000, "heart_rate": 70 + i, "spo2": 97, "quality": {"probe_off": i == 3}} for i in range(360)
+    ]  # 30 min at 5 s
     assert view.apply_vitals({"patient_id": "P", "device_id": "d", "samples": samples}) == "P"
     chart = view.chart("P")
     assert set(chart) == {"heart_rate", "spo2"}
     hr = chart["heart_rate"]
     assert len(hr) == 20  # 600 s / 30 s
     assert hr[-1] == [T0 + 359 * 5000 // 30000 * 30000, 70 + 359]  # the last value of its step
-    assert all(b[0] - a[0] == 30000 for a, b in zip(hr, hr[1:]))
+    assert all(b[0] - a[0] == 30000 for a, b in itertools.pairwise(hr))
     # single-reading form, RFC 3339 time
     view.apply_vitals({"patient_id": "Q", "ts": "2025-11-25T10:00:00Z", "resp_rate": 18})
     assert view.chart("Q") == {"resp_rate": [[T0, 18.0]]}
@@ -102,18 +122,34 @@ def test_open_alerts_are_bounded():
 
 
 def test_baseline_band_from_reasons():
-    bands = bands_from_reasons([
-        {"vital": "spo2", "value": 88, "baseline": 96.0, "limit": 91, "score": 3,
-         "text": "SpO2 88 % (limit 91 %, baseline 96 %) scores 3"},  # NEWS2 points, not a z
-        {"vital": "spo2", "value": 88, "baseline": 96.0, "limit": 92.0, "score": 4.0,
-         "text": "SpO2 88 % below own baseline 96 % (limit 92 %, 4.0 SD)"},
-        {"vital": "heart_rate", "value": 131, "limit": 130, "text": "Heart rate 131 /min above limit 130 /min"},
-        {"vital": "heart_rate", "value": 131, "limit": 131, "score": 3, "text": "Heart rate 131 /min scores 3"},
-        {"vital": "news2", "value": 7, "score": 7, "text": "NEWS2 7"},
-        {"vital": "resp_rate", "value": 24, "score": 2, "text": "scores 2"},
-    ])
-    assert bands == {"spo2": {"baseline": 96.0, "low": 92.0, "high": 100.0, "limit": 91.0},
-                     "heart_rate": {"limit": 130.0}}
+    bands = bands_from_reasons(
+        [
+            {
+                "vital": "spo2",
+                "value": 88,
+                "baseline": 96.0,
+                "limit": 91,
+                "score": 3,
+                "text": "SpO2 88 % (limit 91 %, baseline 96 %) scores 3",
+            },  # NEWS2 points, not a z
+            {
+                "vital": "spo2",
+                "value": 88,
+                "baseline": 96.0,
+                "limit": 92.0,
+                "score": 4.0,
+                "text": "SpO2 88 % below own baseline 96 % (limit 92 %, 4.0 SD)",
+            },
+            {"vital": "heart_rate", "value": 131, "limit": 130, "text": "Heart rate 131 /min above limit 130 /min"},
+            {"vital": "heart_rate", "value": 131, "limit": 131, "score": 3, "text": "Heart rate 131 /min scores 3"},
+            {"vital": "news2", "value": 7, "score": 7, "text": "NEWS2 7"},
+            {"vital": "resp_rate", "value": 24, "score": 2, "text": "scores 2"},
+        ]
+    )
+    assert bands == {
+        "spo2": {"baseline": 96.0, "low": 92.0, "high": 100.0, "limit": 91.0},
+        "heart_rate": {"limit": 130.0},
+    }
 
 
 def test_hub_fans_out_alerts_and_chart_updates_and_drops_a_slow_browser():
@@ -136,7 +172,7 @@ def test_hub_fans_out_alerts_and_chart_updates_and_drops_a_slow_browser():
     hub.flush_charts()
     pushed = queue.get_nowait()
     assert pushed.startswith(b"event: vitals\n") and b"MRN-1" in pushed and queue.empty()
-    for i in range(SUBSCRIBER_QUEUE + 1):
+    for _i in range(SUBSCRIBER_QUEUE + 1):
         hub.broadcast("vitals", {"patient_id": "x"})
     assert queue not in hub.subscribers
     items = [queue.get_nowait() for _ in range(queue.qsize())]
@@ -150,8 +186,12 @@ def test_future_dated_points_are_not_plotted_and_do_not_push_real_points_off_the
     now = int(time.time() * 1000)
     view.apply_vitals({"patient_id": "P", "ts": "9999-12-31T23:59:59Z", "heart_rate": 70})
     view.apply_vitals({"patient_id": "P", "ts": now + 3_600_000, "heart_rate": 71})
-    view.apply_vitals({"patient_id": "P", "samples": [{"ts": now - 60_000, "heart_rate": 120},
-                                                      {"ts": now + 30_000, "heart_rate": 121}]})
+    view.apply_vitals(
+        {
+            "patient_id": "P",
+            "samples": [{"ts": now - 60_000, "heart_rate": 120}, {"ts": now + 30_000, "heart_rate": 121}],
+        }
+    )
     points = view.chart("P")["heart_rate"]
     assert [v for _, v in points] == [120.0, 121.0]  # within the tolerance is plotted; beyond is not
     assert max(t for t, _ in points) <= now + 60_000

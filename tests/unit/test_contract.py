@@ -59,10 +59,21 @@ def test_closed_sets_in_the_schemas_are_the_codes_enums() -> None:
 
 
 def test_messages_the_code_builds_conform() -> None:
-    alert = Alert("phys-1", "MRN-1", "wear-1", Status.RAISED, Priority.HIGH, Kind.NEWS2, T0,
-                  reasons=(Reason("spo2", "SpO2 88 %", value=88, baseline=96.5, limit=91, score=3),),
-                  news2=News2Summary(7, {"spo2": 3, "resp_rate": 2}, "high"), detector=DetectorInfo("d", "4", 0.9),
-                  onset_ts_ms=T0 - 20_000, raised_ts_ms=T0, extra={"escalation_level": 1})
+    alert = Alert(
+        "phys-1",
+        "MRN-1",
+        "wear-1",
+        Status.RAISED,
+        Priority.HIGH,
+        Kind.NEWS2,
+        T0,
+        reasons=(Reason("spo2", "SpO2 88 %", value=88, baseline=96.5, limit=91, score=3),),
+        news2=News2Summary(7, {"spo2": 3, "resp_rate": 2}, "high"),
+        detector=DetectorInfo("d", "4", 0.9),
+        onset_ts_ms=T0 - 20_000,
+        raised_ts_ms=T0,
+        extra={"escalation_level": 1},
+    )
     assert contract.errors("alerts", alert.to_wire(emitted_at="2026-12-02T19:00:00.000Z")) == []
     assert contract.errors("alert-acks", Ack("phys-1", "MRN-1", "Ada", AckAction.RESOLVE, T0, "cli").to_wire()) == []
     for payload in (b'{"patient_id": 1}', b"\xff\xfe"):
@@ -73,9 +84,19 @@ def test_messages_the_code_builds_conform() -> None:
 
 
 def test_schemas_catch_drift() -> None:
-    good = {"alert_id": "a", "patient_id": "p", "device_id": "d", "status": "raised", "priority": "high",
-            "kind": "news2", "ts": "2026-12-02T19:00:00.000Z", "emitted_at": None, "reasons": [], "news2": None,
-            "detector": None}
+    good = {
+        "alert_id": "a",
+        "patient_id": "p",
+        "device_id": "d",
+        "status": "raised",
+        "priority": "high",
+        "kind": "news2",
+        "ts": "2026-12-02T19:00:00.000Z",
+        "emitted_at": None,
+        "reasons": [],
+        "news2": None,
+        "detector": None,
+    }
     assert contract.errors("alerts", good) == []
     assert contract.errors("alerts", {**good, "new_optional_field": 1}) == []  # additive: allowed
     assert contract.errors("alerts", {**good, "status": "closed"})

@@ -16,8 +16,13 @@ from streams.cli.convert import detect, split_hl7
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "interop"
 
 ALERT = {
-    "alert_id": "phys-3f2a9c0d1e5b7a6c4d2e", "patient_id": "MRN-0042", "device_id": "wear-17",
-    "status": "raised", "priority": "high", "kind": "news2", "ts": "2026-11-25T10:00:00.000Z",
+    "alert_id": "phys-3f2a9c0d1e5b7a6c4d2e",
+    "patient_id": "MRN-0042",
+    "device_id": "wear-17",
+    "status": "raised",
+    "priority": "high",
+    "kind": "news2",
+    "ts": "2026-11-25T10:00:00.000Z",
     "emitted_at": "2026-11-25T10:00:01.500Z",
     "reasons": [{"vital": "spo2", "value": 80, "limit": 91, "score": 3, "text": "SpO2 80 %"}],
     "news2": {"total": 8, "components": {"resp_rate": 3, "spo2": 3, "heart_rate": 2}, "band": "high"},
@@ -49,13 +54,19 @@ def test_hl7_file_becomes_contract_json_lines(capsys) -> None:
     assert_contract(messages)
     (batch,) = messages
     assert batch["patient_id"] == "MRN-0042" and batch["device_id"] == "0123456789ABCDEF"
-    assert batch["samples"][1] == {"ts": "2026-11-25T09:00:00.000Z", "heart_rate": 72, "spo2": 96,
-                                   "resp_rate": 18, "temperature": 37.2}
+    assert batch["samples"][1] == {
+        "ts": "2026-11-25T09:00:00.000Z",
+        "heart_rate": 72,
+        "spo2": 96,
+        "resp_rate": 18,
+        "temperature": 37.2,
+    }
 
 
 def test_hl7_feed_of_several_messages_on_stdin_reports_each_rejection(capsys) -> None:
-    feed = b"".join((FIXTURES / n).read_bytes() for n in ("hl7_pcd01_oru.hl7", "hl7_missing_pid.hl7",
-                                                         "hl7_unknown_codes.hl7"))
+    feed = b"".join(
+        (FIXTURES / n).read_bytes() for n in ("hl7_pcd01_oru.hl7", "hl7_missing_pid.hl7", "hl7_unknown_codes.hl7")
+    )
     code, messages, err = convert(capsys, "-", stdin=feed)
     assert code == 1
     assert "rejected message 2 (MSG00003): missing_patient_id: message has no PID segment" in err
@@ -79,8 +90,9 @@ def test_fhir_bundle_keeps_usable_entries_and_names_the_bad_ones(capsys) -> None
 
 
 def test_fhir_ndjson_and_clean_files_exit_zero(capsys) -> None:
-    lines = b"\n".join(orjson.dumps(orjson.loads((FIXTURES / n).read_bytes()))
-                       for n in ("fhir_heart_rate.json", "fhir_spo2.json"))
+    lines = b"\n".join(
+        orjson.dumps(orjson.loads((FIXTURES / n).read_bytes())) for n in ("fhir_heart_rate.json", "fhir_spo2.json")
+    )
     code, messages, err = convert(capsys, stdin=lines)
     assert code == 0, err
     assert_contract(messages)
@@ -88,8 +100,10 @@ def test_fhir_ndjson_and_clean_files_exit_zero(capsys) -> None:
 
 
 def test_contract_json_is_checked_like_the_worker_does(capsys) -> None:
-    body = (b'{"patient_id": "MRN-1", "ts": 1764064800000, "heart_rate": 80}\n'
-            b'{"patient_id": "MRN-1", "ts": 1764064800000, "spo2": 140}\n')
+    body = (
+        b'{"patient_id": "MRN-1", "ts": 1764064800000, "heart_rate": 80}\n'
+        b'{"patient_id": "MRN-1", "ts": 1764064800000, "spo2": 140}\n'
+    )
     code, messages, err = convert(capsys, "--from", "vitals", stdin=body)
     assert code == 1 and len(messages) == 1
     assert "rejected line 2: impossible_value: spo2 140 is outside physical possibility" in err

@@ -18,12 +18,12 @@ from tests.unit.test_policy_support import PID, T0, feed, of, sample, span
 
 HOUR = 3600
 #: NEWS2 11: RR 26 (3), SpO2 90 (3), SBP 95 (2), HR 115 (2), T 38.5 (1).
-SICK = dict(resp_rate=26.0, spo2=90.0, systolic_bp=95.0, heart_rate=115.0, temperature=38.5)
+SICK = {"resp_rate": 26.0, "spo2": 90.0, "systolic_bp": 95.0, "heart_rate": 115.0, "temperature": 38.5}
 #: NEWS2 5: RR 22 (2), SpO2 95 (1), SBP 105 (1), HR 95 (1).
-FIVE = dict(resp_rate=22.0, spo2=95.0, systolic_bp=105.0, heart_rate=95.0, temperature=37.0)
+FIVE = {"resp_rate": 22.0, "spo2": 95.0, "systolic_bp": 105.0, "heart_rate": 95.0, "temperature": 37.0}
 #: NEWS2 7: FIVE with HR 115 (2) and SBP 105 (1) -> 2+1+1+2 = 6, plus T 38.5 (1) = 7.
 SEVEN = dict(FIVE, heart_rate=115.0, temperature=38.5)
-CALM = dict(resp_rate=16.0, spo2=97.0, systolic_bp=125.0, heart_rate=75.0, temperature=37.0)
+CALM = {"resp_rate": 16.0, "spo2": 97.0, "systolic_bp": 125.0, "heart_rate": 75.0, "temperature": 37.0}
 
 
 def chart(t_s: float, device: str = "ehr", **values) -> VitalSample:
@@ -118,8 +118,15 @@ def test_the_contract_marker_is_parsed_single_and_batch_and_a_bad_one_is_rejecte
     one = parse_message(orjson.dumps({"patient_id": PID, "ts": T0, "heart_rate": 80, "method": "observation_set"}))
     assert one.samples[0].method is Method.OBSERVATION_SET
     assert one.samples[0].to_contract()["method"] == "observation_set"
-    batch = parse_message(orjson.dumps({"patient_id": PID, "method": "continuous",
-                                        "samples": [{"ts": T0, "heart_rate": 80}, {"ts": T0 + 1000, "spo2": 97}]}))
+    batch = parse_message(
+        orjson.dumps(
+            {
+                "patient_id": PID,
+                "method": "continuous",
+                "samples": [{"ts": T0, "heart_rate": 80}, {"ts": T0 + 1000, "spo2": 97}],
+            }
+        )
+    )
     assert [s.method for s in batch.samples] == [Method.CONTINUOUS] * 2
     assert parse_message(orjson.dumps({"patient_id": PID, "ts": T0, "heart_rate": 80})).samples[0].method is None
     bad = parse_message(orjson.dumps({"patient_id": PID, "ts": T0, "heart_rate": 80, "method": "guess"}))
@@ -133,7 +140,7 @@ def test_shapes_survive_the_state_round_trip_and_a_version_1_state_still_loads()
     restored = PatientEngine.from_bytes(engine.to_bytes())
     assert restored.shape_of("wear-1") is Method.CONTINUOUS and restored.stream_ms == engine.stream_ms
     doc = orjson.loads(engine.to_bytes())
-    old = orjson.dumps([1] + doc[1:11])  # the version-1 layout: no shapes
+    old = orjson.dumps([1, *doc[1:11]])  # the version-1 layout: no shapes
     migrated = PatientEngine.from_bytes(old)
     assert migrated.stream_ms == engine.policy.last_data_ms  # it was streaming: still taken as a stream
     assert migrated.process(sample(601)) == []

@@ -18,10 +18,28 @@ def test_busy_port_is_one_line_naming_port_option_and_variable_exit_2(tmp_path) 
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         busy = holder.getsockname()[1]
-        proc = subprocess.run([sys.executable, "-m", "streams.cli", "demo", "--metrics-port", str(busy),
-                               "--web-port", str(free_port()), "--mllp-port", str(free_port()),
-                               "--notify-metrics-port", "0", "--logs", str(tmp_path / "demo")],
-                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "demo",
+                "--metrics-port",
+                str(busy),
+                "--web-port",
+                str(free_port()),
+                "--mllp-port",
+                str(free_port()),
+                "--notify-metrics-port",
+                "0",
+                "--logs",
+                str(tmp_path / "demo"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -54,14 +72,29 @@ def test_metrics_of_a_process_that_is_not_our_worker_are_not_reported(capsys) ->
 
 
 def _alert(ts: str, status: str = "raised", **extra) -> dict:
-    return {"alert_id": f"phys-{ts}", "patient_id": "MRN1", "status": status, "priority": "low", "kind": "news2",
-            "ts": f"2026-12-02T{ts}Z", "reasons": [{"vital": "spo2", "text": "SpO2 88% scores 3"}], **extra}
+    return {
+        "alert_id": f"phys-{ts}",
+        "patient_id": "MRN1",
+        "status": status,
+        "priority": "low",
+        "kind": "news2",
+        "ts": f"2026-12-02T{ts}Z",
+        "reasons": [{"vital": "spo2", "text": "SpO2 88% scores 3"}],
+        **extra,
+    }
 
 
 def test_demo_holds_lines_back_and_prints_alerts_of_different_polls_in_event_time_order() -> None:
     view = DemoView("alerts", started=0.0, hold_s=1.5)
-    page = {"type": "delivery", "outcome": "delivered", "name": "Ward nurse", "role": "nurse", "channel": "console",
-            "stage": "raised", "alert_id": "phys-11:11:30"}
+    page = {
+        "type": "delivery",
+        "outcome": "delivered",
+        "name": "Ward nurse",
+        "role": "nurse",
+        "channel": "console",
+        "stage": "raised",
+        "alert_id": "phys-11:11:30",
+    }
     assert view.lines([("alerts", _alert("11:36:51")), ("audit", {"type": "alert", "alert_id": "x"})], now=10.0) == []
     assert view.lines([("alerts", _alert("11:11:30")), ("audit", page)], now=10.5) == []  # a later poll, earlier ts
     lines = view.lines([], now=12.0)
@@ -83,8 +116,7 @@ def test_a_partition_running_ahead_while_the_worker_catches_up_does_not_reorder_
     # Partition 0 has reached 12:08 (a RESOLVED) while partition 1 is still at 11:30; its 11:40 RAISED
     # arrives 5 s later, after the plain hold: the watermark keeps 12:08 back until partition 1 passes it.
     view = DemoView("alerts", started=0.0, hold_s=1.5, partitions=2, max_hold_s=20.0)
-    assert view.lines([("alerts", _alert("12:08:00", "resolved"), 0), ("alerts", _alert("11:30:00"), 1)],
-                      now=1.0) == []
+    assert view.lines([("alerts", _alert("12:08:00", "resolved"), 0), ("alerts", _alert("11:30:00"), 1)], now=1.0) == []
     lines = view.lines([], now=3.0)
     assert [line[:8] for line in lines if line[:2].isdigit()] == ["11:30:00"]  # 12:08 waits for partition 1
     assert view.lines([("alerts", _alert("11:40:00"), 1)], now=6.0) == []  # held its own 1.5 s

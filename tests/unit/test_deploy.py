@@ -43,9 +43,7 @@ DOC_FILES = (ROOT / "docs" / "operations.md", ROOT / "README.md")
 
 # Subcommands of the `wardwatch` console script, used when streams/cli/ is
 # absent or its subcommands cannot be read from it.
-KNOWN_SUBCOMMANDS = frozenset(
-    {"broker", "worker", "simulate", "alerts", "ack", "notify", "demo", "bench", "evaluate"}
-)
+KNOWN_SUBCOMMANDS = frozenset({"broker", "worker", "simulate", "alerts", "ack", "notify", "demo", "bench", "evaluate"})
 
 # Metrics not in streams.metrics.REGISTRY that the stack may still query:
 # the notifier's (`wardwatch notify`, its own registry in
@@ -67,7 +65,11 @@ TARGET_LABELS = {"job", "instance"}
 
 WARDWATCH_SERVICES_REQUIRED = {"worker-1", "worker-2", "simulator", "notify"}
 SERVICES_REQUIRED = WARDWATCH_SERVICES_REQUIRED | {
-    "kafka", "kafka-init", "prometheus", "alertmanager", "grafana",
+    "kafka",
+    "kafka-init",
+    "prometheus",
+    "alertmanager",
+    "grafana",
 }
 
 ENV_VAR = re.compile(r"\bWARDWATCH_[A-Z][A-Z0-9_]*[A-Z0-9]\b")
@@ -158,10 +160,7 @@ def documentation() -> str:
 def documented_env_vars() -> set[str]:
     """WARDWATCH_* names that appear in a markdown table row of the docs."""
     return {
-        name
-        for line in documentation().splitlines()
-        if line.lstrip().startswith("|")
-        for name in ENV_VAR.findall(line)
+        name for line in documentation().splitlines() if line.lstrip().startswith("|") for name in ENV_VAR.findall(line)
     }
 
 
@@ -274,7 +273,7 @@ def parse_promql(expr: str) -> tuple[list[tuple[str, list[tuple[str, str, str]]]
         elif c == "{":  # selector without a name: {__name__="..."}
             end = _closing(expr, i, "{", "}")
             ms = _matchers(expr[i + 1 : end - 1])
-            names = [v for (l, op, v) in ms if l == "__name__" and op == "="]
+            names = [v for (label, op, v) in ms if label == "__name__" and op == "="]
             selectors.append((names[0] if names else "", ms))
             i = end
         elif c.isalpha() or c in "_:":
@@ -288,7 +287,7 @@ def parse_promql(expr: str) -> tuple[list[tuple[str, list[tuple[str, str, str]]]
             if word.lower() in _LABEL_LISTS:
                 if nxt == "(":
                     end = _closing(expr, j, "(", ")")
-                    grouping |= {l.strip() for l in expr[j + 1 : end - 1].split(",") if l.strip()}
+                    grouping |= {g.strip() for g in expr[j + 1 : end - 1].split(",") if g.strip()}
                     i = end
             elif nxt == "(" or word.lower() in _KEYWORDS:
                 pass  # function, aggregation or keyword
@@ -308,7 +307,7 @@ def parse_promql(expr: str) -> tuple[list[tuple[str, list[tuple[str, str, str]]]
 
 def test_promql_scanner_finds_metrics_labels_and_misspellings():
     sel, grouping = parse_promql(
-        'histogram_quantile(0.99, sum by (le, instance) (rate(wardwatch_processing_seconds_bucket'
+        "histogram_quantile(0.99, sum by (le, instance) (rate(wardwatch_processing_seconds_bucket"
         '{job="wardwatch-worker",instance=~"$instance"}[$__rate_interval]))) > 0.25 '
         "and on (instance) up == 1 unless wardwatch_sample_processed_total offset 5m"
     )
@@ -463,7 +462,7 @@ def test_compose_config_is_valid_for_docker_compose_1_29():
 def test_compose_has_the_stack_services():
     missing = SERVICES_REQUIRED - set(services())
     assert not missing, f"docker-compose.yml lacks services {sorted(missing)}"
-    assert WARDWATCH_SERVICES_REQUIRED <= set(wardwatch_services())
+    assert set(wardwatch_services()) >= WARDWATCH_SERVICES_REQUIRED
 
 
 def test_workers_share_one_consumer_group_with_their_own_state():
@@ -708,9 +707,14 @@ def test_prometheus_config_is_relative_and_scrapes_the_compose_services():
 def test_alerting_rules_are_actionable():
     rules = alerting_rules()
     expected = {
-        "WardwatchWorkerDown", "WardwatchNoData", "WardwatchConsumerLagGrowing",
-        "WardwatchEventLagHigh", "WardwatchDLQRate", "WardwatchUnacknowledgedEscalations",
-        "WardwatchRecoveryStuck", "WardwatchNotifyFailures",
+        "WardwatchWorkerDown",
+        "WardwatchNoData",
+        "WardwatchConsumerLagGrowing",
+        "WardwatchEventLagHigh",
+        "WardwatchDLQRate",
+        "WardwatchUnacknowledgedEscalations",
+        "WardwatchRecoveryStuck",
+        "WardwatchNotifyFailures",
     }
     assert expected <= set(rules), f"missing alerts {sorted(expected - set(rules))}"
     for name, rule in rules.items():
@@ -802,7 +806,7 @@ def test_dashboard_structure():
     uid = prometheus_datasource_uid()
     for p in panels:
         gp = p["gridPos"]
-        assert 0 <= gp["x"] and gp["x"] + gp["w"] <= 24 and gp["h"] > 0, f"{p['title']}: bad gridPos {gp}"
+        assert gp["x"] >= 0 and gp["x"] + gp["w"] <= 24 and gp["h"] > 0, f"{p['title']}: bad gridPos {gp}"
         if p["type"] == "row":
             continue
         assert p.get("title"), f"panel {p['id']} has no title"

@@ -33,8 +33,9 @@ def test_learns_own_baseline_and_scores_noise_low():
     det = BaselineDetector()
     n = _warm(det, rng)
     assert abs(det.baseline("heart_rate") - 62) < 1.5
-    scores = [det.learn_and_score(_sample(n + i, 62 + rng.gauss(0, 2), 97 + rng.gauss(0, 0.6))).score
-              for i in range(200)]
+    scores = [
+        det.learn_and_score(_sample(n + i, 62 + rng.gauss(0, 2), 97 + rng.gauss(0, 0.6))).score for i in range(200)
+    ]
     assert max(scores) < 0.3
 
 
@@ -64,6 +65,7 @@ def test_rising_spo2_is_not_an_anomaly():
 def test_falling_asleep_is_not_deterioration():
     """HR 20/min under the day's baseline with SpO2 a little lower: deep sleep, not a page;
     the same departure upwards is."""
+
     def run(hr_shift: float) -> tuple[float, tuple[str, ...]]:
         rng = random.Random(11)
         det = BaselineDetector()
@@ -135,8 +137,11 @@ def test_falling_temperature_spot_checks_count_between_readings():
     det = BaselineDetector()
     for i in range(720):  # one hour of wearable data, a temperature every 10 min
         temp = 36.8 + rng.gauss(0, 0.05) if i % 120 == 0 else None
-        det.learn_and_score(VitalSample("MRN-1", "w", T0 + i * 5000, heart_rate=62 + rng.gauss(0, 2),
-                                        spo2=97, resp_rate=15, temperature=temp))
+        det.learn_and_score(
+            VitalSample(
+                "MRN-1", "w", T0 + i * 5000, heart_rate=62 + rng.gauss(0, 2), spo2=97, resp_rate=15, temperature=temp
+            )
+        )
     det.learn_and_score(VitalSample("MRN-1", "w", T0 + 720 * 5000, temperature=38.6))
     later = det.learn_and_score(_sample(721, 62, 97))  # no temperature in this sample
     assert any(c.vital == "temperature" and c.z > 4 for c in later.contributions)
@@ -156,8 +161,16 @@ def test_state_of_an_unknown_version_is_rejected():
         BaselineDetector().load_state([T0, False, {}, 99])
 
 
-def _ramp(det: BaselineDetector, start: int, minutes: int, hr0: float, hr1: float, rng: random.Random,
-          spo2: float = 97.0, rr: float = 15.0):
+def _ramp(
+    det: BaselineDetector,
+    start: int,
+    minutes: int,
+    hr0: float,
+    hr1: float,
+    rng: random.Random,
+    spo2: float = 97.0,
+    rr: float = 15.0,
+):
     """HR from hr0 to hr1 over `minutes`, learning as the engine would before it alerts (not frozen)."""
     steps = minutes * 12
     result = None
@@ -207,24 +220,46 @@ def test_state_of_version_2_still_loads():
     assert det.to_state()[-1] == 3
 
 
-def _resp_decline(det: BaselineDetector, start: int, minutes: int, rng: random.Random, spo2_drop: float,
-                  rr_rise: float, motion: float | None = None):
+def _resp_decline(
+    det: BaselineDetector,
+    start: int,
+    minutes: int,
+    rng: random.Random,
+    spo2_drop: float,
+    rr_rise: float,
+    motion: float | None = None,
+):
     """SpO2 falling and resp rate rising linearly over `minutes`, with sensor noise."""
     steps = minutes * 12
     result = None
     for i in range(steps):
         f = i / steps
-        result = det.learn_and_score(VitalSample(
-            "MRN-1", "w", T0 + (start + i) * 5000, heart_rate=62 + rng.gauss(0, 2),
-            spo2=97.5 - spo2_drop * f + rng.gauss(0, 0.6), resp_rate=15 + rr_rise * f + rng.gauss(0, 1.0),
-            motion=motion))
+        result = det.learn_and_score(
+            VitalSample(
+                "MRN-1",
+                "w",
+                T0 + (start + i) * 5000,
+                heart_rate=62 + rng.gauss(0, 2),
+                spo2=97.5 - spo2_drop * f + rng.gauss(0, 0.6),
+                resp_rate=15 + rr_rise * f + rng.gauss(0, 1.0),
+                motion=motion,
+            )
+        )
     return result
 
 
 def _warm_resp(det: BaselineDetector, rng: random.Random, n: int = 2000) -> int:
     for i in range(n):
-        det.learn_and_score(VitalSample("MRN-1", "w", T0 + i * 5000, heart_rate=62 + rng.gauss(0, 2),
-                                        spo2=97.5 + rng.gauss(0, 0.6), resp_rate=15 + rng.gauss(0, 1.0)))
+        det.learn_and_score(
+            VitalSample(
+                "MRN-1",
+                "w",
+                T0 + i * 5000,
+                heart_rate=62 + rng.gauss(0, 2),
+                spo2=97.5 + rng.gauss(0, 0.6),
+                resp_rate=15 + rng.gauss(0, 1.0),
+            )
+        )
     return n
 
 
@@ -269,9 +304,17 @@ def test_exertion_is_not_deterioration():
         n = _warm(det, rng, n=2000)
         result = None
         for i in range(240):  # twenty minutes
-            result = det.learn_and_score(VitalSample("MRN-1", "w", T0 + (n + i) * 5000,
-                                                     heart_rate=90 + rng.gauss(0, 2), spo2=97,
-                                                     resp_rate=20 + rng.gauss(0, 1.0), motion=motion))
+            result = det.learn_and_score(
+                VitalSample(
+                    "MRN-1",
+                    "w",
+                    T0 + (n + i) * 5000,
+                    heart_rate=90 + rng.gauss(0, 2),
+                    spo2=97,
+                    resp_rate=20 + rng.gauss(0, 1.0),
+                    motion=motion,
+                )
+            )
         return result.score, det.baseline("heart_rate")
 
     walking, walking_baseline = run(0.45)

@@ -8,8 +8,26 @@ from streams.cli import main
 
 
 def test_compare_writes_one_table_and_plot_for_every_detector(tmp_path, capsys):
-    rc = main(["evaluate", "--compare", "--detectors", "baseline-z,sad", "--no-matrix", "--quick",
-               "--patients", "2", "--hours", "2", "--limit", "4", "--workers", "1", "--out", str(tmp_path)])
+    rc = main(
+        [
+            "evaluate",
+            "--compare",
+            "--detectors",
+            "baseline-z,sad",
+            "--no-matrix",
+            "--quick",
+            "--patients",
+            "2",
+            "--hours",
+            "2",
+            "--limit",
+            "4",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     md = (tmp_path / "compare.md").read_text()
     assert "| baseline-z |" in md and "| sad |" in md and "AUROC real data" in md

@@ -38,18 +38,23 @@ def test_unknown_or_bad_parameter_is_an_error_naming_it(tmp_path):
     with pytest.raises(ValueError, match=r"nu must be a number in 0\.0\.\.1\.0"):
         load_policy(_write(tmp_path, 'detector = "oneclass-svm"\n[detector_params]\nnu = 3\n'))
     with pytest.raises(ValueError, match=r"\[wards.icu\].*memory"):
-        load_policy(_write(tmp_path, '[wards.icu.detector_params]\nmemory = -1\n'))
+        load_policy(_write(tmp_path, "[wards.icu.detector_params]\nmemory = -1\n"))
 
 
 def test_a_ward_chooses_its_own_detector_and_parameters(tmp_path):
-    book = load_policy(_write(tmp_path, """
+    book = load_policy(
+        _write(
+            tmp_path,
+            """
 [detector_params]
 memory = 7200.0
 [wards.icu]
 detector = "hst"
 [wards.icu.detector_params]
 n_trees = 5
-"""))
+""",
+        )
+    )
     assert book.default.detector == "baseline-z" and book.default.detector_params == {"memory": 7200.0}
     icu = book.for_ward("icu")
     assert icu.detector_spec == DetectorSpec.of("hst", {"n_trees": 5})  # baseline-z's memory not carried over
@@ -72,8 +77,11 @@ def test_engine_checkpoint_of_a_river_detector_round_trips_and_a_policy_change_s
     cfg = PolicyConfig(detector="gaussian")
     engine = PatientEngine("p1", cfg)
     for i in range(300):
-        engine.process(VitalSample("p1", "d", 1_700_000_000_000 + i * 5000, heart_rate=70.0 + i % 4,
-                                   spo2=97.0, resp_rate=15.0 + i % 2))
+        engine.process(
+            VitalSample(
+                "p1", "d", 1_700_000_000_000 + i * 5000, heart_rate=70.0 + i % 4, spo2=97.0, resp_rate=15.0 + i % 2
+            )
+        )
     raw = engine.to_bytes()
     again = PatientEngine.from_bytes(raw, cfg)
     assert again.detector.NAME == "gaussian" and again.detector.models.keys() == engine.detector.models.keys()

@@ -13,18 +13,29 @@ H = 3_600_000
 
 
 def _chart(i: int, hours: float, hr: float, spo2: float, rr: float) -> VitalSample:
-    return VitalSample("MRN-C", "ehr", T0 + int(i * hours * H), heart_rate=hr, spo2=spo2, resp_rate=rr,
-                       systolic_bp=120.0, temperature=36.8)
+    return VitalSample(
+        "MRN-C",
+        "ehr",
+        T0 + int(i * hours * H),
+        heart_rate=hr,
+        spo2=spo2,
+        resp_rate=rr,
+        systolic_bp=120.0,
+        temperature=36.8,
+    )
 
 
 def _calm(det: BaselineDetector, hours: float, sets: int, rng: random.Random) -> list[bool]:
     warm = []
     for i in range(sets):
-        result = det.learn_and_score(_chart(i, hours, 72 + rng.gauss(0, 3), 97 + rng.gauss(0, 0.5),
-                                            16 + rng.gauss(0, 1)))
+        result = det.learn_and_score(
+            _chart(i, hours, 72 + rng.gauss(0, 3), 97 + rng.gauss(0, 0.5), 16 + rng.gauss(0, 1))
+        )
         # the charted continuous-kind vitals (BP and temperature warm as spot checks, as before)
-        warm.append(result.warm and all(det._warm(det.vitals[v], T0 + int(i * hours * H))
-                                        for v in ("heart_rate", "spo2", "resp_rate")))
+        warm.append(
+            result.warm
+            and all(det._warm(det.vitals[v], T0 + int(i * hours * H)) for v in ("heart_rate", "spo2", "resp_rate"))
+        )
     return warm
 
 

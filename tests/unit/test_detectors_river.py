@@ -18,8 +18,12 @@ RIVER = ("hst", "gaussian", "oneclass-svm", "sad")
 
 
 def _x(i: int, rng: random.Random, drift: float = 0.0) -> dict:
-    return {"t": T0 + i * 5000, "heart_rate": 72 + rng.gauss(0, 2) + 1.2 * drift,
-            "spo2": 97 + rng.gauss(0, 0.5) - 0.4 * drift, "resp_rate": 15 + rng.gauss(0, 1) + 0.4 * drift}
+    return {
+        "t": T0 + i * 5000,
+        "heart_rate": 72 + rng.gauss(0, 2) + 1.2 * drift,
+        "spo2": 97 + rng.gauss(0, 0.5) - 0.4 * drift,
+        "resp_rate": 15 + rng.gauss(0, 1) + 0.4 * drift,
+    }
 
 
 def _sample(x: dict) -> VitalSample:
@@ -96,10 +100,16 @@ def test_frozen_river_detector_learns_nothing(name):
         det.learn_and_score(_sample(_x(i, rng)))
     det.frozen = True
     probe = {"heart_rate": 80.0, "spo2": 95.0, "resp_rate": 18.0}
-    before = {k: (m.n, m.raw(probe if k == "*" else {}, None if k == "*" else probe[k])) for k, m in det.models.items()
-              if k == "*" or k in probe}
+    before = {
+        k: (m.n, m.raw(probe if k == "*" else {}, None if k == "*" else probe[k]))
+        for k, m in det.models.items()
+        if k == "*" or k in probe
+    }
     for i in range(300, 400):
         det.learn_and_score(_sample(_x(i, rng, drift=10)))
-    after = {k: (m.n, m.raw(probe if k == "*" else {}, None if k == "*" else probe[k])) for k, m in det.models.items()
-             if k == "*" or k in probe}
+    after = {
+        k: (m.n, m.raw(probe if k == "*" else {}, None if k == "*" else probe[k]))
+        for k, m in det.models.items()
+        if k == "*" or k in probe
+    }
     assert after == before

@@ -48,6 +48,7 @@ def well(pid: str = "MRN7654321") -> PatientLabel:
 
 # ---- one patient --------------------------------------------------------------
 
+
 def test_obvious_episode_counts_as_detected_with_its_delay():
     score = score_patient(sick(), [alert(690)], START, END)
     assert score.episode.detected
@@ -96,8 +97,9 @@ def test_technical_and_non_raise_statuses_never_detect():
 
 def _stepped(minute: float, priority: Priority, status: Status = Status.ESCALATED, level: int = 0) -> Alert:
     extra = {"escalation_level": level} if level else {}
-    return Alert("open-1", "MRN1234567", "wear-1", status, priority, Kind.ANOMALY, START + int(minute * MIN),
-                 extra=extra)
+    return Alert(
+        "open-1", "MRN1234567", "wear-1", status, priority, Kind.ANOMALY, START + int(minute * MIN), extra=extra
+    )
 
 
 def test_an_open_alert_stepping_up_a_priority_in_the_window_detects():
@@ -142,6 +144,7 @@ def test_scoring_accepts_compact_marks():
 
 # ---- arithmetic over patients -----------------------------------------------
 
+
 def test_recall_delay_and_false_rate_arithmetic():
     scores = [
         score_patient(sick("MRN0000001", onset=600, must=840), [alert(630)], START, END),  # 30 min
@@ -171,10 +174,14 @@ def test_recall_delay_and_false_rate_arithmetic():
 
 
 def test_lead_time_against_news2_only():
-    ours = [score_patient(sick("MRN0000001"), [alert(640)], START, END),
-            score_patient(sick("MRN0000002"), [alert(700)], START, END)]
-    news2 = [score_patient(sick("MRN0000001"), [alert(700)], START, END),
-             score_patient(sick("MRN0000002"), [alert(990)], START, END)]  # late, after deadline
+    ours = [
+        score_patient(sick("MRN0000001"), [alert(640)], START, END),
+        score_patient(sick("MRN0000002"), [alert(700)], START, END),
+    ]
+    news2 = [
+        score_patient(sick("MRN0000001"), [alert(700)], START, END),
+        score_patient(sick("MRN0000002"), [alert(990)], START, END),
+    ]  # late, after deadline
     reference = episodes_by_patient(news2)
     assert lead_minutes(ours[0].episode, reference["MRN0000001"]) == pytest.approx(60.0)
     stats = summarise("ours", ours, reference)
@@ -208,6 +215,7 @@ def test_aggregate_over_seeds():
 
 
 # ---- fixed bedside limits ---------------------------------------------------------
+
 
 def sample(second: float, **values) -> VitalSample:
     return VitalSample("MRN1234567", "wear-1", START + int(second * 1000), **values)
@@ -261,6 +269,7 @@ def test_fixed_limits_fire_on_unflagged_artifacts_where_the_policy_waits():
 
 # ---- engine-backed policies ----------------------------------------------------------
 
+
 def test_policy_configs_switch_sources():
     news2 = engine_config(Policy.NEWS2_ONLY)
     assert news2.news2 and not news2.anomaly and not news2.threshold
@@ -301,6 +310,7 @@ def test_an_obvious_deterioration_through_the_engine_is_detected():
 
 # ---- end to end ----------------------------------------------------------------------
 
+
 def test_tiny_end_to_end_run_writes_report_json_and_plots(tmp_path):
     spec = CohortSpec(n_patients=6, hours=3.0, deteriorating_share=0.5)
     progress = io.StringIO()
@@ -325,8 +335,23 @@ def test_cli_parses_and_runs_quick(tmp_path, capsys):
     from streams.cli import build_parser
 
     args = build_parser().parse_args(
-        ["evaluate", "--patients", "4", "--hours", "2", "--seeds", "3", "--quick", "--no-sweep",
-         "--no-plots", "--json", "--workers", "1", "--out", str(tmp_path)]
+        [
+            "evaluate",
+            "--patients",
+            "4",
+            "--hours",
+            "2",
+            "--seeds",
+            "3",
+            "--quick",
+            "--no-sweep",
+            "--no-plots",
+            "--json",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
     )
     assert args.seeds == (3,)
     assert args.run(args) == 0

@@ -70,8 +70,12 @@ def test_detected_issue_mapping() -> None:
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [(Status.RAISED, "preliminary"), (Status.ESCALATED, "preliminary"), (Status.ACKNOWLEDGED, "final"),
-     (Status.RESOLVED, "final")],
+    [
+        (Status.RAISED, "preliminary"),
+        (Status.ESCALATED, "preliminary"),
+        (Status.ACKNOWLEDGED, "final"),
+        (Status.RESOLVED, "final"),
+    ],
 )
 def test_status_mapping(status: Status, expected: str) -> None:
     bundle = alert_to_fhir(alert(status=status, acknowledged_by="nurse.kim"))
@@ -84,8 +88,9 @@ def test_status_mapping(status: Status, expected: str) -> None:
         ]
 
 
-@pytest.mark.parametrize(("priority", "severity"),
-                         [(Priority.HIGH, "high"), (Priority.MEDIUM, "moderate"), (Priority.LOW, "low")])
+@pytest.mark.parametrize(
+    ("priority", "severity"), [(Priority.HIGH, "high"), (Priority.MEDIUM, "moderate"), (Priority.LOW, "low")]
+)
 def test_severity_mapping(priority: Priority, severity: str) -> None:
     assert resources(alert_to_fhir(alert(priority=priority)))["DetectedIssue"]["severity"] == severity
 

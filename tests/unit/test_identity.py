@@ -79,9 +79,16 @@ def test_throttle_blocks_after_five_failures_per_name_or_address():
 
 
 def card(ward: str | None, pid: str = "MRN-1") -> dict:
-    return {"alert_id": f"a-{ward}", "patient_id": pid, "ward": ward, "status": "raised", "priority": "high",
-            "reasons": [{"text": "SpO2 88 % scores 3", "vital": "spo2", "value": 88}], "news2": {"total": 7},
-            "device_id": "bed-7"}
+    return {
+        "alert_id": f"a-{ward}",
+        "patient_id": pid,
+        "ward": ward,
+        "status": "raised",
+        "priority": "high",
+        "reasons": [{"text": "SpO2 88 % scores 3", "vital": "spo2", "value": 88}],
+        "news2": {"total": 7},
+        "device_id": "bed-7",
+    }
 
 
 def test_nurses_see_their_wards_charge_nurses_their_unit_ops_no_patient_values(users: UsersFile):
@@ -92,20 +99,49 @@ def test_nurses_see_their_wards_charge_nurses_their_unit_ops_no_patient_values(u
     ops_view = card_for(card("9Z"), sam)
     assert ops_view["priority"] == "high" and ops_view["ward"] == "9Z"
     assert "MRN" not in orjson.dumps(ops_view).decode() and "88" not in orjson.dumps(ops_view).decode()
-    snap = snapshot_for({"open": [card("7A"), card("7B", "MRN-2")], "recent": [], "charts": {
-        "MRN-1": {"spo2": [[0, 88]]}, "MRN-2": {"spo2": [[0, 90]]}}}, ada)
+    snap = snapshot_for(
+        {
+            "open": [card("7A"), card("7B", "MRN-2")],
+            "recent": [],
+            "charts": {"MRN-1": {"spo2": [[0, 88]]}, "MRN-2": {"spo2": [[0, 90]]}},
+        },
+        ada,
+    )
     assert [c["ward"] for c in snap["open"]] == ["7A"] and set(snap["charts"]) == {"MRN-1"}
     assert snapshot_for({"open": [card("7A")], "recent": [], "charts": {"MRN-1": {}}}, sam)["charts"] == {}
     assert not sam.may_act_on("7A") and ada.may_act_on("7A") and not ada.may_act_on("7B")
 
 
 def test_ack_and_audit_carry_the_verified_identity():
-    ack = parse_ack(orjson.dumps({"alert_id": "a", "patient_id": "p", "by": "Nurse Ada", "by_user": "ada",
-                                  "role": "nurse", "auth": "password", "source": "console"}))
+    ack = parse_ack(
+        orjson.dumps(
+            {
+                "alert_id": "a",
+                "patient_id": "p",
+                "by": "Nurse Ada",
+                "by_user": "ada",
+                "role": "nurse",
+                "auth": "password",
+                "source": "console",
+            }
+        )
+    )
     assert (ack.by_user, ack.role, ack.auth) == ("ada", "nurse", "password")
     assert ack.to_wire()["by_user"] == "ada"
-    record = AuditRecord(AuditType.ACK, "a", "p", 1, 1, by=ack.by, action="acknowledge", source="console",
-                         by_user="ada", role="nurse", auth="password", channel="console")
+    record = AuditRecord(
+        AuditType.ACK,
+        "a",
+        "p",
+        1,
+        1,
+        by=ack.by,
+        action="acknowledge",
+        source="console",
+        by_user="ada",
+        role="nurse",
+        auth="password",
+        channel="console",
+    )
     assert "(ada, nurse, signed in by password)" in entry_of(record).detail
     self_declared = AuditRecord(AuditType.ACK, "a", "p", 1, 1, by="someone", action="acknowledge", source="cli")
     assert "self-declared" in entry_of(self_declared).detail
@@ -130,8 +166,7 @@ async def console(users: UsersFile):
 
 
 async def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> int:
-    resp = await client.post("/console/login", data={"username": username, "password": password},
-                             allow_redirects=False)
+    resp = await client.post("/console/login", data={"username": username, "password": password}, allow_redirects=False)
     return resp.status
 
 
@@ -150,8 +185,19 @@ async def test_sign_in_form_then_the_ack_names_the_signed_in_person(console, mon
     hub.on_vitals(orjson.dumps({"patient_id": "MRN-1", "ward": "7A", "ts": 1_795_597_200_000, "heart_rate": 80}))
     hub.on_vitals(orjson.dumps({"patient_id": "MRN-2", "ward": "7B", "ts": 1_795_597_200_000, "heart_rate": 80}))
     for pid, aid in (("MRN-1", "a1"), ("MRN-2", "a2")):
-        hub.on_alert(orjson.dumps({"alert_id": aid, "patient_id": pid, "status": "raised", "priority": "high",
-                                   "kind": "news2", "ts": "2026-11-25T09:00:00Z", "reasons": []}))
+        hub.on_alert(
+            orjson.dumps(
+                {
+                    "alert_id": aid,
+                    "patient_id": pid,
+                    "status": "raised",
+                    "priority": "high",
+                    "kind": "news2",
+                    "ts": "2026-11-25T09:00:00Z",
+                    "reasons": [],
+                }
+            )
+        )
     state = await (await client.get("/console/api/state")).json()
     assert [c["alert_id"] for c in state["open"]] == ["a1"]  # 7B is not Ada's ward
 
@@ -162,35 +208,49 @@ async def test_sign_in_form_then_the_ack_names_the_signed_in_person(console, mon
         return SimpleNamespace(partition=0, offset=1)
 
     monkeypatch.setattr(hub, "publish_ack", publish)
-    resp = await client.post("/console/api/ack", json={"alert_id": "a1", "patient_id": "MRN-1",
-                                                       "action": "acknowledge", "by": "Somebody Else"})
+    resp = await client.post(
+        "/console/api/ack",
+        json={"alert_id": "a1", "patient_id": "MRN-1", "action": "acknowledge", "by": "Somebody Else"},
+    )
     assert resp.status == 202
     assert sent[0]["by"] == "Nurse Ada" and sent[0]["by_user"] == "ada" and sent[0]["role"] == "nurse"
-    resp = await client.post("/console/api/ack", json={"alert_id": "a2", "patient_id": "MRN-2",
-                                                       "action": "acknowledge", "by": "x"})
+    resp = await client.post(
+        "/console/api/ack", json={"alert_id": "a2", "patient_id": "MRN-2", "action": "acknowledge", "by": "x"}
+    )
     assert resp.status == 403 and "not on your wards" in (await resp.json())["error"]
 
 
 async def test_ops_is_read_only_and_a_shared_token_cannot_acknowledge(console):
     client = await console(tokens=("kiosk-token",))
     assert await sign_in(client, "sam") == 303
-    resp = await client.post("/console/api/ack", json={"alert_id": "a1", "patient_id": "MRN-1",
-                                                       "action": "acknowledge", "by": "x"})
+    resp = await client.post(
+        "/console/api/ack", json={"alert_id": "a1", "patient_id": "MRN-1", "action": "acknowledge", "by": "x"}
+    )
     assert resp.status == 403 and "read-only" in (await resp.json())["error"]
     kiosk = await console(tokens=("kiosk-token",))
-    resp = await kiosk.post("/console/api/ack", json={"alert_id": "a1", "patient_id": "MRN-1",
-                                                      "action": "acknowledge", "by": "x"},
-                            headers={"Authorization": "Bearer kiosk-token"})
+    resp = await kiosk.post(
+        "/console/api/ack",
+        json={"alert_id": "a1", "patient_id": "MRN-1", "action": "acknowledge", "by": "x"},
+        headers={"Authorization": "Bearer kiosk-token"},
+    )
     assert resp.status == 403 and "sign in as yourself" in (await resp.json())["error"]
 
 
 async def test_sign_in_from_another_site_is_refused_and_guessing_is_throttled(console):
     client = await console()
-    resp = await client.post("/console/login", data={"username": "ada", "password": PASSWORD},
-                             headers={"Origin": "https://evil.example"}, allow_redirects=False)
+    resp = await client.post(
+        "/console/login",
+        data={"username": "ada", "password": PASSWORD},
+        headers={"Origin": "https://evil.example"},
+        allow_redirects=False,
+    )
     assert resp.status == 403
-    resp = await client.post("/console/login", data={"username": "ada", "password": PASSWORD},
-                             headers={"Sec-Fetch-Site": "cross-site", "Origin": "null"}, allow_redirects=False)
+    resp = await client.post(
+        "/console/login",
+        data={"username": "ada", "password": PASSWORD},
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "null"},
+        allow_redirects=False,
+    )
     assert resp.status == 403
     for _ in range(5):
         assert await sign_in(client, "ada", "guess guess guess") == 401

@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.interop.result import GatewayResult
-from streams.ingest import submit as common
 from streams.ingest import http as ingest_http
-from streams.kafka.broker import free_port
-from streams.ingest.submit import IngestAccess, is_loopback_host, parse_vitals_body
+from streams.ingest import submit as common
 from streams.ingest.mllp import MllpServer
+from streams.ingest.submit import IngestAccess, is_loopback_host, parse_vitals_body
+from streams.kafka.broker import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "interop"
 TOKENS = ("old-token", "new-token")
@@ -64,9 +64,21 @@ def test_insecure_flag_comes_from_the_environment(monkeypatch) -> None:
     assert not IngestAccess.for_listener((), "127.0.0.1", "test").insecure
 
 
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True),
-                                            ("localhost", True), ("0.0.0.0", False), ("", False), ("::", False),
-                                            ("192.168.1.4", False), ("example.org", False)])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("", False),
+        ("::", False),
+        ("192.168.1.4", False),
+        ("example.org", False),
+    ],
+)
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
 
@@ -77,15 +89,20 @@ def test_vitals_body_forms() -> None:
     assert single.sample_count == 1 and not single.rejections
     array = parse_vitals_body(orjson.dumps([{"patient_id": "A", "ts": T0, "spo2": 97}, {"ts": T0, "spo2": 97}]))
     assert array.sample_count == 1 and [r.entry for r in array.rejections] == ["[1]"]
-    lines = b'{"patient_id": "A", "ts": 1764064800000, "spo2": 97}\n\n{"patient_id": "B", "ts": 1764064800000, "spo2": 96}'
+    lines = (
+        b'{"patient_id": "A", "ts": 1764064800000, "spo2": 97}\n\n{"patient_id": "B", "ts": 1764064800000, "spo2": 96}'
+    )
     assert parse_vitals_body(lines).sample_count == 2  # several lines without the NDJSON content type
     assert parse_vitals_body(b"", ndjson=True).rejections[0].reason == "body holds no message"
     assert parse_vitals_body(b"{oops").rejections[0].code.value == "malformed"
 
 
 def test_a_bad_batch_sample_is_cut_out_and_rejected_alone() -> None:
-    batch = {"patient_id": "A", "device_id": "d", "samples": [{"ts": T0, "spo2": 97}, {"ts": T0 + 1000, "spo2": 140},
-                                                             {"ts": T0 + 2000, "spo2": 96}]}
+    batch = {
+        "patient_id": "A",
+        "device_id": "d",
+        "samples": [{"ts": T0, "spo2": 97}, {"ts": T0 + 1000, "spo2": 140}, {"ts": T0 + 2000, "spo2": 96}],
+    }
     result = parse_vitals_body(orjson.dumps(batch))
     assert [s["spo2"] for s in result.messages[0]["samples"]] == [97, 96]
     (rejection,) = result.rejections
@@ -153,8 +170,9 @@ async def test_http_partial_input_keeps_the_good_and_counts_the_bad() -> None:
     client = await client_for(pipeline, IngestAccess(TOKENS))
     try:
         ndjson = b'{"patient_id": "A", "ts": 1764064800000, "spo2": 97}\nnot json\n'
-        resp = await client.post("/ingest/vitals", data=ndjson,
-                                 headers={**AUTH, "Content-Type": "application/x-ndjson"})
+        resp = await client.post(
+            "/ingest/vitals", data=ndjson, headers={**AUTH, "Content-Type": "application/x-ndjson"}
+        )
         reply = await resp.json()
         assert resp.status == 202 and reply["accepted_samples"] == 1 and reply["rejected"] == 1
         assert reply["rejections"][0]["entry"] == "line 2"
@@ -163,8 +181,7 @@ async def test_http_partial_input_keeps_the_good_and_counts_the_bad() -> None:
         assert resp.status == 202 and (reply["accepted_samples"], reply["rejected"]) == (1, 8)
         resp = await client.post("/ingest/fhir", data=b"<Observation/>", headers=AUTH)
         assert resp.status == 400
-        resp = await client.post("/ingest/hl7v2", data=(FIXTURES / "hl7_wrong_encoding.hl7").read_bytes(),
-                                 headers=AUTH)
+        resp = await client.post("/ingest/hl7v2", data=(FIXTURES / "hl7_wrong_encoding.hl7").read_bytes(), headers=AUTH)
         reply = await resp.json()
         assert resp.status == 400 and reply["ack_code"] == "AR" and "MSA|AR|MSG00006" in reply["ack"]
     finally:
@@ -200,11 +217,14 @@ def msa_code(ack: str) -> str:
     return next(s for s in ack.split("\r") if s.startswith("MSA|")).split("|")[1]
 
 
-@pytest.mark.parametrize("access, fail, expected", [
-    (IngestAccess(TOKENS), False, ["AA", "AE"]),
-    (IngestAccess(), False, ["AR", "AR"]),  # not configured
-    (IngestAccess(TOKENS), True, ["AR", "AR"]),  # broker down: AR, resend later
-])
+@pytest.mark.parametrize(
+    "access, fail, expected",
+    [
+        (IngestAccess(TOKENS), False, ["AA", "AE"]),
+        (IngestAccess(), False, ["AR", "AR"]),  # not configured
+        (IngestAccess(TOKENS), True, ["AR", "AR"]),  # broker down: AR, resend later
+    ],
+)
 async def test_mllp_answers(access: IngestAccess, fail: bool, expected: list[str]) -> None:
     good = (FIXTURES / "hl7_pcd01_oru.hl7").read_bytes().replace(b"\n", b"\r")
     missing_pid = (FIXTURES / "hl7_missing_pid.hl7").read_bytes()

@@ -28,11 +28,21 @@ def test_non_utf8_token_fails_the_check_instead_of_raising() -> None:
     assert token_matches("secret", ("secret",)) is True
 
 
-@pytest.mark.parametrize("patient_id, ok", [
-    ("MRN-000417", True), ("Ålesund-7 Müller", True), ("x" * MAX_PATIENT_ID_CHARS, True),
-    ("x" * (MAX_PATIENT_ID_CHARS + 1), False), ("MRN\r\nforged", False), ("MRN\x1b[31m", False),
-    ("MRN\x00", False), ("MRN\x7f", False), ("MRN\x85", False), ("MRN\u2028", False),
-])
+@pytest.mark.parametrize(
+    "patient_id, ok",
+    [
+        ("MRN-000417", True),
+        ("Ålesund-7 Müller", True),
+        ("x" * MAX_PATIENT_ID_CHARS, True),
+        ("x" * (MAX_PATIENT_ID_CHARS + 1), False),
+        ("MRN\r\nforged", False),
+        ("MRN\x1b[31m", False),
+        ("MRN\x00", False),
+        ("MRN\x7f", False),
+        ("MRN\x85", False),
+        ("MRN\u2028", False),
+    ],
+)
 def test_patient_id_rules(patient_id: str, ok: bool) -> None:
     problem = patient_id_problem(patient_id)
     assert (problem is None) is ok
@@ -66,8 +76,10 @@ def test_garbage_run_spans_reads_until_a_frame_or_a_pause() -> None:
 
 
 def test_many_rejections_are_grouped_per_code() -> None:
-    rejections = [EntryRejection(f"Bundle.entry[{i}]", "entry has no resource object", "{}", RejectCode.UNSUPPORTED)
-                  for i in range(100_000)]
+    rejections = [
+        EntryRejection(f"Bundle.entry[{i}]", "entry has no resource object", "{}", RejectCode.UNSUPPORTED)
+        for i in range(100_000)
+    ]
     rejections.append(EntryRejection("Bundle.entry[100000]", "bad", "{}", RejectCode.BAD_VALUE))
     letters = common.dead_letters(GatewayResult(rejections=rejections), b"raw", "ingest/fhir")
     assert [(letter.reason, letter.count) for letter in letters] == [("unsupported", 100_000), ("bad_value", 1)]

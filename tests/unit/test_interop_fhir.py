@@ -83,7 +83,12 @@ def test_spo2_fixture_ratio_becomes_percent() -> None:
 
 def test_resp_rate_fixture_period_start_absolute_reference_per_second() -> None:
     message = only_message(parse_fhir(fixture("fhir_resp_rate.json")))
-    assert message == {"patient_id": "MRN-0042", "device_id": "unknown", "ts": "2026-11-25T09:00:00.000Z", "resp_rate": 18}
+    assert message == {
+        "patient_id": "MRN-0042",
+        "device_id": "unknown",
+        "ts": "2026-11-25T09:00:00.000Z",
+        "resp_rate": 18,
+    }
 
 
 def test_temperature_fixture_fahrenheit() -> None:
@@ -187,7 +192,12 @@ def test_patient_from_subject(subject: dict[str, Any], expected: str) -> None:
 
 @pytest.mark.parametrize(
     "subject",
-    [None, {"reference": "Group/ward-7"}, {"reference": "urn:uuid:9a5f0000-0000-4000-8000-000000000000"}, {"display": "Jane"}],
+    [
+        None,
+        {"reference": "Group/ward-7"},
+        {"reference": "urn:uuid:9a5f0000-0000-4000-8000-000000000000"},
+        {"display": "Jane"},
+    ],
 )
 def test_unusable_subject_rejected(subject: dict[str, Any] | None) -> None:
     result = parse_doc(observation(subject=subject))
@@ -305,7 +315,9 @@ def test_unknown_and_foreign_codes_are_skipped_and_counted() -> None:
 
 
 def test_second_coding_can_be_the_known_one() -> None:
-    doc = observation(code={"coding": [{"system": "urn:local", "code": "HR"}, {"system": "http://loinc.org", "code": "8867-4"}]})
+    doc = observation(
+        code={"coding": [{"system": "urn:local", "code": "HR"}, {"system": "http://loinc.org", "code": "8867-4"}]}
+    )
     assert parse_doc(doc).sample_count == 1
 
 
@@ -315,7 +327,11 @@ def test_second_coding_can_be_the_known_one() -> None:
 @pytest.mark.parametrize(
     ("overrides", "code", "fragment"),
     [
-        ({"valueQuantity": {"value": 70, "comparator": ">", "code": "/min"}}, RejectCode.BAD_VALUE, "not an exact value"),
+        (
+            {"valueQuantity": {"value": 70, "comparator": ">", "code": "/min"}},
+            RejectCode.BAD_VALUE,
+            "not an exact value",
+        ),
         ({"valueQuantity": None, "valueString": "70"}, RejectCode.BAD_VALUE, "no valueQuantity"),
         ({"valueQuantity": None, "dataAbsentReason": {"text": "probe off"}}, RejectCode.BAD_VALUE, "probe off"),
         ({"valueQuantity": {"unit": "/min", "code": "/min"}}, RejectCode.BAD_VALUE, "no valueQuantity value"),
@@ -527,14 +543,24 @@ def test_throughput_typical_bundle(capsys: pytest.CaptureFixture[str]) -> None:
     assert rate > 50
 
 
-@pytest.mark.parametrize(("overrides", "expected"), [
-    ({"method": {"text": "Spot check"}}, "observation_set"),
-    ({"method": {"coding": [{"system": "urn:example", "code": "continuous", "display": "Continuous monitoring"}]}},
-     "continuous"),
-    ({"device": {"reference": "Device/D1", "display": "Nurse observation set"}}, "observation_set"),
-    ({}, None),
-])
-def test_observation_method_or_device_becomes_the_contract_method_marker(overrides: dict[str, Any],
-                                                                         expected: str | None) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"method": {"text": "Spot check"}}, "observation_set"),
+        (
+            {
+                "method": {
+                    "coding": [{"system": "urn:example", "code": "continuous", "display": "Continuous monitoring"}]
+                }
+            },
+            "continuous",
+        ),
+        ({"device": {"reference": "Device/D1", "display": "Nurse observation set"}}, "observation_set"),
+        ({}, None),
+    ],
+)
+def test_observation_method_or_device_becomes_the_contract_method_marker(
+    overrides: dict[str, Any], expected: str | None
+) -> None:
     produced = only_message(parse_doc(observation(**overrides)))
     assert produced["heart_rate"] == 70 and produced.get("method") == expected

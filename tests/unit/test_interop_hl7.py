@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import timeit
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import hl7
@@ -26,7 +26,7 @@ from monitor.interop.result import MESSAGE_ENTRY, GatewayResult, RejectCode
 from monitor.parse import ParseResult, parse_document
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "interop"
-NOW = datetime(2026, 11, 25, 9, 0, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 9, 0, 5, tzinfo=UTC)
 
 MSH = "MSH|^~\\&|MONGW^0123456789ABCDEF^EUI-64|ICU|WARDWATCH|HOSP|20261125100005+0100||ORU^R01^ORU_R01|C1|P|2.6"
 PID = "PID|||MRN-1^^^HOSP^MR"
@@ -135,7 +135,9 @@ def test_unknown_codes_fixture() -> None:
         "8867-4^Heart rate^LN",
         "999999^MDC_MADE_UP^MDC",
     ]
-    assert result.messages == [{"patient_id": "MRN-0042", "device_id": "MONGW", "ts": "2026-11-25T10:00:00.000Z", "spo2": 95}]
+    assert result.messages == [
+        {"patient_id": "MRN-0042", "device_id": "MONGW", "ts": "2026-11-25T10:00:00.000Z", "spo2": 95}
+    ]
     assert result.assumed_utc  # no offset anywhere in that message
     assert "skipped 3 unknown codes" in result.ack_text()
 
@@ -260,12 +262,12 @@ def test_malformed_obx14_rejects_row_without_falling_back() -> None:
 @pytest.mark.parametrize(
     ("text", "expected", "assumed"),
     [
-        ("20261125100000+0100", datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc), False),
-        ("20261125100000-0030", datetime(2026, 11, 25, 10, 30, tzinfo=timezone.utc), False),
-        ("20261125100000.5+0000", datetime(2026, 11, 25, 10, 0, 0, 500000, tzinfo=timezone.utc), False),
-        ("20261125100000.1234-0500", datetime(2026, 11, 25, 15, 0, 0, 123400, tzinfo=timezone.utc), False),
-        ("202611251000+0100", datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc), False),
-        ("20261125100000", datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc), True),
+        ("20261125100000+0100", datetime(2026, 11, 25, 9, 0, tzinfo=UTC), False),
+        ("20261125100000-0030", datetime(2026, 11, 25, 10, 30, tzinfo=UTC), False),
+        ("20261125100000.5+0000", datetime(2026, 11, 25, 10, 0, 0, 500000, tzinfo=UTC), False),
+        ("20261125100000.1234-0500", datetime(2026, 11, 25, 15, 0, 0, 123400, tzinfo=UTC), False),
+        ("202611251000+0100", datetime(2026, 11, 25, 9, 0, tzinfo=UTC), False),
+        ("20261125100000", datetime(2026, 11, 25, 10, 0, tzinfo=UTC), True),
     ],
 )
 def test_parse_dtm(text: str, expected: datetime, assumed: bool) -> None:
@@ -274,13 +276,25 @@ def test_parse_dtm(text: str, expected: datetime, assumed: bool) -> None:
 
 def test_parse_dtm_default_offset() -> None:
     ms, assumed = parse_dtm("20261125100000", timedelta(hours=2))
-    assert ms == round(datetime(2026, 11, 25, 8, tzinfo=timezone.utc).timestamp() * 1000) and not assumed
+    assert ms == round(datetime(2026, 11, 25, 8, tzinfo=UTC).timestamp() * 1000) and not assumed
 
 
 @pytest.mark.parametrize(
     "text",
-    ["20261125", "2026112510", "20261325100000", "20261125250000", "20261125100000+2500", "20261125100000+0160",
-     "20261125100000Z", "20261125100000+01", "20261125100000.12345", "2026-11-25T10:00:00Z", "x", ""],
+    [
+        "20261125",
+        "2026112510",
+        "20261325100000",
+        "20261125250000",
+        "20261125100000+2500",
+        "20261125100000+0160",
+        "20261125100000Z",
+        "20261125100000+01",
+        "20261125100000.12345",
+        "2026-11-25T10:00:00Z",
+        "x",
+        "",
+    ],
 )
 def test_parse_dtm_rejects(text: str) -> None:
     with pytest.raises(ValueError):
@@ -301,8 +315,20 @@ def test_device_precedence(msh3: str, obx18: str, expected: str) -> None:
     assert parse(message(msh, PID, OBR, row)).messages[0]["device_id"] == expected
 
 
-@pytest.mark.parametrize(("status", "usable"), [("F", True), ("R", True), ("C", True), ("P", True), ("", True),
-                                                ("X", False), ("W", False), ("D", False), ("x", False)])
+@pytest.mark.parametrize(
+    ("status", "usable"),
+    [
+        ("F", True),
+        ("R", True),
+        ("C", True),
+        ("P", True),
+        ("", True),
+        ("X", False),
+        ("W", False),
+        ("D", False),
+        ("x", False),
+    ],
+)
 def test_result_status(status: str, usable: bool) -> None:
     row = HR.replace("|||||R", f"|||||{status}")
     result = parse(message(MSH, PID, OBR, row))
@@ -351,7 +377,12 @@ def test_impossible_value_and_inverted_pressure_rejected() -> None:
     result = parse(message(MSH, PID, OBR, *rows))
     assert {r.entry for r in result.rejections} == {"OBX[1]", "OBX[2]", "OBX[3]"}
     assert all(r.code is RejectCode.IMPOSSIBLE_VALUE for r in result.rejections)
-    assert result.messages[0] == {"patient_id": "MRN-1", "device_id": "MONGW", "ts": "2026-11-25T09:00:00.000Z", "spo2": 97}
+    assert result.messages[0] == {
+        "patient_id": "MRN-1",
+        "device_id": "MONGW",
+        "ts": "2026-11-25T09:00:00.000Z",
+        "spo2": 97,
+    }
 
 
 def test_foreign_coding_system_skipped_not_guessed() -> None:
@@ -371,11 +402,26 @@ def test_ucum_unit_in_obx6() -> None:
 @pytest.mark.parametrize(
     ("text", "ack", "condition", "code"),
     [
-        ("MSH#^~\\&#MONGW#ICU#WW#HOSP#20261125100005##ORU^R01#C1#P#2.6\rPID###MRN-1", AckCode.AR, ErrorCondition.DATA_TYPE, RejectCode.BAD_ENCODING),
+        (
+            "MSH#^~\\&#MONGW#ICU#WW#HOSP#20261125100005##ORU^R01#C1#P#2.6\rPID###MRN-1",
+            AckCode.AR,
+            ErrorCondition.DATA_TYPE,
+            RejectCode.BAD_ENCODING,
+        ),
         (MSH.replace("^~\\&", "^~\\"), AckCode.AR, ErrorCondition.DATA_TYPE, RejectCode.BAD_ENCODING),
         (MSH.replace("^~\\&", "^~\\&#X"), AckCode.AR, ErrorCondition.DATA_TYPE, RejectCode.BAD_ENCODING),
-        (MSH.replace("ORU^R01^ORU_R01", "ADT^A01^ADT_A01"), AckCode.AR, ErrorCondition.UNSUPPORTED_MESSAGE_TYPE, RejectCode.UNSUPPORTED),
-        (MSH.replace("ORU^R01^ORU_R01", "ORU^R30"), AckCode.AR, ErrorCondition.UNSUPPORTED_EVENT, RejectCode.UNSUPPORTED),
+        (
+            MSH.replace("ORU^R01^ORU_R01", "ADT^A01^ADT_A01"),
+            AckCode.AR,
+            ErrorCondition.UNSUPPORTED_MESSAGE_TYPE,
+            RejectCode.UNSUPPORTED,
+        ),
+        (
+            MSH.replace("ORU^R01^ORU_R01", "ORU^R30"),
+            AckCode.AR,
+            ErrorCondition.UNSUPPORTED_EVENT,
+            RejectCode.UNSUPPORTED,
+        ),
         (MSH.replace("|P|2.6", "|T|2.6"), AckCode.AR, ErrorCondition.UNSUPPORTED_PROCESSING_ID, RejectCode.UNSUPPORTED),
         (MSH.replace("|P|2.6", "|D|2.6"), AckCode.AR, ErrorCondition.UNSUPPORTED_PROCESSING_ID, RejectCode.UNSUPPORTED),
         (MSH.replace("|P|2.6", "|P|3.0"), AckCode.AR, ErrorCondition.UNSUPPORTED_VERSION, RejectCode.UNSUPPORTED),
@@ -383,7 +429,12 @@ def test_ucum_unit_in_obx6() -> None:
         ("PID|||MRN-1\r" + MSH, AckCode.AR, ErrorCondition.SEGMENT_SEQUENCE, RejectCode.MALFORMED),
         ("", AckCode.AR, ErrorCondition.SEGMENT_SEQUENCE, RejectCode.MALFORMED),
         ("MSH", AckCode.AR, ErrorCondition.DATA_TYPE, RejectCode.BAD_ENCODING),
-        (message(MSH, PID, OBR, HR) + message(MSH, PID, OBR, HR), AckCode.AR, ErrorCondition.SEGMENT_SEQUENCE, RejectCode.UNSUPPORTED),
+        (
+            message(MSH, PID, OBR, HR) + message(MSH, PID, OBR, HR),
+            AckCode.AR,
+            ErrorCondition.SEGMENT_SEQUENCE,
+            RejectCode.UNSUPPORTED,
+        ),
     ],
 )
 def test_message_level_refusals(text: str, ack: AckCode, condition: ErrorCondition, code: RejectCode) -> None:
@@ -636,13 +687,16 @@ def test_throughput_oru_with_six_obx(capsys: pytest.CaptureFixture[str]) -> None
 # --------------------------------------------------------------- data shape (OBX-17)
 
 
-@pytest.mark.parametrize(("obx17", "expected"), [
-    ("MMEAS^manual-measurement^MDC", "observation_set"),
-    ("^spot check", "observation_set"),
-    ("CONT^continuous^L", "continuous"),
-    ("AMEAS^auto-measurement^MDC", None),  # an NIBP cycle and a bedside monitor share it: inferred instead
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("obx17", "expected"),
+    [
+        ("MMEAS^manual-measurement^MDC", "observation_set"),
+        ("^spot check", "observation_set"),
+        ("CONT^continuous^L", "continuous"),
+        ("AMEAS^auto-measurement^MDC", None),  # an NIBP cycle and a bedside monitor share it: inferred instead
+        ("", None),
+    ],
+)
 def test_obx_17_observation_method_becomes_the_contract_method_marker(obx17: str, expected: str | None) -> None:
     row = HR + "|" * 6 + obx17  # HR ends at OBX-11: OBX-12..16 empty, then OBX-17
     produced = parse(message(MSH, PID, OBR, row)).messages

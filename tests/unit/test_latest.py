@@ -25,14 +25,23 @@ FRESH = Freshness()
 
 def sample(ts_ms: int = T0, **vitals: object) -> VitalSample:
     return VitalSample(
-        patient_id="MRN-884", device_id="wear-17", ts_ms=ts_ms, **vitals  # type: ignore[arg-type]
+        patient_id="MRN-884",
+        device_id="wear-17",
+        ts_ms=ts_ms,
+        **vitals,  # type: ignore[arg-type]
     )
 
 
 FULL = {
-    "heart_rate": 72.0, "spo2": 97.0, "resp_rate": 16.0, "temperature": 36.8,
-    "systolic_bp": 121.0, "diastolic_bp": 79.0,
-    "on_oxygen": False, "consciousness": Consciousness.A, "spo2_scale": 1,
+    "heart_rate": 72.0,
+    "spo2": 97.0,
+    "resp_rate": 16.0,
+    "temperature": 36.8,
+    "systolic_bp": 121.0,
+    "diastolic_bp": 79.0,
+    "on_oxygen": False,
+    "consciousness": Consciousness.A,
+    "spo2_scale": 1,
 }
 
 
@@ -58,12 +67,24 @@ def test_full_sample_is_scored_and_ages_are_reported() -> None:
     scored = view.score(T0 + 2_500, FRESH)
     assert scored.news2.complete and scored.news2.total == 0
     assert scored.used == {
-        "resp_rate": 2_500, "spo2": 2_500, "on_oxygen": 2_500, "systolic_bp": 2_500,
-        "heart_rate": 2_500, "consciousness": 2_500, "temperature": 2_500, "spo2_scale": 2_500,
+        "resp_rate": 2_500,
+        "spo2": 2_500,
+        "on_oxygen": 2_500,
+        "systolic_bp": 2_500,
+        "heart_rate": 2_500,
+        "consciousness": 2_500,
+        "temperature": 2_500,
+        "spo2_scale": 2_500,
     }
     assert scored.values == {
-        "resp_rate": 16.0, "spo2": 97.0, "on_oxygen": False, "systolic_bp": 121.0,
-        "heart_rate": 72.0, "consciousness": "A", "temperature": 36.8, "spo2_scale": 1,
+        "resp_rate": 16.0,
+        "spo2": 97.0,
+        "on_oxygen": False,
+        "systolic_bp": 121.0,
+        "heart_rate": 72.0,
+        "consciousness": "A",
+        "temperature": 36.8,
+        "spo2_scale": 1,
     }
     assert scored.expired == ()
 
@@ -75,12 +96,20 @@ def test_ages_differ_per_vital() -> None:
     )
     scored = view.score(T0 + 3 * HOUR_MS + 1_000, FRESH)
     assert scored.used == {
-        "resp_rate": 1_000, "spo2": 1_000, "systolic_bp": 3 * HOUR_MS + 1_000,
-        "heart_rate": 1_000, "temperature": 3 * HOUR_MS + 1_000,
+        "resp_rate": 1_000,
+        "spo2": 1_000,
+        "systolic_bp": 3 * HOUR_MS + 1_000,
+        "heart_rate": 1_000,
+        "temperature": 3 * HOUR_MS + 1_000,
     }
     assert scored.news2.components == {
-        "resp_rate": 2, "spo2": 2, "on_oxygen": 0, "systolic_bp": 2,
-        "heart_rate": 2, "consciousness": 0, "temperature": 1,
+        "resp_rate": 2,
+        "spo2": 2,
+        "on_oxygen": 0,
+        "systolic_bp": 2,
+        "heart_rate": 2,
+        "consciousness": 0,
+        "temperature": 1,
     }
     assert scored.news2.total == 9 and scored.news2.band == "high"
 
@@ -101,9 +130,7 @@ def test_diastolic_is_kept_but_not_a_news2_input() -> None:
 # --- expiry ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("name", "value"), [("heart_rate", 95.0), ("spo2", 95.0), ("resp_rate", 18.0)]
-)
+@pytest.mark.parametrize(("name", "value"), [("heart_rate", 95.0), ("spo2", 95.0), ("resp_rate", 18.0)])
 def test_continuous_vitals_expire_after_five_minutes(name: str, value: float) -> None:
     view = view_of(sample(**{name: value}))
     assert view.score(T0 + 5 * MINUTE_MS, FRESH).used == {name: 5 * MINUTE_MS}
@@ -143,9 +170,7 @@ def test_expired_is_in_chart_order_and_mixed_with_used() -> None:
     assert set(scored.used) == {"on_oxygen", "consciousness"}
 
 
-@pytest.mark.parametrize(
-    "limit", [0, -1, 1.5, True, "300000", None]
-)
+@pytest.mark.parametrize("limit", [0, -1, 1.5, True, "300000", None])
 def test_freshness_rejects_non_positive_or_non_int_limits(limit: object) -> None:
     with pytest.raises(ValueError, match=r"Freshness\.spo2"):
         Freshness(spo2=limit)  # type: ignore[arg-type]
@@ -355,8 +380,14 @@ def test_news2_of_is_the_views_news2_and_values_without_provenance() -> None:
         sample(T0 + 4 * HOUR_MS, heart_rate=130.0, resp_rate=24.0),
     )
     short = Freshness(heart_rate=MINUTE_MS, spo2=MINUTE_MS, resp_rate=MINUTE_MS)
-    for now in (T0 - MINUTE_MS, T0, T0 + HOUR_MS, T0 + 3 * HOUR_MS + 30_000, T0 + 4 * HOUR_MS + 10 * MINUTE_MS,
-                T0 + 20 * HOUR_MS):
+    for now in (
+        T0 - MINUTE_MS,
+        T0,
+        T0 + HOUR_MS,
+        T0 + 3 * HOUR_MS + 30_000,
+        T0 + 4 * HOUR_MS + 10 * MINUTE_MS,
+        T0 + 20 * HOUR_MS,
+    ):
         for fresh in (FRESH, short):
             scored = view.score(now, fresh)
             news2, values = view.news2_of(now, fresh)

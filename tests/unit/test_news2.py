@@ -26,29 +26,96 @@ def points(param: str, value: object, **context: object) -> int:
 # --- every boundary of every row, both sides ------------------------------------
 
 RESP_RATE = [
-    (0, 3), (8, 3), (9, 1), (11, 1), (12, 0), (20, 0), (21, 2), (24, 2), (25, 3), (80, 3),
+    (0, 3),
+    (8, 3),
+    (9, 1),
+    (11, 1),
+    (12, 0),
+    (20, 0),
+    (21, 2),
+    (24, 2),
+    (25, 3),
+    (80, 3),
 ]
 SPO2_SCALE1 = [
-    (0, 3), (91, 3), (92, 2), (93, 2), (94, 1), (95, 1), (96, 0), (100, 0),
+    (0, 3),
+    (91, 3),
+    (92, 2),
+    (93, 2),
+    (94, 1),
+    (95, 1),
+    (96, 0),
+    (100, 0),
 ]
 SPO2_SCALE2_AIR = [
-    (0, 3), (83, 3), (84, 2), (85, 2), (86, 1), (87, 1), (88, 0), (92, 0),
-    (93, 0), (94, 0), (95, 0), (96, 0), (97, 0), (100, 0),
+    (0, 3),
+    (83, 3),
+    (84, 2),
+    (85, 2),
+    (86, 1),
+    (87, 1),
+    (88, 0),
+    (92, 0),
+    (93, 0),
+    (94, 0),
+    (95, 0),
+    (96, 0),
+    (97, 0),
+    (100, 0),
 ]
 SPO2_SCALE2_OXYGEN = [
-    (0, 3), (83, 3), (84, 2), (85, 2), (86, 1), (87, 1), (88, 0), (92, 0),
-    (93, 1), (94, 1), (95, 2), (96, 2), (97, 3), (100, 3),
+    (0, 3),
+    (83, 3),
+    (84, 2),
+    (85, 2),
+    (86, 1),
+    (87, 1),
+    (88, 0),
+    (92, 0),
+    (93, 1),
+    (94, 1),
+    (95, 2),
+    (96, 2),
+    (97, 3),
+    (100, 3),
 ]
 SYSTOLIC_BP = [
-    (1, 3), (90, 3), (91, 2), (100, 2), (101, 1), (110, 1), (111, 0), (219, 0), (220, 3), (350, 3),
+    (1, 3),
+    (90, 3),
+    (91, 2),
+    (100, 2),
+    (101, 1),
+    (110, 1),
+    (111, 0),
+    (219, 0),
+    (220, 3),
+    (350, 3),
 ]
 HEART_RATE = [
-    (0, 3), (40, 3), (41, 1), (50, 1), (51, 0), (90, 0), (91, 1), (110, 1),
-    (111, 2), (130, 2), (131, 3), (300, 3),
+    (0, 3),
+    (40, 3),
+    (41, 1),
+    (50, 1),
+    (51, 0),
+    (90, 0),
+    (91, 1),
+    (110, 1),
+    (111, 2),
+    (130, 2),
+    (131, 3),
+    (300, 3),
 ]
 TEMPERATURE = [
-    (14, 3), (35.0, 3), (35.1, 1), (36.0, 1), (36.1, 0), (38.0, 0),
-    (38.1, 1), (39.0, 1), (39.1, 2), (47, 2),
+    (14, 3),
+    (35.0, 3),
+    (35.1, 1),
+    (36.0, 1),
+    (36.1, 0),
+    (38.0, 0),
+    (38.1, 1),
+    (39.0, 1),
+    (39.1, 2),
+    (47, 2),
 ]
 
 
@@ -94,8 +161,7 @@ def test_temperature_edges(value: float, expected: int) -> None:
 
 @pytest.mark.parametrize(
     ("level", "expected"),
-    [("A", 0), ("C", 3), ("V", 3), ("P", 3), ("U", 3)]
-    + [(c, 0 if c is Consciousness.A else 3) for c in Consciousness],
+    [("A", 0), ("C", 3), ("V", 3), ("P", 3), ("U", 3)] + [(c, 0 if c is Consciousness.A else 3) for c in Consciousness],
 )
 def test_consciousness(level: str, expected: int) -> None:
     assert points("consciousness", level) == expected
@@ -109,37 +175,55 @@ def test_air_or_oxygen(on_oxygen: bool, expected: int) -> None:
 # --- values between chart rows: round half up to the chart's resolution ----------
 
 BETWEEN_ROWS = [
-    ("resp_rate", 8.49, {}, 3), ("resp_rate", 8.5, {}, 1),
-    ("resp_rate", 11.49, {}, 1), ("resp_rate", 11.5, {}, 0),
-    ("resp_rate", 20.49, {}, 0), ("resp_rate", 20.5, {}, 2),
-    ("resp_rate", 24.49, {}, 2), ("resp_rate", 24.5, {}, 3),
-    ("spo2", 91.49, {}, 3), ("spo2", 91.5, {}, 2),
-    ("spo2", 93.49, {}, 2), ("spo2", 93.5, {}, 1),
-    ("spo2", 95.49, {}, 1), ("spo2", 95.5, {}, 0),
-    ("spo2", 83.49, {"spo2_scale": 2}, 3), ("spo2", 83.5, {"spo2_scale": 2}, 2),
-    ("spo2", 87.49, {"spo2_scale": 2}, 1), ("spo2", 87.5, {"spo2_scale": 2}, 0),
+    ("resp_rate", 8.49, {}, 3),
+    ("resp_rate", 8.5, {}, 1),
+    ("resp_rate", 11.49, {}, 1),
+    ("resp_rate", 11.5, {}, 0),
+    ("resp_rate", 20.49, {}, 0),
+    ("resp_rate", 20.5, {}, 2),
+    ("resp_rate", 24.49, {}, 2),
+    ("resp_rate", 24.5, {}, 3),
+    ("spo2", 91.49, {}, 3),
+    ("spo2", 91.5, {}, 2),
+    ("spo2", 93.49, {}, 2),
+    ("spo2", 93.5, {}, 1),
+    ("spo2", 95.49, {}, 1),
+    ("spo2", 95.5, {}, 0),
+    ("spo2", 83.49, {"spo2_scale": 2}, 3),
+    ("spo2", 83.5, {"spo2_scale": 2}, 2),
+    ("spo2", 87.49, {"spo2_scale": 2}, 1),
+    ("spo2", 87.5, {"spo2_scale": 2}, 0),
     ("spo2", 92.5, {"spo2_scale": 2}, 0),
     ("spo2", 92.49, {"spo2_scale": 2, "on_oxygen": True}, 0),
     ("spo2", 92.5, {"spo2_scale": 2, "on_oxygen": True}, 1),
     ("spo2", 96.49, {"spo2_scale": 2, "on_oxygen": True}, 2),
     ("spo2", 96.5, {"spo2_scale": 2, "on_oxygen": True}, 3),
-    ("systolic_bp", 90.49, {}, 3), ("systolic_bp", 90.5, {}, 2),
-    ("systolic_bp", 110.5, {}, 0), ("systolic_bp", 219.49, {}, 0), ("systolic_bp", 219.5, {}, 3),
-    ("heart_rate", 40.49, {}, 3), ("heart_rate", 40.5, {}, 1),
-    ("heart_rate", 90.49, {}, 0), ("heart_rate", 90.5, {}, 1),
-    ("heart_rate", 130.49, {}, 2), ("heart_rate", 130.5, {}, 3),
-    ("temperature", 35.04, {}, 3), ("temperature", 35.05, {}, 1),
-    ("temperature", 36.04, {}, 1), ("temperature", 36.05, {}, 0),
-    ("temperature", 38.04, {}, 0), ("temperature", 38.05, {}, 1),
-    ("temperature", 39.04, {}, 1), ("temperature", 39.05, {}, 2),
-    ("temperature", 36.049999, {}, 1), ("temperature", 35.95, {}, 1),
+    ("systolic_bp", 90.49, {}, 3),
+    ("systolic_bp", 90.5, {}, 2),
+    ("systolic_bp", 110.5, {}, 0),
+    ("systolic_bp", 219.49, {}, 0),
+    ("systolic_bp", 219.5, {}, 3),
+    ("heart_rate", 40.49, {}, 3),
+    ("heart_rate", 40.5, {}, 1),
+    ("heart_rate", 90.49, {}, 0),
+    ("heart_rate", 90.5, {}, 1),
+    ("heart_rate", 130.49, {}, 2),
+    ("heart_rate", 130.5, {}, 3),
+    ("temperature", 35.04, {}, 3),
+    ("temperature", 35.05, {}, 1),
+    ("temperature", 36.04, {}, 1),
+    ("temperature", 36.05, {}, 0),
+    ("temperature", 38.04, {}, 0),
+    ("temperature", 38.05, {}, 1),
+    ("temperature", 39.04, {}, 1),
+    ("temperature", 39.05, {}, 2),
+    ("temperature", 36.049999, {}, 1),
+    ("temperature", 35.95, {}, 1),
 ]
 
 
 @pytest.mark.parametrize(("param", "value", "context", "expected"), BETWEEN_ROWS)
-def test_between_rows_round_half_up(
-    param: str, value: float, context: dict[str, object], expected: int
-) -> None:
+def test_between_rows_round_half_up(param: str, value: float, context: dict[str, object], expected: int) -> None:
     assert points(param, value, **context) == expected
 
 
@@ -150,13 +234,21 @@ def _reference(param: str, text: str, scale: int = 1, oxygen: bool = False) -> i
     if param == "resp_rate":
         return 3 if v <= 8 else 1 if v <= 11 else 0 if v <= 20 else 2 if v <= 24 else 3
     if param == "heart_rate":
-        return (3 if v <= 40 else 1 if v <= 50 else 0 if v <= 90 else 1 if v <= 110
-                else 2 if v <= 130 else 3)
+        return 3 if v <= 40 else 1 if v <= 50 else 0 if v <= 90 else 1 if v <= 110 else 2 if v <= 130 else 3
     if param == "systolic_bp":
         return 3 if v <= 90 else 2 if v <= 100 else 1 if v <= 110 else 0 if v <= 219 else 3
     if param == "temperature":
-        return (3 if v <= Decimal("35.0") else 1 if v <= Decimal("36.0")
-                else 0 if v <= Decimal("38.0") else 1 if v <= Decimal("39.0") else 2)
+        return (
+            3
+            if v <= Decimal("35.0")
+            else 1
+            if v <= Decimal("36.0")
+            else 0
+            if v <= Decimal("38.0")
+            else 1
+            if v <= Decimal("39.0")
+            else 2
+        )
     if scale == 1:
         return 3 if v <= 91 else 2 if v <= 93 else 1 if v <= 95 else 0
     low = 3 if v <= 83 else 2 if v <= 85 else 1 if v <= 87 else 0
@@ -205,10 +297,20 @@ BANDS = [
     ({**NORMAL, "resp_rate": 25, "heart_rate": 111}, 5, "medium"),
     ({**NORMAL, "resp_rate": 25, "consciousness": Consciousness.U}, 6, "medium"),
     ({**NORMAL, "resp_rate": 25, "heart_rate": 111, "on_oxygen": True}, 7, "high"),
-    ({**NORMAL, "resp_rate": 21, "heart_rate": 111, "on_oxygen": True, "temperature": 38.1},
-     7, "high"),
-    ({"resp_rate": 30, "spo2": 80, "on_oxygen": True, "systolic_bp": 80, "heart_rate": 140,
-      "consciousness": "U", "temperature": 40}, 19, "high"),
+    ({**NORMAL, "resp_rate": 21, "heart_rate": 111, "on_oxygen": True, "temperature": 38.1}, 7, "high"),
+    (
+        {
+            "resp_rate": 30,
+            "spo2": 80,
+            "on_oxygen": True,
+            "systolic_bp": 80,
+            "heart_rate": 140,
+            "consciousness": "U",
+            "temperature": 40,
+        },
+        19,
+        "high",
+    ),
 ]
 
 
@@ -224,22 +326,17 @@ def test_total_and_band(kwargs: dict[str, object], total: int, band: str) -> Non
 
 def test_components_keys_are_given_inputs_plus_defaulted_nursing_inputs() -> None:
     assert score_news2().components == {"on_oxygen": 0, "consciousness": 0}
-    assert set(score_news2(heart_rate=72, spo2=97).components) == {
-        "heart_rate", "spo2", "on_oxygen", "consciousness"
-    }
+    assert set(score_news2(heart_rate=72, spo2=97).components) == {"heart_rate", "spo2", "on_oxygen", "consciousness"}
     full = score_news2(**NORMAL)  # type: ignore[arg-type]
     assert list(full.components) == list(PARAMETERS)
 
 
 def test_none_means_not_given() -> None:
-    score = score_news2(resp_rate=None, spo2=None, systolic_bp=None, heart_rate=None,
-                        temperature=None)
+    score = score_news2(resp_rate=None, spo2=None, systolic_bp=None, heart_rate=None, temperature=None)
     assert score == score_news2()
 
 
-@pytest.mark.parametrize(
-    "missing", ["resp_rate", "spo2", "systolic_bp", "heart_rate", "temperature"]
-)
+@pytest.mark.parametrize("missing", ["resp_rate", "spo2", "systolic_bp", "heart_rate", "temperature"])
 def test_incomplete_when_any_numeric_parameter_is_missing(missing: str) -> None:
     kwargs = {k: v for k, v in NORMAL.items() if k != missing}
     score = score_news2(**kwargs)  # type: ignore[arg-type]
@@ -272,9 +369,7 @@ def test_parameters_are_keyword_only() -> None:
         score_news2(16)  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(
-    "value", [np.float64(91.5), np.int64(92), np.float32(92.0), Fraction(183, 2)]
-)
+@pytest.mark.parametrize("value", [np.float64(91.5), np.int64(92), np.float32(92.0), Fraction(183, 2)])
 def test_numeric_scalars_other_than_int_and_float_are_accepted(value: object) -> None:
     assert points("spo2", value) == 2
 
@@ -284,11 +379,24 @@ def test_numeric_scalars_other_than_int_and_float_are_accepted(value: object) ->
 NUMERIC = ["resp_rate", "spo2", "systolic_bp", "heart_rate", "temperature"]
 
 IMPOSSIBLE = [
-    ("resp_rate", -1), ("resp_rate", -0.01), ("resp_rate", 81), ("resp_rate", 80.01),
-    ("spo2", -1), ("spo2", 100.00001), ("spo2", 101),
-    ("systolic_bp", -5), ("systolic_bp", 0), ("systolic_bp", 0.99), ("systolic_bp", 351),
-    ("heart_rate", -1), ("heart_rate", 300.5), ("heart_rate", 301),
-    ("temperature", -1), ("temperature", 13.99), ("temperature", 47.01), ("temperature", 98.6),
+    ("resp_rate", -1),
+    ("resp_rate", -0.01),
+    ("resp_rate", 81),
+    ("resp_rate", 80.01),
+    ("spo2", -1),
+    ("spo2", 100.00001),
+    ("spo2", 101),
+    ("systolic_bp", -5),
+    ("systolic_bp", 0),
+    ("systolic_bp", 0.99),
+    ("systolic_bp", 351),
+    ("heart_rate", -1),
+    ("heart_rate", 300.5),
+    ("heart_rate", 301),
+    ("temperature", -1),
+    ("temperature", 13.99),
+    ("temperature", 47.01),
+    ("temperature", 98.6),
     ("heart_rate", 10**400),
 ]
 
@@ -301,9 +409,19 @@ def test_physically_impossible_values_raise(param: str, value: float) -> None:
 
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("resp_rate", 0), ("resp_rate", 80), ("spo2", 0), ("spo2", 100), ("systolic_bp", 1),
-     ("systolic_bp", 350), ("heart_rate", 0), ("heart_rate", 300), ("temperature", 14),
-     ("temperature", 47), ("heart_rate", -0.0)],
+    [
+        ("resp_rate", 0),
+        ("resp_rate", 80),
+        ("spo2", 0),
+        ("spo2", 100),
+        ("systolic_bp", 1),
+        ("systolic_bp", 350),
+        ("heart_rate", 0),
+        ("heart_rate", 300),
+        ("temperature", 14),
+        ("temperature", 47),
+        ("heart_rate", -0.0),
+    ],
 )
 def test_physical_bounds_are_inclusive(param: str, value: float) -> None:
     score_news2(**{param: value})  # type: ignore[arg-type]

@@ -13,13 +13,21 @@ from alerts.routing import Recipient, Redaction
 from streams.notify.signing import sign, verify
 
 ALERT = {
-    "alert_id": "phys-3f2a9c0d1e5b7a6c4d2e", "patient_id": "MRN-000417", "device_id": "wear-17",
-    "status": "raised", "priority": "high", "kind": "news2", "ts": "2026-11-25T10:00:00.000Z",
+    "alert_id": "phys-3f2a9c0d1e5b7a6c4d2e",
+    "patient_id": "MRN-000417",
+    "device_id": "wear-17",
+    "status": "raised",
+    "priority": "high",
+    "kind": "news2",
+    "ts": "2026-11-25T10:00:00.000Z",
     "emitted_at": "2026-11-25T10:00:00.120Z",
-    "reasons": [{"vital": "spo2", "value": 88, "text": "SpO2 88 % (baseline 96.5 %)"},
-                {"vital": "heart_rate", "value": 128, "text": "Heart rate 128/min"}],
+    "reasons": [
+        {"vital": "spo2", "value": 88, "text": "SpO2 88 % (baseline 96.5 %)"},
+        {"vital": "heart_rate", "value": 128, "text": "Heart rate 128/min"},
+    ],
     "news2": {"total": 7, "components": {"spo2": 3}, "band": "high"},
-    "detector": None, "bed": "12",
+    "detector": None,
+    "bed": "12",
 }
 ADA = Recipient("ada", "Nurse Ada", "nurse", "pager", "bleep 4411")
 
@@ -66,8 +74,9 @@ def test_clinical_redaction_keeps_reasons_and_news2():
 
 def test_escalation_and_stand_down_wording():
     event = parse_alert_event(orjson.dumps({**ALERT, "status": "escalated", "escalation_level": 1}))
-    n = build_notification(event, "escalated-1-high", ADA, Redaction.MINIMAL, "http://c", "7A",
-                           "not acknowledged after 3 min")
+    n = build_notification(
+        event, "escalated-1-high", ADA, Redaction.MINIMAL, "http://c", "7A", "not acknowledged after 3 min"
+    )
     assert "ESCALATED" in n.title and "Why you: not acknowledged after 3 min" in n.text
     done = parse_alert_event(orjson.dumps({**ALERT, "status": "acknowledged", "acknowledged_by": "Nurse Ben"}))
     n = build_notification(done, "acknowledged", ADA, Redaction.MINIMAL, "http://c", "7A", "stand down")
@@ -81,13 +90,16 @@ def test_alert_fields_parsed_from_the_contract():
     assert event.emitted_at_ms - event.ts_ms == 120
 
 
-@pytest.mark.parametrize("doc, message", [
-    (b"{nope", "not valid JSON"),
-    (orjson.dumps([1]), "JSON object"),
-    (orjson.dumps({**ALERT, "alert_id": ""}), "alert_id"),
-    (orjson.dumps({**ALERT, "status": "maybe"}), "maybe"),
-    (orjson.dumps({**ALERT, "ts": "yesterday"}), "RFC 3339"),
-])
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        (b"{nope", "not valid JSON"),
+        (orjson.dumps([1]), "JSON object"),
+        (orjson.dumps({**ALERT, "alert_id": ""}), "alert_id"),
+        (orjson.dumps({**ALERT, "status": "maybe"}), "maybe"),
+        (orjson.dumps({**ALERT, "ts": "yesterday"}), "RFC 3339"),
+    ],
+)
 def test_invalid_alerts_are_rejected_with_a_reason(doc, message):
     with pytest.raises(ValueError, match=message):
         parse_alert_event(doc)
@@ -105,6 +117,7 @@ def test_signature_verifies_and_rejects_tampering_and_replays():
 
 
 # ---- delivery plumbing with an in-memory producer and channel (no broker) ----
+
 
 class FakeProducer:
     def __init__(self) -> None:
@@ -147,16 +160,27 @@ def deliverer(channel, producer):
     from streams.notify.state import DeliveryState
 
     policy = DeliveryPolicy(max_attempts=3, backoff_base_s=0.001, backoff_cap_s=0.002)
-    return Deliverer({"pager": channel}, DeliveryState(producer, "notify-state"), AuditWriter(producer, "audit"),
-                     producer, "notify-dlq", policy)
+    return Deliverer(
+        {"pager": channel},
+        DeliveryState(producer, "notify-state"),
+        AuditWriter(producer, "audit"),
+        producer,
+        "notify-dlq",
+        policy,
+    )
 
 
 async def test_retries_until_delivered_then_never_sends_the_same_key_again():
     from streams.notify.channels import DeliveryResult
 
     producer = FakeProducer()
-    channel = FlakyChannel([DeliveryResult(False, True, "HTTP 500"), DeliveryResult(False, True, "timeout"),
-                            DeliveryResult(True, detail="HTTP 200")])
+    channel = FlakyChannel(
+        [
+            DeliveryResult(False, True, "HTTP 500"),
+            DeliveryResult(False, True, "timeout"),
+            DeliveryResult(True, detail="HTTP 200"),
+        ]
+    )
     d, n = deliverer(channel, producer), note(Redaction.MINIMAL)
     event = parse_alert_event(orjson.dumps(ALERT))
     assert (await d.deliver(n, event)).value == "delivered"

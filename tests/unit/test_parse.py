@@ -36,17 +36,34 @@ def only_rejection(raw: bytes | str) -> Rejection:
 
 # ---- accepted forms ---------------------------------------------------------
 
+
 def test_single_sample_full_contract() -> None:
-    raw = msg(ts="2026-11-25T10:00:00.250Z", heart_rate=72, spo2=97, resp_rate=16, temperature=36.8,
-              systolic_bp=121, diastolic_bp=79, on_oxygen=False, consciousness="A", spo2_scale=1,
-              quality={"probe_off": False, "motion": 0.1})
+    raw = msg(
+        ts="2026-11-25T10:00:00.250Z",
+        heart_rate=72,
+        spo2=97,
+        resp_rate=16,
+        temperature=36.8,
+        systolic_bp=121,
+        diastolic_bp=79,
+        on_oxygen=False,
+        consciousness="A",
+        spo2_scale=1,
+        quality={"probe_off": False, "motion": 0.1},
+    )
     result = parse_message(raw)
     assert result.rejections == []
     assert result.patient_id == "MRN-0042"
     (s,) = result.samples
     assert s.ts_ms == 1_795_600_800_250
     assert (s.heart_rate, s.spo2, s.resp_rate, s.temperature, s.systolic_bp, s.diastolic_bp) == (
-        72.0, 97.0, 16.0, 36.8, 121.0, 79.0)
+        72.0,
+        97.0,
+        16.0,
+        36.8,
+        121.0,
+        79.0,
+    )
     assert isinstance(s.heart_rate, float)
     assert s.on_oxygen is False and s.consciousness is Consciousness.A and s.spo2_scale == 1
     assert s.probe_off is False and s.motion == 0.1
@@ -60,11 +77,19 @@ def test_str_input_and_zone_offsets() -> None:
 
 
 def test_batch_form_defaults_apply_per_sample_and_sample_overrides() -> None:
-    raw = orjson.dumps({
-        "patient_id": "MRN-0042", "device_id": "wear-17", "on_oxygen": True, "spo2_scale": 2, "ward": "4B",
-        "samples": [{"ts": TS, "heart_rate": 72, "spo2": 97},
-                    {"ts": TS + 1000, "heart_rate": 73, "on_oxygen": False, "ward": "ICU"}],
-    })
+    raw = orjson.dumps(
+        {
+            "patient_id": "MRN-0042",
+            "device_id": "wear-17",
+            "on_oxygen": True,
+            "spo2_scale": 2,
+            "ward": "4B",
+            "samples": [
+                {"ts": TS, "heart_rate": 72, "spo2": 97},
+                {"ts": TS + 1000, "heart_rate": 73, "on_oxygen": False, "ward": "ICU"},
+            ],
+        }
+    )
     result = parse_message(raw)
     assert result.rejections == []
     first, second = result.samples
@@ -81,14 +106,21 @@ def test_missing_device_id_is_unknown_and_non_string_is_text() -> None:
 
 
 def test_extreme_but_possible_values_are_data() -> None:
-    s = parse_message(msg(heart_rate=0, spo2=0, resp_rate=80, temperature=14, systolic_bp=350,
-                          diastolic_bp=0)).samples[0]
+    s = parse_message(msg(heart_rate=0, spo2=0, resp_rate=80, temperature=14, systolic_bp=350, diastolic_bp=0)).samples[
+        0
+    ]
     assert s.heart_rate == 0 and s.spo2 == 0 and s.systolic_bp == 350
 
 
-@pytest.mark.parametrize("nursing", [
-    {"on_oxygen": True}, {"consciousness": "v"}, {"spo2_scale": 2}, {"ward": "4B"},
-])
+@pytest.mark.parametrize(
+    "nursing",
+    [
+        {"on_oxygen": True},
+        {"consciousness": "v"},
+        {"spo2_scale": 2},
+        {"ward": "4B"},
+    ],
+)
 def test_nursing_only_samples_are_accepted(nursing: dict) -> None:
     result = parse_message(msg(**nursing))
     assert result.rejections == []
@@ -119,6 +151,7 @@ def test_probe_off_does_not_excuse_other_vitals() -> None:
 
 # ---- message-level rejections -----------------------------------------------
 
+
 @pytest.mark.parametrize("raw", [b"", b"{", b"not json", b'{"patient_id": "x",}', b"\xff\xfe"])
 def test_malformed_json(raw: bytes) -> None:
     rej = only_rejection(raw)
@@ -126,7 +159,7 @@ def test_malformed_json(raw: bytes) -> None:
     assert rej.describe().startswith("malformed: ")
 
 
-@pytest.mark.parametrize("raw", [b"[]", b"42", b'"text"', b"null", b"[{\"patient_id\": \"x\"}]"])
+@pytest.mark.parametrize("raw", [b"[]", b"42", b'"text"', b"null", b'[{"patient_id": "x"}]'])
 def test_not_an_object(raw: bytes) -> None:
     rej = only_rejection(raw)
     assert rej.reason is RejectReason.NOT_AN_OBJECT
@@ -168,13 +201,30 @@ def test_samples_not_a_list() -> None:
 
 # ---- sample-level rejections ------------------------------------------------
 
-@pytest.mark.parametrize("field,value", [
-    ("heart_rate", "72"), ("heart_rate", True), ("spo2", [97]), ("resp_rate", {"v": 1}),
-    ("temperature", "36.8"), ("systolic_bp", False), ("diastolic_bp", "80"),
-    ("on_oxygen", "yes"), ("on_oxygen", 1), ("consciousness", "X"), ("consciousness", 1),
-    ("spo2_scale", 3), ("spo2_scale", True), ("spo2_scale", "1"), ("quality", "bad"),
-    ("quality", {"probe_off": "yes"}), ("quality", {"motion": "lots"}), ("quality", {"motion": True}),
-])
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("heart_rate", "72"),
+        ("heart_rate", True),
+        ("spo2", [97]),
+        ("resp_rate", {"v": 1}),
+        ("temperature", "36.8"),
+        ("systolic_bp", False),
+        ("diastolic_bp", "80"),
+        ("on_oxygen", "yes"),
+        ("on_oxygen", 1),
+        ("consciousness", "X"),
+        ("consciousness", 1),
+        ("spo2_scale", 3),
+        ("spo2_scale", True),
+        ("spo2_scale", "1"),
+        ("quality", "bad"),
+        ("quality", {"probe_off": "yes"}),
+        ("quality", {"motion": "lots"}),
+        ("quality", {"motion": True}),
+    ],
+)
 def test_bad_types(field: str, value: object) -> None:
     extra = {} if field == "heart_rate" else {"heart_rate": 70}
     rej = only_rejection(msg(**{field: value, **extra}))
@@ -193,19 +243,22 @@ def test_non_finite_numbers_are_bad_types() -> None:
     assert info.value.reason is RejectReason.BAD_TYPE
 
 
-@pytest.mark.parametrize("ts,fragment", [
-    ("2026-11-25T10:00:00", "no time zone"),
-    ("2026-11-25 10:00:00", "no time zone"),
-    ("yesterday", "not RFC 3339"),
-    ("", "not RFC 3339"),
-    (1_764_064_800, "seconds"),
-    (1_764_064_800.5, "seconds"),
-    (10**16, "seconds"),
-    (True, "boolean"),
-    ([TS], "got list"),
-    (..., "missing"),
-    (None, "missing"),
-])
+@pytest.mark.parametrize(
+    "ts,fragment",
+    [
+        ("2026-11-25T10:00:00", "no time zone"),
+        ("2026-11-25 10:00:00", "no time zone"),
+        ("yesterday", "not RFC 3339"),
+        ("", "not RFC 3339"),
+        (1_764_064_800, "seconds"),
+        (1_764_064_800.5, "seconds"),
+        (10**16, "seconds"),
+        (True, "boolean"),
+        ([TS], "got list"),
+        (..., "missing"),
+        (None, "missing"),
+    ],
+)
 def test_bad_timestamp(ts: object, fragment: str) -> None:
     rej = only_rejection(msg(ts=ts, heart_rate=70))
     assert rej.reason is RejectReason.BAD_TIMESTAMP
@@ -223,20 +276,23 @@ def test_no_vital() -> None:
     assert rej.reason is RejectReason.NO_VITAL
 
 
-@pytest.mark.parametrize("fields,vital", [
-    ({"heart_rate": 301}, "heart_rate"),
-    ({"heart_rate": -1}, "heart_rate"),
-    ({"spo2": 100.5}, "spo2"),
-    ({"resp_rate": 81}, "resp_rate"),
-    ({"temperature": 98.6}, "temperature"),
-    ({"temperature": 13.9}, "temperature"),
-    ({"systolic_bp": 0}, "systolic_bp"),
-    ({"systolic_bp": 351}, "systolic_bp"),
-    ({"diastolic_bp": 251}, "diastolic_bp"),
-    ({"systolic_bp": 80, "diastolic_bp": 80}, "must exceed"),
-    ({"systolic_bp": 70, "diastolic_bp": 90}, "must exceed"),
-    ({"heart_rate": 70, "quality": {"motion": -0.1}}, "motion"),
-])
+@pytest.mark.parametrize(
+    "fields,vital",
+    [
+        ({"heart_rate": 301}, "heart_rate"),
+        ({"heart_rate": -1}, "heart_rate"),
+        ({"spo2": 100.5}, "spo2"),
+        ({"resp_rate": 81}, "resp_rate"),
+        ({"temperature": 98.6}, "temperature"),
+        ({"temperature": 13.9}, "temperature"),
+        ({"systolic_bp": 0}, "systolic_bp"),
+        ({"systolic_bp": 351}, "systolic_bp"),
+        ({"diastolic_bp": 251}, "diastolic_bp"),
+        ({"systolic_bp": 80, "diastolic_bp": 80}, "must exceed"),
+        ({"systolic_bp": 70, "diastolic_bp": 90}, "must exceed"),
+        ({"heart_rate": 70, "quality": {"motion": -0.1}}, "motion"),
+    ],
+)
 def test_impossible_values(fields: dict, vital: str) -> None:
     rej = only_rejection(msg(**fields))
     assert rej.reason is RejectReason.IMPOSSIBLE_VALUE
@@ -250,16 +306,23 @@ def test_sbp_above_dbp_is_fine() -> None:
 
 # ---- batches: one bad sample rejects only itself -----------------------------
 
+
 def test_per_sample_rejection_in_a_batch_keeps_the_others() -> None:
-    raw = orjson.dumps({"patient_id": "p", "device_id": "d", "samples": [
-        {"ts": TS, "heart_rate": 70},
-        {"ts": TS + 1000, "heart_rate": 400},
-        "not an object",
-        {"ts": "naive 10:00", "heart_rate": 71},
-        {"ts": TS + 4000},
-        {"ts": TS + 5000, "spo2": "97"},
-        {"ts": TS + 6000, "heart_rate": 72, "spo2": 96},
-    ]})
+    raw = orjson.dumps(
+        {
+            "patient_id": "p",
+            "device_id": "d",
+            "samples": [
+                {"ts": TS, "heart_rate": 70},
+                {"ts": TS + 1000, "heart_rate": 400},
+                "not an object",
+                {"ts": "naive 10:00", "heart_rate": 71},
+                {"ts": TS + 4000},
+                {"ts": TS + 5000, "spo2": "97"},
+                {"ts": TS + 6000, "heart_rate": 72, "spo2": 96},
+            ],
+        }
+    )
     result = parse_message(raw)
     assert [s.ts_ms for s in result.samples] == [TS, TS + 6000]
     assert [(r.reason, r.sample_index) for r in result.rejections] == [
@@ -274,25 +337,35 @@ def test_per_sample_rejection_in_a_batch_keeps_the_others() -> None:
 
 
 def test_bad_batch_default_rejects_each_sample() -> None:
-    raw = orjson.dumps({"patient_id": "p", "consciousness": "Z",
-                        "samples": [{"ts": TS, "heart_rate": 70}, {"ts": TS + 1, "heart_rate": 71,
-                                                                   "consciousness": "A"}]})
+    raw = orjson.dumps(
+        {
+            "patient_id": "p",
+            "consciousness": "Z",
+            "samples": [{"ts": TS, "heart_rate": 70}, {"ts": TS + 1, "heart_rate": 71, "consciousness": "A"}],
+        }
+    )
     result = parse_message(raw)
     assert [s.ts_ms for s in result.samples] == [TS + 1]
     assert [(r.reason, r.sample_index) for r in result.rejections] == [(RejectReason.BAD_TYPE, 0)]
 
 
 def test_batch_probe_off_per_sample() -> None:
-    raw = orjson.dumps({"patient_id": "p", "samples": [
-        {"ts": TS, "spo2": 250, "quality": {"probe_off": True}},
-        {"ts": TS + 1000, "spo2": 250},
-    ]})
+    raw = orjson.dumps(
+        {
+            "patient_id": "p",
+            "samples": [
+                {"ts": TS, "spo2": 250, "quality": {"probe_off": True}},
+                {"ts": TS + 1000, "spo2": 250},
+            ],
+        }
+    )
     result = parse_message(raw)
     assert len(result.samples) == 1 and result.samples[0].probe_off
     assert [(r.reason, r.sample_index) for r in result.rejections] == [(RejectReason.IMPOSSIBLE_VALUE, 1)]
 
 
 # ---- ward ---------------------------------------------------------------------
+
 
 def test_ward_is_parsed_and_round_trips() -> None:
     (s,) = parse_message(msg(heart_rate=70, ward="Cardiology 4B")).samples
@@ -316,14 +389,20 @@ def test_bad_ward_is_bad_type(ward: object) -> None:
 
 
 def test_bad_ward_in_batch_rejects_only_that_sample() -> None:
-    raw = orjson.dumps({"patient_id": "p", "ward": "4B", "samples": [
-        {"ts": TS, "heart_rate": 70}, {"ts": TS + 1, "heart_rate": 70, "ward": ""}]})
+    raw = orjson.dumps(
+        {
+            "patient_id": "p",
+            "ward": "4B",
+            "samples": [{"ts": TS, "heart_rate": 70}, {"ts": TS + 1, "heart_rate": 70, "ward": ""}],
+        }
+    )
     result = parse_message(raw)
     assert [s.ward for s in result.samples] == ["4B"]
     assert [(r.reason, r.sample_index) for r in result.rejections] == [(RejectReason.BAD_TYPE, 1)]
 
 
 # ---- shared entry points ----------------------------------------------------------
+
 
 def test_parse_document_matches_parse_message() -> None:
     doc = {"patient_id": "p", "samples": [{"ts": TS, "heart_rate": 70}, {"ts": TS, "heart_rate": 999}]}
@@ -334,24 +413,59 @@ def test_parse_document_matches_parse_message() -> None:
 
 
 def test_round_trip_of_to_contract() -> None:
-    sample = VitalSample("p", "d", TS, heart_rate=70.0, spo2=95.0, on_oxygen=True,
-                         consciousness=Consciousness.C, spo2_scale=2, probe_off=False, motion=0.3, ward="ICU")
+    sample = VitalSample(
+        "p",
+        "d",
+        TS,
+        heart_rate=70.0,
+        spo2=95.0,
+        on_oxygen=True,
+        consciousness=Consciousness.C,
+        spo2_scale=2,
+        probe_off=False,
+        motion=0.3,
+        ward="ICU",
+    )
     (again,) = parse_message(orjson.dumps(sample.to_contract())).samples
     assert again == sample
 
 
 def test_rejection_reasons_are_the_metric_labels() -> None:
     assert {r.value for r in RejectReason} >= {
-        "malformed", "not_an_object", "missing_patient_id", "bad_type", "bad_timestamp", "no_vital",
-        "impossible_value", "oversize", "empty_batch"}
+        "malformed",
+        "not_an_object",
+        "missing_patient_id",
+        "bad_type",
+        "bad_timestamp",
+        "no_vital",
+        "impossible_value",
+        "oversize",
+        "empty_batch",
+    }
 
 
-@pytest.mark.parametrize("quality", [
-    {"motion": 0.1}, {"motion": 0.0}, {"motion": -0.0}, {"motion": 0}, {"motion": 2.5, "probe_off": False},
-    {"motion": 0.1, "probe_off": None}, {"motion": 0.1, "probe_off": True}, {"motion": 0.1, "probe_off": 0},
-    {"motion": -0.1}, {"motion": float("nan")}, {"motion": float("inf")}, {"motion": True}, {"motion": "0.1"},
-    {"probe_off": False}, {}, [], "x",
-])
+@pytest.mark.parametrize(
+    "quality",
+    [
+        {"motion": 0.1},
+        {"motion": 0.0},
+        {"motion": -0.0},
+        {"motion": 0},
+        {"motion": 2.5, "probe_off": False},
+        {"motion": 0.1, "probe_off": None},
+        {"motion": 0.1, "probe_off": True},
+        {"motion": 0.1, "probe_off": 0},
+        {"motion": -0.1},
+        {"motion": float("nan")},
+        {"motion": float("inf")},
+        {"motion": True},
+        {"motion": "0.1"},
+        {"probe_off": False},
+        {},
+        [],
+        "x",
+    ],
+)
 def test_the_inline_quality_case_accepts_and_rejects_as_the_general_check(quality: object) -> None:
     """build_sample's inline case for the usual {"motion": x} must agree with _quality on any input."""
     from monitor.parse import _quality

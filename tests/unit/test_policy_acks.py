@@ -51,7 +51,7 @@ def test_staff_resolve_closes_the_episode_with_who_did_it():
 
 # ---- re-paging is earned by the patient (issue #16 item 4) ----------------------
 # NEWS2 6 steady on a wearable: RR 25 (3), SpO2 94 (1), HR 112 (2).
-_SIX = dict(resp_rate=25.0, spo2=94.0, heart_rate=112.0)
+_SIX = {"resp_rate": 25.0, "spo2": 94.0, "heart_rate": 112.0}
 
 
 def _acked_news2_6_episode():

@@ -9,13 +9,15 @@ from monitor.detector import Contribution, DetectorResult
 
 
 def _result(score: float, z: float = 5.0) -> DetectorResult:
-    return DetectorResult(score=score, warm=True,
-                          contributions=(Contribution("heart_rate", 118.0, 74.0, 6.0, z),))
+    return DetectorResult(score=score, warm=True, contributions=(Contribution("heart_rate", 118.0, 74.0, 6.0, z),))
 
 
 def test_news2_band_maps_to_priority():
-    for band, total, priority in (("low-medium", 3, Priority.LOW), ("medium", 5, Priority.MEDIUM),
-                                  ("high", 7, Priority.HIGH)):
+    for band, total, priority in (
+        ("low-medium", 3, Priority.LOW),
+        ("medium", 5, Priority.MEDIUM),
+        ("high", 7, Priority.HIGH),
+    ):
         cond = rules.news2_condition(News2Summary(total, {"spo2": 3}, band), {"spo2": 90.0}, False, DEFAULT_CONFIG)
         assert cond is not None and cond.priority is priority
     assert rules.news2_condition(News2Summary(2, {"heart_rate": 2}, "low"), {}, False, DEFAULT_CONFIG) is None
@@ -42,8 +44,13 @@ def test_anomaly_priority_from_confidence_and_more_urgent_when_news2_agrees():
 def test_reasons_name_the_vital_value_baseline_and_limit():
     values = {"spo2": 88.0, "heart_rate": 135.0, "temperature": 38.4, "resp_rate": 7.0}
     base = {"spo2": 96.5, "heart_rate": 74.0}.get
-    cond = rules.news2_condition(News2Summary(9, {"spo2": 3, "heart_rate": 3, "temperature": 1, "resp_rate": 3},
-                                              "high"), values, False, DEFAULT_CONFIG, base)
+    cond = rules.news2_condition(
+        News2Summary(9, {"spo2": 3, "heart_rate": 3, "temperature": 1, "resp_rate": 3}, "high"),
+        values,
+        False,
+        DEFAULT_CONFIG,
+        base,
+    )
     by_vital = {r.vital: r for r in cond.reasons}
     assert by_vital["news2"].text == "NEWS2 9 (high)"
     spo2 = by_vital["spo2"]

@@ -206,8 +206,18 @@ def test_signal_loss_only_for_a_continuous_stream_and_it_resolves_when_data_retu
     spot = PatientEngine("MRN-SPOT")  # BP and temperature rounds only, plus one nurse-taken pulse
     alerts = feed(spot, [sample(0, pid="MRN-SPOT", heart_rate=80.0, spo2=None, resp_rate=None)])
     for i in range(1, 8):
-        alerts += spot.process(sample(i * 3600, pid="MRN-SPOT", heart_rate=None, spo2=None, resp_rate=None,
-                                      systolic_bp=125.0, diastolic_bp=80.0, temperature=36.9))
+        alerts += spot.process(
+            sample(
+                i * 3600,
+                pid="MRN-SPOT",
+                heart_rate=None,
+                spo2=None,
+                resp_rate=None,
+                systolic_bp=125.0,
+                diastolic_bp=80.0,
+                temperature=36.9,
+            )
+        )
     alerts += spot.tick(T0 + 9 * 3_600_000)
     assert [a for a in alerts if a.kind is Kind.SIGNAL_LOSS] == []
 

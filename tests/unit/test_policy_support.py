@@ -29,6 +29,7 @@ def sample(t_s: float, pid: str = PID, device: str = "wear-1", **values) -> Vita
 
 
 if not _HAS_WARD:
+
     @dataclasses.dataclass(frozen=True, slots=True)
     class WardSample(VitalSample):
         """A sample carrying the `ward` nursing input (until VitalSample has it)."""

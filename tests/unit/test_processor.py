@@ -16,8 +16,14 @@ def minute(pid: str, m: int, onset: int = 60) -> bytes:
     for j in range(12):
         t = m * 60 + j * 5
         drift = max(0.0, (t - onset * 60) / 60.0)
-        samples.append({"ts": T0 + t * 1000, "heart_rate": 72 + j % 3 + 0.8 * drift,
-                        "spo2": max(80, 97 - j % 2 - 0.25 * drift), "resp_rate": 15 + j % 2 + 0.15 * drift})
+        samples.append(
+            {
+                "ts": T0 + t * 1000,
+                "heart_rate": 72 + j % 3 + 0.8 * drift,
+                "spo2": max(80, 97 - j % 2 - 0.25 * drift),
+                "resp_rate": 15 + j % 2 + 0.15 * drift,
+            }
+        )
     return orjson.dumps({"patient_id": pid, "device_id": "d", "samples": samples})
 
 
@@ -44,7 +50,7 @@ def test_state_round_trips_with_its_outbox_and_plain_blobs_stay_plain():
     proc = Processor(BOOK, 1, lambda _: None, outbox=True)
     staged = run(proc, "MRN-2", 0, 100)
     assert staged and all(e.kind == OUT_ALERT for e in staged)
-    (pid, blob), = proc.checkpoint()
+    ((pid, blob),) = proc.checkpoint()
     engine_blob, entries = decode_state(blob)
     assert engine_blob == proc.engines[pid].to_bytes()
     assert [v for _, v in entries] == [e.value for e in staged]
@@ -58,7 +64,7 @@ def test_delivery_empties_the_outbox_and_the_next_checkpoint_records_it():
     for entry in staged:
         proc.delivered(entry)
     assert proc.pending() == 0
-    (_, blob), = proc.checkpoint()
+    ((_, blob),) = proc.checkpoint()
     assert decode_state(blob)[1] == []
 
 
@@ -76,15 +82,19 @@ def test_restored_outbox_is_resent_and_replayed_input_is_skipped():
     assert out.duplicate and not out.staged
     again = run(second, "MRN-4", 100, 120)
     reference = Processor(BOOK, 1, lambda _: None, outbox=True)
-    expected = run(reference, "MRN-4", 0, 120)[len(staged):]
-    strip = lambda entries: [{k: v for k, v in orjson.loads(e.value).items() if k != "emitted_at"} for e in entries]
+    expected = run(reference, "MRN-4", 0, 120)[len(staged) :]
+
+    def strip(entries):
+        return [{k: v for k, v in orjson.loads(e.value).items() if k != "emitted_at"} for e in entries]
+
     assert strip(again) == strip(expected)
 
 
 def test_dead_letters_of_an_input_that_changed_state_are_staged_with_it():
     proc = Processor(BOOK, 1, lambda _: None, outbox=True)
-    raw = orjson.dumps({"patient_id": "MRN-5", "samples": [{"ts": T0, "heart_rate": 80},
-                                                          {"ts": T0 + 5000, "spo2": 140}]})
+    raw = orjson.dumps(
+        {"patient_id": "MRN-5", "samples": [{"ts": T0, "heart_rate": 80}, {"ts": T0 + 5000, "spo2": 140}]}
+    )
     out = proc.handle_vitals(raw, "vitals", 0, 0)
     assert out.samples == 1 and out.letters_staged
     assert [e.kind for e in out.staged] == [OUT_DLQ]
@@ -97,7 +107,7 @@ def test_without_outbox_nothing_accumulates():
     proc = Processor(BOOK, 1, lambda _: None)
     staged = run(proc, "MRN-6", 0, 100)
     assert staged and proc.pending() == 0
-    (_, blob), = proc.checkpoint()
+    ((_, blob),) = proc.checkpoint()
     assert blob[:1] == b"["
 
 
@@ -126,8 +136,12 @@ def test_future_dated_samples_are_dead_lettered_before_the_engine_and_later_data
 
     proc = Processor(BOOK, 1, lambda _: None, future_tolerance_s=60)
     now = int(time.time() * 1000)
-    future = orjson.dumps({"patient_id": "MRN-8", "samples": [{"ts": "9999-12-31T23:59:59Z", "heart_rate": 70},
-                                                              {"ts": now - 5000, "heart_rate": 72}]})
+    future = orjson.dumps(
+        {
+            "patient_id": "MRN-8",
+            "samples": [{"ts": "9999-12-31T23:59:59Z", "heart_rate": 70}, {"ts": now - 5000, "heart_rate": 72}],
+        }
+    )
     out = proc.handle_vitals(future, "vitals", 0, 1)
     assert [d.reason for d in out.dead_letters] == ["future_timestamp"] and out.samples == 1
     assert "sample 0" in out.dead_letters[0].error

@@ -111,8 +111,9 @@ def test_timer_and_worker_escalation_to_the_same_step_share_a_dedupe_stage(routi
 
 
 def test_nobody_on_call_falls_through_to_the_next_step():
-    routing = parse_routing(_MINI.replace('role = "nurse"\nperson = "n"\ndays = "daily"',
-                                          'role = "nurse"\nperson = "n"\ndays = "sat"'))
+    routing = parse_routing(
+        _MINI.replace('role = "nurse"\nperson = "n"\ndays = "daily"', 'role = "nurse"\nperson = "n"\ndays = "sat"')
+    )
     t0 = ms("2026-11-25T10:00")  # a Wednesday: no nurse
     page = first_page(routing, start_chase("a", "p", "w", Priority.HIGH, t0, t0), t0)
     assert (page.step, names(page)) == (1, ["c"])
@@ -123,15 +124,18 @@ def test_demo_default_routing_needs_no_file():
     assert set(routing.channels) == {"console"} and routing.sha256
 
 
-@pytest.mark.parametrize("change, message", [
-    (('channel = "log"', 'channel = "sms"'), "channel 'sms' is not in [channels]"),
-    (('type = "console"', 'type = "fax"'), "type must be webhook or console"),
-    (('after_minutes = 5', 'after_minutes = -5'), "must not decrease"),
-    (('low = [{ role = "nurse" }]', ''), "every priority needs a default chain"),
-    (('from = "00:00"', 'from = "25:00"'), "is not a time of day"),
-    (('days = "daily"', 'days = "someday"'), "is not one of mon"),
-    (('version = 1', 'version = 2'), "unsupported routing version"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('channel = "log"', 'channel = "sms"'), "channel 'sms' is not in [channels]"),
+        (('type = "console"', 'type = "fax"'), "type must be webhook or console"),
+        (("after_minutes = 5", "after_minutes = -5"), "must not decrease"),
+        (('low = [{ role = "nurse" }]', ""), "every priority needs a default chain"),
+        (('from = "00:00"', 'from = "25:00"'), "is not a time of day"),
+        (('days = "daily"', 'days = "someday"'), "is not one of mon"),
+        (("version = 1", "version = 2"), "unsupported routing version"),
+    ],
+)
 def test_routing_errors_name_the_entry(change, message):
     with pytest.raises(RoutingError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_routing(_MINI.replace(*change))

@@ -70,8 +70,7 @@ def test_secure_follows_x_forwarded_proto_only_from_a_trusted_proxy():
     assert not webauth.request_is_secure(from_client, ("10.0.0.0/24",))
     assert webauth.request_is_secure(from_proxy, ("10.0.0.0/24",))
     assert webauth.request_is_secure(from_proxy, ("10.0.0.5",))
-    assert not webauth.request_is_secure(SimpleNamespace(remote="10.0.0.5", headers={}, secure=False),
-                                         ("10.0.0.5",))
+    assert not webauth.request_is_secure(SimpleNamespace(remote="10.0.0.5", headers={}, secure=False), ("10.0.0.5",))
 
 
 def test_undecodable_bearer_never_matches():
@@ -105,8 +104,9 @@ async def test_console_answers_401_without_token_200_with_bearer(client_for):
     resp = await client.get("/console/api/state", headers={"Authorization": "Bearer t0ken"})
     assert resp.status == 200
     assert set(await resp.json()) >= {"open", "recent", "charts"}
-    resp = await client.post("/console/api/ack", json={"alert_id": "a", "patient_id": "p", "by": "x",
-                                                       "action": "acknowledge"})
+    resp = await client.post(
+        "/console/api/ack", json={"alert_id": "a", "patient_id": "p", "by": "x", "action": "acknowledge"}
+    )
     assert resp.status == 401
 
 
@@ -164,16 +164,22 @@ async def test_ack_api_validates_and_publishes_keyed_by_patient(client_for, monk
 
     monkeypatch.setattr(client.hub, "publish_ack", publish)
     auth = {"Authorization": "Bearer t0ken"}
-    resp = await client.post("/console/api/ack", data="alert_id=a", headers={**auth,
-                             "Content-Type": "application/x-www-form-urlencoded"})
+    resp = await client.post(
+        "/console/api/ack", data="alert_id=a", headers={**auth, "Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert resp.status == 415  # no cross-site form posts
-    resp = await client.post("/console/api/ack", json={"alert_id": "a", "patient_id": "p", "by": "",
-                                                       "action": "acknowledge"}, headers=auth)
+    resp = await client.post(
+        "/console/api/ack", json={"alert_id": "a", "patient_id": "p", "by": "", "action": "acknowledge"}, headers=auth
+    )
     assert resp.status == 422
-    resp = await client.post("/console/api/ack", json={"alert_id": "a", "patient_id": "p", "by": "RN Lee",
-                                                       "action": "snooze"}, headers=auth)
+    resp = await client.post(
+        "/console/api/ack", json={"alert_id": "a", "patient_id": "p", "by": "RN Lee", "action": "snooze"}, headers=auth
+    )
     assert resp.status == 422
-    resp = await client.post("/console/api/ack", json={"alert_id": "a1", "patient_id": "MRN-1", "by": "RN Lee",
-                                                       "action": "acknowledge"}, headers=auth)
+    resp = await client.post(
+        "/console/api/ack",
+        json={"alert_id": "a1", "patient_id": "MRN-1", "by": "RN Lee", "action": "acknowledge"},
+        headers=auth,
+    )
     assert resp.status == 202
     assert sent[0]["alert_id"] == "a1" and sent[0]["action"] == "acknowledge" and sent[0]["ts"].endswith("Z")

@@ -40,8 +40,11 @@ async def test_receiver_shows_each_signed_delivery_once_whatever_the_header_says
     async def deliver(doc: dict, header: str, signature: str | None = None) -> int:
         body = orjson.dumps(doc)
         ts = int(time.time())
-        headers = {TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: signature or sign(SECRET, ts, body),
-                   DELIVERY_HEADER: header}
+        headers = {
+            TIMESTAMP_HEADER: str(ts),
+            SIGNATURE_HEADER: signature or sign(SECRET, ts, body),
+            DELIVERY_HEADER: header,
+        }
         resp = await client.post("/wardwatch", data=body, headers=headers)
         return resp.status
 

@@ -402,7 +402,8 @@
       if (state.sound) { var ctx = audioContext(); if (ctx && ctx.state === "suspended") ctx.resume(); }
     }, { once: true });
     setInterval(render, 15000); // ages
-    // Signed in as a person? Then the acknowledgement names them, not a typed name.
+    // Signed in as a person? Then the acknowledgement names them, not a typed name. The live stream
+    // starts after the answer, so the first cards are already drawn for this person's role.
     fetch("console/api/me", { credentials: "same-origin" }).then(function (r) {
       return r.status === 200 ? r.json() : null;
     }).then(function (me) {
@@ -413,8 +414,6 @@
       $("me-name").textContent = me.display_name;
       $("me-role").textContent = "(" + me.role.replace("_", " ") + (me.wards.length ? ", " + me.wards.join(", ") : "") + ")";
       document.body.dataset.role = me.role;
-      render();
-    }).catch(function () { /* token or demo access: the name box stays */ });
-    connect();
+    }).catch(function () { /* token or demo access: the name box stays */ }).then(connect);
   });
 })();
