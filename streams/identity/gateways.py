@@ -25,12 +25,13 @@ import ipaddress
 import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+
+from streams.identity.private_file import version_of, write_private_json
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -56,11 +57,7 @@ class GatewaysFile:
         self._gateways: dict[str, Gateway] = {}
 
     def gateways(self) -> dict[str, Gateway]:
-        try:
-            stat = self.path.stat()
-            key = (stat.st_mtime_ns, stat.st_size)
-        except FileNotFoundError:
-            key = (0, 0)
+        key = version_of(self.path)
         if key != self._key:
             self._gateways = _parse(self.path.read_bytes()) if key != (0, 0) else {}
             self._key = key
@@ -122,12 +119,7 @@ class GatewaysFile:
                 for g in sorted(gateways.values(), key=lambda g: g.name)
             },
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".gateways-", suffix=".json")
-        with os.fdopen(fd, "wb") as out:
-            out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        write_private_json(self.path, doc)
 
 
 def _parse(raw: bytes) -> dict[str, Gateway]:

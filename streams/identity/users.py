@@ -23,12 +23,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import orjson
 
+from streams.identity.private_file import version_of, write_private_json
 from streams.identity.roles import Role, Staff
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
@@ -76,13 +76,9 @@ class UsersFile:
 
     # ---- reading ---------------------------------------------------------------
     def _current(self) -> _Loaded:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            self._loaded = _Loaded(0, 0)
-            return self._loaded
-        if (stat.st_mtime_ns, stat.st_size) != (self._loaded.mtime_ns, self._loaded.size):
-            self._loaded = _parse(self.path.read_bytes(), stat.st_mtime_ns, stat.st_size)
+        version = version_of(self.path)
+        if version != (self._loaded.mtime_ns, self._loaded.size):
+            self._loaded = _parse(self.path.read_bytes(), *version) if version != (0, 0) else _Loaded(0, 0)
         return self._loaded
 
     def get(self, username: str) -> User | None:
@@ -131,14 +127,7 @@ class UsersFile:
             "units": {k: list(v) for k, v in sorted(units.items())},
             "users": {k: users[k].to_json() for k in sorted(users)},
         }
-        body = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Write-then-rename: a worker reading the file never sees half of it.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".users-", suffix=".json")
-        with os.fdopen(fd, "wb") as out:
-            out.write(body)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        write_private_json(self.path, doc)
 
 
 def with_password(user: User, password_hash: str) -> User:
