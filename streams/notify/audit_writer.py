@@ -61,7 +61,10 @@ class AuditWriter:
             )
         )
 
-    async def delivery(self, n: Notification, patient_id: str, attempt: int, outcome: Outcome, detail: str) -> None:
+    async def delivery(
+        self, n: Notification, patient_id: str, attempt: int, outcome: Outcome, detail: str, sent_ms: int | None = None
+    ) -> None:
+        """`sent_ms`: when the attempt left (its place on the wall clock); an ack answering the page comes after it."""
         now = _now_ms()
         r = n.recipient
         await self._append(
@@ -72,7 +75,7 @@ class AuditWriter:
                 now,
                 now,
                 event_ms=n.ts_ms or None,
-                wall_ms=now,
+                wall_ms=sent_ms or now,
                 stage=n.stage,
                 recipient=r.key,
                 name=r.name,

@@ -67,13 +67,14 @@ class Deliverer:
 
     async def _attempts(self, n: Notification, event: AlertEvent, channel: Channel) -> Outcome:
         for attempt in range(1, self.policy.max_attempts + 1):
+            sent_ms = int(time.time() * 1000)  # the attempt's wall time: when the page left, not when it was logged
             started = time.perf_counter()
             result = await channel.send(n)
             metrics.DELIVERY_SECONDS.labels(channel.name).observe(time.perf_counter() - started)
             last = attempt == self.policy.max_attempts or not result.retryable
             outcome = Outcome.DELIVERED if result.ok else Outcome.UNDELIVERABLE if last else Outcome.FAILED
             metrics.DELIVERIES.labels(channel.name, outcome.value).inc()
-            await self.audit.delivery(n, event.patient_id, attempt, outcome, result.detail)
+            await self.audit.delivery(n, event.patient_id, attempt, outcome, result.detail, sent_ms)
             if outcome is Outcome.DELIVERED:
                 if event.emitted_at_ms and n.stage == "raised":
                     metrics.ALERT_TO_DELIVERY.observe(max(0.0, time.time() - event.emitted_at_ms / 1000))
