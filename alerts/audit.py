@@ -38,6 +38,7 @@ class AuditType(str, enum.Enum):
     CONFIG = "config"
     ESCALATION = "escalation"  # notify went up the chain before the timer: `detail` says why
     REROUTE = "reroute"  # the patient moved (ADT transfer): an open alert now goes to the new ward's staff
+    ACCESS = "access"  # an ingest credential added or revoked (`wardwatch gateway`)
 
 
 class Outcome(str, enum.Enum):
@@ -85,6 +86,7 @@ class AuditRecord:
     # config
     routing_sha256: str | None = None
     routing_source: str | None = None
+    gateway: str | None = None  # an ingest credential added or revoked (`wardwatch gateway`)
 
     def with_id(self) -> AuditRecord:
         """A deterministic id from the fact itself (replays write the same id)."""
@@ -166,6 +168,7 @@ _OPTIONAL = (
     "auth",
     "routing_sha256",
     "routing_source",
+    "gateway",
 )
 
 

@@ -24,6 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "  wardwatch gateway list",
     )
     p.add_argument(
+        "--bootstrap",
+        default=os.environ.get("WARDWATCH_KAFKA_BOOTSTRAP"),
+        help="broker list: the change is also written to the audit topic (default: WARDWATCH_KAFKA_BOOTSTRAP)",
+    )
+    p.add_argument(
         "--file",
         default=os.environ.get("WARDWATCH_GATEWAYS_FILE"),
         help="gateways file (default: WARDWATCH_GATEWAYS_FILE)",
@@ -54,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             token = gateways.add(args.name, addresses)
             print(f"gateway {args.name} saved to {gateways.path}; its token (shown only now):")
             print(token)
+            _audit(args, f"gateway {args.name} added" + (f" (MLLP from {', '.join(addresses)})" if addresses else ""))
         elif args.action == "revoke":
             if not gateways.revoke(args.name):
                 print(
@@ -62,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return EXIT_FAILED
             print(f"gateway {args.name} revoked; running workers refuse it from its next request")
+            _audit(args, f"gateway {args.name} revoked")
         else:
             for g in gateways.gateways().values():
                 print(f"{g.name:<24} added {g.added:<22} {','.join(g.addresses) or '-'}")
@@ -69,3 +76,35 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _audit(args: argparse.Namespace, what: str) -> None:
+    """Put the credential change on the audit topic (a safety officer's record of who could send data)."""
+    if not args.bootstrap:
+        print("note: not in the audit trail (no --bootstrap or WARDWATCH_KAFKA_BOOTSTRAP)", file=sys.stderr)
+        return
+    import asyncio
+    import getpass
+    import time
+
+    from alerts.audit import AuditRecord, AuditType
+    from streams.config import Settings
+    from streams.kafka import BrokerUnavailable, producer
+
+    now = int(time.time() * 1000)
+    record = AuditRecord(
+        AuditType.ACCESS, "", "", now, now, wall_ms=now, gateway=args.name, detail=f"{what} by {getpass.getuser()}"
+    ).with_id()
+
+    async def send() -> None:
+        settings = Settings.from_env(bootstrap=args.bootstrap)
+        prod = await producer(settings)
+        try:
+            await prod.send_and_wait(settings.topics.audit, record.to_bytes(), key=b"gateway:" + args.name.encode())
+        finally:
+            await prod.stop()
+
+    try:
+        asyncio.run(send())
+    except (BrokerUnavailable, OSError) as exc:
+        print(f"warning: the change is made but not in the audit trail: {exc}", file=sys.stderr)

@@ -142,3 +142,36 @@ def test_mllp_accepts_only_the_networks_a_gateway_lists(worker_factory, tmp_path
     assert b"MSA|" in reply  # answered (AE/AA): a listed network
     with contextlib.suppress(ConnectionResetError):  # closed without an answer (or reset): no gateway lists it
         assert exchange("127.0.0.1") == b""
+
+
+def test_gateway_changes_are_in_the_audit_trail(broker, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, consume_sync
+
+    gateways = tmp_path / "gateways.json"
+    for action in (["add", "icu-monitors"], ["revoke", "icu-monitors"]):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "gateway",
+                "--file",
+                str(gateways),
+                "--bootstrap",
+                broker.bootstrap,
+                *action,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+    records = consume_sync(broker.bootstrap, "audit", lambda rs: sum(r.get("type") == "access" for r in rs) >= 2)
+    details = [r["detail"] for r in records if r.get("type") == "access"]
+    assert [r["gateway"] for r in records if r.get("type") == "access"] == ["icu-monitors"] * 2
+    assert details[0].startswith("gateway icu-monitors added by ") and "revoked" in details[1]
+    assert all("token" not in d for d in details)  # never the credential itself
