@@ -16,12 +16,17 @@ import getpass
 import os
 import sys
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
 from alerts.acks import Ack, AckAction
 from streams.config import Settings
 from streams.kafka import BrokerUnavailable, consumer, producer
+
+if TYPE_CHECKING:
+    from streams.identity import Staff
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -88,18 +93,41 @@ async def send_ack(settings: Settings, ack: Ack) -> None:
         await prod.stop()
 
 
-def _who(args: argparse.Namespace) -> tuple[str, dict[str, str]] | str:
-    """(by, verified identity fields) for the ack, or an error message."""
+@dataclass(frozen=True, slots=True)
+class Who:
+    """Who the ack names: a signed-in account, or (no users file: the demo) a self-declared name."""
+
+    by: str
+    staff: Staff | None = None
+
+    def ack_fields(self) -> dict[str, str]:
+        """The verified identity the ack carries (none for a self-declared name)."""
+        if self.staff is None:
+            return {}
+        return {"by_user": self.staff.username, "role": self.staff.role.value, "auth": self.staff.method}
+
+
+class Refused(Exception):
+    """Why the command will not send the ack, and its exit code (2: usage, 1: refused)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _who(args: argparse.Namespace) -> Who:
+    """Who acknowledges; raises Refused with what to do instead."""
     if not args.users_file:
         if args.user:
-            return "--user needs a users file: set WARDWATCH_USERS_FILE (or --users-file)"
+            raise Refused("--user needs a users file: set WARDWATCH_USERS_FILE (or --users-file)", 2)
         if not (args.by or "").strip():
-            return "say who acknowledges: --user NAME (with WARDWATCH_USERS_FILE) or, without one, --by NAME"
-        return args.by.strip(), {}
+            raise Refused("say who acknowledges: --user NAME (with WARDWATCH_USERS_FILE) or, without one, --by NAME", 2)
+        return Who(args.by.strip())
     if not args.user:
-        return (
+        raise Refused(
             "this installation has staff accounts: acknowledge as yourself with --user NAME "
-            "(--by is a self-declared name and is refused here)"
+            "(--by is a self-declared name and is refused here)",
+            2,
         )
     from streams.identity import SignInError, UsersFile, sign_in
 
@@ -107,22 +135,16 @@ def _who(args: argparse.Namespace) -> tuple[str, dict[str, str]] | str:
     try:
         staff = sign_in(UsersFile(args.users_file), args.user.strip().lower(), password)
     except SignInError as exc:
-        return str(exc)
-    return staff.display_name, {
-        "by_user": staff.username,
-        "role": staff.role.value,
-        "auth": staff.method,
-        "_staff": staff,
-    }  # type: ignore[dict-item]
+        raise Refused(str(exc), 1) from None
+    return Who(staff.display_name, staff)
 
 
 async def _run(args: argparse.Namespace) -> int:
-    who = _who(args)
-    if isinstance(who, str):
-        print(f"error: {who}", file=sys.stderr)
-        return 2 if "users file" in who or "say who" in who or "--user" in who else 1
-    by, identity = who
-    staff = identity.pop("_staff", None)
+    try:
+        who = _who(args)
+    except Refused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
     settings = Settings.from_env(**({"bootstrap": args.bootstrap} if args.bootstrap else {}))
     latest = await find_alert(settings, args.alert_id)
     patient = args.patient or (latest or {}).get("patient_id")
@@ -135,25 +157,26 @@ async def _run(args: argparse.Namespace) -> int:
         return 1
     action = AckAction.RESOLVE if args.resolve else AckAction.ACKNOWLEDGE
     if latest and latest.get("status") == "resolved":
-        by = f" by {latest['acknowledged_by']}" if latest.get("acknowledged_by") else ""
+        acked = f" by {latest['acknowledged_by']}" if latest.get("acknowledged_by") else ""
         print(
-            f"warning: alert {args.alert_id} is already resolved (event time {latest.get('ts')}{by}); "
+            f"warning: alert {args.alert_id} is already resolved (event time {latest.get('ts')}{acked}); "
             f"nothing sent: the worker would dead-letter the {action.value} as alert_resolved. "
             "If the patient needs attention again, a new alert will have its own id.",
             file=sys.stderr,
         )
         return 1
-    if staff is not None:
+    if who.staff is not None:
         from streams.identity import SignInError, check_may_act
 
         location = (latest or {}).get("location") if isinstance((latest or {}).get("location"), dict) else {}
         try:
-            check_may_act(staff, (location or {}).get("ward") or (latest or {}).get("ward"))
+            check_may_act(who.staff, (location or {}).get("ward") or (latest or {}).get("ward"))
         except SignInError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    await send_ack(settings, Ack(args.alert_id, patient, by, action, int(time.time() * 1000), source="cli", **identity))
-    print(f"{action.value} sent for {args.alert_id} by {by}" + ("" if identity else " (self-declared name)"))
+    ack = Ack(args.alert_id, patient, who.by, action, int(time.time() * 1000), source="cli", **who.ack_fields())
+    await send_ack(settings, ack)
+    print(f"{action.value} sent for {args.alert_id} by {who.by}" + ("" if who.staff else " (self-declared name)"))
     return 0
 
 

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from streams.cli.ack import _who
+from streams.cli.ack import Refused, _who
 from streams.identity import Role, SignInError, User, UsersFile, check_may_act, hash_password
 
 PASSWORD = "a long ward password"
@@ -26,22 +26,30 @@ def users(tmp_path) -> UsersFile:
     return file
 
 
+def refusal(namespace: argparse.Namespace) -> str:
+    with pytest.raises(Refused) as refused:
+        _who(namespace)
+    return str(refused.value)
+
+
 def test_with_staff_accounts_a_self_declared_name_is_refused(users):
-    assert "refused here" in _who(args(str(users.path), by="Nurse Ada"))
+    assert "refused here" in refusal(args(str(users.path), by="Nurse Ada"))
 
 
 def test_the_signed_in_account_is_the_ack_s_identity(users, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    by, identity = _who(args(str(users.path), user="ada"))
+    who = _who(args(str(users.path), user="ada"))
+    by, identity = who.by, who.ack_fields()
     assert by == "Nurse Ada" and identity["by_user"] == "ada" and identity["role"] == "nurse"
     monkeypatch.setattr("sys.stdin", io.StringIO("wrong password\n"))
-    assert _who(args(str(users.path), user="ada")) == "wrong user name or password"
+    assert refusal(args(str(users.path), user="ada")) == "wrong user name or password"
 
 
 def test_without_accounts_the_demo_keeps_its_typed_name():
-    assert _who(args(by="Nurse Ada")) == ("Nurse Ada", {})
-    assert "users file" in _who(args(user="ada"))
-    assert "say who" in _who(args())
+    demo = _who(args(by="Nurse Ada"))
+    assert (demo.by, demo.ack_fields()) == ("Nurse Ada", {})
+    assert "users file" in refusal(args(user="ada"))
+    assert "say who" in refusal(args())
 
 
 def test_ops_and_other_wards_may_not_act(users):
