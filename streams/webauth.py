@@ -99,6 +99,52 @@ def _fingerprint(token: str) -> str:
     return hashlib.sha256(b"wardwatch-console-session:" + token.encode()).hexdigest()[:24]
 
 
+def b64encode(data: bytes) -> str:
+    """URL-safe base64 without padding (cookie-safe)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64decode(text: str) -> bytes:
+    """Inverse of `b64encode`; ValueError for anything that is not."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Signer:
+    """`payload.<HMAC-SHA256>` values for cookies: the console session, the staff session, the SSO flow.
+
+    The MAC covers `purpose:payload`, so a value signed for one purpose never
+    verifies as another's even under the same secret; `unsign` returns the
+    payload only for a whole, untampered value (never raises on junk).
+
+    >>> signer = Signer(b"k" * 32, "demo")
+    >>> signer.unsign(signer.sign("v1.123"), 64)
+    'v1.123'
+    >>> Signer(b"k" * 32, "other").unsign(signer.sign("v1.123"), 64) is None
+    True
+    """
+
+    def __init__(self, secret: bytes, purpose: str) -> None:
+        self.secret = secret
+        self.prefix = purpose.encode() + b":"
+
+    def _mac(self, payload: str) -> str:
+        return b64encode(hmac.new(self.secret, self.prefix + payload.encode(), hashlib.sha256).digest())
+
+    def sign(self, payload: str) -> str:
+        return f"{payload}.{self._mac(payload)}"
+
+    def unsign(self, value: str | None, max_length: int) -> str | None:
+        """The payload of a value this signer made, else None (missing, too long, forged, undecodable)."""
+        if not value or len(value) > max_length:
+            return None
+        payload, _, signature = value.rpartition(".")
+        try:
+            good = hmac.compare_digest(self._mac(payload).encode(), signature.encode())
+        except UnicodeEncodeError:
+            return None
+        return payload if good else None
+
+
 class ConsoleSessions:
     """Signed, expiring console sessions: `v1.<expiry>.<token fingerprint>.<hmac>`.
 
@@ -118,30 +164,19 @@ class ConsoleSessions:
 
     def __init__(self, tokens: Iterable[str], secret: bytes | None = None, max_age_s: int = COOKIE_MAX_AGE_S) -> None:
         self.fingerprints = frozenset(_fingerprint(t) for t in tokens if t)
-        self.secret = secret or os.urandom(32)
+        self.signer = Signer(secret or os.urandom(32), "console")
         self.max_age_s = max_age_s
-
-    def _sign(self, payload: str) -> str:
-        digest = hmac.new(self.secret, payload.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def issue(self, token: str, now: float | None = None) -> str:
         expires = int((time.time() if now is None else now) + self.max_age_s)
-        payload = f"v1.{expires}.{_fingerprint(token)}"
-        return f"{payload}.{self._sign(payload)}"
+        return self.signer.sign(f"v1.{expires}.{_fingerprint(token)}")
 
     def valid(self, value: str | None, now: float | None = None) -> bool:
-        if not value or len(value) > 256:
+        payload = self.signer.unsign(value, 256)
+        if payload is None:
             return False
-        payload, _, signature = value.rpartition(".")
         parts = payload.split(".")
-        if len(parts) != 3 or parts[0] != "v1" or not parts[1].isdigit():
-            return False
-        try:
-            good = hmac.compare_digest(self._sign(payload).encode(), signature.encode())
-        except UnicodeEncodeError:
-            return False
-        if not good or parts[2] not in self.fingerprints:
+        if len(parts) != 3 or parts[0] != "v1" or not parts[1].isdigit() or parts[2] not in self.fingerprints:
             return False
         return int(parts[1]) > (time.time() if now is None else now)
 

@@ -20,8 +20,6 @@ identity to add (`wardwatch user add NAME --sso IDENTITY ...`).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import time
 from dataclasses import dataclass
@@ -32,6 +30,8 @@ from authlib.integrations.base_client import BaseApp
 from authlib.integrations.base_client.async_app import AsyncOAuth2Mixin
 from authlib.integrations.base_client.async_openid import AsyncOpenIDMixin
 from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+from streams.webauth import Signer, b64decode, b64encode
 
 FLOW_COOKIE = "wardwatch_oidc"
 FLOW_MAX_AGE_S = 600
@@ -55,7 +55,7 @@ class OidcSettings:
 class OidcSignIn:
     def __init__(self, settings: OidcSettings, secret: bytes) -> None:
         self.settings = settings
-        self.secret = secret
+        self.signer = Signer(secret, "oidc-flow")
         self.app = _ProviderApp(
             None,
             name="hospital",
@@ -97,27 +97,15 @@ class OidcSignIn:
         return dict(claims)
 
     # ---- the signed flow cookie ---------------------------------------------------
-    def _mac(self, body: bytes) -> bytes:
-        return hmac.new(self.secret, b"oidc-flow:" + body, hashlib.sha256).digest()
-
     def _seal(self, flow: dict[str, Any]) -> str:
-        body = orjson.dumps(flow)
-        return (
-            base64.urlsafe_b64encode(body).decode().rstrip("=")
-            + "."
-            + base64.urlsafe_b64encode(self._mac(body)).decode().rstrip("=")
-        )
+        return self.signer.sign(b64encode(orjson.dumps(flow)))
 
     def _open(self, value: str | None) -> dict[str, Any] | None:
-        if not value or len(value) > 2048 or "." not in value:
+        body = self.signer.unsign(value, 2048)
+        if body is None:
             return None
-        body_b64, _, mac_b64 = value.partition(".")
         try:
-            body = base64.urlsafe_b64decode(body_b64 + "=" * (-len(body_b64) % 4))
-            mac = base64.urlsafe_b64decode(mac_b64 + "=" * (-len(mac_b64) % 4))
-            if not hmac.compare_digest(mac, self._mac(body)):
-                return None
-            flow = orjson.loads(body)
+            flow = orjson.loads(b64decode(body))
         except (ValueError, orjson.JSONDecodeError):
             return None
         if not isinstance(flow, dict) or int(flow.get("exp", 0)) < time.time():

@@ -11,26 +11,16 @@ session when the password is reset or the user removed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 import time
 
 from streams.identity.roles import Staff
 from streams.identity.users import UsersFile
+from streams.webauth import Signer, b64decode, b64encode
 
 #: One long shift, as for the token sessions.
 SESSION_MAX_AGE_S = 14 * 3600
 METHODS = ("password", "oidc")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class StaffSessions:
@@ -48,32 +38,27 @@ class StaffSessions:
 
     def __init__(self, users: UsersFile, secret: bytes | None = None, max_age_s: int = SESSION_MAX_AGE_S) -> None:
         self.users = users
-        self.secret = secret or os.urandom(32)
+        self.signer = Signer(secret or os.urandom(32), "staff")
         self.max_age_s = max_age_s
-
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self.secret, b"staff:" + payload.encode(), hashlib.sha256).digest())
 
     def issue(self, user: object, method: str = "password", now: float | None = None) -> str:
         from streams.identity.users import User
 
         assert isinstance(user, User)
         expires = int((time.time() if now is None else now) + self.max_age_s)
-        payload = f"s1.{expires}.{_b64(user.username.encode())}.{method}.{user.credential_fingerprint()}"
-        return f"{payload}.{self._sign(payload)}"
+        name = b64encode(user.username.encode())
+        return self.signer.sign(f"s1.{expires}.{name}.{method}.{user.credential_fingerprint()}")
 
     def staff(self, value: str | None, now: float | None = None) -> Staff | None:
         """The signed-in person, or None for a missing, forged, expired or revoked session."""
-        if not value or len(value) > 512:
+        payload = self.signer.unsign(value, 512)
+        if payload is None:
             return None
-        payload, _, signature = value.rpartition(".")
         parts = payload.split(".")
         if len(parts) != 5 or parts[0] != "s1" or not parts[1].isdigit() or parts[3] not in METHODS:
             return None
         try:
-            if not hmac.compare_digest(self._sign(payload).encode(), signature.encode()):
-                return None
-            username = _unb64(parts[2]).decode()
+            username = b64decode(parts[2]).decode()
         except (UnicodeError, ValueError):
             return None
         if int(parts[1]) <= (time.time() if now is None else now):
