@@ -176,6 +176,28 @@ class WorkerProcess:
             time.sleep(0.2)
         raise AssertionError(f"{name} stayed at {value} < {at_least}:\n{self.log()[-4000:]}")
 
+    def wait_caught_up(self, timeout: float = 60.0) -> None:
+        """Until every vitals partition this worker owns reports zero consumer lag.
+
+        A restarted worker replays from its last commit; input from another
+        topic (an ack) produced before it has caught up is ordered against the
+        replay by chance, so tests that mean "after the replay" wait for this.
+        """
+        deadline = time.monotonic() + timeout
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                text = self.metrics()
+            except OSError:
+                text = ""
+            lines = [ln for ln in text.splitlines() if ln.startswith("wardwatch_consumer_lag_messages{")]
+            owned = [ln for ln in text.splitlines() if ln.startswith("wardwatch_assigned_partitions ")]
+            wanted = int(float(owned[0].rpartition(" ")[2])) if owned else -1
+            if wanted > 0 and len(lines) == wanted and all(ln.endswith(" 0.0") for ln in lines):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"worker never caught up in {timeout} s: {lines}\n{self.log()[-4000:]}")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -184,6 +184,7 @@ def test_kill9_at_several_points_then_restart_loses_and_forgets_nothing(broker, 
     w3 = worker_factory(WARDWATCH_LOG_FORMAT="json")
     workers.append(w3)
     wait_alerts(broker.bootstrap, patients, before_ack)
+    w3.wait_caught_up()  # w2 published these alerts; the ack is meant for w3's state after its replay
     produce_sync(broker.bootstrap, "alert-acks", [(patients[0].encode(), ack)])
     wait_alerts(broker.bootstrap, patients, {k for k in ref.expected() if k[0] == open_id and k[1] == "acknowledged"})
 
