@@ -76,12 +76,17 @@ MAX_SOURCES = 8
 #: physiological condition is present (a well patient pays one deque append per sample).
 _REF_FROM_MS, _REF_TO_MS, _REF_TTL_MS = 120_000, 10_000, 10_000
 _REF_MIN_SAMPLES = 3
-_REF_SAMPLES = 5
+#: ... and at least this many sampling intervals long: a stream sampled once a minute with a
+#: quarter of its values missing still has the 3 readings per vital a median needs.
+_REF_CADENCES = 10
 _RECENT_MAX = 160
 #: A jump no physiology makes within ~10 s, per vital (HR either way, SpO2 down, RR
 #: either way); two or more together without a motion flag = artefact suspected.
 JUMP_HR, JUMP_SPO2, JUMP_RR = 15.0, 3.0, 4.0
 JUMP_MIN_VITALS = 2
+#: A jump whose previous reading (within this many sampling intervals) jumped too continues
+#: one run: it neither holds again nor is forgotten, so a step that lasts confirms after one hold.
+_JUMP_RUN_CADENCES = 1.5
 
 
 def freshness_of(cfg: PolicyConfig) -> Freshness:
@@ -129,6 +134,7 @@ class PatientEngine:
         "_detector_spec",
         "_freshness",
         "_gap_ms",
+        "_jump_ms",
         "_limits",
         "_max_gap_ms",
         "_recent",
@@ -180,6 +186,7 @@ class PatientEngine:
         # Recent continuous samples and the cached jump reference (a cache, not state).
         self._recent: deque[tuple[int, float | None, float | None, float | None]] = deque(maxlen=_RECENT_MAX)
         self._ref: tuple[int, float | None, float | None, float | None] | None = None
+        self._jump_ms = -1  # the last checked sample with a jumped vital (a cache, not state)
         self._use(cfg)
 
     @property
@@ -499,8 +506,6 @@ class PatientEngine:
         lasted `artefact_hold_s`.
         """
         policy = self.policy
-        if ts < policy.hold_until_ms:
-            return
         # Only a condition that could page now matters: none while an open episode's
         # conditions hold at its level (the common case of an alerting patient).
         episode = policy.episodes.get(_PHYSIOLOGICAL)
@@ -511,20 +516,34 @@ class PatientEngine:
         if ref is None or ts >= ref[0]:
             ref = self._ref = self._reference(ts, cadence_ms)
         _, hr, spo2, rr = ref
-        jumps = 0
+        jumped: list[str] = []
         if hr is not None and clean.heart_rate is not None and abs(clean.heart_rate - hr) >= JUMP_HR:
-            jumps += 1
+            jumped.append("heart_rate")
         if spo2 is not None and clean.spo2 is not None and spo2 - clean.spo2 >= JUMP_SPO2:
-            jumps += 1
+            jumped.append("spo2")
         if rr is not None and clean.resp_rate is not None and abs(clean.resp_rate - rr) >= JUMP_RR:
-            jumps += 1
-        if jumps >= JUMP_MIN_VITALS:
+            jumped.append("resp_rate")
+        if not jumped:
+            return
+        last = self._jump_ms
+        flagged = clean.motion is not None and clean.motion >= self.config.motion_limit
+        # A motion-flagged reading is an artefact the device saw: it starts no run another burst continues.
+        self._jump_ms = -1 if flagged else ts
+        if ts - last <= _JUMP_RUN_CADENCES * max(cadence_ms, 1000):
+            return  # the reading before jumped too: a step that lasts is physiology, not a new burst
+        # A new jump counts for this sample only: carried forward into later samples that
+        # lack the vital (a stream with gaps in it), it would keep the condition's
+        # persistence running on no new reading until it confirmed on one burst.
+        latest = self.latest
+        for name in jumped:
+            latest.forget(name, ts)
+        if len(jumped) >= JUMP_MIN_VITALS:
             policy.hold(ts + int(self.config.artefact_hold_s * 1000))
 
     def _reference(self, ts: int, cadence_ms: int) -> tuple[int, float | None, float | None, float | None]:
         """(valid until, median HR, SpO2, RR) of the recent continuous samples in the window
-        (at least `_REF_SAMPLES` sampling intervals long, for a stream sampled once a minute)."""
-        lo, hi = ts - max(_REF_FROM_MS, _REF_SAMPLES * cadence_ms), ts - _REF_TO_MS
+        (at least `_REF_CADENCES` sampling intervals long, for a stream sampled once a minute)."""
+        lo, hi = ts - max(_REF_FROM_MS, _REF_CADENCES * cadence_ms), ts - _REF_TO_MS
         window = [r for r in self._recent if lo <= r[0] <= hi]
         return (
             ts + _REF_TTL_MS,

@@ -161,6 +161,20 @@ class LatestVitals:
             values[i] = value
             stamps[i] = ts
 
+    def forget(self, name: str, ts_ms: int) -> None:
+        """Drop `name`'s value if it is still the one taken at `ts_ms`.
+
+        For a value that must not stand in for later samples: a jump no
+        physiology makes between two readings of a stream is scored where it
+        was measured, but if the next sample lacks that vital it is left out
+        (an artefact carried forward would keep a condition's persistence
+        running on no new evidence).
+        """
+        i = _INDEX[name]
+        if self._ts[i] == ts_ms:
+            self._values[i] = None
+            self._ts[i] = None
+
     def get(self, name: str) -> tuple[InputValue, int] | None:
         """(value, ts_ms) held for `name`, expired or not; None if never seen."""
         i = _INDEX[name]

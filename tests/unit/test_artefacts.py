@@ -14,7 +14,7 @@ from alerts import holdback
 from alerts.config import PolicyConfig
 from alerts.engine import PatientEngine
 from alerts.model import Priority, Status
-from tests.unit.test_policy_support import PID, at_s, feed, of, span, warm
+from tests.unit.test_policy_support import PID, T0, at_s, feed, of, sample, span, warm
 
 START = 3600
 #: HR +40, SpO2 -8, RR +11 within a second: the unflagged motion burst's signature.
@@ -86,3 +86,88 @@ def test_on_a_monitor_sampling_once_a_minute_a_burst_over_two_samples_is_held_to
     alerts = feed(engine, burst + span(3 * 3600 + 121, 4 * 3600, step_s=60.5))
     assert [a for a in alerts if a.kind.value in ("news2", "threshold")] == []
     assert engine.policy.held == 1
+
+
+# ---- a stream with gaps in it: a jumped value is not carried forward ----------------------
+MINUTE = 60.5  # a bedside monitor sending once a minute (and a little late)
+
+
+def minute_stream_patient() -> PatientEngine:
+    engine = PatientEngine(PID)
+    feed(engine, span(0, 3 * 3600, step_s=MINUTE))
+    return engine
+
+
+def test_a_burst_reading_followed_by_readings_without_that_vital_does_not_page():
+    """RR 31 and SpO2 85 in one reading (HR left out), then two readings without RR.
+
+    Before: the jumped RR stood in for the next readings (5 min freshness), the NEWS2
+    track kept its persistence on no new reading and paged one burst 3 min later.
+    """
+    engine = minute_stream_patient()
+    t = 3 * 3600
+    alerts = feed(
+        engine,
+        [sample(t, heart_rate=None, spo2=85.0, resp_rate=31.0)]
+        + [sample(t + k * MINUTE, resp_rate=None) for k in (1, 2, 3)]
+        + span(t + 4 * MINUTE, t + 3600, step_s=MINUTE),
+    )
+    assert [a for a in alerts if a.kind.value in ("news2", "threshold", "anomaly")] == []
+    assert engine.latest.get("resp_rate") is not None  # the next real reading is taken as usual
+
+
+def test_a_single_vital_jump_is_not_carried_forward_but_measured_again_it_counts():
+    engine = minute_stream_patient()
+    t = 3 * 3600
+    quiet = feed(
+        engine,
+        [sample(t, resp_rate=31.0)]
+        + [sample(t + k * MINUTE, resp_rate=None) for k in (1, 2, 3)]
+        + span(t + 4 * MINUTE, t + 3600, step_s=MINUTE),
+    )
+    assert of(quiet, Status.RAISED) == []
+    # The same RR measured again and again is the patient: it pages.
+    t += 3600
+    again = feed(engine, span(t, t + 900, step_s=MINUTE, resp_rate=31.0))
+    assert of(again, Status.RAISED), "a sustained RR 31 must page"
+
+
+def test_a_step_with_missing_values_still_pages_after_one_hold():
+    """A real step on all three vitals, a quarter of the readings lacking RR: it confirms."""
+    engine = minute_stream_patient()
+    t = 3 * 3600
+    step = [
+        sample(t + k * MINUTE, heart_rate=118.0, spo2=88.0, resp_rate=None if k % 4 == 1 else 29.0) for k in range(15)
+    ]
+    raised = of(feed(engine, step), Status.RAISED)
+    assert raised and raised[0].priority is Priority.HIGH
+    assert at_s(raised[0].ts_ms) - t <= 90 + 3 * MINUTE
+
+
+def test_a_flagged_burst_then_an_unflagged_one_the_next_minute_is_held():
+    """Two bursts in a row: the device saw the first (motion), not the second; the second
+    is a new jump, not the first one lasting, so it is held and pages nothing."""
+    engine = minute_stream_patient()
+    t = 3 * 3600
+    alerts = feed(
+        engine,
+        [
+            sample(t, heart_rate=117.0, spo2=90.0, resp_rate=34.0, motion=0.87),
+            sample(t + MINUTE, heart_rate=100.0, spo2=85.0, resp_rate=31.0),
+        ]
+        + span(t + 2 * MINUTE, t + 3600, step_s=MINUTE),
+    )
+    assert [a for a in alerts if a.kind.value in ("news2", "threshold")] == []
+    assert engine.policy.held == 1
+
+
+def test_forget_drops_a_value_only_if_it_is_still_the_one_taken_then():
+    from monitor.latest import LatestVitals
+
+    view = LatestVitals()
+    view.update(sample(0, resp_rate=31.0))
+    view.update(sample(60, resp_rate=16.0))
+    view.forget("resp_rate", T0)  # the burst's reading was already replaced
+    assert view.get("resp_rate") == (16.0, T0 + 60_000)
+    view.forget("resp_rate", T0 + 60_000)
+    assert view.get("resp_rate") is None
