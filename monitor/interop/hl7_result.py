@@ -7,7 +7,7 @@ from datetime import datetime
 
 from monitor.interop.hl7_ack import build_ack
 from monitor.interop.hl7_header import AckCode, MessageError, MshHeader
-from monitor.interop.result import GatewayResult
+from monitor.interop.result import EntryRejection, GatewayResult
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Hl7Result(GatewayResult):
             return f"ADT {self.ignored_event} acknowledged, not used"
         text = f"accepted {_count(self.sample_count, 'sample')}"
         if self.rejections:
-            text += f", rejected {_count(len(self.rejections), 'row')}"
+            text += f", rejected {_count(len(self.rejections), 'row')}: {_why(self.rejections)}"
         if self.skipped_codes:
             text += f", skipped {_count(len(self.skipped_codes), 'unknown code')}"
         return text
@@ -55,6 +55,20 @@ class Hl7Result(GatewayResult):
     def ack(self, *, control_id: str | None = None, now: datetime | None = None) -> str:
         """The ACK for this result (code and text as above)."""
         return build_ack(self, self.ack_code, self.ack_text(), control_id=control_id, now=now)
+
+
+def _why(rejections: list[EntryRejection]) -> str:
+    """The rejection causes by code (a closed set: no patient data), first entry named.
+
+    So a gateway engineer reading an AE sees what to fix (`future_timestamp at
+    OBX[2]`) without the dead-letter topic; the DLQ record holds the details.
+    """
+    codes = list(dict.fromkeys(r.code.value for r in rejections))
+    first = rejections[0]
+    text = f"{codes[0]} at {first.entry}"
+    if len(codes) > 1:
+        text += f" (also {', '.join(codes[1:])})"
+    return text
 
 
 def _count(number: int, noun: str) -> str:

@@ -62,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--patients",
         type=_positive(int),
         default=None,
-        help="patients per cohort (default 200; with --matrix 12 per cell)",
+        help="patients per cohort (default 200; with --matrix 24 per cell)",
     )
     p.add_argument(
         "--hours",

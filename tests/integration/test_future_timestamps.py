@@ -92,6 +92,7 @@ def test_future_samples_are_dead_lettered_on_every_path_and_later_real_samples_s
     assert status == 422 and reply["ack_code"] == "AE", reply
     (ack,) = mllp_session(int(worker.env["WARDWATCH_MLLP_PORT"]), [hl7_oru("MRN-FUT-0005", "F2", Y2199_MS, 97, 16, 70)])
     assert msa(ack)[1] == "AE", ack  # the reason of each row goes to the DLQ (checked below)
+    assert "future_timestamp at OBX[" in msa(ack)[3], ack  # and the ACK says which cause, where
 
     # Every refusal is in the DLQ with its reason, from each path.
     want = {"vitals", "ingest/vitals", "ingest/fhir", "ingest/hl7v2", "ingest/mllp"}

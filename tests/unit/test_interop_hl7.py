@@ -162,7 +162,9 @@ def test_wrong_units_fixture() -> None:
     assert reasons["OBX[7]"][0] is RejectCode.WITHDRAWN
     assert reasons["OBX[8]"][0] is RejectCode.BAD_UNIT and "not a resp_rate unit" in reasons["OBX[8]"][1]
     assert set(reasons) == {"OBX[1]", "OBX[3]", "OBX[6]", "OBX[7]", "OBX[8]"}
-    assert result.ack_code is AckCode.AA and result.ack_text() == "accepted 1 sample, rejected 5 rows"
+    assert result.ack_code is AckCode.AA and result.ack_text() == (
+        "accepted 1 sample, rejected 5 rows: bad_unit at OBX[1] (also bad_value, withdrawn)"
+    )
     assert next(r.payload for r in result.rejections if r.entry == "OBX[6]").startswith("OBX|6|NM|151562")
 
 

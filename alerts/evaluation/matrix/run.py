@@ -26,10 +26,10 @@ from alerts.evaluation.scoring import AlertMark, episodes_by_patient, score_pati
 from monitor.cohort import CohortSpec, PatientPlan, generate_cohort
 from monitor.cohort.shapes import base_spec, iter_shaped_samples
 
-#: A cell's cohort: small, half deteriorating: 12 patients x 12 h give 6 episodes and 3 stable patient-days
-#: (all 60 cells: 6.3 M samples x 2 engine configs, an estimated 3-5 min on 2 idle cores; raise --patients
-#: for tighter figures).
-CELL_PATIENTS, CELL_HOURS, CELL_DETERIORATING = 12, 12.0, 0.5
+#: A cell's cohort, half deteriorating: 24 patients x 12 h give 12 episodes and 6 stable patient-days, so
+#: one false raise moves a cell by 0.17 per stable patient-day (12 patients moved it by 0.33 and one unlucky
+#: raise decided the target). All 60 cells: 12.6 M samples x 2 engine configs, ~10 min on 2 idle cores.
+CELL_PATIENTS, CELL_HOURS, CELL_DETERIORATING = 24, 12.0, 0.5
 QUICK_PATIENTS, QUICK_HOURS = 6, 8.0
 
 
