@@ -233,3 +233,14 @@ def is_loopback(request: Any) -> bool:
     """Did the request come from this machine (for loopback-only insecure demo mode)?"""
     remote = getattr(request, "remote", None) or ""
     return remote in ("127.0.0.1", "::1", "localhost") or remote.startswith("127.")
+
+
+async def send_and_close(request: Any, reply: Any) -> Any:
+    """Send `reply`, then drop the connection: aiohttp would otherwise linger up to 10 s
+    reading the rest of a slow body, holding the connection the timeout is meant to free."""
+    reply.force_close()
+    await reply.prepare(request)
+    await reply.write_eof()
+    if request.transport is not None:
+        request.transport.close()
+    return reply

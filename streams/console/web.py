@@ -65,6 +65,36 @@ VITALS_PUSH_S = 2.0
 HEARTBEAT_S = 15.0
 #: A browser that falls this many events behind is disconnected (it reconnects and gets a snapshot).
 SUBSCRIBER_QUEUE = 500
+#: A console POST (an ack, a sign-in) is a few hundred bytes: one not complete within this is
+#: a slow client holding a connection open, answered 408 (aiohttp caps its size at 1 MiB).
+#: WARDWATCH_HTTP_BODY_TIMEOUT_S, the ingest's body deadline, lowers it.
+BODY_TIMEOUT_S = 15.0
+
+
+def _body_timeout_s() -> float:
+    try:
+        ingest = float(os.environ.get("WARDWATCH_HTTP_BODY_TIMEOUT_S", BODY_TIMEOUT_S))
+    except ValueError:
+        ingest = BODY_TIMEOUT_S  # the ingest side refuses the value at start-up and says why
+    return min(BODY_TIMEOUT_S, ingest) if ingest > 0 else BODY_TIMEOUT_S
+
+
+class SlowBody(Exception):
+    """The request body did not arrive within BODY_TIMEOUT_S."""
+
+
+async def _within_deadline(read: Awaitable[Any]) -> Any:
+    try:
+        async with asyncio.timeout(_body_timeout_s()):
+            return await read
+    except TimeoutError:
+        raise SlowBody from None
+
+
+def _slow_body_reply() -> web.Response:
+    return web.json_response(
+        {"error": f"request body not complete within {_body_timeout_s():g} s: send it at once"}, status=408
+    )
 
 
 def insecure_from_env() -> bool:
@@ -414,7 +444,9 @@ class ConsoleWeb:
         if request.content_type != "application/json":  # also keeps cross-site form posts out
             return web.json_response({"error": "send JSON (Content-Type: application/json)"}, status=415)
         try:
-            body = orjson.loads(await request.read())
+            body = orjson.loads(await _within_deadline(request.read()))
+        except SlowBody:
+            return await webauth.send_and_close(request, _slow_body_reply())
         except orjson.JSONDecodeError:
             return web.json_response({"error": "body is not valid JSON"}, status=400)
         if not isinstance(body, dict):
@@ -490,7 +522,10 @@ class ConsoleWeb:
             return self._login_form()
         if not _same_origin(request):  # login CSRF: only our own form may sign someone in
             return self._login_form("sign-in refused: the form came from another site", 403)
-        form = await request.post()
+        try:
+            form = await _within_deadline(request.post())
+        except SlowBody:
+            return await webauth.send_and_close(request, _slow_body_reply())
         username = str(form.get("username") or "").strip().lower()[:64]
         password = str(form.get("password") or "")[:1024]
         remote = request.remote or "?"

@@ -28,6 +28,7 @@ from aiohttp import web
 from monitor.interop.fhir import DEFAULT_MAX_BUNDLE_ENTRIES
 from monitor.interop.hl7v2 import AckCode, Hl7Result
 from monitor.interop.result import MESSAGE_ENTRY, EntryRejection, GatewayResult, RejectCode
+from streams import webauth
 from streams.adt import gateway as adt_gateway
 from streams.ingest import submit as common
 from streams.ingest.limits import INLINE_PARSE_BYTES, IngestLimits, off_loop
@@ -105,7 +106,7 @@ class IngestWeb:
                 },
                 408,
             )
-            return await _send_and_close(request, reply)
+            return await webauth.send_and_close(request, reply)
         if body is None:
             common.record(fmt, "oversize")
             return _json(
@@ -180,17 +181,6 @@ async def read_body(request: web.Request, limit: int = common.MAX_BODY_BYTES) ->
             continue
         chunks.append(chunk)
     return None if size > limit else b"".join(chunks)
-
-
-async def _send_and_close(request: web.Request, reply: web.Response) -> web.Response:
-    """Send `reply`, then drop the connection: aiohttp would otherwise linger up to 10 s
-    reading the rest of a slow body, holding the connection the timeout is meant to free."""
-    reply.force_close()
-    await reply.prepare(request)
-    await reply.write_eof()
-    if request.transport is not None:
-        request.transport.close()
-    return reply
 
 
 def _json(body: dict, status: int, headers: dict[str, str] | None = None) -> web.Response:

@@ -175,3 +175,21 @@ def test_gateway_changes_are_in_the_audit_trail(broker, tmp_path):
     assert [r["gateway"] for r in records if r.get("type") == "access"] == ["icu-monitors"] * 2
     assert details[0].startswith("gateway icu-monitors added by ") and "revoked" in details[1]
     assert all("token" not in d for d in details)  # never the credential itself
+
+
+def test_a_console_post_whose_body_never_completes_is_answered_408(worker_factory):
+    """A signed-in (or token) client dripping an ack body holds no connection for long (#15 item 7)."""
+    import socket
+
+    worker = worker_factory(WARDWATCH_CONSOLE_TOKENS=CONSOLE, WARDWATCH_HTTP_BODY_TIMEOUT_S="1")
+    with socket.create_connection(("127.0.0.1", worker.web_port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /console/api/ack HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + CONSOLE.encode() + b'\r\nContent-Length: 500\r\n\r\n{"alert_id"'
+        )
+        started, data = time.monotonic(), b""
+        while chunk := sock.recv(4096):
+            data += chunk
+        waited = time.monotonic() - started
+    assert data.startswith(b"HTTP/1.1 408") and b"request body not complete" in data, data[:300]
+    assert waited < 5

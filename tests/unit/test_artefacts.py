@@ -154,8 +154,8 @@ def test_a_flagged_burst_then_an_unflagged_one_the_next_minute_is_held():
         [
             sample(t, heart_rate=117.0, spo2=90.0, resp_rate=34.0, motion=0.87),
             sample(t + MINUTE, heart_rate=100.0, spo2=85.0, resp_rate=31.0),
-        ]
-        + span(t + 2 * MINUTE, t + 3600, step_s=MINUTE),
+            *span(t + 2 * MINUTE, t + 3600, step_s=MINUTE),
+        ],
     )
     assert [a for a in alerts if a.kind.value in ("news2", "threshold")] == []
     assert engine.policy.held == 1
