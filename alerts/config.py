@@ -128,6 +128,9 @@ class PolicyConfig:
     # a motion burst the device did not flag) hold every physiological page
     # back this long from the jump; what is still there afterwards pages.
     artefact_hold_s: float = 90.0
+    # NEWS2 on a continuous stream scores the median of each streamed vital's last
+    # this-many readings (a set of observations, not one noisy reading); 1 = off.
+    news2_median_readings: int = 5
     # Detector warm-up and NEWS2 staleness are the detector's / view's business;
     # these are the knobs they take from the policy file.
     warmup_samples: int = 120

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import orjson
 
@@ -31,7 +31,8 @@ from monitor.detectors.base import PatientDetector
 from monitor.detectors.registry import DEFAULT_DETECTOR
 from monitor.detectors.registry import create as create_detector
 from monitor.latest import Freshness, LatestVitals
-from monitor.news2 import Band
+from monitor.news2 import Band, News2Score
+from monitor.news2 import _score as score_news2_positional
 from monitor.vitals import PROBE_VITALS, Method, VitalSample
 
 #: The engine's settings type, by the name the evaluator imports.
@@ -84,9 +85,15 @@ _RECENT_MAX = 160
 #: either way); two or more together without a motion flag = artefact suspected.
 JUMP_HR, JUMP_SPO2, JUMP_RR = 15.0, 3.0, 4.0
 JUMP_MIN_VITALS = 2
-#: A jump whose previous reading (within this many sampling intervals) jumped too continues
-#: one run: it neither holds again nor is forgotten, so a step that lasts confirms after one hold.
-_JUMP_RUN_CADENCES = 1.5
+#: The streamed vitals, in `_recent`'s order after its timestamp.
+_STREAMED = ("heart_rate", "spo2", "resp_rate")
+#: Fewer readings than this within the span: a stream just begun, or one sampled once a minute
+#: (each reading a monitor's own average), is scored as it reads.
+_MEDIAN_MIN_READINGS = 3
+_MEDIAN_SPAN_MS = 120_000
+#: A jump whose previous jump is within this many sampling intervals (one reading may lack the
+#: vitals) continues one run: held once, so a step that lasts confirms after one hold.
+_JUMP_RUN_CADENCES = 2.5
 
 
 def freshness_of(cfg: PolicyConfig) -> Freshness:
@@ -134,7 +141,7 @@ class PatientEngine:
         "_detector_spec",
         "_freshness",
         "_gap_ms",
-        "_jump_ms",
+        "_jump_run",
         "_limits",
         "_max_gap_ms",
         "_recent",
@@ -186,7 +193,9 @@ class PatientEngine:
         # Recent continuous samples and the cached jump reference (a cache, not state).
         self._recent: deque[tuple[int, float | None, float | None, float | None]] = deque(maxlen=_RECENT_MAX)
         self._ref: tuple[int, float | None, float | None, float | None] | None = None
-        self._jump_ms = -1  # the last checked sample with a jumped vital (a cache, not state)
+        # The current run of readings with jumped vitals: (last jump ts, vitals jumped in the
+        # run, held already). A cache, not state, as `_recent` is.
+        self._jump_run: tuple[int, frozenset[str], bool] | None = None
         self._use(cfg)
 
     @property
@@ -306,6 +315,8 @@ class PatientEngine:
         cfg = self.config
         policy = self.policy
         score, values = latest.news2_of(ts, fresh)
+        if continuous and cfg.news2_median_readings > 1 and _BAND_TEXT.get(score.band) not in NEWS2_QUIET_BANDS:
+            score, values = self._robust_news2(ts, clean, score, values)
         band = score.band
         news2 = new_news2_summary(score.total, score.components, _BAND_TEXT.get(band) or str(band))
         # Hysteresis applies to what is already tracked; no tracks, nothing holds.
@@ -381,6 +392,8 @@ class PatientEngine:
                 conditions.append(rules.motion_condition(motion, cfg))
 
         if continuous:
+            if self._jump_run is not None:
+                self._end_jump_run(clean)
             # (ts, HR, SpO2, RR): a tuple of numbers, which the garbage collector stops tracking;
             # keeping the samples themselves cost ~3 us per sample in GC passes (bench ward).
             self._recent.append((ts, clean.heart_rate, clean.spo2, clean.resp_rate))
@@ -495,6 +508,59 @@ class PatientEngine:
             cond, persistence_s=0.0, integral=0.0, valid_s=max(cond.valid_s, self.config.intermittent_max_age_s)
         )
 
+    # ---- a robust view of a stream ---------------------------------------------------
+    def _robust_news2(
+        self, ts: int, clean: VitalSample, score: News2Score, values: dict[str, Any]
+    ) -> tuple[News2Score, dict[str, Any]]:
+        """NEWS2 of a stream scored on the median of each streamed vital's last readings.
+
+        A stream's single readings are noisy: a patient on oxygen whose RR wanders
+        18-21 touches NEWS2 5 on one reading in four, and once a NEWS2 track is
+        alive (it holds at 3 or more), one such reading confirms a medium page.
+        RCP scores a set of observations, not one beat: the median of the last
+        `news2_median_readings` readings (within 2 min) of HR,
+        SpO2 and RR is that set on a stream, and a sustained change moves it within
+        half that many readings. Only a sample that would otherwise score low-medium
+        or worse pays for it (a well patient never does).
+        """
+        want = self.config.news2_median_readings
+        oldest = ts - _MEDIAN_SPAN_MS
+        picked: list[list[float]] = [[], [], []]
+        for i, value in enumerate((clean.heart_rate, clean.spo2, clean.resp_rate)):
+            if value is not None:
+                picked[i].append(value)
+        for r in reversed(self._recent):
+            if r[0] < oldest:
+                break
+            for i in (0, 1, 2):
+                v = r[i + 1]
+                if v is not None and len(picked[i]) < want:
+                    picked[i].append(v)
+            if len(picked[0]) >= want and len(picked[1]) >= want and len(picked[2]) >= want:
+                break
+        robust = dict(values)
+        changed = False
+        for name, readings in zip(_STREAMED, picked, strict=True):
+            if name in robust and len(readings) >= _MEDIAN_MIN_READINGS:
+                median = _median(readings)
+                if median is not None and median != robust[name]:
+                    robust[name] = median
+                    changed = True
+        if not changed:
+            return score, values
+        get = robust.get
+        rescored = score_news2_positional(
+            get("resp_rate"),
+            get("spo2"),
+            get("spo2_scale", 1),
+            get("on_oxygen", False),
+            get("systolic_bp"),
+            get("heart_rate"),
+            get("consciousness", "A"),
+            get("temperature"),
+        )
+        return rescored, robust
+
     # ---- unflagged artefacts -----------------------------------------------------
     def _artefact_check(self, clean: VitalSample, ts: int, conditions: list[Condition], cadence_ms: int) -> None:
         """Hold pages when several vitals jumped together, faster than physiology allows.
@@ -516,29 +582,59 @@ class PatientEngine:
         if ref is None or ts >= ref[0]:
             ref = self._ref = self._reference(ts, cadence_ms)
         _, hr, spo2, rr = ref
-        jumped: list[str] = []
-        if hr is not None and clean.heart_rate is not None and abs(clean.heart_rate - hr) >= JUMP_HR:
-            jumped.append("heart_rate")
-        if spo2 is not None and clean.spo2 is not None and spo2 - clean.spo2 >= JUMP_SPO2:
-            jumped.append("spo2")
-        if rr is not None and clean.resp_rate is not None and abs(clean.resp_rate - rr) >= JUMP_RR:
-            jumped.append("resp_rate")
+        jumped = [
+            name
+            for name, value, base in (
+                ("heart_rate", clean.heart_rate, hr),
+                ("spo2", clean.spo2, spo2),
+                ("resp_rate", clean.resp_rate, rr),
+            )
+            if value is not None and base is not None and _jumped(name, value, base)
+        ]
         if not jumped:
             return
-        last = self._jump_ms
         flagged = clean.motion is not None and clean.motion >= self.config.motion_limit
+        run = self._jump_run
+        if run is None or ts - run[0] > _JUMP_RUN_CADENCES * max(cadence_ms, 1000):
+            run = None  # the reading before did not jump: a new run starts here
         # A motion-flagged reading is an artefact the device saw: it starts no run another burst continues.
-        self._jump_ms = -1 if flagged else ts
-        if ts - last <= _JUMP_RUN_CADENCES * max(cadence_ms, 1000):
-            return  # the reading before jumped too: a step that lasts is physiology, not a new burst
-        # A new jump counts for this sample only: carried forward into later samples that
-        # lack the vital (a stream with gaps in it), it would keep the condition's
-        # persistence running on no new reading until it confirmed on one burst.
+        self._jump_run = (
+            None if flagged else (ts, (run[1] if run else frozenset()) | frozenset(jumped), run is not None and run[2])
+        )
+        # A jump not seen in this run before counts for this sample only: carried forward into
+        # later samples that lack the vital (a stream with gaps in it), it would keep the
+        # condition's persistence running on no new reading until it confirmed on one burst.
+        # Jumped again in the next reading, it is the patient's value (a step that lasts).
+        seen = run[1] if run is not None else frozenset()
         latest = self.latest
         for name in jumped:
-            latest.forget(name, ts)
-        if len(jumped) >= JUMP_MIN_VITALS:
+            if name not in seen:
+                latest.forget(name, ts)
+        # Several vitals jumped within one run (in one reading, or over consecutive readings
+        # with values missing): artefact suspected, held once per run. A run that lasts past
+        # the hold is a step the patient made: it confirms then and is not held again.
+        current = self._jump_run
+        if current is not None and not current[2] and len(current[1]) >= JUMP_MIN_VITALS:
+            self._jump_run = (current[0], current[1], True)
             policy.hold(ts + int(self.config.artefact_hold_s * 1000))
+
+    def _end_jump_run(self, clean: VitalSample) -> None:
+        """End the run of jumped readings when this reading shows a jumped vital back near its
+        reference: two bursts a few minutes apart are two runs, each held (a reading that lacks
+        those vitals leaves the run open)."""
+        ref = self._ref
+        run = self._jump_run
+        if ref is None or run is None:
+            return
+        _, hr, spo2, rr = ref
+        for name, value, base in (
+            ("heart_rate", clean.heart_rate, hr),
+            ("spo2", clean.spo2, spo2),
+            ("resp_rate", clean.resp_rate, rr),
+        ):
+            if name in run[1] and value is not None and base is not None and not _jumped(name, value, base):
+                self._jump_run = None
+                return
 
     def _reference(self, ts: int, cadence_ms: int) -> tuple[int, float | None, float | None, float | None]:
         """(valid until, median HR, SpO2, RR) of the recent continuous samples in the window
@@ -664,7 +760,14 @@ class PatientEngine:
         return engine
 
 
-def _median(values: list[float | None]) -> float | None:
+def _jumped(name: str, value: float, reference: float) -> bool:
+    """A move no physiology makes within ~10 s: HR or RR either way, SpO2 down."""
+    if name == "spo2":
+        return reference - value >= JUMP_SPO2
+    return abs(value - reference) >= (JUMP_HR if name == "heart_rate" else JUMP_RR)
+
+
+def _median(values: Sequence[float | None]) -> float | None:
     present = sorted(v for v in values if v is not None)
     n = len(present)
     if n < _REF_MIN_SAMPLES:

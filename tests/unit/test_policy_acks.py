@@ -61,7 +61,8 @@ def _acked_news2_6_episode():
 
     engine = PatientEngine(PID)
     warm(engine, 3600)
-    alerts = feed(engine, span(3600, 3730, step_s=5, **_SIX))
+    # 120 s persistence + 2 readings for the median of the stream to show it
+    alerts = feed(engine, span(3600, 3740, step_s=5, **_SIX))
     raised = [a for a in alerts if a.status is Status.RAISED]
     assert [(a.kind.value, a.priority.value, a.news2.total) for a in raised] == [("news2", "medium", 6)]
     engine.acknowledge(raised[0].alert_id, "nurse.kim", "acknowledge", None)
@@ -73,7 +74,7 @@ def test_after_an_ack_the_detector_catching_up_on_unchanged_physiology_does_not_
     from tests.unit.test_policy_support import feed, span
 
     engine, raised = _acked_news2_6_episode()
-    later = feed(engine, span(3730, 3730 + 1800, step_s=5, **_SIX))
+    later = feed(engine, span(3740, 3740 + 1800, step_s=5, **_SIX))
     assert later == []
     episode = next(iter(engine.policy.episodes.values()))
     assert episode.alert_id == raised.alert_id and episode.priority.value == "medium"
@@ -84,7 +85,7 @@ def test_after_an_ack_real_worsening_still_pages_and_its_new_level_has_its_own_n
     from tests.unit.test_policy_support import feed, span
 
     engine, raised = _acked_news2_6_episode()
-    worse = feed(engine, span(3730, 3730 + 600, step_s=5, **dict(_SIX, spo2=91.0)))  # SpO2 scores 3: NEWS2 8
+    worse = feed(engine, span(3740, 3740 + 600, step_s=5, **dict(_SIX, spo2=91.0)))  # SpO2 scores 3: NEWS2 8
     pages = [(a.status, a.priority.value) for a in worse if a.status is not Status.RESOLVED]
     assert pages[0] == (Status.ESCALATED, "high")
     assert len(pages) == 3  # the rise, then the high level's two no-ack escalations (nobody acked it)

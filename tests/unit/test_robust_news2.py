@@ -1,0 +1,45 @@
+"""NEWS2 on a stream scores a robust view: the median of the last readings (issue #16 item 1).
+
+A patient on oxygen whose RR wanders 18-21 touches NEWS2 5 on one reading in
+four; once a NEWS2 track was alive (it holds at 3 or more), one such reading
+confirmed a medium page. The median of the last 5 readings (within 2 min) is
+the stream's observation set; a change that lasts moves it within 2 readings.
+"""
+
+from __future__ import annotations
+
+from alerts.config import PolicyConfig
+from alerts.engine import PatientEngine
+from alerts.model import Priority, Status
+from tests.unit.test_policy_support import PID, at_s, feed, of, sample
+
+START = 3600
+#: On oxygen (2) with SBP 105 (1): NEWS2 3 at rest, 5 whenever one reading shows RR 21.
+ON_O2 = {"on_oxygen": True, "systolic_bp": 105.0}
+
+
+def wandering(start: int, end: int) -> list:
+    """RR 18, 19, 20, 21, ... every 5 s: one reading in four scores 2."""
+    return [sample(t, resp_rate=18.0 + (t // 5) % 4, **ON_O2) for t in range(start, end, 5)]
+
+
+def test_a_wandering_rr_on_oxygen_does_not_page_on_its_single_high_readings():
+    engine = PatientEngine(PID)
+    feed(engine, [sample(t, **ON_O2) for t in range(0, START, 5)])
+    assert of(feed(engine, wandering(START, START + 4 * 3600)), Status.RAISED) == []
+
+
+def test_without_the_median_the_same_stream_pages():
+    """The control: `news2_median_readings = 1` scores each reading as it comes."""
+    engine = PatientEngine(PID, PolicyConfig(news2_median_readings=1))
+    feed(engine, [sample(t, **ON_O2) for t in range(0, START, 5)])
+    raised = of(feed(engine, wandering(START, START + 4 * 3600)), Status.RAISED)
+    assert [a.priority for a in raised][:1] == [Priority.MEDIUM]
+
+
+def test_a_lasting_rise_pages_two_readings_later_than_raw_scoring_would():
+    engine = PatientEngine(PID)
+    feed(engine, [sample(t, **ON_O2) for t in range(0, START, 5)])
+    raised = of(feed(engine, [sample(t, resp_rate=22.0, **ON_O2) for t in range(START, START + 600, 5)]), Status.RAISED)
+    assert [a.priority for a in raised] == [Priority.MEDIUM]
+    assert 120 <= at_s(raised[0].ts_ms) - START <= 120 + 2 * 5
