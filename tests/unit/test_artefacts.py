@@ -172,3 +172,24 @@ def test_forget_drops_a_value_only_if_it_is_still_the_one_taken_then():
     assert view.get("resp_rate") == (16.0, T0 + 60_000)
     view.forget("resp_rate", T0 + 60_000)
     assert view.get("resp_rate") is None
+
+
+def test_two_bursts_two_minutes_apart_are_two_runs_each_held():
+    """Burst, a normal reading, burst again: the normal reading ends the first run, so the
+    second burst is held in its own right (it used to count as the first one lasting and
+    paged high at once, on a patient on oxygen whose NEWS2 track was alive at 3-4)."""
+    engine = PatientEngine(PID)
+    on_o2 = {"on_oxygen": True, "systolic_bp": 105.0}
+    prelude = span(0, 3 * 3600, step_s=MINUTE, **on_o2)
+    feed(engine, prelude)
+    t = len(prelude) * MINUTE  # the next reading: one reading in the last 2 min, no median yet
+    alerts = feed(
+        engine,
+        [
+            sample(t, heart_rate=127.0, spo2=89.0, resp_rate=24.0, **on_o2),
+            sample(t + MINUTE, heart_rate=69.0, spo2=97.0, resp_rate=14.0, **on_o2),
+            sample(t + 2 * MINUTE, heart_rate=121.0, spo2=90.0, resp_rate=23.0, **on_o2),
+            *span(t + 3 * MINUTE, t + 3600, step_s=MINUTE, **on_o2),
+        ],
+    )
+    assert [a for a in alerts if a.kind.value in ("news2", "threshold")] == []
