@@ -59,17 +59,42 @@ def class_of_key(key: str) -> EpisodeClass:
     return EpisodeClass.TECHNICAL if key.startswith(_TECHNICAL_PREFIX) else EpisodeClass.PHYSIOLOGICAL
 
 
+def _no_levels() -> list[int]:
+    return [-1, -1, -1]
+
+
 @dataclass(slots=True)
 class Track:
-    """How long and how deep one condition has held, while it holds."""
+    """How long and how deep one condition has held, while it holds.
+
+    Persistence is counted at the level being paged: `level_since[r]` is when
+    the condition's current run at priority rank >= r began (it pages at r);
+    a dip under r no longer than the condition's validity is bridged, a longer
+    one starts that level over. Without this a condition kept alive at a lower
+    level (NEWS2 held at 3-4 by hysteresis) confirmed a higher one on a single
+    reading: a stable patient on oxygen paged medium on one RR 21, a 20 s
+    motion burst paged high as the high band's 30 s were counted from the 3-4.
+    """
 
     since_ms: int
     last_ms: int
     integral: float = 0.0
     expires_ms: int = 0  # last observation + its validity; unseen past this, it starts over
+    level_since: list[int] = field(default_factory=_no_levels)
+    level_seen: list[int] = field(default_factory=_no_levels)
+
+    def mark(self, rank: int, ts: int, gap_ms: int) -> None:
+        """The condition held at priority rank `rank` at `ts` (and so at every rank below)."""
+        since, seen = self.level_since, self.level_seen
+        for r in range(rank + 1):
+            if since[r] < 0 or ts - seen[r] > gap_ms:
+                since[r] = ts
+            if ts > seen[r]:
+                seen[r] = ts
 
     def confirmed(self, cond: Condition, now_ms: int, factor: float, integral_min_s: float) -> bool:
-        held_s = (now_ms - self.since_ms) / 1000.0
+        start = self.level_since[cond.priority.rank]
+        held_s = (now_ms - (start if start >= 0 else now_ms)) / 1000.0
         if held_s >= cond.persistence_s * factor:
             return True
         return cond.integral > 0 and held_s >= integral_min_s and self.integral >= cond.integral * factor
@@ -379,12 +404,15 @@ class AlertPolicy:
                     del tracks[key]
                 continue
             track = tracks_get(key)
+            valid_ms = int(cond.valid_s * 1000)
             if track is None or ts > track.expires_ms:
-                tracks[key] = Track(ts, ts, 0.0, ts + int(cond.valid_s * 1000))
+                track = tracks[key] = Track(ts, ts, 0.0, ts + valid_ms)
             elif ts > track.last_ms:
                 track.integral += cond.depth * min(ts - track.last_ms, _MAX_STEP_MS) / 1000.0
                 track.last_ms = ts
-                track.expires_ms = ts + int(cond.valid_s * 1000)
+                track.expires_ms = ts + valid_ms
+            if cond.at_raise:  # a condition only held by hysteresis (NEWS2 3-4) counts toward no level
+                track.mark(cond.priority.rank, ts, valid_ms)
         if tracks:
             for key in [k for k, t in tracks.items() if t.expires_ms < ts]:
                 del tracks[key]
@@ -661,7 +689,10 @@ class AlertPolicy:
             ]
             for e in self.episodes.values()
         ]
-        tracks = [[k, t.since_ms, t.last_ms, t.integral, t.expires_ms] for k, t in self.tracks.items()]
+        tracks = [
+            [k, t.since_ms, t.last_ms, t.integral, t.expires_ms, t.level_since, t.level_seen]
+            for k, t in self.tracks.items()
+        ]
         cooldown = [[c.value, until] for c, until in self.cooldown_until.items()]
         return [
             self.now_ms,
@@ -690,7 +721,10 @@ class AlertPolicy:
         self.tracks = {}
         for key, since, last, integral, *rest in tracks:
             expires = rest[0] if rest else last + int(self.config.max_gap_s * 1000)
-            self.tracks[key] = Track(since, last, integral, expires)
+            # Saved before levels existed: every level counts from the track's start, as then.
+            levels = list(rest[1]) if len(rest) > 1 else [since] * 3
+            seen = list(rest[2]) if len(rest) > 2 else [last] * 3
+            self.tracks[key] = Track(since, last, integral, expires, levels, seen)
         self.cooldown_until = {EpisodeClass(c): until for c, until in cooldown}
         self.last_news2 = News2Summary(**news2) if news2 else None
         self.last_detector = DetectorInfo(**detector) if detector else None
