@@ -43,3 +43,34 @@ def test_a_lasting_rise_pages_two_readings_later_than_raw_scoring_would():
     raised = of(feed(engine, [sample(t, resp_rate=22.0, **ON_O2) for t in range(START, START + 600, 5)]), Status.RAISED)
     assert [a.priority for a in raised] == [Priority.MEDIUM]
     assert 120 <= at_s(raised[0].ts_ms) - START <= 120 + 2 * 5
+
+
+def _held_at_3_then(burst: list) -> list:
+    """NEWS2 5 for 10 s starts a NEWS2 track, 10 min at NEWS2 3 keep it alive (hysteresis:
+    it holds at 3 or more), then `burst`, then calm again."""
+    engine = PatientEngine(PID, PolicyConfig(anomaly=False))
+    feed(engine, [sample(t, **ON_O2) for t in range(0, START)])
+    feed(engine, [sample(t, resp_rate=22.0, **ON_O2) for t in range(START, START + 10)])
+    feed(engine, [sample(t, **ON_O2) for t in range(START + 10, START + 610)])
+    assert "news2" in engine.policy.tracks  # alive at 3 by hysteresis
+    t = START + 610
+    return of(feed(engine, burst(t) + [sample(x, **ON_O2) for x in range(t + 20, t + 900)]), Status.RAISED)
+
+
+def test_a_20_s_burst_does_not_confirm_on_a_track_kept_alive_at_a_lower_level():
+    """A flagged 20 s motion burst (HR/SpO2 suppressed, RR 28 scores 3: NEWS2 6) on a patient
+    whose NEWS2 track lived 10 min at 3: the medium band's 120 s count from the burst, not
+    from the track (before: paged medium on the burst's first readings)."""
+
+    def burst(t: int) -> list:
+        return [sample(x, resp_rate=28.0, motion=0.9, **ON_O2) for x in range(t, t + 20)]
+
+    assert _held_at_3_then(burst) == []
+
+
+def test_the_same_rise_that_lasts_pages_at_its_level():
+    def lasting(t: int) -> list:
+        return [sample(x, resp_rate=28.0, **ON_O2) for x in range(t, t + 300)]
+
+    raised = _held_at_3_then(lasting)
+    assert [a.priority for a in raised] == [Priority.MEDIUM]
