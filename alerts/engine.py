@@ -26,7 +26,7 @@ from alerts.conditions import Condition
 from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
 from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, new_detector_info, new_news2_summary
 from alerts.policy import AlertPolicy, new_observation
-from monitor.detector import BaselineDetector
+from monitor.detector import Z_JOIN, BaselineDetector
 from monitor.detectors.base import PatientDetector
 from monitor.detectors.registry import DEFAULT_DETECTOR
 from monitor.detectors.registry import create as create_detector
@@ -146,6 +146,7 @@ class PatientEngine:
         "_max_gap_ms",
         "_recent",
         "_ref",
+        "_suspect",
         "adt_ward",
         "book",
         "config",
@@ -196,6 +197,8 @@ class PatientEngine:
         # The current run of readings with jumped vitals: (last jump ts, vitals jumped in the
         # run, held already). A cache, not state, as `_recent` is.
         self._jump_run: tuple[int, frozenset[str], bool] | None = None
+        # Vitals whose last reading jumped and was forgotten, until they are read again.
+        self._suspect: frozenset[str] = frozenset()
         self._use(cfg)
 
     @property
@@ -315,7 +318,10 @@ class PatientEngine:
         cfg = self.config
         policy = self.policy
         score, values = latest.news2_of(ts, fresh)
-        if continuous and cfg.news2_median_readings > 1 and _BAND_TEXT.get(score.band) not in NEWS2_QUIET_BANDS:
+        # The raw readings would score low-medium or worse: the median may outvote them, but
+        # a jump among them is still looked for (so a burst's values are not carried forward).
+        raw_alarm = continuous and _BAND_TEXT.get(score.band) not in NEWS2_QUIET_BANDS
+        if raw_alarm and cfg.news2_median_readings > 1:
             score, values = self._robust_news2(ts, clean, score, values)
         band = score.band
         news2 = new_news2_summary(score.total, score.components, _BAND_TEXT.get(band) or str(band))
@@ -344,6 +350,8 @@ class PatientEngine:
             elif not suppressed:
                 evaluated.append(NEWS2_KEY)
 
+        if self._suspect:  # read again: the vital's new reading stands for it
+            self._suspect = frozenset(v for v in self._suspect if getattr(clean, v) is None)
         alerting = policy.alerting
         detector_info = None
         if (
@@ -397,10 +405,10 @@ class PatientEngine:
             # (ts, HR, SpO2, RR): a tuple of numbers, which the garbage collector stops tracking;
             # keeping the samples themselves cost ~3 us per sample in GC passes (bench ward).
             self._recent.append((ts, clean.heart_rate, clean.spo2, clean.resp_rate))
-            if conditions:
+            if conditions or raw_alarm:
                 src = self.sources.get(sample.device_id)
-                self._artefact_check(clean, ts, conditions, src[3] if src is not None else 0)
-                if src is not None and src[3] * _CADENCE_GAPS > self._max_gap_ms:
+                self._artefact_check(clean, ts, conditions, src[3] if src is not None else 0, raw_alarm)
+                if conditions and src is not None and src[3] * _CADENCE_GAPS > self._max_gap_ms:
                     conditions = self._stretched(conditions, src[3] * _CADENCE_GAPS / 1000.0)
         # Signal loss watches continuous streams only: a gap between observation rounds is not one.
         if not conditions and holding is None and not policy.episodes and type(policy).observe is _OBSERVE:
@@ -562,10 +570,13 @@ class PatientEngine:
         return rescored, robust
 
     # ---- unflagged artefacts -----------------------------------------------------
-    def _artefact_check(self, clean: VitalSample, ts: int, conditions: list[Condition], cadence_ms: int) -> None:
+    def _artefact_check(
+        self, clean: VitalSample, ts: int, conditions: list[Condition], cadence_ms: int, raw_alarm: bool = False
+    ) -> None:
         """Hold pages when several vitals jumped together, faster than physiology allows.
 
-        Runs only on continuous samples with a condition present; compares this
+        Runs only on continuous samples with a condition present (or raw readings that
+        would score low-medium, which the median may have outvoted); compares this
         sample with the median of each vital over the two minutes before the last
         10 s. HR, SpO2 and RR moving by more than `JUMP_*` at once, with no motion
         flag (a flagged sample has no HR/SpO2 here), is an artefact until it has
@@ -576,7 +587,9 @@ class PatientEngine:
         # conditions hold at its level (the common case of an alerting patient).
         episode = policy.episodes.get(_PHYSIOLOGICAL)
         level = episode.priority.rank if episode is not None else -1
-        if not any(c.at_raise and c.priority.rank > level and c.kind is not Kind.TECHNICAL for c in conditions):
+        if not raw_alarm and not any(
+            c.at_raise and c.priority.rank > level and c.kind is not Kind.TECHNICAL for c in conditions
+        ):
             return
         ref = self._ref
         if ref is None or ts >= ref[0]:
@@ -610,6 +623,7 @@ class PatientEngine:
         for name in jumped:
             if name not in seen:
                 latest.forget(name, ts)
+                self._suspect = self._suspect | {name}
         # Several vitals jumped within one run (in one reading, or over consecutive readings
         # with values missing): artefact suspected, held once per run. A run that lasts past
         # the hold is a step the patient made: it confirms then and is not held again.
@@ -678,6 +692,11 @@ class PatientEngine:
                 self.config,
                 band_priority,
             )
+            if cond is not None and self._suspect and result.named(Z_JOIN)[0] in self._suspect:
+                # The detector still scores a vital from its last reading, and that reading
+                # jumped like an artefact and has not been read again: no evidence, the
+                # condition starts over (as NEWS2 no longer carries the value forward).
+                cond = None
             _judge(rules.ANOMALY_KEY, cond, suppressed, conditions, evaluated)
         return new_detector_info(detector.NAME, detector.VERSION, result.score)
 

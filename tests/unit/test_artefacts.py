@@ -46,7 +46,9 @@ def test_the_same_change_that_persists_pages_high_once_the_hold_is_over():
     raised = of(alerts, Status.RAISED)
     assert [a.priority for a in raised] == [Priority.HIGH]
     assert 90 <= at_s(raised[0].ts_ms) - START <= 95  # artefact_hold_s, then its own persistence is long met
-    assert raised[0].onset_ts_ms <= engine.policy.hold_until_ms - 89_000  # onset is the jump, not the hold's end
+    assert (
+        raised[0].onset_ts_ms <= engine.policy.hold_until_ms - 85_000
+    )  # onset: the jump (+2 readings for the median), not the hold end
 
 
 def test_a_single_vital_jump_is_not_held():
@@ -193,3 +195,22 @@ def test_two_bursts_two_minutes_apart_are_two_runs_each_held():
         ],
     )
     assert [a for a in alerts if a.kind.value in ("news2", "threshold")] == []
+
+
+def test_the_detector_does_not_page_on_a_jumped_reading_it_still_holds():
+    """One reading with RR 31, then readings without RR: NEWS2 leaves the jumped RR out, and
+    an anomaly resting on it (the detector scores a vital from its last reading) does not count."""
+    engine = PatientEngine(PID)
+    prelude = span(0, 4 * 3600, step_s=MINUTE)
+    feed(engine, prelude)
+    t = len(prelude) * MINUTE
+    alerts = feed(
+        engine,
+        [
+            *[sample(t + k * MINUTE, resp_rate=None) for k in range(0, 6)],
+            sample(t + 6 * MINUTE, resp_rate=31.0),  # read once in 7 minutes, and then it jumped
+            *[sample(t + k * MINUTE, resp_rate=None) for k in range(7, 14)],
+            *span(t + 8 * MINUTE, t + 3600, step_s=MINUTE),
+        ],
+    )
+    assert of(alerts, Status.RAISED) == []
