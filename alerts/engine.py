@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -196,7 +196,7 @@ class PatientEngine:
         self._ref: tuple[int, float | None, float | None, float | None] | None = None
         # The current run of readings with jumped vitals: (last jump ts, vitals jumped in the
         # run, held already). A cache, not state, as `_recent` is.
-        self._jump_run: tuple[int, frozenset[str], bool] | None = None
+        self._jump_run: _JumpRun | None = None
         # Vitals whose last reading jumped and was forgotten, until they are read again.
         self._suspect: frozenset[str] = frozenset()
         self._use(cfg)
@@ -608,17 +608,15 @@ class PatientEngine:
             return
         flagged = clean.motion is not None and clean.motion >= self.config.motion_limit
         run = self._jump_run
-        if run is None or ts - run[0] > _JUMP_RUN_CADENCES * max(cadence_ms, 1000):
+        if run is None or ts - run.last_ms > _JUMP_RUN_CADENCES * max(cadence_ms, 1000):
             run = None  # the reading before did not jump: a new run starts here
+        seen = run.vitals if run is not None else frozenset()
         # A motion-flagged reading is an artefact the device saw: it starts no run another burst continues.
-        self._jump_run = (
-            None if flagged else (ts, (run[1] if run else frozenset()) | frozenset(jumped), run is not None and run[2])
-        )
+        self._jump_run = None if flagged else _JumpRun(ts, seen | frozenset(jumped), run is not None and run.held)
         # A jump not seen in this run before counts for this sample only: carried forward into
         # later samples that lack the vital (a stream with gaps in it), it would keep the
         # condition's persistence running on no new reading until it confirmed on one burst.
         # Jumped again in the next reading, it is the patient's value (a step that lasts).
-        seen = run[1] if run is not None else frozenset()
         latest = self.latest
         for name in jumped:
             if name not in seen:
@@ -628,8 +626,8 @@ class PatientEngine:
         # with values missing): artefact suspected, held once per run. A run that lasts past
         # the hold is a step the patient made: it confirms then and is not held again.
         current = self._jump_run
-        if current is not None and not current[2] and len(current[1]) >= JUMP_MIN_VITALS:
-            self._jump_run = (current[0], current[1], True)
+        if current is not None and not current.held and len(current.vitals) >= JUMP_MIN_VITALS:
+            self._jump_run = current._replace(held=True)
             policy.hold(ts + int(self.config.artefact_hold_s * 1000))
 
     def _end_jump_run(self, clean: VitalSample) -> None:
@@ -646,7 +644,7 @@ class PatientEngine:
             ("spo2", clean.spo2, spo2),
             ("resp_rate", clean.resp_rate, rr),
         ):
-            if name in run[1] and value is not None and base is not None and not _jumped(name, value, base):
+            if name in run.vitals and value is not None and base is not None and not _jumped(name, value, base):
                 self._jump_run = None
                 return
 
@@ -777,6 +775,14 @@ class PatientEngine:
         else:
             engine.stream_ms = stream
         return engine
+
+
+class _JumpRun(NamedTuple):
+    """Consecutive readings in which vitals jumped: one burst, or one step that lasts."""
+
+    last_ms: int  # the run's latest jumped reading
+    vitals: frozenset[str]  # every vital that jumped in the run
+    held: bool  # the run already placed its hold
 
 
 def _jumped(name: str, value: float, reference: float) -> bool:
