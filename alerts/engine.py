@@ -15,9 +15,8 @@ scale-2 hard limits (COPD) in either case.
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, cast
+from collections.abc import Callable
+from typing import Any, cast
 
 import orjson
 
@@ -26,6 +25,7 @@ from alerts.conditions import Condition
 from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
 from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, new_detector_info, new_news2_summary
 from alerts.policy import AlertPolicy, new_observation
+from alerts.stream_view import STREAMED, StreamView
 from monitor.detector import Z_JOIN, BaselineDetector
 from monitor.detectors.base import PatientDetector
 from monitor.detectors.registry import DEFAULT_DETECTOR
@@ -70,30 +70,6 @@ STREAM_RECALL_MS = 15 * 60_000
 _CADENCE_GAPS = 2.5
 #: Sources remembered per patient (the least recently seen is forgotten beyond this).
 MAX_SOURCES = 8
-
-# ---- unflagged artefacts: several vitals jumping together faster than physiology ----
-#: The reference is the median of each vital over [t - 120 s, t - 10 s] (robust to the
-#: burst itself and to noise), recomputed at most every 10 s and only while a
-#: physiological condition is present (a well patient pays one deque append per sample).
-_REF_FROM_MS, _REF_TO_MS, _REF_TTL_MS = 120_000, 10_000, 10_000
-_REF_MIN_SAMPLES = 3
-#: ... and at least this many sampling intervals long: a stream sampled once a minute with a
-#: quarter of its values missing still has the 3 readings per vital a median needs.
-_REF_CADENCES = 10
-_RECENT_MAX = 160
-#: A jump no physiology makes within ~10 s, per vital (HR either way, SpO2 down, RR
-#: either way); two or more together without a motion flag = artefact suspected.
-JUMP_HR, JUMP_SPO2, JUMP_RR = 15.0, 3.0, 4.0
-JUMP_MIN_VITALS = 2
-#: The streamed vitals, in `_recent`'s order after its timestamp.
-_STREAMED = ("heart_rate", "spo2", "resp_rate")
-#: Fewer readings than this within the span: a stream just begun, or one sampled once a minute
-#: (each reading a monitor's own average), is scored as it reads.
-_MEDIAN_MIN_READINGS = 3
-_MEDIAN_SPAN_MS = 120_000
-#: A jump whose previous jump is within this many sampling intervals (one reading may lack the
-#: vitals) continues one run: held once, so a step that lasts confirms after one hold.
-_JUMP_RUN_CADENCES = 2.5
 
 
 def freshness_of(cfg: PolicyConfig) -> Freshness:
@@ -141,12 +117,8 @@ class PatientEngine:
         "_detector_spec",
         "_freshness",
         "_gap_ms",
-        "_jump_run",
         "_limits",
         "_max_gap_ms",
-        "_recent",
-        "_ref",
-        "_suspect",
         "adt_ward",
         "book",
         "config",
@@ -163,6 +135,7 @@ class PatientEngine:
         "sources",
         "spo2_scale",
         "stream_ms",
+        "view",
         "ward",
     )
 
@@ -191,14 +164,8 @@ class PatientEngine:
         # Data shape per source: device id -> [last ts, short gaps in a row, shape].
         self.sources: dict[str, list[int]] = {}
         self.stream_ms: int | None = None  # last sample of a continuous stream
-        # Recent continuous samples and the cached jump reference (a cache, not state).
-        self._recent: deque[tuple[int, float | None, float | None, float | None]] = deque(maxlen=_RECENT_MAX)
-        self._ref: tuple[int, float | None, float | None, float | None] | None = None
-        # The current run of readings with jumped vitals: (last jump ts, vitals jumped in the
-        # run, held already). A cache, not state, as `_recent` is.
-        self._jump_run: _JumpRun | None = None
-        # Vitals whose last reading jumped and was forgotten, until they are read again.
-        self._suspect: frozenset[str] = frozenset()
+        # The last continuous readings, their medians and jumps (a cache, not state).
+        self.view = StreamView()
         self._use(cfg)
 
     @property
@@ -350,8 +317,9 @@ class PatientEngine:
             elif not suppressed:
                 evaluated.append(NEWS2_KEY)
 
-        if self._suspect:  # read again: the vital's new reading stands for it
-            self._suspect = frozenset(v for v in self._suspect if getattr(clean, v) is None)
+        view = self.view
+        if view.suspect:  # read again: the vital's new reading stands for it
+            view.reread(clean)
         alerting = policy.alerting
         detector_info = None
         if (
@@ -400,11 +368,9 @@ class PatientEngine:
                 conditions.append(rules.motion_condition(motion, cfg))
 
         if continuous:
-            if self._jump_run is not None:
-                self._end_jump_run(clean)
-            # (ts, HR, SpO2, RR): a tuple of numbers, which the garbage collector stops tracking;
-            # keeping the samples themselves cost ~3 us per sample in GC passes (bench ward).
-            self._recent.append((ts, clean.heart_rate, clean.spo2, clean.resp_rate))
+            if view.run is not None:
+                view.end_run(clean)
+            view.remember(ts, clean)
             if conditions or raw_alarm:
                 src = self.sources.get(sample.device_id)
                 self._artefact_check(clean, ts, conditions, src[3] if src is not None else 0, raw_alarm)
@@ -516,45 +482,24 @@ class PatientEngine:
             cond, persistence_s=0.0, integral=0.0, valid_s=max(cond.valid_s, self.config.intermittent_max_age_s)
         )
 
-    # ---- a robust view of a stream ---------------------------------------------------
+    # ---- a robust view of a stream (alerts/stream_view.py) -----------------------------
     def _robust_news2(
         self, ts: int, clean: VitalSample, score: News2Score, values: dict[str, Any]
     ) -> tuple[News2Score, dict[str, Any]]:
         """NEWS2 of a stream scored on the median of each streamed vital's last readings.
 
-        A stream's single readings are noisy: a patient on oxygen whose RR wanders
-        18-21 touches NEWS2 5 on one reading in four, and once a NEWS2 track is
-        alive (it holds at 3 or more), one such reading confirms a medium page.
-        RCP scores a set of observations, not one beat: the median of the last
-        `news2_median_readings` readings (within 2 min) of HR,
-        SpO2 and RR is that set on a stream, and a sustained change moves it within
-        half that many readings. Only a sample that would otherwise score low-medium
-        or worse pays for it (a well patient never does).
+        Once a NEWS2 track is alive (it holds at 3 or more), one noisy reading would confirm
+        a medium page; the median of the last `news2_median_readings` readings is the set
+        RCP scores. Only a sample that would otherwise score low-medium or worse pays for it.
         """
-        want = self.config.news2_median_readings
-        oldest = ts - _MEDIAN_SPAN_MS
-        picked: list[list[float]] = [[], [], []]
-        for i, value in enumerate((clean.heart_rate, clean.spo2, clean.resp_rate)):
-            if value is not None:
-                picked[i].append(value)
-        for r in reversed(self._recent):
-            if r[0] < oldest:
-                break
-            for i in (0, 1, 2):
-                v = r[i + 1]
-                if v is not None and len(picked[i]) < want:
-                    picked[i].append(v)
-            if len(picked[0]) >= want and len(picked[1]) >= want and len(picked[2]) >= want:
-                break
-        robust = dict(values)
-        changed = False
-        for name, readings in zip(_STREAMED, picked, strict=True):
-            if name in robust and len(readings) >= _MEDIAN_MIN_READINGS:
-                median = _median(readings)
-                if median is not None and median != robust[name]:
-                    robust[name] = median
-                    changed = True
-        if not changed:
+        medians = self.view.robust_readings(ts, clean, self.config.news2_median_readings)
+        robust: dict[str, Any] | None = None
+        for name, median in zip(STREAMED, medians, strict=True):
+            if median is not None and name in values and median != values[name]:
+                if robust is None:
+                    robust = dict(values)
+                robust[name] = median
+        if robust is None:
             return score, values
         get = robust.get
         rescored = score_news2_positional(
@@ -569,18 +514,15 @@ class PatientEngine:
         )
         return rescored, robust
 
-    # ---- unflagged artefacts -----------------------------------------------------
     def _artefact_check(
         self, clean: VitalSample, ts: int, conditions: list[Condition], cadence_ms: int, raw_alarm: bool = False
     ) -> None:
-        """Hold pages when several vitals jumped together, faster than physiology allows.
+        """Hold pages once when several vitals jumped together, faster than physiology allows.
 
         Runs only on continuous samples with a condition present (or raw readings that
-        would score low-medium, which the median may have outvoted); compares this
-        sample with the median of each vital over the two minutes before the last
-        10 s. HR, SpO2 and RR moving by more than `JUMP_*` at once, with no motion
-        flag (a flagged sample has no HR/SpO2 here), is an artefact until it has
-        lasted `artefact_hold_s`.
+        would score low-medium, which the median may have outvoted). A vital that jumped
+        is not carried forward into later readings that lack it: on a stream with gaps,
+        one burst's value kept a condition's persistence running on no new reading.
         """
         policy = self.policy
         # Only a condition that could page now matters: none while an open episode's
@@ -591,74 +533,12 @@ class PatientEngine:
             c.at_raise and c.priority.rank > level and c.kind is not Kind.TECHNICAL for c in conditions
         ):
             return
-        ref = self._ref
-        if ref is None or ts >= ref[0]:
-            ref = self._ref = self._reference(ts, cadence_ms)
-        _, hr, spo2, rr = ref
-        jumped = [
-            name
-            for name, value, base in (
-                ("heart_rate", clean.heart_rate, hr),
-                ("spo2", clean.spo2, spo2),
-                ("resp_rate", clean.resp_rate, rr),
-            )
-            if value is not None and base is not None and _jumped(name, value, base)
-        ]
-        if not jumped:
-            return
         flagged = clean.motion is not None and clean.motion >= self.config.motion_limit
-        run = self._jump_run
-        if run is None or ts - run.last_ms > _JUMP_RUN_CADENCES * max(cadence_ms, 1000):
-            run = None  # the reading before did not jump: a new run starts here
-        seen = run.vitals if run is not None else frozenset()
-        # A motion-flagged reading is an artefact the device saw: it starts no run another burst continues.
-        self._jump_run = None if flagged else _JumpRun(ts, seen | frozenset(jumped), run is not None and run.held)
-        # A jump not seen in this run before counts for this sample only: carried forward into
-        # later samples that lack the vital (a stream with gaps in it), it would keep the
-        # condition's persistence running on no new reading until it confirmed on one burst.
-        # Jumped again in the next reading, it is the patient's value (a step that lasts).
-        latest = self.latest
-        for name in jumped:
-            if name not in seen:
-                latest.forget(name, ts)
-                self._suspect = self._suspect | {name}
-        # Several vitals jumped within one run (in one reading, or over consecutive readings
-        # with values missing): artefact suspected, held once per run. A run that lasts past
-        # the hold is a step the patient made: it confirms then and is not held again.
-        current = self._jump_run
-        if current is not None and not current.held and len(current.vitals) >= JUMP_MIN_VITALS:
-            self._jump_run = current._replace(held=True)
+        jumps = self.view.jumps(clean, ts, cadence_ms, flagged)
+        for name in jumps.new:
+            self.latest.forget(name, ts)
+        if jumps.hold:
             policy.hold(ts + int(self.config.artefact_hold_s * 1000))
-
-    def _end_jump_run(self, clean: VitalSample) -> None:
-        """End the run of jumped readings when this reading shows a jumped vital back near its
-        reference: two bursts a few minutes apart are two runs, each held (a reading that lacks
-        those vitals leaves the run open)."""
-        ref = self._ref
-        run = self._jump_run
-        if ref is None or run is None:
-            return
-        _, hr, spo2, rr = ref
-        for name, value, base in (
-            ("heart_rate", clean.heart_rate, hr),
-            ("spo2", clean.spo2, spo2),
-            ("resp_rate", clean.resp_rate, rr),
-        ):
-            if name in run.vitals and value is not None and base is not None and not _jumped(name, value, base):
-                self._jump_run = None
-                return
-
-    def _reference(self, ts: int, cadence_ms: int) -> tuple[int, float | None, float | None, float | None]:
-        """(valid until, median HR, SpO2, RR) of the recent continuous samples in the window
-        (at least `_REF_CADENCES` sampling intervals long, for a stream sampled once a minute)."""
-        lo, hi = ts - max(_REF_FROM_MS, _REF_CADENCES * cadence_ms), ts - _REF_TO_MS
-        window = [r for r in self._recent if lo <= r[0] <= hi]
-        return (
-            ts + _REF_TTL_MS,
-            _median([r[1] for r in window]),
-            _median([r[2] for r in window]),
-            _median([r[3] for r in window]),
-        )
 
     def _detect(
         self,
@@ -690,7 +570,8 @@ class PatientEngine:
                 self.config,
                 band_priority,
             )
-            if cond is not None and self._suspect and result.named(Z_JOIN)[0] in self._suspect:
+            suspect = self.view.suspect
+            if cond is not None and suspect and result.named(Z_JOIN)[0] in suspect:
                 # The detector still scores a vital from its last reading, and that reading
                 # jumped like an artefact and has not been read again: no evidence, the
                 # condition starts over (as NEWS2 no longer carries the value forward).
@@ -775,29 +656,6 @@ class PatientEngine:
         else:
             engine.stream_ms = stream
         return engine
-
-
-class _JumpRun(NamedTuple):
-    """Consecutive readings in which vitals jumped: one burst, or one step that lasts."""
-
-    last_ms: int  # the run's latest jumped reading
-    vitals: frozenset[str]  # every vital that jumped in the run
-    held: bool  # the run already placed its hold
-
-
-def _jumped(name: str, value: float, reference: float) -> bool:
-    """A move no physiology makes within ~10 s: HR or RR either way, SpO2 down."""
-    if name == "spo2":
-        return reference - value >= JUMP_SPO2
-    return abs(value - reference) >= (JUMP_HR if name == "heart_rate" else JUMP_RR)
-
-
-def _median(values: Sequence[float | None]) -> float | None:
-    present = sorted(v for v in values if v is not None)
-    n = len(present)
-    if n < _REF_MIN_SAMPLES:
-        return None
-    return present[n // 2] if n % 2 else (present[n // 2 - 1] + present[n // 2]) / 2.0
 
 
 def _new_detector(cfg: PolicyConfig) -> PatientDetector:
