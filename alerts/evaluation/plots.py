@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from alerts.evaluation.policies import Policy
 from alerts.evaluation.sweep import SweepPoint
@@ -109,6 +110,14 @@ def _alert_rows(ax: Axes, trace: Trace, zero: int, lo: float, hi: float) -> None
 
 def tradeoff_plot(points: Sequence[SweepPoint], path: Path) -> Path:
     """Recall and median delay vs false alerts per stable patient-day, per setting and baseline."""
+    fig = tradeoff_figure(points)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def tradeoff_figure(points: Sequence[SweepPoint]) -> Figure:
+    """The trade-off plot's figure (two panels: recall, median delay), before it is saved."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
     _tradeoff_panel(left, points, lambda p: 100 * (p.recall or 0.0), "recall before must-alert (%)")
     left.axhline(95, color="tab:green", lw=0.8, ls=":")
@@ -116,9 +125,7 @@ def tradeoff_plot(points: Sequence[SweepPoint], path: Path) -> Path:
     left.legend(fontsize=8)
     fig.suptitle("Sensitivity vs alarm burden across policy settings")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _tradeoff_panel(
@@ -132,8 +139,6 @@ def _tradeoff_panel(
         color=_COLOURS[Policy.WARDWATCH.value],
         label="wardwatch settings",
     )
-    for p in sweep:
-        ax.annotate(p.name, (p.false_per_stable_day, y(p)), fontsize=7, textcoords="offset points", xytext=(4, -8))
     for p in points:
         if p.setting is None and y(p) is not None:
             colour = _COLOURS.get(p.name, "black")
@@ -142,8 +147,28 @@ def _tradeoff_panel(
     ax.set_xscale("symlog", linthresh=1.0)
     widest = max([p.false_per_stable_day or 0.0 for p in points] + [2.0])
     ax.set_xlim(0.0, widest * 1.6)
+    _label_apart(ax, [(p.name, p.false_per_stable_day, y(p)) for p in sweep])
     ax.set_xlabel("false alerts per stable patient-day (symlog; red: target 1)")
     ax.set_ylabel(ylabel)
+
+
+#: Labels closer than this on screen (pixels: across, up) are left out: settings that
+#: land on one point (every one at 100 % recall) piled their names into one smudge.
+_LABEL_APART_PX = (60.0, 12.0)
+
+
+def _label_apart(ax: Axes, labelled: Sequence[tuple[str, float | None, float | None]]) -> None:
+    """Name each point unless it would overprint a name already placed (the line still shows it)."""
+    ax.figure.canvas.draw()  # final limits, so data -> pixels is what is drawn
+    placed: list[tuple[float, float]] = []
+    for name, x, y in sorted(labelled, key=lambda t: t[1] or 0.0):
+        if x is None or y is None:
+            continue
+        px, py = ax.transData.transform((x, y))
+        if any(abs(px - qx) < _LABEL_APART_PX[0] and abs(py - qy) < _LABEL_APART_PX[1] for qx, qy in placed):
+            continue
+        placed.append((px, py))
+        ax.annotate(name, (x, y), fontsize=7, textcoords="offset points", xytext=(4, -8))
 
 
 def _gap(value: float | None) -> float:

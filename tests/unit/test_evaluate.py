@@ -365,3 +365,23 @@ def test_quick_mode_caps_the_cohort():
     small = quick_spec(CohortSpec(n_patients=500, hours=48.0, seed=11))
     assert small.n_patients <= 30 and small.hours <= 12 and small.seed == 11
     assert quick_spec(CohortSpec(n_patients=4, hours=2.0)) == CohortSpec(n_patients=4, hours=2.0)
+
+
+def test_tradeoff_plot_does_not_overprint_setting_names() -> None:
+    """Settings that all reach 100 % recall land on one line: their names must not pile into a smudge."""
+    from matplotlib import pyplot as plt
+
+    from alerts.evaluation.plots import tradeoff_figure
+    from alerts.evaluation.sweep import SweepPoint, SweepSetting
+
+    points = [
+        SweepPoint(f"thr {t} x1", SweepSetting(t, 1.0), 1.0, f, 1.0, 60.0 - 30 * t)
+        for t, f in ((0.5, 0.50), (0.6, 0.20), (0.7, 0.15), (0.8, 0.0))
+    ]
+    fig = tradeoff_figure(points)
+    try:
+        recall_panel, delay_panel = ([t.get_text() for t in ax.texts] for ax in fig.axes)
+    finally:
+        plt.close(fig)
+    assert 1 <= len(recall_panel) < len(points)  # 0.15 and 0.20 at 100 % sit a few pixels apart
+    assert len(delay_panel) >= 2
