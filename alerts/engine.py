@@ -370,12 +370,14 @@ class PatientEngine:
         if continuous:
             if view.run is not None:
                 view.end_run(clean)
-            view.remember(ts, clean)
             if conditions or raw_alarm:
                 src = self.sources.get(sample.device_id)
                 self._artefact_check(clean, ts, conditions, src[3] if src is not None else 0, raw_alarm)
                 if conditions and src is not None and src[3] * _CADENCE_GAPS > self._max_gap_ms:
                     conditions = self._stretched(conditions, src[3] * _CADENCE_GAPS / 1000.0)
+            # After the check: it compares this reading with the ones before (the reference
+            # leaves out the last 10 s anyway), and learns which jumped vitals were read again.
+            view.remember(ts, clean)
         # Signal loss watches continuous streams only: a gap between observation rounds is not one.
         if not conditions and holding is None and not policy.episodes and type(policy).observe is _OBSERVE:
             return policy.observe_quiet(ts, sample.device_id, news2, detector_info, suppressed, continuous)
@@ -422,7 +424,12 @@ class PatientEngine:
         if src is None:
             if len(sources) >= MAX_SOURCES:
                 del sources[min(sources, key=lambda d: sources[d][0])]
-            src = sources[sample.device_id] = [ts, 0, _UNKNOWN, 0]
+            # A swapped device takes over the cadence of the stream it replaces (until its own
+            # gaps tell): at cadence 0 a once-a-minute monitor's conditions were not stretched
+            # over its sampling interval, and every track started over at the swap.
+            streams = [s for s in sources.values() if s[2] == _STREAM]
+            cadence = max(streams, key=lambda s: s[0])[3] if streams else 0
+            src = sources[sample.device_id] = [ts, 0, _UNKNOWN, cadence]
         else:
             gap = ts - src[0]
             if 0 < gap <= self._gap_ms:
@@ -538,7 +545,7 @@ class PatientEngine:
         for name in jumps.new:
             self.latest.forget(name, ts)
         if jumps.hold:
-            policy.hold(ts + int(self.config.artefact_hold_s * 1000))
+            policy.hold(ts, ts + int(self.config.artefact_hold_s * 1000))
 
     def _detect(
         self,

@@ -229,6 +229,11 @@ class AlertPolicy:
         self.discharged = False
         # Artefact suspected until then (event time): no physiological page opens or rises.
         self.hold_until_ms = 0
+        # When the last hold was granted, and the stretch of trouble (a physiological
+        # condition that could page) now or last seen: one hold per stretch.
+        self.hold_from_ms: int | None = None
+        self.trouble_since_ms: int | None = None
+        self.trouble_last_ms: int | None = None
         self.held = 0  # pages held back by it (this process; the metric is holdback.HELD)
         self._held_now = False  # the current hold already held one back (count once per hold)
 
@@ -377,16 +382,40 @@ class AlertPolicy:
             out.append(replace(alert, extra={**alert.extra, "resolved_reason": "discharged"}))
         return out
 
-    def hold(self, until_ms: int) -> None:
-        """Artefact suspected: hold physiological pages until `until_ms` (event time).
+    def hold(self, ts_ms: int, until_ms: int) -> bool:
+        """Artefact suspected at `ts_ms`: hold physiological pages until `until_ms` (event time).
 
         Conditions keep their persistence clocks running; whatever still holds
-        when the hold ends confirms then, from its own onset.
+        when the hold ends confirms then, from its own onset. The benefit of the
+        doubt is given **once per stretch of trouble**: while a physiological
+        condition that could page has not paused for `artefact_rearm_s` since the
+        last hold was granted, no new hold is (returns False). Repeated apnoea
+        with desaturation, or a real RR 36 beside a probe that glitches every
+        minute, jumps again and again; re-holding at each jump silenced them
+        for as long as they lasted.
         """
+        last = self.trouble_last_ms
+        if (
+            self.hold_from_ms is not None
+            and last is not None
+            and ts_ms - last <= self.config.artefact_rearm_s * 1000
+            and self.trouble_since_ms is not None
+            and self.trouble_since_ms <= self.hold_from_ms
+        ):
+            return False
+        self.hold_from_ms = ts_ms
         if until_ms > self.hold_until_ms:
             if self.now_ms >= self.hold_until_ms:
                 self._held_now = False
             self.hold_until_ms = until_ms
+        return True
+
+    def _trouble(self, ts_ms: int) -> None:
+        """A physiological condition that could page is present: extend (or start) the stretch."""
+        last = self.trouble_last_ms
+        if last is None or ts_ms - last > self.config.artefact_rearm_s * 1000:
+            self.trouble_since_ms = ts_ms
+        self.trouble_last_ms = ts_ms
 
     # ---- tracks -------------------------------------------------------------
     def _update_tracks(self, obs: Observation) -> dict[str, Condition]:
@@ -448,6 +477,10 @@ class AlertPolicy:
         active = [c for c in present.values() if c.key in tracks and c.episode_class is episode_class]
         if not active:
             return []
+        if episode_class is _PHYSIOLOGICAL:
+            level = episode.priority.rank if episode is not None else -1
+            if any(c.at_raise and c.priority.rank > level for c in active):
+                self._trouble(ts)
         factor = 2.0 if ts < self.cooldown_until.get(episode_class, 0) else 1.0
         min_s = self.config.integral_min_s
         confirmed = [
@@ -707,12 +740,17 @@ class AlertPolicy:
             self.last_device,
             list(self.suppressed),
             self.hold_until_ms,
+            self.hold_from_ms,
+            self.trouble_since_ms,
+            self.trouble_last_ms,
         ]
 
     def load_state(self, state: list[Any]) -> AlertPolicy:
-        state = list(state) + [None] * (12 - len(state))
-        now_ms, last_data, tracks, episodes, cooldown, closed, news2, detector, stream, device, supp, hold = state
+        state = list(state) + [None] * (15 - len(state))
+        now_ms, last_data, tracks, episodes, cooldown, closed, news2, detector, stream, device, supp, hold = state[:12]
         self.hold_until_ms = hold or 0
+        # States saved before holds were rationed: no hold granted yet, no stretch of trouble.
+        self.hold_from_ms, self.trouble_since_ms, self.trouble_last_ms = state[12:15]
         self.now_ms, self.last_data_ms, self.recent_closed = now_ms, last_data, list(closed)
         # States written before the stream count existed: trust that data was continuous.
         self.stream_samples = STREAM_MIN_SAMPLES if stream is None and last_data is not None else (stream or 0)

@@ -39,8 +39,10 @@ _REF_MIN_SAMPLES = 3
 #: quarter of its values missing still has the 3 readings per vital a median needs.
 _REF_CADENCES = 10
 _RECENT_MAX = 160
-#: A jump no physiology makes within ~10 s, per vital (HR either way, SpO2 down, RR
-#: either way); two or more together without a motion flag = artefact suspected.
+#: A jump no physiology makes within ~10 s, in the direction a motion burst moves the
+#: vital (HR up, SpO2 down, RR up); two or more together without a motion flag =
+#: artefact suspected. HR or RR falling is never taken for motion: apnoea with
+#: desaturation, or a heart slowing as SpO2 falls, is the patient.
 JUMP_HR, JUMP_SPO2, JUMP_RR = 15.0, 3.0, 4.0
 JUMP_MIN_VITALS = 2
 #: The streamed vitals, in the order `recent` keeps them after the timestamp.
@@ -79,7 +81,7 @@ NO_JUMPS = Jumps((), False)
 class StreamView:
     """The last readings of a patient's continuous stream and the current run of jumps."""
 
-    __slots__ = ("_ref", "recent", "run", "suspect")
+    __slots__ = ("_ref", "jumped_last", "recent", "run", "suspect")
 
     def __init__(self) -> None:
         self.recent: deque[Reading] = deque(maxlen=_RECENT_MAX)
@@ -87,10 +89,15 @@ class StreamView:
         self.run: JumpRun | None = None
         #: Vitals whose last reading jumped and was forgotten, until they are read again.
         self.suspect: frozenset[str] = frozenset()
+        #: Vitals whose last reading jumped -> that reading's time: jumped again at its next
+        #: reading, however far apart (RR read every third minute), it is a step that lasts.
+        self.jumped_last: dict[str, int] = {}
 
     def remember(self, ts: int, clean: VitalSample) -> None:
         """Keep this continuous reading (after the checks that compare it with the ones before)."""
         self.recent.append((ts, clean.heart_rate, clean.spo2, clean.resp_rate))
+        if self.jumped_last:  # a vital read again and not found jumped at this reading
+            self.jumped_last = {v: t for v, t in self.jumped_last.items() if t == ts or getattr(clean, v) is None}
 
     def reread(self, clean: VitalSample) -> None:
         """A suspect vital read again: the new reading stands for it."""
@@ -152,8 +159,11 @@ class StreamView:
         seen = run.vitals if run is not None else frozenset()
         current = None if flagged else JumpRun(ts, seen | frozenset(jumped), run is not None and run.held)
         # A jump not seen in this run before counts for this reading only (the caller stops
-        # carrying it forward); jumped again in the next reading, it is the patient's value.
-        new = tuple(name for name in jumped if name not in seen)
+        # carrying it forward); jumped again at its next reading, it is the patient's value.
+        lasting = self.jumped_last
+        new = tuple(name for name in jumped if name not in seen and name not in lasting)
+        for name in jumped:
+            lasting[name] = ts
         if new:
             self.suspect = self.suspect | frozenset(new)
         hold = current is not None and not current.held and len(current.vitals) >= JUMP_MIN_VITALS
@@ -195,10 +205,10 @@ class StreamView:
 
 
 def jumped_beyond_physiology(name: str, value: float, reference: float) -> bool:
-    """A move no physiology makes within ~10 s: HR or RR either way, SpO2 down."""
+    """A move no physiology makes within ~10 s, the way motion moves it: HR up, SpO2 down, RR up."""
     if name == "spo2":
         return reference - value >= JUMP_SPO2
-    return abs(value - reference) >= (JUMP_HR if name == "heart_rate" else JUMP_RR)
+    return value - reference >= (JUMP_HR if name == "heart_rate" else JUMP_RR)
 
 
 def median(values: Sequence[float | None], at_least: int) -> float | None:

@@ -176,25 +176,43 @@ def test_forget_drops_a_value_only_if_it_is_still_the_one_taken_then():
     assert view.get("resp_rate") is None
 
 
-def test_two_bursts_two_minutes_apart_are_two_runs_each_held():
-    """Burst, a normal reading, burst again: the normal reading ends the first run, so the
-    second burst is held in its own right (it used to count as the first one lasting and
-    paged high at once, on a patient on oxygen whose NEWS2 track was alive at 3-4)."""
+def _two_bursts(gap_min: int) -> tuple[list, int]:
+    """A patient on oxygen (NEWS2 track alive at 3-4) on a once-a-minute monitor: a burst,
+    normal readings, the same burst again `gap_min` minutes after the first."""
     engine = PatientEngine(PID)
     on_o2 = {"on_oxygen": True, "systolic_bp": 105.0}
     prelude = span(0, 3 * 3600, step_s=MINUTE, **on_o2)
     feed(engine, prelude)
     t = len(prelude) * MINUTE  # the next reading: one reading in the last 2 min, no median yet
-    alerts = feed(
+    between = span(
+        t + MINUTE, t + gap_min * MINUTE - 1, step_s=MINUTE, heart_rate=69.0, spo2=97.0, resp_rate=14.0, **on_o2
+    )
+    return feed(
         engine,
         [
             sample(t, heart_rate=127.0, spo2=89.0, resp_rate=24.0, **on_o2),
-            sample(t + MINUTE, heart_rate=69.0, spo2=97.0, resp_rate=14.0, **on_o2),
-            sample(t + 2 * MINUTE, heart_rate=121.0, spo2=90.0, resp_rate=23.0, **on_o2),
-            *span(t + 3 * MINUTE, t + 3600, step_s=MINUTE, **on_o2),
+            *between,
+            sample(t + gap_min * MINUTE, heart_rate=121.0, spo2=90.0, resp_rate=23.0, **on_o2),
+            *span(t + (gap_min + 1) * MINUTE, t + 3600, step_s=MINUTE, **on_o2),
         ],
-    )
+    ), t
+
+
+def test_two_bursts_minutes_apart_are_two_stretches_each_held():
+    """A normal reading ends the first run and a quiet pause longer than `artefact_rearm_s`
+    ends the stretch of trouble: the second burst is held in its own right."""
+    alerts, _ = _two_bursts(gap_min=5)
     assert [a for a in alerts if a.kind.value in ("news2", "threshold")] == []
+
+
+def test_a_second_burst_within_the_rearm_pause_is_not_held_again():
+    """Bad readings in two of three minutes are one stretch of trouble and get one hold: the
+    second pages. Re-holding at every jump let readings alternating bad / normal every minute,
+    or apnoea cycles, be held for as long as they lasted (hostile review, 2026-12-03)."""
+    alerts, t = _two_bursts(gap_min=2)
+    raised = [a for a in alerts if a.kind.value in ("news2", "threshold") and a.status.value == "raised"]
+    assert raised
+    assert at_s(raised[0].ts_ms) == t + 2 * MINUTE  # on the second burst's reading, not after a hold
 
 
 def test_the_detector_does_not_page_on_a_jumped_reading_it_still_holds():
