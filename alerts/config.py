@@ -128,9 +128,6 @@ class PolicyConfig:
     # a motion burst the device did not flag) hold every physiological page
     # back this long from the jump; what is still there afterwards pages.
     artefact_hold_s: float = 90.0
-    # ... once per stretch of trouble: a physiological condition that could page
-    # and pauses for less than this is one stretch, and gets one hold.
-    artefact_rearm_s: float = 180.0
     # NEWS2 on a continuous stream scores the median of each streamed vital's last
     # this-many readings (a set of observations, not one noisy reading); 1 = off.
     news2_median_readings: int = 5

@@ -372,9 +372,9 @@ class PatientEngine:
                 view.end_run(clean)
             if conditions or raw_alarm:
                 src = self.sources.get(sample.device_id)
-                self._artefact_check(clean, ts, conditions, src[3] if src is not None else 0, raw_alarm)
                 if conditions and src is not None and src[3] * _CADENCE_GAPS > self._max_gap_ms:
                     conditions = self._stretched(conditions, src[3] * _CADENCE_GAPS / 1000.0)
+                self._artefact_check(clean, ts, conditions, src[3] if src is not None else 0, raw_alarm)
             # After the check: it compares this reading with the ones before (the reference
             # leaves out the last 10 s anyway), and learns which jumped vitals were read again.
             view.remember(ts, clean)
@@ -545,7 +545,7 @@ class PatientEngine:
         for name in jumps.new:
             self.latest.forget(name, ts)
         if jumps.hold:
-            policy.hold(ts, ts + int(self.config.artefact_hold_s * 1000))
+            policy.hold(ts, ts + int(self.config.artefact_hold_s * 1000), conditions)
 
     def _detect(
         self,

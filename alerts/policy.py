@@ -24,7 +24,7 @@ the policy's clock (a replay's event time may be months away from it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -229,11 +229,9 @@ class AlertPolicy:
         self.discharged = False
         # Artefact suspected until then (event time): no physiological page opens or rises.
         self.hold_until_ms = 0
-        # When the last hold was granted, and the stretch of trouble (a physiological
-        # condition that could page) now or last seen: one hold per stretch.
+        # When the last hold was granted: a condition present at its level since then has
+        # had its benefit of the doubt.
         self.hold_from_ms: int | None = None
-        self.trouble_since_ms: int | None = None
-        self.trouble_last_ms: int | None = None
         self.held = 0  # pages held back by it (this process; the metric is holdback.HELD)
         self._held_now = False  # the current hold already held one back (count once per hold)
 
@@ -382,26 +380,19 @@ class AlertPolicy:
             out.append(replace(alert, extra={**alert.extra, "resolved_reason": "discharged"}))
         return out
 
-    def hold(self, ts_ms: int, until_ms: int) -> bool:
+    def hold(self, ts_ms: int, until_ms: int, conditions: Sequence[Condition] = ()) -> bool:
         """Artefact suspected at `ts_ms`: hold physiological pages until `until_ms` (event time).
 
         Conditions keep their persistence clocks running; whatever still holds
         when the hold ends confirms then, from its own onset. The benefit of the
-        doubt is given **once per stretch of trouble**: while a physiological
-        condition that could page has not paused for `artefact_rearm_s` since the
-        last hold was granted, no new hold is (returns False). Repeated apnoea
-        with desaturation, or a real RR 36 beside a probe that glitches every
-        minute, jumps again and again; re-holding at each jump silenced them
-        for as long as they lasted.
+        doubt is given **once per condition run**: when a condition among those that
+        would page now (`conditions`, the highest priority above the open episode)
+        has been present at that priority since before the last hold was granted,
+        no new hold is (returns False). Re-holding at every new run of jumps kept
+        repeated apnoea with desaturation, or a real RR 36 beside a probe glitching
+        every minute, held for as long as they lasted.
         """
-        last = self.trouble_last_ms
-        if (
-            self.hold_from_ms is not None
-            and last is not None
-            and ts_ms - last <= self.config.artefact_rearm_s * 1000
-            and self.trouble_since_ms is not None
-            and self.trouble_since_ms <= self.hold_from_ms
-        ):
+        if self.hold_from_ms is not None and self._held_before(ts_ms, conditions, self.hold_from_ms):
             return False
         self.hold_from_ms = ts_ms
         if until_ms > self.hold_until_ms:
@@ -410,12 +401,23 @@ class AlertPolicy:
             self.hold_until_ms = until_ms
         return True
 
-    def _trouble(self, ts_ms: int) -> None:
-        """A physiological condition that could page is present: extend (or start) the stretch."""
-        last = self.trouble_last_ms
-        if last is None or ts_ms - last > self.config.artefact_rearm_s * 1000:
-            self.trouble_since_ms = ts_ms
-        self.trouble_last_ms = ts_ms
+    def _held_before(self, ts_ms: int, conditions: Sequence[Condition], hold_from_ms: int) -> bool:
+        """Whether one of the conditions that would page now has held at its level, without a
+        break longer than its validity, since at or before `hold_from_ms`."""
+        episode = self.episodes.get(_PHYSIOLOGICAL)
+        level = episode.priority.rank if episode is not None else -1
+        paging = [c for c in conditions if c.at_raise and c.kind.physiological and c.priority.rank > level]
+        if not paging:
+            return False
+        top = max(c.priority.rank for c in paging)
+        for c in paging:
+            track = self.tracks.get(c.key)
+            if c.priority.rank != top or track is None:
+                continue
+            since, seen = track.level_since[top], track.level_seen[top]
+            if 0 <= since <= hold_from_ms and ts_ms - seen <= c.valid_s * 1000:
+                return True
+        return False
 
     # ---- tracks -------------------------------------------------------------
     def _update_tracks(self, obs: Observation) -> dict[str, Condition]:
@@ -477,10 +479,6 @@ class AlertPolicy:
         active = [c for c in present.values() if c.key in tracks and c.episode_class is episode_class]
         if not active:
             return []
-        if episode_class is _PHYSIOLOGICAL:
-            level = episode.priority.rank if episode is not None else -1
-            if any(c.at_raise and c.priority.rank > level for c in active):
-                self._trouble(ts)
         factor = 2.0 if ts < self.cooldown_until.get(episode_class, 0) else 1.0
         min_s = self.config.integral_min_s
         confirmed = [
@@ -741,16 +739,13 @@ class AlertPolicy:
             list(self.suppressed),
             self.hold_until_ms,
             self.hold_from_ms,
-            self.trouble_since_ms,
-            self.trouble_last_ms,
         ]
 
     def load_state(self, state: list[Any]) -> AlertPolicy:
-        state = list(state) + [None] * (15 - len(state))
+        state = list(state) + [None] * (13 - len(state))
         now_ms, last_data, tracks, episodes, cooldown, closed, news2, detector, stream, device, supp, hold = state[:12]
         self.hold_until_ms = hold or 0
-        # States saved before holds were rationed: no hold granted yet, no stretch of trouble.
-        self.hold_from_ms, self.trouble_since_ms, self.trouble_last_ms = state[12:15]
+        self.hold_from_ms = state[12]  # None in states saved before holds were rationed
         self.now_ms, self.last_data_ms, self.recent_closed = now_ms, last_data, list(closed)
         # States written before the stream count existed: trust that data was continuous.
         self.stream_samples = STREAM_MIN_SAMPLES if stream is None and last_data is not None else (stream or 0)

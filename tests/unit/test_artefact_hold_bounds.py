@@ -2,10 +2,11 @@
 
 Each test is a finding of the hostile review of 2026-12-03 (scripts kept in the
 closing note): a real, sustained deterioration whose readings keep "jumping"
-was held again at every jump, for as long as it lasted. The bounds: one hold
-per stretch of trouble (`artefact_rearm_s`), only the motion signature counts
-as a jump (HR up, SpO2 down, RR up), a vital that jumped again at its next
-reading is the patient's value, and a swapped device keeps the stream's cadence.
+was held again at every jump, for as long as it lasted. The bounds: a condition
+present at its level since before the last hold gets no new one, only the motion
+signature counts as a jump (HR up, SpO2 down, RR up), a vital that jumped again
+at its next reading is the patient's value, and a swapped device keeps the
+stream's cadence.
 """
 
 from __future__ import annotations

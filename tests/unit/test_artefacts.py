@@ -199,16 +199,17 @@ def _two_bursts(gap_min: int) -> tuple[list, int]:
 
 
 def test_two_bursts_minutes_apart_are_two_stretches_each_held():
-    """A normal reading ends the first run and a quiet pause longer than `artefact_rearm_s`
-    ends the stretch of trouble: the second burst is held in its own right."""
+    """A normal reading ends the first run and the first burst's conditions end in the quiet
+    minutes after it: the second burst's are new, and held in their own right."""
     alerts, _ = _two_bursts(gap_min=5)
     assert [a for a in alerts if a.kind.value in ("news2", "threshold")] == []
 
 
-def test_a_second_burst_within_the_rearm_pause_is_not_held_again():
-    """Bad readings in two of three minutes are one stretch of trouble and get one hold: the
-    second pages. Re-holding at every jump let readings alternating bad / normal every minute,
-    or apnoea cycles, be held for as long as they lasted (hostile review, 2026-12-03)."""
+def test_a_second_burst_while_the_first_ones_condition_holds_is_not_held_again():
+    """On a once-a-minute monitor a condition bridges 2.5 sampling intervals: bad readings in
+    two of three minutes are one condition run, which had its hold, so the second pages.
+    Re-holding at every jump let readings alternating bad / normal every minute be held for
+    as long as they lasted (hostile review, 2026-12-03)."""
     alerts, t = _two_bursts(gap_min=2)
     raised = [a for a in alerts if a.kind.value in ("news2", "threshold") and a.status.value == "raised"]
     assert raised
