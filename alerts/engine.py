@@ -599,7 +599,11 @@ class PatientEngine:
     # ---- state ------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """[version, id, last_ts, news2_ref, samples, offsets, latest, detector, policy, ward, scale,
-        adt_ward, discharged_ms, sources, stream_ms]."""
+        adt_ward, discharged_ms, sources, stream_ms, last stream readings].
+
+        The last `news2_median_readings` stream readings go with the state, so a worker
+        restarted from a checkpoint scores NEWS2 on the same median as one that never
+        stopped (without them a restart changed the level's timing, and the escalations)."""
         return orjson.dumps(
             [
                 STATE_VERSION,
@@ -617,6 +621,7 @@ class PatientEngine:
                 self.discharged_ms,
                 self.sources,
                 self.stream_ms,
+                [list(r) for r in self.view.last(self.config.news2_median_readings)],
             ]
         )
 
@@ -627,7 +632,7 @@ class PatientEngine:
         if version not in _STATE_VERSIONS:
             raise ValueError(f"patient state version {version} is not one of {_STATE_VERSIONS}")
         # ward and scale were appended to v1, then (v2) the ADT place and the data shapes
-        doc = doc + [None] * (15 - len(doc))
+        doc = doc + [None] * (16 - len(doc))
         (
             _,
             patient_id,
@@ -644,6 +649,7 @@ class PatientEngine:
             out,
             sources,
             stream,
+            readings,
         ) = doc
         engine = cls(patient_id, config)
         engine.last_ts, engine.news2_ref, engine.samples, engine.offsets = last_ts, ref, samples, offsets
@@ -662,6 +668,7 @@ class PatientEngine:
             engine.stream_ms = engine.policy.last_data_ms
         else:
             engine.stream_ms = stream
+        engine.view.restore(readings or ())
         return engine
 
 

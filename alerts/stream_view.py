@@ -99,6 +99,16 @@ class StreamView:
         if self.jumped_last:  # a vital read again and not found jumped at this reading
             self.jumped_last = {v: t for v, t in self.jumped_last.items() if t == ts or getattr(clean, v) is None}
 
+    def last(self, n: int) -> list[Reading]:
+        """The last `n` readings (what a checkpoint keeps: the median NEWS2's input)."""
+        recent = self.recent
+        return list(recent)[-n:] if len(recent) > n else list(recent)
+
+    def restore(self, readings: Sequence[Sequence[float | None]]) -> None:
+        """Readings from a checkpoint, oldest first (the jump reference refills from new ones)."""
+        for ts, hr, spo2, rr in readings:
+            self.recent.append((int(ts), hr, spo2, rr))  # type: ignore[arg-type]
+
     def reread(self, clean: VitalSample) -> None:
         """A suspect vital read again: the new reading stands for it."""
         self.suspect = frozenset(v for v in self.suspect if getattr(clean, v) is None)

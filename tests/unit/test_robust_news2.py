@@ -74,3 +74,25 @@ def test_the_same_rise_that_lasts_pages_at_its_level():
 
     raised = _held_at_3_then(lasting)
     assert [a.priority for a in raised] == [Priority.MEDIUM]
+
+
+def test_a_checkpointed_engine_scores_the_same_median_as_one_that_never_stopped():
+    """The last readings behind the median go with the state: a worker restarted from a
+    checkpoint in the middle of a deterioration pages at the same times as one that never
+    stopped (without them the first readings after the restart were scored raw, a level
+    began a reading earlier and every escalation moved: the kill -9 durability test)."""
+
+    def deteriorating(start: int, end: int) -> list:
+        return [
+            sample(t, heart_rate=72 + 0.8 * t / 60, spo2=max(80.0, 97 - 0.25 * t / 60), resp_rate=15 + 0.15 * t / 60)
+            for t in range(start, end, 5)
+        ]
+
+    whole = PatientEngine(PID)
+    expected = feed(whole, deteriorating(0, 3600))
+    first = PatientEngine(PID)
+    got = feed(first, deteriorating(0, 1800))
+    restored = PatientEngine.from_bytes(first.to_bytes())
+    assert list(restored.view.recent) == list(first.view.recent)[-5:]
+    got += feed(restored, deteriorating(1800, 3600))
+    assert [(a.status, a.priority, a.ts_ms) for a in got] == [(a.status, a.priority, a.ts_ms) for a in expected]
