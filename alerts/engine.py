@@ -23,7 +23,7 @@ import orjson
 from alerts import rules
 from alerts.conditions import Condition
 from alerts.config import DEFAULT_CONFIG, PolicyBook, PolicyConfig, ThresholdRule
-from alerts.model import Alert, DetectorInfo, EpisodeClass, Kind, News2Summary, new_detector_info, new_news2_summary
+from alerts.model import Alert, DetectorInfo, News2Summary, new_detector_info, new_news2_summary
 from alerts.policy import AlertPolicy, new_observation
 from alerts.stream_view import STREAMED, StreamView
 from monitor.detector import Z_JOIN, BaselineDetector
@@ -52,7 +52,6 @@ _BAND_TEXT: dict[object, str] = {band: str(band) for band in Band}
 #: The policy's own observe: only then may the engine take the quiet path (a
 #: subclass that overrides observe, like the fatigue report's, sees every sample).
 _OBSERVE = AlertPolicy.observe
-_PHYSIOLOGICAL = EpisodeClass.PHYSIOLOGICAL
 
 
 # ---- data shape: a continuous stream or intermittent observations ----------
@@ -164,7 +163,8 @@ class PatientEngine:
         # Data shape per source: device id -> [last ts, short gaps in a row, shape].
         self.sources: dict[str, list[int]] = {}
         self.stream_ms: int | None = None  # last sample of a continuous stream
-        # The last continuous readings, their medians and jumps (a cache, not state).
+        # The last continuous readings, their medians and jumps (only the last few, the
+        # median's input, go with the state; the jump reference refills after a restart).
         self.view = StreamView()
         self._use(cfg)
 
@@ -534,11 +534,7 @@ class PatientEngine:
         policy = self.policy
         # Only a condition that could page now matters: none while an open episode's
         # conditions hold at its level (the common case of an alerting patient).
-        episode = policy.episodes.get(_PHYSIOLOGICAL)
-        level = episode.priority.rank if episode is not None else -1
-        if not raw_alarm and not any(
-            c.at_raise and c.priority.rank > level and c.kind is not Kind.TECHNICAL for c in conditions
-        ):
+        if not raw_alarm and not policy.paging(conditions):
             return
         flagged = clean.motion is not None and clean.motion >= self.config.motion_limit
         jumps = self.view.jumps(clean, ts, cadence_ms, flagged)

@@ -401,12 +401,17 @@ class AlertPolicy:
             self.hold_until_ms = until_ms
         return True
 
+    def paging(self, conditions: Sequence[Condition]) -> list[Condition]:
+        """The conditions that could page now: physiological, counting at raise, and above the
+        open physiological episode's priority (none above it: the episode already holds them)."""
+        episode = self.episodes.get(_PHYSIOLOGICAL)
+        level = episode.priority.rank if episode is not None else -1
+        return [c for c in conditions if c.at_raise and c.kind.physiological and c.priority.rank > level]
+
     def _held_before(self, ts_ms: int, conditions: Sequence[Condition], hold_from_ms: int) -> bool:
         """Whether one of the conditions that would page now has held at its level, without a
         break longer than its validity, since at or before `hold_from_ms`."""
-        episode = self.episodes.get(_PHYSIOLOGICAL)
-        level = episode.priority.rank if episode is not None else -1
-        paging = [c for c in conditions if c.at_raise and c.kind.physiological and c.priority.rank > level]
+        paging = self.paging(conditions)
         if not paging:
             return False
         top = max(c.priority.rank for c in paging)

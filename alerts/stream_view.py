@@ -6,8 +6,9 @@ moved, a lead knocked, a cough on the RR sensor. The engine asks this view two t
 per sample that could page: what NEWS2 a *set* of the last readings would score (RCP
 scores a set of observations, not one beat), and whether several vitals jumped together
 in a way no patient does within seconds (an unflagged artefact: hold the page once, and
-let it confirm if the step lasts). It is pure and kept per patient; it is a cache, not
-state: after a restart it refills within two minutes of stream.
+let it confirm if the step lasts). It is pure and kept per patient. Only the last few
+readings (the median's input) go with the engine's state; the two minutes behind the
+jump reference are a cache that refills after a restart.
 
 Example:
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from itertools import islice
 from typing import NamedTuple
 
 from monitor.vitals import VitalSample
@@ -100,9 +102,9 @@ class StreamView:
             self.jumped_last = {v: t for v, t in self.jumped_last.items() if t == ts or getattr(clean, v) is None}
 
     def last(self, n: int) -> list[Reading]:
-        """The last `n` readings (what a checkpoint keeps: the median NEWS2's input)."""
+        """The last `n` readings, none for n <= 0 (what a checkpoint keeps: the median's input)."""
         recent = self.recent
-        return list(recent)[-n:] if len(recent) > n else list(recent)
+        return list(islice(recent, max(len(recent) - max(n, 0), 0), None))
 
     def restore(self, readings: Sequence[Sequence[float | None]]) -> None:
         """Readings from a checkpoint, oldest first (the jump reference refills from new ones)."""
