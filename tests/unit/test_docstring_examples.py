@@ -7,7 +7,13 @@ import importlib
 
 import pytest
 
-MODULES = ("monitor.detector", "alerts.stream_view", "streams.identity.sessions", "streams.webauth")
+MODULES = (
+    "monitor.detector",
+    "alerts.evaluation.matrix.results",
+    "alerts.stream_view",
+    "streams.identity.sessions",
+    "streams.webauth",
+)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -35,8 +35,9 @@ def test_the_split_is_fixed_by_rule_and_dev_is_the_smaller_part():
     assert {c.split for c in cells if c.shape.flagged_share == 0.0} == {Split.DEV, Split.HELD_OUT}
 
 
-def result(recall: float | None, false: float | None, sampling: float = 60.0) -> CellResult:
-    p = CellPolicy("wardwatch", recall, 6, 10.0, false, 1.0)
+def result(recall: float | None, false: float | None, sampling: float = 60.0, days: float = 6.0) -> CellResult:
+    raises = round((false or 0.0) * days)
+    p = CellPolicy("wardwatch", recall, 6, 10.0, false, 1.0, false_alerts=raises, stable_days=days)
     return CellResult(0, "x", "dev", sampling, "none", 0.0, 7, sampling <= 60, 100, (p,))
 
 
@@ -46,6 +47,16 @@ def test_cell_target_needs_both_recall_and_false_rate():
     assert result(1.0, 1.34).meets() is False
     assert result(None, 0.0).meets() is False
     assert result(1.0, 0.0, sampling=3600).meets() is None
+
+
+def test_a_miss_by_a_raise_in_six_days_is_within_chance_but_a_large_one_is_not():
+    assert result(1.0, 7 / 6).clearly_missed() is False  # 7 raises in 6 days: 95 % CI 0.47-2.40
+    assert result(1.0, 20 / 6).clearly_missed() is True  # 20 raises: 2.04-5.15, wholly above 1
+    assert result(1.0, 7 / 6, days=600.0).clearly_missed() is True  # 700 raises in 600 days: 1.08-1.26
+    assert result(0.90, 0.0).clearly_missed() is True  # recall is not excused
+    assert result(1.0, 0.5).clearly_missed() is False  # met is not missed
+    low, high = result(1.0, 0.0).policy("wardwatch").false_interval() or (None, None)
+    assert low == 0.0 and high is not None and 0.6 < high < 0.62  # none seen in 6 days: rate below 0.61
 
 
 def test_a_small_matrix_runs_end_to_end_with_a_registered_detector(tmp_path):

@@ -81,6 +81,8 @@ def score_cell(cell: Cell, spec: CohortSpec, runs: Sequence[PatientRun], names: 
                 stats.overall.delay_median_min,
                 stats.false_per_stable_day,
                 stats.alerts_per_patient_day,
+                round((stats.false_per_stable_day or 0.0) * stats.stable_patient_days),
+                stats.stable_patient_days,
             )
         )
     return CellResult(
