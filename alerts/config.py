@@ -120,8 +120,19 @@ class PolicyConfig:
     max_escalations: int = 2
     # Technical alarms.
     probe_off_s: float = 30.0
+    # From this motion index (0..1) SpO2, pulse and breathing rate are artefact.
     motion_limit: float = 0.6
     motion_s: float = 60.0
+    # Exertion: from this motion index (below `motion_limit`) the patient is up and
+    # about, and a stream's HR and RR are not resting observations: NEWS2 keeps the
+    # last resting values (fresh for `continuous_max_age_s`) for at most
+    # `exertion_max_s` of activity; activity that lasts longer counts again (a
+    # restless, agitated patient is a warning sign, not exercise). The activity's
+    # clock starts over only after `exertion_rest_s` without it, so bouts of
+    # restlessness with short pauses do not each get a new allowance.
+    exertion_motion: float = 0.3
+    exertion_max_s: float = 600.0
+    exertion_rest_s: float = 300.0
     # No data from a continuously monitored patient's wearable for this long.
     signal_loss_s: float = 120.0
     # Several vitals jumping together within seconds (faster than physiology:

@@ -33,7 +33,7 @@ from monitor.detectors.registry import create as create_detector
 from monitor.latest import Freshness, LatestVitals
 from monitor.news2 import Band, News2Score
 from monitor.news2 import _score as score_news2_positional
-from monitor.vitals import PROBE_VITALS, Method, VitalSample
+from monitor.vitals import MOTION_VITALS, PROBE_VITALS, Method, VitalSample
 
 #: The engine's settings type, by the name the evaluator imports.
 EngineConfig = PolicyConfig
@@ -44,7 +44,7 @@ _STATE_VERSIONS = (1, 2)
 #: How fast the patient's reference NEWS2 follows them while they are well.
 _NEWS2_REF_RATE = 0.01
 _PROBE_OFF = tuple(f"{v}: probe off" for v in sorted(PROBE_VITALS))
-_MOTION = tuple(f"{v}: motion artefact" for v in sorted(PROBE_VITALS))
+_MOTION = tuple(f"{v}: motion artefact" for v in sorted(MOTION_VITALS))
 NEWS2_KEY, PROBE_KEY, MOTION_KEY = rules.NEWS2_KEY, rules.PROBE_KEY, rules.MOTION_KEY
 NEWS2_QUIET_BANDS = rules.NEWS2_QUIET_BANDS
 #: News2Summary.band is the band's text; str() of each Band, looked up once.
@@ -118,6 +118,7 @@ class PatientEngine:
         "_gap_ms",
         "_limits",
         "_max_gap_ms",
+        "active",
         "adt_ward",
         "book",
         "config",
@@ -166,6 +167,8 @@ class PatientEngine:
         # The last continuous readings, their medians and jumps (only the last few, the
         # median's input, go with the state; the jump reference refills after a restart).
         self.view = StreamView()
+        #: [first, last] event time of the patient's current bout of activity (exertion), or None.
+        self.active: list[int] | None = None
         self._use(cfg)
 
     @property
@@ -276,10 +279,17 @@ class PatientEngine:
         else:
             suppressed = ()
         clean = sample
-        if suppressed and (sample.heart_rate is not None or sample.spo2 is not None):
+        if suppressed is _MOTION:
+            if sample.heart_rate is not None or sample.spo2 is not None or sample.resp_rate is not None:
+                clean = dataclasses.replace(sample, heart_rate=None, spo2=None, resp_rate=None)
+        elif suppressed and (sample.heart_rate is not None or sample.spo2 is not None):
             clean = dataclasses.replace(sample, heart_rate=None, spo2=None)
+        # What NEWS2 and the stream view see: without HR and RR measured during exertion.
+        rest = clean
+        if motion is not None and continuous and (self.active is not None or motion >= self.config.exertion_motion):
+            rest = self._resting(clean, ts, motion)
         latest = self.latest
-        latest.update(clean)
+        latest.update(rest)
         if sample.spo2_scale is not None or getattr(sample, "ward", None) is not None:
             self._nursing_input(sample)
         cfg = self.config
@@ -289,7 +299,7 @@ class PatientEngine:
         # a jump among them is still looked for (so a burst's values are not carried forward).
         raw_alarm = continuous and _BAND_TEXT.get(score.band) not in NEWS2_QUIET_BANDS
         if raw_alarm and cfg.news2_median_readings > 1:
-            score, values = self._robust_news2(ts, clean, score, values)
+            score, values = self._robust_news2(ts, rest, score, values)
         band = score.band
         news2 = new_news2_summary(score.total, score.components, _BAND_TEXT.get(band) or str(band))
         # Hysteresis applies to what is already tracked; no tracks, nothing holds.
@@ -301,7 +311,7 @@ class PatientEngine:
         if suppressed:
             # SpO2 and pulse in the view are from before the signal went bad:
             # NEWS2 is judged on the other parameters only, and says so.
-            news2 = rules.news2_without(news2, PROBE_VITALS)
+            news2 = rules.news2_without(news2, MOTION_VITALS if suppressed is _MOTION else PROBE_VITALS)
         news2_cond = None
         if cfg.news2:
             active = holding is not None and holding(NEWS2_KEY)
@@ -319,7 +329,7 @@ class PatientEngine:
 
         view = self.view
         if view.suspect:  # read again: the vital's new reading stands for it
-            view.reread(clean)
+            view.reread(rest)
         alerting = policy.alerting
         detector_info = None
         if (
@@ -369,15 +379,15 @@ class PatientEngine:
 
         if continuous:
             if view.run is not None:
-                view.end_run(clean)
+                view.end_run(rest)
             if conditions or raw_alarm:
                 src = self.sources.get(sample.device_id)
                 if conditions and src is not None and src[3] * _CADENCE_GAPS > self._max_gap_ms:
                     conditions = self._stretched(conditions, src[3] * _CADENCE_GAPS / 1000.0)
-                self._artefact_check(clean, ts, conditions, src[3] if src is not None else 0, raw_alarm)
+                self._artefact_check(rest, ts, conditions, src[3] if src is not None else 0, raw_alarm)
             # After the check: it compares this reading with the ones before (the reference
             # leaves out the last 10 s anyway), and learns which jumped vitals were read again.
-            view.remember(ts, clean)
+            view.remember(ts, rest)
         # Signal loss watches continuous streams only: a gap between observation rounds is not one.
         if not conditions and holding is None and not policy.episodes and type(policy).observe is _OBSERVE:
             return policy.observe_quiet(ts, sample.device_id, news2, detector_info, suppressed, continuous)
@@ -385,6 +395,34 @@ class PatientEngine:
             ts, sample.device_id, tuple(evaluated), tuple(conditions), news2, detector_info, suppressed
         )
         return policy.observe(obs, continuous=continuous)
+
+    # ---- exertion -------------------------------------------------------------
+    def _resting(self, clean: VitalSample, ts: int, motion: float) -> VitalSample:
+        """The sample as a resting observation: without HR and RR while the patient is up and about.
+
+        Walking raises HR by 15-30 and RR by 3-7 for minutes, which is NEWS2 5 in a patient
+        whose resting score is 2: an independent generator's walks paged medium ~12 % of the
+        time. NEWS2 is an observation at rest, so during activity (`exertion_motion` up to
+        `motion_limit`) the last resting HR and RR stand, while fresh. Bounded: the bout's
+        clock starts at its first active reading and starts over only after
+        `exertion_rest_s` without activity, and after `exertion_max_s` the readings count
+        again, so an agitated patient (a warning sign) is not explained away. SpO2 always
+        counts: desaturation on exertion is a finding. Hard limits and the baseline
+        detector (its own exertion rule) see the readings as they are.
+        """
+        cfg = self.config
+        active = self.active
+        if motion < cfg.exertion_motion:
+            if active is not None and ts - active[1] > cfg.exertion_rest_s * 1000:
+                self.active = None
+            return clean
+        if active is None or ts - active[1] > cfg.exertion_rest_s * 1000:
+            active = self.active = [ts, ts]
+        else:
+            active[1] = ts
+        if ts - active[0] > cfg.exertion_max_s * 1000 or (clean.heart_rate is None and clean.resp_rate is None):
+            return clean
+        return dataclasses.replace(clean, heart_rate=None, resp_rate=None)
 
     # ---- data shape ----------------------------------------------------------
     def _judge_shape(self, sample: VitalSample, src: list[int] | None, ts: int) -> tuple[bool, bool, Freshness]:
@@ -595,7 +633,7 @@ class PatientEngine:
     # ---- state ------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """[version, id, last_ts, news2_ref, samples, offsets, latest, detector, policy, ward, scale,
-        adt_ward, discharged_ms, sources, stream_ms, last stream readings].
+        adt_ward, discharged_ms, sources, stream_ms, last stream readings, activity bout].
 
         The last `news2_median_readings` stream readings go with the state, so a worker
         restarted from a checkpoint scores NEWS2 on the same median as one that never
@@ -618,6 +656,7 @@ class PatientEngine:
                 self.sources,
                 self.stream_ms,
                 [list(r) for r in self.view.last(self.config.news2_median_readings)],
+                self.active,
             ]
         )
 
@@ -628,7 +667,7 @@ class PatientEngine:
         if version not in _STATE_VERSIONS:
             raise ValueError(f"patient state version {version} is not one of {_STATE_VERSIONS}")
         # ward and scale were appended to v1, then (v2) the ADT place and the data shapes
-        doc = doc + [None] * (16 - len(doc))
+        doc = doc + [None] * (17 - len(doc))
         (
             _,
             patient_id,
@@ -646,6 +685,7 @@ class PatientEngine:
             sources,
             stream,
             readings,
+            active,
         ) = doc
         engine = cls(patient_id, config)
         engine.last_ts, engine.news2_ref, engine.samples, engine.offsets = last_ts, ref, samples, offsets
@@ -665,6 +705,7 @@ class PatientEngine:
         else:
             engine.stream_ms = stream
         engine.view.restore(readings or ())
+        engine.active = list(active) if active else None
         return engine
 
 

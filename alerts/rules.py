@@ -298,6 +298,6 @@ def motion_condition(motion: float, cfg: PolicyConfig) -> Condition:
         vital="motion",
         value=motion,
         limit=cfg.motion_limit,
-        text=f"Sustained motion artefact ({motion:.2f}): SpO2 and pulse unreliable, their alarms suppressed",
+        text=f"Sustained motion artefact ({motion:.2f}): SpO2, pulse and RR unreliable, their alarms suppressed",
     )
     return Condition(MOTION_KEY, Kind.TECHNICAL, Priority.LOW, cfg.motion_s, reasons=(reason,), valid_s=cfg.max_gap_s)

@@ -53,6 +53,13 @@ CONTINUOUS: frozenset[str] = frozenset({"heart_rate", "spo2", "resp_rate"})
 #: Vitals that come from the pulse-oximeter probe and vanish when it is off.
 PROBE_VITALS: frozenset[str] = frozenset({"spo2", "heart_rate"})
 
+#: Vitals a motion artefact corrupts: the oximeter's, and the breathing rate, which
+#: impedance pneumography and accelerometers read worst of all while the patient moves.
+MOTION_VITALS: frozenset[str] = PROBE_VITALS | {"resp_rate"}
+
+#: Vitals that exertion raises (walking, sitting up): not resting observations while it lasts.
+EXERTION_VITALS: frozenset[str] = frozenset({"heart_rate", "resp_rate"})
+
 UNITS: dict[str, str] = {
     "heart_rate": "/min",
     "spo2": "%",

@@ -1,0 +1,98 @@
+"""Exertion and motion: what a stream measures while the patient moves.
+
+Walking raises HR by 15-30 and RR by 3-7 for minutes; NEWS2 is an observation
+at rest, so during activity (the device's motion index from `exertion_motion`
+up) the last resting HR and RR stand, for at most `exertion_max_s` of one bout.
+From `motion_limit` up the readings are artefact, RR included. Found by an
+independent generator (2026-12-03): walks paged medium in ~12 % of bouts, and
+flagged motion bursts paged through RR.
+"""
+
+from __future__ import annotations
+
+from alerts.engine import PatientEngine
+from alerts.model import Kind, Status
+from tests.unit.test_policy_support import PID, T0, at_s, feed, of, sample, warm
+
+START = 3600
+#: A walk's plateau on a resting HR 72 / RR 15 patient: NEWS2 HR 2 + RR 3 = 5 (medium, and a single 3).
+WALK = {"heart_rate": 112.0, "resp_rate": 25.0}
+
+
+def clinical(alerts: list) -> list:
+    return [a for a in of(alerts, Status.RAISED) if a.kind in (Kind.NEWS2, Kind.ANOMALY, Kind.THRESHOLD)]
+
+
+def walk(start_s: float, minutes: float, motion: float | None, pause_every_s: float = 0.0) -> list:
+    """A walk on a 5 s stream: 40 s ramp up, plateau, 60 s down; optionally a minute's
+    rest at the patient's resting values at the end of every `pause_every_s`."""
+    out, t, end = [], start_s, start_s + minutes * 60
+    rest = {"heart_rate": 72.0, "resp_rate": 15.0}
+    while t < end:
+        if pause_every_s and (t - start_s) % pause_every_s >= pause_every_s - 60:
+            out.append(sample(t, motion=0.1))
+        else:
+            k = min(1.0, (t - start_s) / 40.0, (end - t) / 60.0)
+            out.append(sample(t, motion=motion, **{v: rest[v] + k * (WALK[v] - rest[v]) for v in WALK}))
+        t += 5
+    return out
+
+
+def warm_patient() -> PatientEngine:
+    engine = PatientEngine(PID)
+    warm(engine, START)
+    return engine
+
+
+def test_a_walk_the_device_reports_as_activity_pages_nothing():
+    engine = warm_patient()
+    alerts = feed(engine, walk(START, 7, motion=0.4) + [sample(t) for t in range(START + 420, START + 1800, 5)])
+    assert clinical(alerts) == []
+
+
+def test_the_same_readings_without_an_activity_index_page():
+    """The control: nothing but the motion index tells the walk from a deterioration."""
+    engine = warm_patient()
+    alerts = feed(engine, walk(START, 7, motion=None))
+    assert [a.kind for a in clinical(alerts)] == [Kind.NEWS2]
+
+
+def test_activity_that_lasts_beyond_exertion_max_s_counts_again():
+    """A restless, agitated patient is a warning sign: after 10 min of activity the readings count."""
+    engine = warm_patient()
+    raised = clinical(feed(engine, walk(START, 25, motion=0.4)))
+    assert raised and raised[0].kind is Kind.NEWS2
+    assert 600 < at_s(raised[0].ts_ms) - START <= 600 + 180  # the bout's allowance, then persistence
+
+
+def test_short_pauses_do_not_give_each_bout_of_restlessness_a_new_allowance():
+    """4 min moving, 1 min still, over and over: one bout, whose readings count after
+    `exertion_max_s`, so it pages within the first stretch of moving after 10 min, not never."""
+    engine = warm_patient()
+    raised = clinical(feed(engine, walk(START, 30, motion=0.4, pause_every_s=300)))
+    assert raised and at_s(raised[0].ts_ms) - START <= 900
+    assert engine.active is not None and engine.active[0] == T0 + START * 1000  # the first step of the first bout
+
+
+def test_desaturation_while_walking_still_counts():
+    engine = warm_patient()
+    samples = [sample(t, motion=0.4, spo2=84.0) for t in range(START, START + 300, 5)]
+    raised = clinical(feed(engine, samples))
+    assert raised and at_s(raised[0].ts_ms) - START <= 60
+
+
+def test_flagged_motion_makes_the_breathing_rate_artefact_too():
+    """RR 34 read only while the device reports motion artefact: a technical alert, no RR page."""
+    engine = warm_patient()
+    alerts = feed(engine, [sample(t, motion=0.8, resp_rate=34.0) for t in range(START, START + 240, 5)])
+    assert clinical(alerts) == []
+    assert Kind.TECHNICAL in {a.kind for a in of(alerts, Status.RAISED)}
+
+
+def test_the_activity_bout_survives_a_checkpoint():
+    """A worker restarted mid-walk keeps the bout's start: the allowance is not granted twice."""
+    engine = warm_patient()
+    feed(engine, walk(START, 8, motion=0.4)[:-12])  # 8 min in, still walking
+    restored = PatientEngine.from_bytes(engine.to_bytes())
+    assert restored.active == engine.active and restored.active is not None
+    assert restored.to_bytes() == engine.to_bytes()
