@@ -37,6 +37,11 @@ from monitor.vitals import VitalSample
 #: physiological condition is present (a well patient pays one deque append per sample).
 _REF_FROM_MS, _REF_TO_MS, _REF_TTL_MS = 120_000, 10_000, 10_000
 _REF_MIN_SAMPLES = 3
+#: A vital with too few readings in that window (a probe re-attached after minutes off) is
+#: compared with its last readings before the gap, up to this old (and as far back as `recent`
+#: reaches): a probe that came back inside a motion burst was compared with nothing, so the
+#: burst paged high (an independent generator's probe re-attachments, 2026-12-03).
+_GAP_REF_MS = 600_000
 #: ... and at least this many sampling intervals long: a stream sampled once a minute with a
 #: quarter of its values missing still has the 3 readings per vital a median needs.
 _REF_CADENCES = 10
@@ -208,12 +213,27 @@ class StreamView:
         `_REF_CADENCES` sampling intervals long, for a stream sampled once a minute)."""
         lo, hi = ts - max(_REF_FROM_MS, _REF_CADENCES * cadence_ms), ts - _REF_TO_MS
         window = [r for r in self.recent if lo <= r[0] <= hi]
-        return (
-            ts + _REF_TTL_MS,
-            median([r[1] for r in window], _REF_MIN_SAMPLES),
-            median([r[2] for r in window], _REF_MIN_SAMPLES),
-            median([r[3] for r in window], _REF_MIN_SAMPLES),
-        )
+        hr, spo2, rr = (median([r[i] for r in window], _REF_MIN_SAMPLES) for i in (1, 2, 3))
+        if hr is None or spo2 is None or rr is None:
+            oldest = ts - _GAP_REF_MS
+            hr = self._before_gap(1, hi, oldest) if hr is None else hr
+            spo2 = self._before_gap(2, hi, oldest) if spo2 is None else spo2
+            rr = self._before_gap(3, hi, oldest) if rr is None else rr
+        return ts + _REF_TTL_MS, hr, spo2, rr
+
+    def _before_gap(self, index: int, hi: int, oldest: int) -> float | None:
+        """Median of a vital's last `_REF_MIN_SAMPLES` readings at or before `hi`, none older than `oldest`."""
+        found: list[float | None] = []
+        for r in reversed(self.recent):
+            if r[0] > hi:
+                continue
+            if r[0] < oldest:
+                break
+            if r[index] is not None:
+                found.append(r[index])
+                if len(found) == _REF_MIN_SAMPLES:
+                    break
+        return median(found, _REF_MIN_SAMPLES)
 
 
 def jumped_beyond_physiology(name: str, value: float, reference: float) -> bool:

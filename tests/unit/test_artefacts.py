@@ -234,3 +234,27 @@ def test_the_detector_does_not_page_on_a_jumped_reading_it_still_holds():
         ],
     )
     assert of(alerts, Status.RAISED) == []
+
+
+def probe_off_then(values: dict, seconds: float) -> list:
+    """150 s with the probe off (RR still read), then the probe back reading `values` for `seconds`."""
+    off = span(START, START + 150, step_s=5, probe_off=True, heart_rate=None, spo2=None)
+    back = span(START + 150, START + 150 + seconds, step_s=5, **values)
+    return off + back
+
+
+def test_a_probe_reattached_inside_a_burst_is_compared_with_its_readings_before_the_gap():
+    """No HR or SpO2 in the last two minutes: the burst is judged against the values before the
+    probe came off, held once, and pages nothing (it paged high before)."""
+    engine = warm_patient()
+    burst = {"heart_rate": 120.0, "spo2": 86.0, "resp_rate": 30.0}
+    alerts = feed(engine, probe_off_then(burst, 60) + span(START + 210, START + 1800, step_s=5))
+    assert [a for a in of(alerts, Status.RAISED) if a.kind.physiological] == []
+    assert engine.policy.held == 1
+
+
+def test_a_probe_reattached_to_a_patient_who_really_changed_pages_after_one_hold():
+    engine = warm_patient()
+    changed = {"heart_rate": 120.0, "spo2": 86.0, "resp_rate": 30.0}
+    raised = [a for a in of(feed(engine, probe_off_then(changed, 600)), Status.RAISED) if a.kind.physiological]
+    assert raised and at_s(raised[0].ts_ms) - (START + 150) <= 90 + 30
