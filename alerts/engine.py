@@ -33,7 +33,7 @@ from monitor.detectors.registry import create as create_detector
 from monitor.latest import Freshness, LatestVitals
 from monitor.news2 import Band, News2Score
 from monitor.news2 import _score as score_news2_positional
-from monitor.vitals import MOTION_VITALS, PROBE_VITALS, Method, VitalSample
+from monitor.vitals import EXERTION_VITALS, MOTION_VITALS, PROBE_VITALS, Method, VitalSample
 
 #: The engine's settings type, by the name the evaluator imports.
 EngineConfig = PolicyConfig
@@ -284,7 +284,8 @@ class PatientEngine:
                 clean = dataclasses.replace(sample, heart_rate=None, spo2=None, resp_rate=None)
         elif suppressed and (sample.heart_rate is not None or sample.spo2 is not None):
             clean = dataclasses.replace(sample, heart_rate=None, spo2=None)
-        # What NEWS2 and the stream view see: without HR and RR measured during exertion.
+        # What NEWS2 sees: without HR and RR measured during exertion (the jump checks see
+        # them: a burst during a walk is still a burst).
         rest = clean
         if motion is not None and continuous and (self.active is not None or motion >= self.config.exertion_motion):
             rest = self._resting(clean, ts, motion)
@@ -299,7 +300,7 @@ class PatientEngine:
         # a jump among them is still looked for (so a burst's values are not carried forward).
         raw_alarm = continuous and _BAND_TEXT.get(score.band) not in NEWS2_QUIET_BANDS
         if raw_alarm and cfg.news2_median_readings > 1:
-            score, values = self._robust_news2(ts, rest, score, values)
+            score, values = self._robust_news2(ts, rest, score, values, exerting=rest is not clean)
         band = score.band
         news2 = new_news2_summary(score.total, score.components, _BAND_TEXT.get(band) or str(band))
         # Hysteresis applies to what is already tracked; no tracks, nothing holds.
@@ -329,7 +330,7 @@ class PatientEngine:
 
         view = self.view
         if view.suspect:  # read again: the vital's new reading stands for it
-            view.reread(rest)
+            view.reread(clean)
         alerting = policy.alerting
         detector_info = None
         if (
@@ -379,15 +380,15 @@ class PatientEngine:
 
         if continuous:
             if view.run is not None:
-                view.end_run(rest)
+                view.end_run(clean)
             if conditions or raw_alarm:
                 src = self.sources.get(sample.device_id)
                 if conditions and src is not None and src[3] * _CADENCE_GAPS > self._max_gap_ms:
                     conditions = self._stretched(conditions, src[3] * _CADENCE_GAPS / 1000.0)
-                self._artefact_check(rest, ts, conditions, src[3] if src is not None else 0, raw_alarm)
+                self._artefact_check(clean, ts, conditions, src[3] if src is not None else 0, raw_alarm)
             # After the check: it compares this reading with the ones before (the reference
             # leaves out the last 10 s anyway), and learns which jumped vitals were read again.
-            view.remember(ts, rest)
+            view.remember(ts, clean)
         # Signal loss watches continuous streams only: a gap between observation rounds is not one.
         if not conditions and holding is None and not policy.episodes and type(policy).observe is _OBSERVE:
             return policy.observe_quiet(ts, sample.device_id, news2, detector_info, suppressed, continuous)
@@ -529,7 +530,7 @@ class PatientEngine:
 
     # ---- a robust view of a stream (alerts/stream_view.py) -----------------------------
     def _robust_news2(
-        self, ts: int, clean: VitalSample, score: News2Score, values: dict[str, Any]
+        self, ts: int, clean: VitalSample, score: News2Score, values: dict[str, Any], exerting: bool = False
     ) -> tuple[News2Score, dict[str, Any]]:
         """NEWS2 of a stream scored on the median of each streamed vital's last readings.
 
@@ -540,6 +541,8 @@ class PatientEngine:
         medians = self.view.robust_readings(ts, clean, self.config.news2_median_readings)
         robust: dict[str, Any] | None = None
         for name, median in zip(STREAMED, medians, strict=True):
+            if exerting and name in EXERTION_VITALS:
+                continue  # the last readings' HR and RR are the walk's, not the resting values NEWS2 holds
             if median is not None and name in values and median != values[name]:
                 if robust is None:
                     robust = dict(values)

@@ -96,3 +96,16 @@ def test_the_activity_bout_survives_a_checkpoint():
     restored = PatientEngine.from_bytes(engine.to_bytes())
     assert restored.active == engine.active and restored.active is not None
     assert restored.to_bytes() == engine.to_bytes()
+
+
+def test_an_unflagged_burst_during_a_walk_is_still_held():
+    """HR, SpO2 and RR jump together mid-walk: the jump checks see the walk's readings
+    (HR 112 -> 167 is a burst), so the hard limit it crosses is held, not paged."""
+    engine = warm_patient()
+    before = walk(START, 4, motion=0.4)[:-12]  # the plateau, not the walk's end
+    t = START + 180
+    burst = [sample(t + k, motion=0.4, heart_rate=167.0, spo2=89.0, resp_rate=37.0) for k in range(0, 40, 5)]
+    after = [sample(t + k, motion=0.4, **WALK) for k in range(40, 300, 5)]
+    alerts = feed(engine, before + burst + after)
+    assert clinical(alerts) == []
+    assert engine.policy.held == 1
