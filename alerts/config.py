@@ -125,7 +125,8 @@ class PolicyConfig:
     motion_s: float = 60.0
     # Exertion: from this motion index (below `motion_limit`) the patient is up and
     # about, and a stream's HR and RR are not resting observations: NEWS2 keeps the
-    # last resting values (fresh for `continuous_max_age_s`) for at most
+    # last resting values (fresh for `continuous_max_age_s`), also for
+    # `exertion_recovery_s` after the last active reading, for at most
     # `exertion_max_s` of activity; activity that lasts longer counts again (a
     # restless, agitated patient is a warning sign, not exercise). The activity's
     # clock starts over only after `exertion_rest_s` without it, so bouts of
@@ -133,6 +134,7 @@ class PolicyConfig:
     exertion_motion: float = 0.3
     exertion_max_s: float = 600.0
     exertion_rest_s: float = 300.0
+    exertion_recovery_s: float = 120.0
     # No data from a continuously monitored patient's wearable for this long.
     signal_loss_s: float = 120.0
     # Several vitals jumping together within seconds (faster than physiology:

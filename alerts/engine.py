@@ -340,7 +340,7 @@ class PatientEngine:
             or clean.systolic_bp is not None
             or clean.temperature is not None
         ):
-            detector_info = self._detect(clean, news2, news2_cond, suppressed, alerting, holding, conditions, evaluated)
+            detector_info = self._detect(rest, news2, news2_cond, suppressed, alerting, holding, conditions, evaluated)
         if not alerting and not suppressed:
             # The patient's own NEWS2 reference learns only while nothing is alerting.
             ref, total = self.news2_ref, news2.total
@@ -404,20 +404,30 @@ class PatientEngine:
         Walking raises HR by 15-30 and RR by 3-7 for minutes, which is NEWS2 5 in a patient
         whose resting score is 2: an independent generator's walks paged medium ~12 % of the
         time. NEWS2 is an observation at rest, so during activity (`exertion_motion` up to
-        `motion_limit`) the last resting HR and RR stand, while fresh. Bounded: the bout's
+        `motion_limit`) and for `exertion_recovery_s` after its last active reading (HR and
+        RR take minutes to settle, and one reading of a walk whose index dipped below the
+        threshold stood for the rest of it), the last resting HR and RR stand, while fresh.
+        Bounded: the bout's
         clock starts at its first active reading and starts over only after
         `exertion_rest_s` without activity, and after `exertion_max_s` the readings count
         again, so an agitated patient (a warning sign) is not explained away. SpO2 always
-        counts: desaturation on exertion is a finding. Hard limits and the baseline
-        detector (its own exertion rule) see the readings as they are.
+        counts: desaturation on exertion is a finding. The baseline detector learns and
+        scores this resting view too; the hard limits and the jump checks see the readings
+        as they are (a motion burst during a walk is still a burst).
         """
         cfg = self.config
         active = self.active
         if motion < cfg.exertion_motion:
-            if active is not None and ts - active[1] > cfg.exertion_rest_s * 1000:
+            if active is None:
+                return clean
+            since = ts - active[1]
+            if since > cfg.exertion_rest_s * 1000:
                 self.active = None
-            return clean
-        if active is None or ts - active[1] > cfg.exertion_rest_s * 1000:
+                return clean
+            if since > cfg.exertion_recovery_s * 1000:
+                return clean
+            # Recovering (or the index dipped for a reading): HR and RR are still the walk's.
+        elif active is None or ts - active[1] > cfg.exertion_rest_s * 1000:
             active = self.active = [ts, ts]
         else:
             active[1] = ts

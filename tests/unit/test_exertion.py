@@ -109,3 +109,22 @@ def test_an_unflagged_burst_during_a_walk_is_still_held():
     alerts = feed(engine, before + burst + after)
     assert clinical(alerts) == []
     assert engine.policy.held == 1
+
+
+def test_the_readings_just_after_a_walk_are_still_the_walks():
+    """HR and RR take minutes to settle, and an activity index that dips below 0.3 for one
+    reading mid-walk must not let that reading stand for the rest of the walk."""
+    engine = warm_patient()
+    samples = walk(START, 6, motion=0.4)
+    dipped = [
+        sample(
+            s.ts_ms / 1000 - T0 / 1000,
+            motion=0.25 if i % 12 == 5 else s.motion,
+            heart_rate=s.heart_rate,
+            resp_rate=s.resp_rate,
+        )
+        for i, s in enumerate(samples)
+    ]
+    settling = [sample(START + 360 + k, motion=0.05, **WALK) for k in range(0, 100, 5)]
+    rested = [sample(t) for t in range(START + 460, START + 1800, 5)]
+    assert clinical(feed(engine, dipped + settling + rested)) == []
