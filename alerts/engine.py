@@ -416,6 +416,8 @@ class PatientEngine:
         as they are (a motion burst during a walk is still a burst).
         """
         cfg = self.config
+        if motion >= cfg.motion_limit:
+            return clean  # motion artefact (suppressed as such), not a bout of activity
         active = self.active
         if motion < cfg.exertion_motion:
             if active is None:

@@ -128,3 +128,19 @@ def test_the_readings_just_after_a_walk_are_still_the_walks():
     settling = [sample(START + 360 + k, motion=0.05, **WALK) for k in range(0, 100, 5)]
     rested = [sample(t) for t in range(START + 460, START + 1800, 5)]
     assert clinical(feed(engine, dipped + settling + rested)) == []
+
+
+def test_a_flagged_motion_artefact_is_not_a_walk():
+    """A device-flagged burst (motion >= 0.6) is artefact, not activity: the readings after it
+    are the patient's at once (they were left out for two minutes as a walk's recovery, and a
+    bleed paged after its must-alert time on the independent generator)."""
+    engine = warm_patient()
+    feed(
+        engine,
+        [sample(t, motion=0.9, heart_rate=150.0, spo2=85.0, resp_rate=32.0) for t in range(START, START + 20, 5)],
+    )
+    assert engine.active is None
+    raised = clinical(
+        feed(engine, [sample(t, heart_rate=112.0, resp_rate=25.0) for t in range(START + 20, START + 400, 5)])
+    )
+    assert raised and at_s(raised[0].ts_ms) - (START + 20) <= 120 + 30
