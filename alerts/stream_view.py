@@ -208,6 +208,12 @@ class StreamView:
                 self.run = None
                 return
 
+    def settled(self, ts: int) -> tuple[float | None, float | None]:
+        """Median HR and RR of the two minutes before the last 10 s (the jump reference's
+        window): what the patient was at rest, robust to a burst just before `ts`."""
+        _, hr, _, rr = self._reference(ts, 0)
+        return hr, rr
+
     def _reference(self, ts: int, cadence_ms: int) -> Reading:
         """(valid until, median HR, SpO2, RR) of the recent readings in the window (at least
         `_REF_CADENCES` sampling intervals long, for a stream sampled once a minute)."""

@@ -161,6 +161,17 @@ class LatestVitals:
             values[i] = value
             stamps[i] = ts
 
+    def revalue(self, name: str, value: InputValue) -> None:
+        """Replace `name`'s held value, keeping when it was taken (so it expires as before).
+
+        For a value that must stand for a while (a stream's HR and RR while the patient
+        walks): the engine puts the median of the minutes before in place of the last
+        single reading, which may have been an artefact.
+        """
+        i = _INDEX[name]
+        if self._ts[i] is not None:
+            self._values[i] = value
+
     def forget(self, name: str, ts_ms: int) -> None:
         """Drop `name`'s value if it is still the one taken at `ts_ms`.
 

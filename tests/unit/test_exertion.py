@@ -113,7 +113,8 @@ def test_an_unflagged_burst_during_a_walk_is_still_held():
 
 def test_the_readings_just_after_a_walk_are_still_the_walks():
     """HR and RR take minutes to settle, and an activity index that dips below 0.3 for one
-    reading mid-walk must not let that reading stand for the rest of the walk."""
+    reading mid-walk must not let that reading stand for the rest of the walk (in NEWS2;
+    the baseline detector has its own exertion rule)."""
     engine = warm_patient()
     samples = walk(START, 6, motion=0.4)
     dipped = [
@@ -127,7 +128,7 @@ def test_the_readings_just_after_a_walk_are_still_the_walks():
     ]
     settling = [sample(START + 360 + k, motion=0.05, **WALK) for k in range(0, 100, 5)]
     rested = [sample(t) for t in range(START + 460, START + 1800, 5)]
-    assert clinical(feed(engine, dipped + settling + rested)) == []
+    assert [a for a in clinical(feed(engine, dipped + settling + rested)) if a.kind is Kind.NEWS2] == []
 
 
 def test_a_flagged_motion_artefact_is_not_a_walk():
@@ -144,3 +145,14 @@ def test_a_flagged_motion_artefact_is_not_a_walk():
         feed(engine, [sample(t, heart_rate=112.0, resp_rate=25.0) for t in range(START + 20, START + 400, 5)])
     )
     assert raised and at_s(raised[0].ts_ms) - (START + 20) <= 120 + 30
+
+
+def test_the_values_carried_into_a_walk_are_the_minutes_before_not_a_burst():
+    """A burst (HR, SpO2, RR jump) runs into the start of a walk: the values that stand for the
+    walk are the median of the two minutes before, not the burst's last reading."""
+    engine = warm_patient()
+    burst = [sample(t, heart_rate=114.0, spo2=90.0, resp_rate=27.0) for t in range(START, START + 15, 5)]
+    walking = [sample(t, motion=0.45, heart_rate=100.0, resp_rate=20.0) for t in range(START + 15, START + 400, 5)]
+    alerts = feed(engine, burst + walking)
+    assert clinical(alerts) == []
+    assert engine.latest.get("resp_rate")[0] == 15.0
