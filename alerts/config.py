@@ -22,7 +22,7 @@ from typing import Any
 
 from alerts.model import Priority
 from monitor.detectors.registry import DetectorSpec, validate
-from monitor.vitals import UNITS
+from monitor.vitals import ACTIVE_MOTION, UNITS
 
 #: The shipped, documented policy file (the built-in defaults, spelled out).
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
@@ -131,7 +131,7 @@ class PolicyConfig:
     # restless, agitated patient is a warning sign, not exercise). The activity's
     # clock starts over only after `exertion_rest_s` without it, so bouts of
     # restlessness with short pauses do not each get a new allowance.
-    exertion_motion: float = 0.3
+    exertion_motion: float = ACTIVE_MOTION
     exertion_max_s: float = 600.0
     exertion_rest_s: float = 300.0
     exertion_recovery_s: float = 120.0

@@ -45,6 +45,10 @@ _STATE_VERSIONS = (1, 2)
 _NEWS2_REF_RATE = 0.01
 _PROBE_OFF = tuple(f"{v}: probe off" for v in sorted(PROBE_VITALS))
 _MOTION = tuple(f"{v}: motion artefact" for v in sorted(MOTION_VITALS))
+#: What a bad signal voids in a sample (keyword arguments for `dataclasses.replace`).
+_VOID_PROBE: dict[str, Any] = dict.fromkeys(sorted(PROBE_VITALS))
+_VOID_MOTION: dict[str, Any] = dict.fromkeys(sorted(MOTION_VITALS))
+_VOID_NONE: dict[str, Any] = {}
 NEWS2_KEY, PROBE_KEY, MOTION_KEY = rules.NEWS2_KEY, rules.PROBE_KEY, rules.MOTION_KEY
 NEWS2_QUIET_BANDS = rules.NEWS2_QUIET_BANDS
 #: News2Summary.band is the band's text; str() of each Band, looked up once.
@@ -270,20 +274,17 @@ class PatientEngine:
             continuous, observation, fresh = True, False, self._freshness
         else:
             continuous, observation, fresh = self._judge_shape(sample, src, ts)
-        # Bad signal (probe off, motion artefact) suppresses SpO2 and pulse for this sample.
+        # Bad signal suppresses what it voids for this sample: probe off SpO2 and pulse, motion RR too.
         motion = sample.motion
         if sample.probe_off:
-            suppressed = _PROBE_OFF
+            suppressed, voided = _PROBE_OFF, _VOID_PROBE
         elif motion is not None and motion >= self.config.motion_limit:
-            suppressed = _MOTION
+            suppressed, voided = _MOTION, _VOID_MOTION
         else:
-            suppressed = ()
+            suppressed, voided = (), _VOID_NONE
         clean = sample
-        if suppressed is _MOTION:
-            if sample.heart_rate is not None or sample.spo2 is not None or sample.resp_rate is not None:
-                clean = dataclasses.replace(sample, heart_rate=None, spo2=None, resp_rate=None)
-        elif suppressed and (sample.heart_rate is not None or sample.spo2 is not None):
-            clean = dataclasses.replace(sample, heart_rate=None, spo2=None)
+        if voided and any(getattr(sample, v) is not None for v in voided):
+            clean = dataclasses.replace(sample, **voided)
         # What NEWS2 sees: without HR and RR measured during exertion (the jump checks see
         # them: a burst during a walk is still a burst).
         rest = clean
@@ -312,7 +313,7 @@ class PatientEngine:
         if suppressed:
             # SpO2 and pulse in the view are from before the signal went bad:
             # NEWS2 is judged on the other parameters only, and says so.
-            news2 = rules.news2_without(news2, MOTION_VITALS if suppressed is _MOTION else PROBE_VITALS)
+            news2 = rules.news2_without(news2, voided)
         news2_cond = None
         if cfg.news2:
             active = holding is not None and holding(NEWS2_KEY)
@@ -407,10 +408,9 @@ class PatientEngine:
         `motion_limit`) and for `exertion_recovery_s` after its last active reading (HR and
         RR take minutes to settle, and one reading of a walk whose index dipped below the
         threshold stood for the rest of it), the last resting HR and RR stand, while fresh.
-        Bounded: the bout's
-        clock starts at its first active reading and starts over only after
-        `exertion_rest_s` without activity, and after `exertion_max_s` the readings count
-        again, so an agitated patient (a warning sign) is not explained away. SpO2 always
+        Bounded: the bout's clock starts at its first active reading and starts over only
+        after `exertion_rest_s` without activity, and after `exertion_max_s` the readings
+        count again, so an agitated patient (a warning sign) is not explained away. SpO2 always
         counts: desaturation on exertion is a finding. The hard limits and the jump checks
         see the readings as they are (a motion burst during a walk is still a burst), and
         the baseline detector its own exertion rule (measured: giving it this view too

@@ -98,7 +98,7 @@ from typing import Any
 
 from river import base as river_base
 
-from monitor.vitals import CONTINUOUS, LABELS, UNITS, VitalSample, format_vital
+from monitor.vitals import ACTIVE_MOTION, CONTINUOUS, EXERTION_VITALS, LABELS, UNITS, VitalSample, format_vital
 
 NAME = "baseline-z"
 VERSION = "4"
@@ -182,8 +182,8 @@ TREND_VITALS = frozenset({"spo2", "resp_rate"})
 #: it lasts they are neither scored from these readings nor learned as the
 #: resting normal (the last resting value stands, for CONTINUOUS_VALID_S).
 #: Motion from `motion_limit` (0.6) up is artefact and handled by the engine.
-ACTIVE_MOTION = 0.3
-EXERTION = frozenset({"heart_rate", "resp_rate"})
+#: (ACTIVE_MOTION and EXERTION are monitor.vitals' ACTIVE_MOTION and EXERTION_VITALS.)
+EXERTION = EXERTION_VITALS
 #: Spot checks come every 15-60 min: this many learned readings warm them up.
 SPOT_WARMUP = 3
 #: A continuous-kind vital (HR, SpO2, RR) whose readings come more than this

@@ -59,6 +59,9 @@ MOTION_VITALS: frozenset[str] = PROBE_VITALS | {"resp_rate"}
 
 #: Vitals that exertion raises (walking, sitting up): not resting observations while it lasts.
 EXERTION_VITALS: frozenset[str] = frozenset({"heart_rate", "resp_rate"})
+#: Accelerometer activity index (`quality.motion`, 0..1) from which the patient is up and
+#: about (the detector's exertion rule, and the policy's default `exertion_motion`).
+ACTIVE_MOTION = 0.3
 
 UNITS: dict[str, str] = {
     "heart_rate": "/min",

@@ -90,7 +90,7 @@ def _chance_line(report: MatrixReport) -> str:
     return (
         f"{WARDWATCH} misses {len(missed)} cell(s); {len(clear)} of them clearly "
         f"(recall below target, or the false-alert rate's whole 95 % interval above it){': ' if clear else ''}"
-        f"{', '.join(map(str, clear))}. The others are over the target by a raise or two, within chance."
+        f"{', '.join(map(str, clear))}. The others are within chance."
     )
 
 
