@@ -192,6 +192,8 @@ class PolicyStats:
     alerts_per_patient_day: float
     technical_per_patient_day: float
     escalations_per_patient_day: float
+    #: The raises behind `false_per_stable_day` (its uncertainty needs the count).
+    false_stable_alerts: int = 0
 
     def scenario(self, name: str) -> ScenarioStats:
         return next(s for s in self.scenarios if s.scenario == name)
@@ -256,6 +258,7 @@ def summarise(
         alerts_per_patient_day=sum(s.physiological_raises for s in scores) / all_days,
         technical_per_patient_day=sum(s.technical_raises for s in scores) / all_days,
         escalations_per_patient_day=sum(s.escalations for s in scores) / all_days,
+        false_stable_alerts=sum(s.false_alerts for s in stable),
     )
 
 

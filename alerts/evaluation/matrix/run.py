@@ -81,7 +81,7 @@ def score_cell(cell: Cell, spec: CohortSpec, runs: Sequence[PatientRun], names: 
                 stats.overall.delay_median_min,
                 stats.false_per_stable_day,
                 stats.alerts_per_patient_day,
-                round((stats.false_per_stable_day or 0.0) * stats.stable_patient_days),
+                stats.false_stable_alerts,
                 stats.stable_patient_days,
             )
         )
