@@ -271,6 +271,7 @@ class PatientEngine:
         if src is not None and src[2] == _STREAM and ts - src[0] <= self._gap_ms and sample.method is None:
             src[3] += (ts - src[0] - src[3]) >> 3  # the stream's cadence (ms, mean of ~8 gaps)
             src[0] = self.stream_ms = ts
+            self.policy.cadence_ms = src[3]
             continuous, observation, fresh = True, False, self._freshness
         else:
             continuous, observation, fresh = self._judge_shape(sample, src, ts)
@@ -461,6 +462,7 @@ class PatientEngine:
         continuous = self._shape(sample, src)
         if continuous:
             self.stream_ms = ts
+            self.policy.cadence_ms = self.sources[sample.device_id][3]
         stream_ms = self.stream_ms
         live = stream_ms is not None and ts - stream_ms <= self._freshness.heart_rate
         observation = not continuous and (
@@ -734,6 +736,9 @@ class PatientEngine:
             engine.stream_ms = stream
         engine.view.restore(readings or ())
         engine.active = list(active) if active else None
+        streams = [s for s in engine.sources.values() if s[2] == _STREAM]
+        if streams:  # the signal-loss gap follows the cadence of the stream last heard
+            engine.policy.cadence_ms = max(streams, key=lambda s: s[0])[3]
         return engine
 
 

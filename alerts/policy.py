@@ -234,6 +234,9 @@ class AlertPolicy:
         self.hold_from_ms: int | None = None
         self.held = 0  # pages held back by it (this process; the metric is holdback.HELD)
         self._held_now = False  # the current hold already held one back (count once per hold)
+        # The stream's sampling interval (ms), told by the engine (its sources keep it): the
+        # signal-loss gap is `signal_loss_s` or `signal_loss_intervals` of these, the longer.
+        self.cadence_ms = 0
 
     # ---- public API -------------------------------------------------------
     @property
@@ -296,7 +299,7 @@ class AlertPolicy:
             self.now_ms = ts_ms
         now_ms = self.now_ms
         last = self.last_data_ms
-        loss_s = self.config.signal_loss_s
+        loss_ms = self.loss_ms()
         if self.stream_samples >= STREAM_MIN_SAMPLES and self._signal_loss_may_be_due(now_ms):
             out = self.advance(now_ms)
         else:
@@ -307,7 +310,7 @@ class AlertPolicy:
             self.last_detector = detector
         self.suppressed = suppressed
         if continuous:
-            if last is not None and ts_ms > last and ts_ms - last <= loss_s * 1000 and not self.episodes:
+            if last is not None and ts_ms > last and ts_ms - last <= loss_ms and not self.episodes:
                 # _data_arrived of the next sample of a stream: count it, nothing to resolve
                 if self.stream_samples < STREAM_MIN_SAMPLES:
                     self.stream_samples += 1
@@ -617,7 +620,7 @@ class AlertPolicy:
     def _data_arrived(self, ts: int, device_id: str, out: list[Alert]) -> None:
         """Count the continuous stream; data returning resolves a signal loss."""
         last = self.last_data_ms
-        if last is None or ts - last > self.config.signal_loss_s * 1000:
+        if last is None or ts - last > self.loss_ms():
             self.stream_samples = 1
         elif ts > last and self.stream_samples < STREAM_MIN_SAMPLES:
             self.stream_samples += 1
@@ -630,18 +633,26 @@ class AlertPolicy:
             if loss is not None:
                 out.append(self._close(loss, max(ts, loss.raised_ms)))
 
+    def loss_ms(self) -> int:
+        """How long a stream may be silent before it is a signal loss: `signal_loss_s`, or
+        `signal_loss_intervals` of the stream's own sampling interval if that is longer."""
+        cfg = self.config
+        loss_ms = int(cfg.signal_loss_s * 1000)
+        slow = int(cfg.signal_loss_intervals * self.cadence_ms)
+        return slow if slow > loss_ms else loss_ms
+
     def _signal_loss_may_be_due(self, now_ms: int) -> bool:
         """`_signal_loss`'s own first test, cheaply (it is asked on every sample): the
         cooldown only ever lengthens the gap, unless the setting is negative."""
         last = self.last_data_ms
-        loss_ms = int(self.config.signal_loss_s * 1000)
+        loss_ms = self.loss_ms()
         return last is not None and (now_ms >= last + loss_ms or loss_ms < 0)
 
     def _signal_loss(self, now_ms: int, out: list[Alert]) -> None:
         last = self.last_data_ms
         if last is None or self.discharged:
             return
-        loss_ms = int(self.config.signal_loss_s * 1000)
+        loss_ms = self.loss_ms()
         lost_at = last + loss_ms
         if lost_at < self.cooldown_until.get(EpisodeClass.SIGNAL_LOSS, 0):
             lost_at = last + 2 * loss_ms  # flapping device: ask for a longer gap
@@ -649,7 +660,7 @@ class AlertPolicy:
             return
         gap = Reason(
             vital="signal",
-            limit=self.config.signal_loss_s,
+            limit=loss_ms / 1000.0,
             value=(lost_at - last) / 1000.0,
             text=f"No data from device {self.last_device or '?'} since {format_ts(last)[11:19]} UTC: "
             "patient not monitored",
