@@ -5,20 +5,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration bench evaluate clean venv
+.PHONY: demo test lint unit integration bench evaluate clean venv compiled
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,compiled]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: compiled
 
-demo: $(STAMP)
+# The per-sample hot path compiled with Cython (monitor/compiled.py): rebuilt for any
+# source that changed, a no-op when all are current; without a C compiler, pure Python.
+compiled: $(STAMP)
+	$(BIN)/python -m monitor.build_compiled build --optional
+
+demo: compiled
 	$(BIN)/wardwatch demo
 
-test: lint
+test: lint compiled
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 # Lint first: a style or type error fails fast, before minutes of tests.
@@ -29,16 +34,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: compiled
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: $(STAMP)
+integration: compiled
 	$(BIN)/python -m pytest -q tests/integration
 
-bench: $(STAMP)
+bench: compiled
 	$(BIN)/wardwatch bench
 
-evaluate: $(STAMP)
+evaluate: compiled
 	$(BIN)/wardwatch evaluate
 
 clean:

@@ -12,7 +12,7 @@ __all__, __getattr__ = public(
     __name__,
     {
         "data": ("Ward", "count_samples", "generate_ward"),
-        "domain": ("measure_domain",),
+        "domain": ("measure_domain", "measure_domain_pure"),
         "detectors": ("DetectorCost", "measure_detectors", "parse_names", "detector_table"),
         "kafka": ("create_topics", "fill"),
         "latency": ("measure_latency",),

@@ -77,3 +77,25 @@ def measure_domain(
         best_parse = min(best_parse, (t1 - t0) / max(1, n) * 1e6)
         best_total = min(best_total, (t3 - t2) / max(1, n) * 1e6)
     return DomainResult(samples, best_parse, max(0.0, best_total - best_parse), alerts, engines)
+
+
+def measure_domain_pure(patients: int, hours: float, batch_seconds: float, repeats: int = 3) -> float:
+    """`measure_domain`'s µs per sample on the same ward with the hot path as plain Python.
+
+    A child process with ``WARDWATCH_PURE_PYTHON=1`` (monitor/compiled.py): the
+    compiled modules are chosen at import, so the comparison needs its own
+    interpreter. The bench prints the ratio of the two, measured in one run.
+    """
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from streams.bench.data import generate_ward\n"
+        "from streams.bench.domain import measure_domain\n"
+        f"ward = generate_ward({patients!r}, {hours!r}, {batch_seconds!r})\n"
+        f"print(measure_domain(ward.batched, repeats={repeats!r}).us_per_sample)\n"
+    )
+    env = dict(os.environ, WARDWATCH_PURE_PYTHON="1")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])

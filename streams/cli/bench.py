@@ -32,6 +32,7 @@ from streams.bench import (
     generate_ward,
     mean_state_bytes,
     measure_domain,
+    measure_domain_pure,
     measure_latency,
     report,
     run_pipeline,
@@ -208,6 +209,18 @@ def _run_in(args: argparse.Namespace, sizes: Sizes, workdir: Path) -> int:
     return 0
 
 
+def _compiled_note(us: float, sizes: Sizes, batch_seconds: float, progress: report.Progress) -> str:
+    """Which hot-path modules ran compiled, and the same ward as plain Python in this run."""
+    from monitor.compiled import status
+
+    compiled = sum(status().values())
+    if not compiled:
+        return "; pure Python (no compiled build: make venv)"
+    progress.update("the same ward as plain Python", force=True)
+    pure = measure_domain_pure(sizes.patients, sizes.hours, batch_seconds, sizes.domain_repeats)
+    return f"; hot path compiled ({compiled}/{len(status())} modules), plain Python {pure:.1f} µs: × {us / pure:.2f}"
+
+
 def _measure(
     args: argparse.Namespace, sizes: Sizes, bootstrap: str, workdir: Path
 ) -> tuple[dict[str, float], dict[str, str]]:
@@ -231,7 +244,7 @@ def _measure(
     notes["domain_us_per_sample"] = (
         f"parse {domain.parse_us:.1f} + engine {domain.engine_us:.1f} µs, "
         f"best of {sizes.domain_repeats}, {domain.samples:,} samples"
-    )
+    ) + _compiled_note(domain.us_per_sample, sizes, args.batch_seconds, progress)
     state_mean, state_max = mean_state_bytes(domain.engines.values())
     results["state_bytes_per_patient"] = state_mean
     notes["state_bytes_per_patient"] = (

@@ -44,6 +44,7 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from alerts.config import load_policy
 from alerts.model import Alert, Priority, Status
+from monitor.compiled import summary as hot_path_summary
 from streams import metrics
 from streams.config import Settings
 from streams.kafka import BrokerWatch, DeadLetter
@@ -370,7 +371,7 @@ class Worker:
         metrics.PATIENTS.set(len(self.processor.engines))
         log.info(
             "ready: %d input partitions, %d patients in memory (%d loaded from state), %d staged outputs "
-            "resent; table recovery %.2f s + loading %.2f s (whole rebalance %.2f s)",
+            "resent; table recovery %.2f s + loading %.2f s (whole rebalance %.2f s); hot path %s",
             len(owned),
             len(self.processor.engines),
             loaded,
@@ -378,6 +379,7 @@ class Worker:
             recovery,
             load,
             took + load,
+            hot_path_summary(),
         )
 
     def _spawn(self, coro: Any) -> None:

@@ -1,0 +1,112 @@
+"""Compile the hot path with Cython (`monitor/compiled.py` says why and how it stays safe).
+
+python -m monitor.build_compiled build    # what `make venv` runs
+python -m monitor.build_compiled status
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitor.compiled import _SUFFIX, DIRECTIVES, HOT_PATH, _digest, build_dir, compiled_path, source_of, status
+
+
+def build(names: Sequence[str] = HOT_PATH, jobs: int = 2, quiet: bool = False) -> list[Path]:
+    """Compile `names` whose current source has no build yet; returns the builds made.
+
+    Needs Cython and a C compiler; ImportError / a compiler error otherwise (the
+    caller decides whether that is fatal: `make venv` goes on in pure Python).
+    """
+    from Cython.Build import cythonize  # build-time only
+    from setuptools import Distribution
+
+    todo = [n for n in names if compiled_path(n) is None]
+    out = build_dir()
+    if not todo:
+        return []
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="wardwatch-compile-") as tmp:
+        work = Path(tmp)
+        for name in todo:  # a copy of each source, so no .c file lands next to it
+            package = work / name.split(".")[0]
+            package.mkdir(exist_ok=True)
+            (package / "__init__.py").touch()
+            shutil.copy2(source_of(name), work.joinpath(*name.split(".")).with_suffix(".py"))
+        cwd = os.getcwd()
+        os.chdir(work)
+        try:
+            modules = cythonize(  # type: ignore[no-untyped-call]
+                [str(Path(*n.split(".")).with_suffix(".py")) for n in todo],
+                compiler_directives=DIRECTIVES,
+                nthreads=jobs,
+                quiet=quiet,
+            )
+            for module in modules:
+                module.extra_compile_args = ["-w"]  # Cython's generated C trips -Warray-bounds; errors still show
+            dist = Distribution({"ext_modules": modules, "script_name": "compile"})
+            dist.script_args = ["build_ext", "--build-lib", "lib", "--build-temp", "tmp", "-j", str(jobs)]
+            if quiet:
+                dist.script_args.insert(0, "-q")
+            dist.parse_command_line()
+            dist.run_commands()
+        finally:
+            os.chdir(cwd)
+        made = []
+        for name in todo:
+            built = work / "lib" / Path(*name.split(".")).with_suffix(_SUFFIX)
+            target = out / f"{name}-{_digest(source_of(name))}{_SUFFIX}"
+            shutil.copy2(built, target)
+            made.append(target)
+    _prune(out)
+    return made
+
+
+def _prune(out: Path) -> None:
+    """Drop builds of sources that no longer exist as they were (they can never load again)."""
+    keep = {f"{n}-{_digest(source_of(n))}{_SUFFIX}" for n in HOT_PATH}
+    for path in out.glob(f"*{_SUFFIX}"):
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m monitor.build_compiled",
+        description="Compile the per-sample hot path with Cython (used only while it matches the source).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  python -m monitor.build_compiled build\n  python -m monitor.build_compiled status\n"
+        "  WARDWATCH_PURE_PYTHON=1 wardwatch bench   # the same run without the compiled modules",
+    )
+    parser.add_argument("command", choices=("build", "status"))
+    parser.add_argument("--jobs", type=int, default=2, help="compiler processes (default 2)")
+    parser.add_argument(
+        "--optional",
+        action="store_true",
+        help="on a machine without Cython or a C compiler, say so and exit 0 (pure Python is used)",
+    )
+    args = parser.parse_args(argv)
+    if args.command == "status":
+        for name, compiled in status().items():
+            print(f"{name:20s} {'compiled' if compiled else 'python'}")
+        return 0
+    started = time.monotonic()
+    print(f"compiling the hot path ({len(HOT_PATH)} modules) into {build_dir()} ...", flush=True)
+    try:
+        made = build(jobs=args.jobs, quiet=True)
+    except Exception as exc:  # ImportError, CompileError, LinkError: all mean "no build"
+        print(f"could not compile ({type(exc).__name__}: {exc}); wardwatch runs as pure Python.", file=sys.stderr)
+        print("To compile: install a C compiler (Debian: apt-get install gcc python3-dev) and Cython.", file=sys.stderr)
+        return 0 if args.optional else 1
+    print(f"{len(made)} compiled, {len(HOT_PATH) - len(made)} already current, in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

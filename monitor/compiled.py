@@ -1,0 +1,130 @@
+"""The per-sample hot path, compiled with Cython when it was built from exactly this source.
+
+Why: every sample of a ward goes through the same ten modules (parse, the
+latest-vitals view, NEWS2, the baseline detector, the engine, its rules,
+policy and stream view). Written out by hand in Python they had reached the
+interpreter's floor; compiled unchanged with Cython (pure-Python mode, no
+annotations taken as C types) the same code costs about a third less per
+sample (`wardwatch bench` measures both in one run and prints the ratio).
+
+How it stays safe:
+- The source stays the truth. A compiled module is used only if it was built
+  from the very bytes of its `.py` file: the extension's file name carries
+  the source's sha256, and this finder hashes the source at import. Edit a
+  file and the next import is pure Python again, until `make venv` (or
+  ``python -m monitor.build_compiled build``) rebuilds it. A stale build can never
+  shadow new code.
+- No build, no compiler, another Python, or ``WARDWATCH_PURE_PYTHON=1``:
+  everything imports as plain Python, with the same results (the golden
+  digest is the same either way: ``python -m streams.bench.golden``).
+- The builds live outside the source tree (``build/compiled/``, or
+  ``WARDWATCH_COMPILED_DIR``), so nothing next to the `.py` files changes.
+
+    python -m monitor.build_compiled build    # compile the hot path (needs a C compiler)
+    python -m monitor.build_compiled status   # which modules import compiled, which pure
+
+This module imports nothing outside the standard library: `monitor` and
+`alerts` install its finder from their package `__init__`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+#: The modules every sample runs through; nothing else is worth a compiler.
+HOT_PATH: tuple[str, ...] = (
+    "monitor.vitals",
+    "monitor.parse",
+    "monitor.news2",
+    "monitor.latest",
+    "monitor.detector",
+    "alerts.model",
+    "alerts.conditions",
+    "alerts.rules",
+    "alerts.stream_view",
+    "alerts.policy",
+    "alerts.engine",
+)
+#: Part of every build's name: bump it when the compiler options below change.
+BUILD_FORMAT = "1"
+#: Cython directives: Python semantics throughout. Annotations are not C types (an int
+#: annotation would reject a bool or a big int), `binding` keeps functions introspectable.
+DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True}
+_ROOT = Path(__file__).resolve().parent.parent
+_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+def build_dir() -> Path:
+    """Where compiled modules are kept (``WARDWATCH_COMPILED_DIR`` or build/compiled/)."""
+    return Path(os.environ.get("WARDWATCH_COMPILED_DIR") or _ROOT / "build" / "compiled")
+
+
+def source_of(name: str) -> Path:
+    return _ROOT.joinpath(*name.split(".")).with_suffix(".py")
+
+
+def _digest(source: Path) -> str:
+    h = hashlib.sha256(BUILD_FORMAT.encode())
+    h.update(source.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def compiled_path(name: str) -> Path | None:
+    """The compiled module built from `name`'s current source, if there is one."""
+    source = source_of(name)
+    try:
+        path = build_dir() / f"{name}-{_digest(source)}{_SUFFIX}"
+    except OSError:
+        return None
+    return path if path.is_file() else None
+
+
+def pure_python() -> bool:
+    return os.environ.get("WARDWATCH_PURE_PYTHON", "") not in ("", "0")
+
+
+class CompiledFinder(importlib.abc.MetaPathFinder):
+    """Finds the hot-path modules' compiled builds; anything else (or no build) is left to Python."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in HOT_PATH or pure_python():
+            return None
+        compiled = compiled_path(fullname)
+        if compiled is None:
+            return None
+        loader = importlib.machinery.ExtensionFileLoader(fullname, str(compiled))
+        return importlib.util.spec_from_file_location(fullname, compiled, loader=loader)
+
+
+def install() -> None:
+    """Put the finder first on `sys.meta_path`, once (both packages call it)."""
+    if not any(isinstance(f, CompiledFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, CompiledFinder())
+
+
+def is_compiled(module: ModuleType) -> bool:
+    return (getattr(module, "__file__", None) or "").endswith(_SUFFIX)
+
+
+def status() -> dict[str, bool]:
+    """Each hot-path module: imported compiled (True) or as Python (False)."""
+    import importlib
+
+    return {name: is_compiled(importlib.import_module(name)) for name in HOT_PATH}
+
+
+def summary() -> str:
+    """One line for a log or a report: how the hot path runs in this process."""
+    done = status()
+    count = sum(done.values())
+    return f"compiled ({count}/{len(done)} modules)" if count else "plain Python"

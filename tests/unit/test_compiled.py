@@ -1,0 +1,60 @@
+"""The compiled hot path (monitor/compiled.py): used only when built from the current source,
+and it gives exactly what plain Python gives."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor import compiled
+from monitor.compiled import HOT_PATH, CompiledFinder, compiled_path, status
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_build_of_another_source_is_never_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edit a file and its old build must not shadow it: the build's name carries the source's hash."""
+    monkeypatch.setenv("WARDWATCH_COMPILED_DIR", str(tmp_path))
+    name = "monitor.news2"
+    stale = tmp_path / f"{name}-{'0' * 20}{compiled._SUFFIX}"
+    stale.write_bytes(b"not a module")
+    assert compiled_path(name) is None
+    assert CompiledFinder().find_spec(name, None) is None
+    current = tmp_path / f"{name}-{compiled._digest(compiled.source_of(name))}{compiled._SUFFIX}"
+    current.write_bytes(b"stands for a build")
+    assert compiled_path(name) == current
+    spec = CompiledFinder().find_spec(name, None)
+    assert spec is not None and spec.origin == str(current)
+
+
+def test_pure_python_is_chosen_by_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARDWATCH_COMPILED_DIR", str(tmp_path))
+    name = "monitor.latest"
+    (tmp_path / f"{name}-{compiled._digest(compiled.source_of(name))}{compiled._SUFFIX}").write_bytes(b"x")
+    monkeypatch.setenv("WARDWATCH_PURE_PYTHON", "1")
+    assert CompiledFinder().find_spec(name, None) is None
+    assert CompiledFinder().find_spec("monitor.cohort", None) is None  # not on the hot path: Python's
+
+
+def _golden(tmp_path: Path, pure: bool) -> str:
+    env = dict(os.environ, WARDWATCH_PURE_PYTHON="1" if pure else "0")
+    out = tmp_path / ("pure.txt" if pure else "compiled.txt")
+    cmd = [sys.executable, "-m", "streams.bench.golden", "--patients", "8", "--hours", "6", "--out", str(out)]
+    subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    return out.read_text()
+
+
+def test_the_compiled_hot_path_gives_byte_identical_alerts_and_state(tmp_path: Path) -> None:
+    """Every alert's wire JSON and every engine's checkpoint, compiled vs plain Python (golden output)."""
+    if not all(status().values()):
+        if os.environ.get("WARDWATCH_REQUIRE_COMPILED"):  # .ci/run: `make test` compiles it there
+            pytest.fail(f"the hot path should have been compiled by `make test`; it is not: {status()}")
+        pytest.skip("no compiled build of the current source (make venv builds it)")
+    assert len(status()) == len(HOT_PATH)
+    compiled_out, pure_out = _golden(tmp_path, pure=False), _golden(tmp_path, pure=True)
+    assert compiled_out.count("\n") > 50
+    assert compiled_out == pure_out
