@@ -216,12 +216,19 @@ def saturation_rate(trace: list[tuple[float, float]], total: float) -> tuple[flo
 
     Start-up is excluded: the window opens at the first scrape where the
     counter is above zero, and the samples already done by then are not
-    counted. Polls are 50 ms apart, so the error is at most one poll interval
-    at each end of the window.
+    counted. It closes at the last scrape that still saw work left, when
+    there is one a second or more later: both ends are then scrapes inside
+    the saturated run, so the poll interval biases neither (closing at the
+    first scrape that saw the total would count up to one interval of
+    waiting). Otherwise (a run of a few polls) it closes at that first scrape.
     """
     start = next(((t, v) for t, v in trace if v > 0), None)
     if start is None:
         return 0.0, 0.0, 0.0
+    busy = [(t, v) for t, v in trace if start[1] < v < total]
+    if busy and busy[-1][0] - start[0] >= 1.0:
+        last_t, last_v = busy[-1]
+        return (last_v - start[1]) / (last_t - start[0]), last_v - start[1], last_t - start[0]
     end_t = next((t for t, v in trace if v >= total), trace[-1][0])
     done = total - start[1]
     seconds = end_t - start[0]

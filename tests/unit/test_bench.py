@@ -52,10 +52,18 @@ def test_bench_help_has_an_example() -> None:
 
 
 def test_saturation_rate_excludes_start_up_and_work_done_before_the_first_poll() -> None:
-    trace = [(0.0, 0.0), (5.0, 0.0), (5.05, 1000.0), (6.05, 11000.0), (7.05, 21000.0)]
-    rate, done, seconds = saturation_rate(trace, 21000)
+    trace = [(0.0, 0.0), (5.0, 0.0), (5.05, 1000.0), (6.05, 11000.0), (7.05, 21000.0), (8.05, 31000.0)]
+    rate, done, seconds = saturation_rate(trace, 31000)
     assert (done, seconds) == (20000, pytest.approx(2.0))
     assert rate == pytest.approx(10000)
+
+
+def test_saturation_rate_is_not_biased_by_the_poll_that_sees_the_end() -> None:
+    """10,000/s until done at 3.0 s; the scrape that sees the total comes 0.19 s later."""
+    trace = [(1.0, 0.0), (1.2, 2000.0), (1.4, 4000.0), (2.2, 12000.0), (2.8, 18000.0), (3.19, 20000.0)]
+    rate, done, seconds = saturation_rate(trace, 20000)
+    assert rate == pytest.approx(10000)
+    assert (done, seconds) == (16000, pytest.approx(1.6))
 
 
 def test_saturation_rate_when_everything_lands_between_two_polls() -> None:
