@@ -13,7 +13,8 @@ import pytest
 from alerts import holdback
 from alerts.config import PolicyConfig
 from alerts.engine import PatientEngine
-from alerts.model import Priority, Status
+from alerts.model import Kind, Priority, Status
+from monitor.vitals import VitalSample
 from tests.unit.test_policy_support import PID, T0, at_s, feed, of, sample, span, warm
 
 START = 3600
@@ -258,3 +259,49 @@ def test_a_probe_reattached_to_a_patient_who_really_changed_pages_after_one_hold
     changed = {"heart_rate": 120.0, "spo2": 86.0, "resp_rate": 30.0}
     raised = [a for a in of(feed(engine, probe_off_then(changed, 600)), Status.RAISED) if a.kind.physiological]
     assert raised and at_s(raised[0].ts_ms) - (START + 150) <= 90 + 30
+
+
+def _burst_then_spot_check(after_s: float, stream_back: dict | None) -> list:
+    """A 1/min stream; a burst at two readings (HR, SpO2, RR jump together: held 90 s), then a
+    BP/temperature spot check from another device after the hold, before the stream's next reading."""
+    engine = PatientEngine(PID)
+    feed(engine, span(0, 3600, step_s=60))
+    burst = dict(heart_rate=150.0, spo2=86.0, resp_rate=30.0)
+    out = feed(engine, span(3600, 3720, step_s=60, **burst))
+    out += engine.process(VitalSample(PID, "spot-1", T0 + int(after_s * 1000), systolic_bp=128.0, temperature=37.0))
+    if stream_back is not None:
+        out += feed(engine, span(3720, 3721, **stream_back))
+    return [a for a in out if a.kind is Kind.NEWS2 and a.status is Status.RAISED]
+
+
+def test_a_spot_check_after_a_hold_does_not_confirm_the_burst_it_held():
+    """Was: the spot check carried the burst's last stream values into NEWS2 and paged high."""
+    assert _burst_then_spot_check(3700, stream_back={}) == []
+
+
+def test_what_the_hold_held_pages_on_the_streams_next_reading_if_it_is_still_there():
+    raised = _burst_then_spot_check(3700, stream_back=dict(heart_rate=150.0, spo2=86.0, resp_rate=30.0))
+    assert [(a.priority, (a.ts_ms - T0) / 1000) for a in raised] == [(Priority.HIGH, 3720.0)]
+
+
+def test_the_wait_for_the_streams_next_reading_ends_when_the_stream_is_lost():
+    """Bounded by signal loss (3 intervals of a 1/min stream): then other samples count again."""
+    engine = PatientEngine(PID)
+    feed(engine, span(0, 3600, step_s=60))
+    feed(engine, span(3600, 3720, step_s=60, heart_rate=150.0, spo2=86.0, resp_rate=30.0))
+    assert engine.policy.hold_until_ms == T0 + 3690_000
+    assert engine.policy._hold_awaits_stream(T0 + 3700_000)
+    assert engine.policy._hold_awaits_stream(T0 + (3660 + 180) * 1000)
+    assert not engine.policy._hold_awaits_stream(T0 + (3660 + 181) * 1000)
+
+
+@pytest.mark.parametrize("at_s", [3670, 3700])  # during the stream's hold, and after it before its next reading
+def test_a_spot_checks_own_low_bp_pages_whatever_the_stream_is_doing(at_s):
+    """The hold is about the stream's artefact; another device's own BP 79 is not one of them."""
+    engine = PatientEngine(PID)
+    feed(engine, span(0, 3600, step_s=60))
+    feed(engine, span(3600, 3720, step_s=60, heart_rate=150.0, spo2=86.0, resp_rate=30.0))
+    out = engine.process(VitalSample(PID, "spot-1", T0 + at_s * 1000, systolic_bp=79.0, temperature=37.0))
+    raised = [a for a in out if a.status is Status.RAISED]
+    assert [(a.kind, a.priority) for a in raised] == [(Kind.THRESHOLD, Priority.MEDIUM)]
+    assert [r.vital for r in raised[0].reasons] == ["systolic_bp"]
