@@ -656,9 +656,7 @@ class AlertPolicy:
         Bounded: once the stream is lost, other samples count again.
         """
         until, last = self.hold_until_ms, self.last_data_ms
-        return (
-            until > 0 and last is not None and last < until <= ts_ms and ts_ms - last <= self.loss_ms()
-        )
+        return until > 0 and last is not None and last < until <= ts_ms and ts_ms - last <= self.loss_ms()
 
     def loss_ms(self) -> int:
         """How long a stream may be silent before it is a signal loss: `signal_loss_s`, or

@@ -266,7 +266,7 @@ def _burst_then_spot_check(after_s: float, stream_back: dict | None) -> list:
     BP/temperature spot check from another device after the hold, before the stream's next reading."""
     engine = PatientEngine(PID)
     feed(engine, span(0, 3600, step_s=60))
-    burst = dict(heart_rate=150.0, spo2=86.0, resp_rate=30.0)
+    burst = {"heart_rate": 150.0, "spo2": 86.0, "resp_rate": 30.0}
     out = feed(engine, span(3600, 3720, step_s=60, **burst))
     out += engine.process(VitalSample(PID, "spot-1", T0 + int(after_s * 1000), systolic_bp=128.0, temperature=37.0))
     if stream_back is not None:
@@ -280,7 +280,7 @@ def test_a_spot_check_after_a_hold_does_not_confirm_the_burst_it_held():
 
 
 def test_what_the_hold_held_pages_on_the_streams_next_reading_if_it_is_still_there():
-    raised = _burst_then_spot_check(3700, stream_back=dict(heart_rate=150.0, spo2=86.0, resp_rate=30.0))
+    raised = _burst_then_spot_check(3700, stream_back={"heart_rate": 150.0, "spo2": 86.0, "resp_rate": 30.0})
     assert [(a.priority, (a.ts_ms - T0) / 1000) for a in raised] == [(Priority.HIGH, 3720.0)]
 
 
