@@ -235,9 +235,6 @@ class AlertPolicy:
         self.hold_from_ms: int | None = None
         self.held = 0  # pages held back by it (this process; the metric is holdback.HELD)
         self._held_now = False  # the current hold already held one back (count once per hold)
-        # This sample is not the stream's, a hold has ended and the stream has not been read
-        # since (`_hold_awaits_stream`): the hold still stands for it.
-        self._awaiting_stream = False
         self._measured_here: tuple[str, ...] = ()  # hard-limit keys a spot check measured itself
         # The stream's sampling interval (ms), told by the engine (its sources keep it): the
         # signal-loss gap is `signal_loss_s` or `signal_loss_intervals` of these, the longer.
@@ -272,7 +269,6 @@ class AlertPolicy:
         if continuous:
             self._data_arrived(obs.ts_ms, obs.device_id, out)
         present = self._update_tracks(obs)
-        self._awaiting_stream = not continuous and self._hold_awaits_stream(obs.ts_ms)
         # Hard limits this sample measured itself, when it is not the stream's (a spot check):
         # its own reading is no evidence of the stream's artefact, and a hold does not hold it.
         self._measured_here = () if continuous else tuple(k for k in obs.evaluated if k.startswith(_THRESHOLD))
@@ -509,7 +505,7 @@ class AlertPolicy:
             confirmed.sort(key=lambda c: (-c.priority.rank, tracks[c.key].since_ms))
         top = confirmed[0]
         if (
-            (ts < self.hold_until_ms or self._awaiting_stream)
+            ts < self.hold_until_ms
             and episode_class is _PHYSIOLOGICAL
             and (episode is None or top.priority.rank > episode.priority.rank)
         ):
@@ -645,18 +641,6 @@ class AlertPolicy:
             loss = episodes.get(_SIGNAL_LOSS)
             if loss is not None:
                 out.append(self._close(loss, max(ts, loss.raised_ms)))
-
-    def _hold_awaits_stream(self, ts_ms: int) -> bool:
-        """A hold ended, and the live stream it was for has not been read since.
-
-        Whatever was held is judged on the stream's next reading, not on a sample from
-        another source in between: a BP/temperature spot check arriving after the hold,
-        before the once-a-minute stream's next reading, carried the burst's last stream
-        values into NEWS2 and paged high on them (independent generator, 60 s cells).
-        Bounded: once the stream is lost, other samples count again.
-        """
-        until, last = self.hold_until_ms, self.last_data_ms
-        return until > 0 and last is not None and last < until <= ts_ms and ts_ms - last <= self.loss_ms()
 
     def loss_ms(self) -> int:
         """How long a stream may be silent before it is a signal loss: `signal_loss_s`, or

@@ -15,7 +15,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from monitor.compiled import _SUFFIX, DIRECTIVES, HOT_PATH, _digest, build_dir, compiled_path, source_of, status
+from monitor.compiled import (
+    _SUFFIX,
+    DIRECTIVES,
+    HOT_PATH,
+    _digest,
+    build_dir,
+    build_name,
+    compiled_path,
+    source_of,
+    status,
+)
 
 
 def build(names: Sequence[str] = HOT_PATH, jobs: int = 2, quiet: bool = False) -> list[Path]:
@@ -34,11 +44,16 @@ def build(names: Sequence[str] = HOT_PATH, jobs: int = 2, quiet: bool = False) -
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wardwatch-compile-") as tmp:
         work = Path(tmp)
+        compiled_from: dict[str, str] = {}
         for name in todo:  # a copy of each source, so no .c file lands next to it
             package = work / name.split(".")[0]
             package.mkdir(exist_ok=True)
             (package / "__init__.py").touch()
-            shutil.copy2(source_of(name), work.joinpath(*name.split(".")).with_suffix(".py"))
+            copy = work.joinpath(*name.split(".")).with_suffix(".py")
+            shutil.copy2(source_of(name), copy)
+            # Named after the bytes compiled, not the source as it is afterwards: a file edited
+            # during the build (a git pull) must not get the old code under its new hash.
+            compiled_from[name] = _digest(copy)
         cwd = os.getcwd()
         os.chdir(work)
         try:
@@ -61,18 +76,31 @@ def build(names: Sequence[str] = HOT_PATH, jobs: int = 2, quiet: bool = False) -
         made = []
         for name in todo:
             built = work / "lib" / Path(*name.split(".")).with_suffix(_SUFFIX)
-            target = out / f"{name}-{_digest(source_of(name))}{_SUFFIX}"
-            shutil.copy2(built, target)
+            target = out / build_name(name, compiled_from[name])
+            # Whole or not at all: a partly written extension crashes the importing process
+            # (SIGBUS), so it is written beside its final name and renamed into place.
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            try:
+                shutil.copyfile(built, partial)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
             made.append(target)
     _prune(out)
     return made
 
 
+#: A build of another version of a source is removed once it is this old: another checkout
+#: (a blue/green release, a developer's tree) sharing the directory may still use it.
+PRUNE_AFTER_S = 7 * 86400
+
+
 def _prune(out: Path) -> None:
-    """Drop builds of sources that no longer exist as they were (they can never load again)."""
-    keep = {f"{n}-{_digest(source_of(n))}{_SUFFIX}" for n in HOT_PATH}
+    """Drop builds that match no current source and have not been written for a week."""
+    keep = {build_name(n, _digest(source_of(n))) for n in HOT_PATH}
+    cutoff = time.time() - PRUNE_AFTER_S
     for path in out.glob(f"*{_SUFFIX}"):
-        if path.name not in keep:
+        if path.name not in keep and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
 
 
@@ -100,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"compiling the hot path ({len(HOT_PATH)} modules) into {build_dir()} ...", flush=True)
     try:
         made = build(jobs=args.jobs, quiet=True)
+    except OSError as exc:  # the build directory, not the compiler
+        print(f"could not write the build to {build_dir()} ({exc}); wardwatch runs as pure Python.", file=sys.stderr)
+        print("Point WARDWATCH_COMPILED_DIR at a writable directory, or fix this one's permissions.", file=sys.stderr)
+        return 0 if args.optional else 1
     except Exception as exc:  # ImportError, CompileError, LinkError: all mean "no build"
         print(f"could not compile ({type(exc).__name__}: {exc}); wardwatch runs as pure Python.", file=sys.stderr)
         print("To compile: install a C compiler (Debian: apt-get install gcc python3-dev) and Cython.", file=sys.stderr)

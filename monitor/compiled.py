@@ -79,12 +79,16 @@ def _digest(source: Path) -> str:
 
 def compiled_path(name: str) -> Path | None:
     """The compiled module built from `name`'s current source, if there is one."""
-    source = source_of(name)
-    try:
-        path = build_dir() / f"{name}-{_digest(source)}{_SUFFIX}"
+    try:  # an unreadable source or build directory means plain Python, never a failed import
+        path = build_dir() / build_name(name, _digest(source_of(name)))
+        return path if path.is_file() else None
     except OSError:
         return None
-    return path if path.is_file() else None
+
+
+def build_name(name: str, digest: str) -> str:
+    """A build's file name: the module, the digest of the source it was made from, the ABI."""
+    return f"{name}-{digest}{_SUFFIX}"
 
 
 def pure_python() -> bool:

@@ -108,3 +108,13 @@ def test_table_lists_every_key_with_its_verdict() -> None:
     assert len(text.splitlines()) == len(KEYS) + 2
     assert "MISSED" in verdict("ratio", 0.5) and "met" in verdict("ratio", 0.9)
     assert verdict("latency_p50_ms", 1.0) == ""
+
+
+def test_cpu_rate_uses_the_same_window_as_the_rate() -> None:
+    """One core fully busy at 10,000/s reads 10,000 per CPU second (hostile review: 9,045)."""
+    from streams.bench.pipeline import cpu_rate
+
+    trace = [(1.0, 0.0), (1.2, 2000.0), (1.4, 4000.0), (2.2, 12000.0), (2.8, 18000.0), (3.19, 20000.0)]
+    cpu = [(t, t) for t, _ in trace]  # the worker's CPU seconds advance with the wall clock
+    per_cpu, share = cpu_rate(trace, cpu, 20000)
+    assert per_cpu == pytest.approx(10000) and share == pytest.approx(1.0)

@@ -58,3 +58,31 @@ def test_the_compiled_hot_path_gives_byte_identical_alerts_and_state(tmp_path: P
     compiled_out, pure_out = _golden(tmp_path, pure=False), _golden(tmp_path, pure=True)
     assert compiled_out.count("\n") > 50
     assert compiled_out == pure_out
+
+
+def test_an_unreadable_build_directory_means_plain_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hostile review: `is_file` raised PermissionError out of the finder, and every import failed."""
+
+    def denied(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    assert compiled_path("monitor.news2") is None
+    assert CompiledFinder().find_spec("monitor.news2", None) is None
+
+
+def test_prune_keeps_another_checkouts_recent_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two checkouts sharing a build directory must not delete each other's builds."""
+    import time as _time
+
+    from monitor import build_compiled
+
+    monkeypatch.setenv("WARDWATCH_COMPILED_DIR", str(tmp_path))
+    recent = tmp_path / compiled.build_name("alerts.rules", "1" * 20)
+    old = tmp_path / compiled.build_name("alerts.rules", "2" * 20)
+    recent.write_bytes(b"another checkout's build")
+    old.write_bytes(b"a build nobody wrote for weeks")
+    week_ago = _time.time() - build_compiled.PRUNE_AFTER_S - 60
+    os.utime(old, (week_ago, week_ago))
+    build_compiled._prune(tmp_path)
+    assert recent.exists() and not old.exists()
