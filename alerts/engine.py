@@ -493,9 +493,7 @@ class PatientEngine:
             # A swapped device takes over the cadence of the stream it replaces (until its own
             # gaps tell): at cadence 0 a once-a-minute monitor's conditions were not stretched
             # over its sampling interval, and every track started over at the swap.
-            streams = [s for s in sources.values() if s[2] == _STREAM]
-            cadence = max(streams, key=lambda s: s[0])[3] if streams else 0
-            src = sources[sample.device_id] = [ts, 0, _UNKNOWN, cadence]
+            src = sources[sample.device_id] = [ts, 0, _UNKNOWN, _stream_cadence(sources)]
         else:
             gap = ts - src[0]
             if 0 < gap <= self._gap_ms:
@@ -736,10 +734,14 @@ class PatientEngine:
             engine.stream_ms = stream
         engine.view.restore(readings or ())
         engine.active = list(active) if active else None
-        streams = [s for s in engine.sources.values() if s[2] == _STREAM]
-        if streams:  # the signal-loss gap follows the cadence of the stream last heard
-            engine.policy.cadence_ms = max(streams, key=lambda s: s[0])[3]
+        engine.policy.cadence_ms = _stream_cadence(engine.sources)  # the signal-loss gap follows it
         return engine
+
+
+def _stream_cadence(sources: dict[str, list[int]]) -> int:
+    """The sampling interval (ms) of the stream heard last; 0 if none has streamed."""
+    streams = [s for s in sources.values() if s[2] == _STREAM]
+    return max(streams, key=lambda s: s[0])[3] if streams else 0
 
 
 def _new_detector(cfg: PolicyConfig) -> PatientDetector:

@@ -235,7 +235,7 @@ class AlertPolicy:
         self.hold_from_ms: int | None = None
         self.held = 0  # pages held back by it (this process; the metric is holdback.HELD)
         self._held_now = False  # the current hold already held one back (count once per hold)
-        self._measured_here: tuple[str, ...] = ()  # hard-limit keys a spot check measured itself
+        self._spot_check = False  # the sample being decided is not the stream's (see _decide)
         # The stream's sampling interval (ms), told by the engine (its sources keep it): the
         # signal-loss gap is `signal_loss_s` or `signal_loss_intervals` of these, the longer.
         self.cadence_ms = 0
@@ -269,9 +269,7 @@ class AlertPolicy:
         if continuous:
             self._data_arrived(obs.ts_ms, obs.device_id, out)
         present = self._update_tracks(obs)
-        # Hard limits this sample measured itself, when it is not the stream's (a spot check):
-        # its own reading is no evidence of the stream's artefact, and a hold does not hold it.
-        self._measured_here = () if continuous else tuple(k for k in obs.evaluated if k.startswith(_THRESHOLD))
+        self._spot_check = not continuous
         if self.tracks or self.episodes:
             for episode_class in _DECIDED:
                 out.extend(self._decide(episode_class, present, obs))
@@ -509,7 +507,9 @@ class AlertPolicy:
             and episode_class is _PHYSIOLOGICAL
             and (episode is None or top.priority.rank > episode.priority.rank)
         ):
-            own = [c for c in confirmed if c.key in self._measured_here]
+            # A spot check's own hard limit (a present threshold condition was measured by this
+            # very sample) is no evidence of the stream's artefact: a hold does not hold it.
+            own = [c for c in confirmed if c.key.startswith(_THRESHOLD)] if self._spot_check else []
             if own and (episode is None or own[0].priority.rank > episode.priority.rank):
                 confirmed, top = own, own[0]  # e.g. a spot check's own BP 79: it pages, held or not
             else:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.bench.workers import BenchTopics, BenchWorker, saturation_rate
+from streams.bench.workers import BenchTopics, BenchWorker, last_busy_scrape, saturation_rate
 
 SAMPLES_METRIC = "wardwatch_samples_processed_total"
 
@@ -66,10 +66,8 @@ def cpu_rate(trace: list[tuple[float, float]], cpu: list[tuple[float, float]], t
     points = [(t, v, c) for (t, v), (_, c) in zip(trace, cpu, strict=False)]
     start = next(((t, v, c) for t, v, c in points if v > 0), None)
     end = next(((t, v, c) for t, v, c in points if v >= total), points[-1] if points else None)
-    if start is not None:  # the same window as saturation_rate: its last scrape with work left, if 1 s on
-        busy = [p for p in points if start[1] < p[1] < total]
-        if busy and busy[-1][0] - start[0] >= 1.0:
-            end = busy[-1]
+    if start is not None:  # the same window as saturation_rate
+        end = last_busy_scrape(points, start, total) or end
     if start is None or end is None or end[2] <= start[2] or end[0] <= start[0]:
         return 0.0, 0.0
     used = end[2] - start[2]

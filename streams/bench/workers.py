@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,6 +211,15 @@ class BenchWorker:
         self.stop()
 
 
+def last_busy_scrape(
+    points: Sequence[tuple[float, ...]], start: tuple[float, ...], total: float
+) -> tuple[float, ...] | None:
+    """The last scrape (time, count, ...) after `start` that still saw work left, if it is a second
+    or more after `start`: where `saturation_rate` and `cpu_rate` close their window."""
+    busy = [p for p in points if start[1] < p[1] < total]
+    return busy[-1] if busy and busy[-1][0] - start[0] >= 1.0 else None
+
+
 def saturation_rate(trace: list[tuple[float, float]], total: float) -> tuple[float, float, float]:
     """(samples/s, samples counted, seconds) from the first poll that saw work to the end.
 
@@ -225,9 +234,9 @@ def saturation_rate(trace: list[tuple[float, float]], total: float) -> tuple[flo
     start = next(((t, v) for t, v in trace if v > 0), None)
     if start is None:
         return 0.0, 0.0, 0.0
-    busy = [(t, v) for t, v in trace if start[1] < v < total]
-    if busy and busy[-1][0] - start[0] >= 1.0:
-        last_t, last_v = busy[-1]
+    last = last_busy_scrape(trace, start, total)
+    if last is not None:
+        last_t, last_v = last[0], last[1]
         return (last_v - start[1]) / (last_t - start[0]), last_v - start[1], last_t - start[0]
     end_t = next((t for t, v in trace if v >= total), trace[-1][0])
     done = total - start[1]

@@ -213,12 +213,13 @@ def _compiled_note(us: float, sizes: Sizes, batch_seconds: float, progress: repo
     """Which hot-path modules ran compiled, and the same ward as plain Python in this run."""
     from monitor.compiled import status
 
-    compiled = sum(status().values())
+    modules = status()
+    compiled = sum(modules.values())
     if not compiled:
         return "; pure Python (no compiled build: make venv)"
     progress.update("the same ward as plain Python", force=True)
     pure = measure_domain_pure(sizes.patients, sizes.hours, batch_seconds, sizes.domain_repeats)
-    return f"; hot path compiled ({compiled}/{len(status())} modules), plain Python {pure:.1f} µs: × {us / pure:.2f}"
+    return f"; hot path compiled ({compiled}/{len(modules)} modules), plain Python {pure:.1f} µs: × {us / pure:.2f}"
 
 
 def _measure(
