@@ -45,12 +45,17 @@ def build(names: Sequence[str] = HOT_PATH, jobs: int = 2, quiet: bool = False) -
     with tempfile.TemporaryDirectory(prefix="wardwatch-compile-") as tmp:
         work = Path(tmp)
         compiled_from: dict[str, str] = {}
-        for name in todo:  # a copy of each source, so no .c file lands next to it
+        for name in HOT_PATH:  # a copy of each source to build, and every module's C types (a cimport reads them)
             package = work / name.split(".")[0]
             package.mkdir(exist_ok=True)
             (package / "__init__.py").touch()
             copy = work.joinpath(*name.split(".")).with_suffix(".py")
-            shutil.copy2(source_of(name), copy)
+            if source_of(name).with_suffix(".pxd").exists():
+                shutil.copy2(source_of(name).with_suffix(".pxd"), copy.with_suffix(".pxd"))
+            if name in todo:  # so no .c file lands next to the source
+                shutil.copy2(source_of(name), copy)
+        for name in todo:
+            copy = work.joinpath(*name.split(".")).with_suffix(".py")
             # Named after the bytes compiled, not the source as it is afterwards: a file edited
             # during the build (a git pull) must not get the old code under its new hash.
             compiled_from[name] = _digest(copy)

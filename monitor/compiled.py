@@ -10,10 +10,12 @@ sample (`wardwatch bench` measures both in one run and prints the ratio).
 How it stays safe:
 - The source stays the truth. A compiled module is used only if it was built
   from the very bytes of its `.py` file: the extension's file name carries
-  the source's sha256, and this finder hashes the source at import. Edit a
-  file and the next import is pure Python again, until `make venv` (or
-  ``python -m monitor.build_compiled build``) rebuilds it. A stale build can never
-  shadow new code.
+  the source's sha256 (with the C types of the `.pxd` files), and this finder
+  hashes the sources at import. The hot path is used compiled as a whole or
+  not at all (the modules share C types), so edit one file and the next
+  import is pure Python again, until `make venv` (or
+  ``python -m monitor.build_compiled build``) rebuilds it. A stale build can
+  never shadow new code.
 - No build, no compiler, another Python, or ``WARDWATCH_PURE_PYTHON=1``:
   everything imports as plain Python, with the same results (the golden
   digest is the same either way: ``python -m streams.bench.golden``).
@@ -72,8 +74,20 @@ def source_of(name: str) -> Path:
 
 
 def _digest(source: Path) -> str:
+    """The build's identity: the source and every hot-path module's C types (.pxd files).
+
+    All of them, not only its own: a module's C code reads the structs that the
+    others' .pxd files declare (the engine reads the policy's fields directly), so a
+    change to any declaration must rebuild every module that might read it.
+    """
     h = hashlib.sha256(BUILD_FORMAT.encode())
     h.update(source.read_bytes())
+    root = source.parent.parent  # the tree the source is in (the checkout, or a build's copy)
+    for name in HOT_PATH:
+        declarations = root.joinpath(*name.split(".")).with_suffix(".pxd")
+        if declarations.exists():
+            h.update(f"\0{name}.pxd\0".encode())
+            h.update(declarations.read_bytes())
     return h.hexdigest()[:20]
 
 
@@ -84,6 +98,22 @@ def compiled_path(name: str) -> Path | None:
         return path if path.is_file() else None
     except OSError:
         return None
+
+
+def whole_build() -> dict[str, Path] | None:
+    """Every hot-path module's current build, or None if one is missing.
+
+    All compiled or all Python: the compiled modules share C types (a compiled
+    engine refuses a policy class that is not the compiled one), so one edited
+    module makes the whole hot path plain Python until it is rebuilt.
+    """
+    builds = {}
+    for name in HOT_PATH:
+        path = compiled_path(name)
+        if path is None:
+            return None
+        builds[name] = path
+    return builds
 
 
 def build_name(name: str, digest: str) -> str:
@@ -103,9 +133,10 @@ class CompiledFinder(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in HOT_PATH or pure_python():
             return None
-        compiled = compiled_path(fullname)
-        if compiled is None:
+        builds = whole_build()
+        if builds is None:
             return None
+        compiled = builds[fullname]
         loader = importlib.machinery.ExtensionFileLoader(fullname, str(compiled))
         return importlib.util.spec_from_file_location(fullname, compiled, loader=loader)
 

@@ -16,27 +16,66 @@ from monitor.compiled import HOT_PATH, CompiledFinder, compiled_path, status
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _stand_ins(directory: Path) -> dict[str, Path]:
+    """A file named as each hot-path module's current build would be (the finder only looks at names)."""
+    made = {}
+    for name in HOT_PATH:
+        made[name] = directory / f"{name}-{compiled._digest(compiled.source_of(name))}{compiled._SUFFIX}"
+        made[name].write_bytes(b"stands for a build")
+    return made
+
+
 def test_a_build_of_another_source_is_never_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Edit a file and its old build must not shadow it: the build's name carries the source's hash."""
     monkeypatch.setenv("WARDWATCH_COMPILED_DIR", str(tmp_path))
     name = "monitor.news2"
+    current = _stand_ins(tmp_path)[name]
+    current.unlink()
     stale = tmp_path / f"{name}-{'0' * 20}{compiled._SUFFIX}"
     stale.write_bytes(b"not a module")
     assert compiled_path(name) is None
     assert CompiledFinder().find_spec(name, None) is None
-    current = tmp_path / f"{name}-{compiled._digest(compiled.source_of(name))}{compiled._SUFFIX}"
     current.write_bytes(b"stands for a build")
     assert compiled_path(name) == current
     spec = CompiledFinder().find_spec(name, None)
     assert spec is not None and spec.origin == str(current)
 
 
+def test_the_hot_path_is_compiled_as_a_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled modules share C types (a compiled engine reads the compiled policy's struct):
+    one module without a current build (an edited file) makes every one of them plain Python."""
+    monkeypatch.setenv("WARDWATCH_COMPILED_DIR", str(tmp_path))
+    builds = _stand_ins(tmp_path)
+    assert CompiledFinder().find_spec("alerts.engine", None) is not None
+    builds["alerts.policy"].unlink()
+    assert all(CompiledFinder().find_spec(name, None) is None for name in HOT_PATH)
+
+
+def test_a_change_to_any_declaration_renames_every_build(tmp_path: Path) -> None:
+    """A .pxd declares C types other modules compile against: changing one must rebuild them all."""
+    for name in HOT_PATH:
+        for suffix in (".py", ".pxd"):
+            source = compiled.source_of(name).with_suffix(suffix)
+            if source.exists():
+                copy = tmp_path.joinpath(*name.split(".")).with_suffix(suffix)
+                copy.parent.mkdir(exist_ok=True)
+                copy.write_bytes(source.read_bytes())
+    copy_of = {name: tmp_path.joinpath(*name.split(".")).with_suffix(".py") for name in HOT_PATH}
+    before = {name: compiled._digest(copy_of[name]) for name in HOT_PATH}
+    assert before == {name: compiled._digest(compiled.source_of(name)) for name in HOT_PATH}
+    policy_types = copy_of["alerts.policy"].with_suffix(".pxd")
+    assert policy_types.exists(), "the engine compiles against the policy's C layout"
+    policy_types.write_text(policy_types.read_text() + "\n# changed\n")
+    after = {name: compiled._digest(copy_of[name]) for name in HOT_PATH}
+    assert all(after[name] != before[name] for name in HOT_PATH)
+
+
 def test_pure_python_is_chosen_by_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WARDWATCH_COMPILED_DIR", str(tmp_path))
-    name = "monitor.latest"
-    (tmp_path / f"{name}-{compiled._digest(compiled.source_of(name))}{compiled._SUFFIX}").write_bytes(b"x")
+    _stand_ins(tmp_path)
+    assert CompiledFinder().find_spec("monitor.latest", None) is not None
     monkeypatch.setenv("WARDWATCH_PURE_PYTHON", "1")
-    assert CompiledFinder().find_spec(name, None) is None
+    assert CompiledFinder().find_spec("monitor.latest", None) is None
     assert CompiledFinder().find_spec("monitor.cohort", None) is None  # not on the hot path: Python's
 
 

@@ -1,0 +1,5 @@
+# C layout of the compiled stream view (monitor/compiled.py; plain Python ignores this file).
+# Fields stay Python objects: only how they are found changes (a struct, not a lookup).
+
+cdef class StreamView:
+    cdef public object _ref, jumped_last, recent, run, suspect
