@@ -3,3 +3,6 @@
 
 cdef class StreamView:
     cdef public object _ref, jumped_last, recent, run, suspect
+    # The engine's per-sample calls: direct C calls from the compiled engine.
+    cpdef remember(self, object ts, object clean)
+    cpdef end_run(self, object clean)

@@ -309,7 +309,7 @@ class _EWMean:
     __slots__ = ("n", "value")
 
     def __init__(self, n: float = 0, value: float = 0.0) -> None:
-        self.n = n
+        self.n = int(n)  # a count (compiled: a C long long), also when a checkpoint wrote 12.0
         self.value = float(value)
 
     def get(self) -> float:
@@ -620,7 +620,7 @@ class BaselineDetector(river_base.AnomalyDetector):
             if name not in DIRECTION or len(numbers) not in (5, 6, 7, 8):
                 raise ValueError(f"detector state for {name!r} is not [n, mean, var, current, ts(, quick(, slow))]")
             n, mean, var, fast, fast_ts = numbers[:5]
-            base = self._new(name, fast, fast_ts)
+            base = self._new(name, fast, int(fast_ts))
             base.var = _EWVar(n, mean, var)
             base.quick = float(numbers[5]) if len(numbers) >= 6 else base.fast
             base.slow = float(numbers[6]) if len(numbers) >= 7 else base.fast

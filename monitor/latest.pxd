@@ -4,3 +4,6 @@
 cdef class LatestVitals:
     cdef public list _values, _ts
     cdef public object _fresh, _limits
+    # The engine's per-sample calls: direct C calls from the compiled engine.
+    cpdef update(self, object sample)
+    cpdef tuple news2_of(self, object now_ms, object freshness)
