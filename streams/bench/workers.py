@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -134,8 +135,15 @@ class BenchWorker:
             time.sleep(poll)
         raise RuntimeError(f"worker {self.app_id} not ready in {timeout:.0f} s:\n{self.log_tail()}")
 
+    def metrics_url(self, *names: str) -> str:
+        """/metrics restricted to `names` (prometheus_client's `name[]`): the worker renders only
+        those. A whole exposition cost the timed worker ~7 ms of CPU a scrape (py-spy, 3.5 % of
+        its CPU at 5 scrapes a second), which the baseline it is compared with never pays."""
+        query = urllib.parse.urlencode([("name[]", name) for name in names])
+        return f"http://127.0.0.1:{self.metrics_port}/metrics?{query}"
+
     def metric(self, name: str) -> float:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
+        with urllib.request.urlopen(self.metrics_url(name), timeout=5) as resp:
             return parse_metric(resp.read().decode(), name)
 
     def try_metric(self, name: str) -> float | None:
@@ -147,7 +155,7 @@ class BenchWorker:
     def try_metrics(self, *names: str) -> tuple[float, ...] | None:
         """Several metrics from one scrape (None while /metrics is not up yet)."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
+            with urllib.request.urlopen(self.metrics_url(*names), timeout=5) as resp:
                 text = resp.read().decode()
         except OSError:
             return None

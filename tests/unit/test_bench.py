@@ -118,3 +118,36 @@ def test_cpu_rate_uses_the_same_window_as_the_rate() -> None:
     cpu = [(t, t) for t, _ in trace]  # the worker's CPU seconds advance with the wall clock
     per_cpu, share = cpu_rate(trace, cpu, 20000)
     assert per_cpu == pytest.approx(10000) and share == pytest.approx(1.0)
+
+
+def test_the_bench_asks_the_worker_for_only_the_metrics_it_reads(tmp_path: Path) -> None:
+    """A whole /metrics exposition cost the timed worker ~7 ms of CPU a scrape; the bench polls
+    five times a second, so it must ask for the two series it reads (prometheus_client's
+    `name[]`), through a real HTTP server with a process collector like the worker's."""
+    import urllib.request
+
+    from prometheus_client import CollectorRegistry, Counter, ProcessCollector, start_http_server
+
+    from streams.bench.workers import CPU_METRIC, BenchWorker
+    from streams.kafka import free_port
+
+    registry = CollectorRegistry(auto_describe=True)  # as streams/metrics.py's
+    ProcessCollector(registry=registry)
+    done = Counter("wardwatch_samples_processed", "samples", ["partition"], registry=registry)
+    other = Counter("wardwatch_other_things", "many series the bench never reads", ["n"], registry=registry)
+    for n in range(200):
+        other.labels(str(n)).inc()
+    done.labels("0").inc(5)
+    done.labels("1").inc(7)
+    worker = BenchWorker("127.0.0.1:1", "app", None, tmp_path)  # type: ignore[arg-type]
+    worker.metrics_port = free_port()
+    server, thread = start_http_server(worker.metrics_port, addr="127.0.0.1", registry=registry)
+    try:
+        values = worker.try_metrics("wardwatch_samples_processed_total", CPU_METRIC)
+        assert values is not None and values[0] == 12.0 and values[1] > 0.0
+        with urllib.request.urlopen(worker.metrics_url("wardwatch_samples_processed_total", CPU_METRIC)) as resp:
+            text = resp.read().decode()
+        assert "wardwatch_other_things" not in text and "wardwatch_samples_processed_total" in text
+    finally:
+        server.shutdown()
+        thread.join(5)
