@@ -620,11 +620,16 @@ class BaselineDetector(river_base.AnomalyDetector):
             if name not in DIRECTION or len(numbers) not in (5, 6, 7, 8):
                 raise ValueError(f"detector state for {name!r} is not [n, mean, var, current, ts(, quick(, slow))]")
             n, mean, var, fast, fast_ts = numbers[:5]
-            base = self._new(name, fast, int(fast_ts))
-            base.var = _EWVar(n, mean, var)
-            base.quick = float(numbers[5]) if len(numbers) >= 6 else base.fast
-            base.slow = float(numbers[6]) if len(numbers) >= 7 else base.fast
-            base.sparse = float(numbers[7]) if len(numbers) == 8 else 0.0
+            try:  # compiled, the fields are C numbers: a wrong type or a 2**64 is refused here, worded
+                base = self._new(name, fast, int(fast_ts))
+                base.var = _EWVar(n, mean, var)
+                base.quick = float(numbers[5]) if len(numbers) >= 6 else base.fast
+                base.slow = float(numbers[6]) if len(numbers) >= 7 else base.fast
+                base.sparse = float(numbers[7]) if len(numbers) == 8 else 0.0
+            except (TypeError, OverflowError) as exc:
+                raise ValueError(f"detector state for {name!r} holds a number out of range: {exc}") from None
+            if not _MIN_TS < base.fast_ts < _MAX_TS or not 0 <= base.var.mean.n < _MAX_TS:
+                raise ValueError(f"detector state for {name!r} has a time or count out of range: {numbers!r}")
             base.sd = base.std()
         return self
 
@@ -706,6 +711,8 @@ def _score(det: BaselineDetector, ts: int) -> DetectorResult:
 
 
 _X_META = ("t", "motion")
+#: Event times (ms) a baseline can hold: compiled (detector.pxd), they are C long longs.
+_MIN_TS, _MAX_TS = -(2**63), 2**63
 
 
 def sample_of(x: dict[str, Any], patient_id: str = "", device_id: str = "river") -> VitalSample:
@@ -716,6 +723,8 @@ def sample_of(x: dict[str, Any], patient_id: str = "", device_id: str = "river")
         t = int(t.timestamp() * 1000)
     if isinstance(t, bool) or not isinstance(t, (int, float)):
         raise ValueError(f'x["t"] must be the event time (epoch ms or datetime), got {t!r}')
+    if not _MIN_TS < t < _MAX_TS:  # NaN too; compiled, event times are 64-bit integers
+        raise ValueError(f'x["t"] must be epoch milliseconds within 64 bits, got {t!r}')
 
     def number(key: str) -> float | None:
         value = x.get(key)

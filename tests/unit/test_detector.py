@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import orjson
+import pytest
 
 from monitor.detector import BaselineDetector
 from monitor.vitals import VitalSample
@@ -321,3 +322,24 @@ def test_exertion_is_not_deterioration():
     resting, _ = run(0.02)
     assert walking == 0.0 and resting >= 0.5
     assert abs(walking_baseline - 62) < 1.0
+
+
+def test_out_of_range_numbers_in_a_checkpoint_or_a_river_sample_are_a_worded_value_error() -> None:
+    """Compiled, a baseline's event time is a C long long and its count a C integer: a checkpoint
+    or a river `x` outside 64 bits must still be a ValueError (what the worker's restore and
+    river's callers handle), never an OverflowError from the compiled module."""
+    d = BaselineDetector(warmup_samples=3, warmup_s=0)
+    t = 1_700_000_000_000
+    for i in range(5):
+        d.learn_one({"t": t + i * 5000, "heart_rate": 70.0 + i})
+    state = d.to_state()
+    for bad in (2**64, float("inf"), "soon"):
+        broken = [state[0], state[1], {"heart_rate": [*state[2]["heart_rate"][:4], bad]}, state[3]]
+        with pytest.raises(ValueError):
+            BaselineDetector().load_state(broken)
+    broken = [state[0], state[1], {"heart_rate": [2**70, *state[2]["heart_rate"][1:]]}, state[3]]
+    with pytest.raises(ValueError):
+        BaselineDetector().load_state(broken)
+    with pytest.raises(ValueError):
+        d.learn_one({"t": 2**64, "heart_rate": 72.0})
+    assert BaselineDetector().load_state(state).to_state() == state
