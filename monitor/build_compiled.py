@@ -96,12 +96,14 @@ def build(names: Sequence[str] = HOT_PATH, jobs: int = 2, quiet: bool = False) -
 
 
 #: A build of another version of a source is removed once it is this old: another checkout
-#: (a blue/green release, a developer's tree) sharing the directory may still use it.
+#: (a blue/green release, a developer's tree) sharing the directory may still use it. Every
+#: process that loads the builds touches them (`compiled._mark_used`), so this is a week
+#: without a start, not a week since the build.
 PRUNE_AFTER_S = 7 * 86400
 
 
 def _prune(out: Path) -> None:
-    """Drop builds that match no current source and have not been written for a week."""
+    """Drop builds that match no current source and were neither written nor used for a week."""
     keep = {build_name(n, _digest(source_of(n))) for n in HOT_PATH}
     cutoff = time.time() - PRUNE_AFTER_S
     for path in out.glob(f"*{_SUFFIX}"):

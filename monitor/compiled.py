@@ -31,6 +31,7 @@ This module imports nothing outside the standard library: `monitor` and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.abc
 import importlib.machinery
@@ -56,10 +57,12 @@ HOT_PATH: tuple[str, ...] = (
     "alerts.engine",
 )
 #: Part of every build's name: bump it when the compiler options below change.
-BUILD_FORMAT = "1"
+BUILD_FORMAT = "2"
 #: Cython directives: Python semantics throughout. Annotations are not C types (an int
-#: annotation would reject a bool or a big int), `binding` keeps functions introspectable.
-DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True}
+#: annotation would reject a bool or a big int), `binding` keeps functions introspectable,
+#: and `nonecheck` makes a None where a .pxd declares a class an AttributeError, as in
+#: Python, instead of a read through a null struct (a segfault kills the whole worker).
+DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True, "nonecheck": True}
 _ROOT = Path(__file__).resolve().parent.parent
 _SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 
@@ -126,19 +129,40 @@ def pure_python() -> bool:
 
 
 class CompiledFinder(importlib.abc.MetaPathFinder):
-    """Finds the hot-path modules' compiled builds; anything else (or no build) is left to Python."""
+    """Finds the hot-path modules' compiled builds; anything else (or no build) is left to Python.
+
+    Compiled or not is decided once, at the first hot-path import, and holds for the
+    process: decided again per module, a build finishing (or a `git pull`) between two
+    imports gave a compiled engine next to a plain-Python policy class, and the import
+    failed ("LatestVitals size changed", hostile review).
+    """
+
+    def __init__(self) -> None:
+        self._decided = False
+        self._builds: dict[str, Path] | None = None
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in HOT_PATH or pure_python():
+        if fullname not in HOT_PATH:
             return None
-        builds = whole_build()
-        if builds is None:
+        if not self._decided:
+            self._builds = None if pure_python() else whole_build()
+            self._decided = True
+            _mark_used(self._builds)
+        if self._builds is None:
             return None
-        compiled = builds[fullname]
+        compiled = self._builds[fullname]
         loader = importlib.machinery.ExtensionFileLoader(fullname, str(compiled))
         return importlib.util.spec_from_file_location(fullname, compiled, loader=loader)
+
+
+def _mark_used(builds: dict[str, Path] | None) -> None:
+    """Touch the builds a process uses: `build_compiled` prunes another source's builds only
+    after a week unwritten, and a deployment restarted within that keeps its own."""
+    for path in (builds or {}).values():
+        with contextlib.suppress(OSError):  # a read-only build directory: nothing is pruned there either
+            os.utime(path)
 
 
 def install() -> None:

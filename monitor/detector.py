@@ -459,7 +459,7 @@ class _VitalBaseline:
                 w = a
             self.slow += w * (value - self.slow)
         else:
-            fast = self.quick = self.slow = value
+            fast = self.quick = self.slow = float(value)  # a float compiled or not (checkpoint bytes)
         self.fast, self.fast_ts = fast, ts_ms
         return fast
 
@@ -628,7 +628,7 @@ class BaselineDetector(river_base.AnomalyDetector):
                 base.sparse = float(numbers[7]) if len(numbers) == 8 else 0.0
             except (TypeError, OverflowError) as exc:
                 raise ValueError(f"detector state for {name!r} holds a number out of range: {exc}") from None
-            if not _MIN_TS < base.fast_ts < _MAX_TS or not 0 <= base.var.mean.n < _MAX_TS:
+            if not _MIN_TS < base.fast_ts < _MAX_TS or not 0 <= base.var.mean.n < _MAX_COUNT:
                 raise ValueError(f"detector state for {name!r} has a time or count out of range: {numbers!r}")
             base.sd = base.std()
         return self
@@ -711,8 +711,11 @@ def _score(det: BaselineDetector, ts: int) -> DetectorResult:
 
 
 _X_META = ("t", "motion")
-#: Event times (ms) a baseline can hold: compiled (detector.pxd), they are C long longs.
-_MIN_TS, _MAX_TS = -(2**63), 2**63
+#: Event times (ms) a baseline can hold: compiled (detector.pxd) they are C long longs, and the
+#: difference of two of them must not wrap (the hostile review's checkpoint at -2**63 froze a
+#: vital's baseline, compiled only). Counts stay where a double is still exact.
+_MIN_TS, _MAX_TS = -(2**62), 2**62
+_MAX_COUNT = 2**53
 
 
 def sample_of(x: dict[str, Any], patient_id: str = "", device_id: str = "river") -> VitalSample:
@@ -724,7 +727,7 @@ def sample_of(x: dict[str, Any], patient_id: str = "", device_id: str = "river")
     if isinstance(t, bool) or not isinstance(t, (int, float)):
         raise ValueError(f'x["t"] must be the event time (epoch ms or datetime), got {t!r}')
     if not _MIN_TS < t < _MAX_TS:  # NaN too; compiled, event times are 64-bit integers
-        raise ValueError(f'x["t"] must be epoch milliseconds within 64 bits, got {t!r}')
+        raise ValueError(f'x["t"] must be epoch milliseconds within +-2**62, got {t!r}')
 
     def number(key: str) -> float | None:
         value = x.get(key)

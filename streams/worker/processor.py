@@ -46,6 +46,9 @@ from monitor.timestamps import future_tolerance_s as configured_future_tolerance
 from streams.kafka import DeadLetter
 
 log = logging.getLogger(__name__)
+#: What a corrupted checkpoint raises on restore (orjson's errors are ValueErrors; a
+#: wrong shape is a KeyError, IndexError, AttributeError or TypeError somewhere inside).
+UNREADABLE_STATE = (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error)
 
 #: Prefix byte on the repartition topic saying what the forwarded payload is.
 VITALS_TAG = b"V"
@@ -155,10 +158,30 @@ class Processor:
         engine = self.engines.get(patient_id)
         if engine is None:
             raw = self.load(patient_id)
-            engine = self._restore(patient_id, raw) if raw else PatientEngine(patient_id, self.book)
+            engine = self._restore_or_fresh(patient_id, raw) if raw else PatientEngine(patient_id, self.book)
             self.engines[patient_id] = engine
             self.last_wall[patient_id] = time.time()
         return engine
+
+    def _restore_or_fresh(self, patient_id: str, raw: bytes) -> PatientEngine:
+        """The checkpointed engine, or a fresh one if the checkpoint cannot be read.
+
+        A checkpoint that raised here used to raise again on each of the patient's
+        messages (the state stays in the store): every one was dead-lettered and the
+        patient was silenced. Monitoring goes on from a fresh engine instead (NEWS2 and
+        the hard limits at once, the baseline after its warm-up), and the error is logged.
+        """
+        try:
+            return self._restore(patient_id, raw)
+        except UNREADABLE_STATE as exc:  # no patient id in the log line
+            log.error(
+                "unreadable patient state on partition %d replaced by a fresh engine (%s: %s); "
+                "monitoring goes on, the baseline warms up again",
+                partition_for(patient_id, self.partitions),
+                type(exc).__name__,
+                exc,
+            )
+            return PatientEngine(patient_id, self.book)
 
     def _restore(self, patient_id: str, raw: bytes) -> PatientEngine:
         blob, staged = decode_state(raw)
@@ -178,7 +201,7 @@ class Processor:
             if pid not in self.engines and raw:
                 try:
                     self.engines[pid] = self._restore(pid, raw)
-                except (ValueError, TypeError, struct.error) as exc:  # no patient id in the log line
+                except UNREADABLE_STATE as exc:  # no patient id in the log line
                     log.error(
                         "unreadable patient state on partition %d skipped (%s); loaded on its next input",
                         partition_for(pid, self.partitions),

@@ -125,3 +125,87 @@ def test_prune_keeps_another_checkouts_recent_builds(tmp_path: Path, monkeypatch
     os.utime(old, (week_ago, week_ago))
     build_compiled._prune(tmp_path)
     assert recent.exists() and not old.exists()
+
+
+def test_compiled_or_not_is_decided_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hostile review: a build finishing between two hot-path imports gave a compiled engine
+    next to a plain-Python latest-vitals class ("size changed"). The first lookup decides."""
+    monkeypatch.setenv("WARDWATCH_COMPILED_DIR", str(tmp_path))
+    builds = _stand_ins(tmp_path)
+    missing = builds["alerts.engine"].read_bytes()
+    builds["alerts.engine"].unlink()
+    finder = CompiledFinder()
+    assert finder.find_spec("monitor.latest", None) is None
+    builds["alerts.engine"].write_bytes(missing)  # the build completes
+    assert finder.find_spec("alerts.engine", None) is None  # this process stays plain Python
+    assert CompiledFinder().find_spec("alerts.engine", None) is not None  # the next one compiles
+
+
+def test_a_build_in_use_is_not_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hostile review: another checkout's prune removed a running deployment's builds after a week.
+    Loading the builds touches them, so a week counts from the last start, not the build."""
+    import time as _time
+
+    from monitor import build_compiled
+
+    monkeypatch.setenv("WARDWATCH_COMPILED_DIR", str(tmp_path))
+    week_ago = _time.time() - build_compiled.PRUNE_AFTER_S - 60
+    builds = _stand_ins(tmp_path)
+    for path in builds.values():
+        os.utime(path, (week_ago, week_ago))
+    assert CompiledFinder().find_spec("alerts.engine", None) is not None  # a process starts on them
+    # the deployment's sources are not this checkout's any more (the next release was pulled)
+    monkeypatch.setattr(build_compiled, "_digest", lambda source: "f" * 20)
+    build_compiled._prune(tmp_path)
+    assert all(path.exists() for path in builds.values())
+
+
+def _declared(pxd: Path) -> dict[str, set[str]]:
+    """Each `cdef class` of a .pxd -> the attribute names it declares (`__dict__` included)."""
+    import re
+
+    field = re.compile(r"\s+cdef (?:public |readonly )?(?:long long|[\w.]+) ([\w, ]+)$")
+    classes: dict[str, set[str]] = {}
+    current: set[str] | None = None
+    for line in pxd.read_text().splitlines():
+        if m := re.match(r"cdef class (\w+)", line):
+            current = classes.setdefault(m.group(1), set())
+        elif current is not None and (m := field.match(line)):
+            current.update(name.strip() for name in m.group(1).split(","))
+    return classes
+
+
+def _assigned(source: Path, cls: str) -> set[str]:
+    """Every `self.<name> = …` (or augmented) inside class `cls` of a .py."""
+    import ast
+
+    tree = ast.parse(source.read_text())
+    (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls]
+    names = set()
+    for sub in ast.walk(node):
+        targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target] if isinstance(sub, ast.AugAssign) else []
+        for target in targets:
+            for t in target.elts if isinstance(target, ast.Tuple) else [target]:
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                    names.add(t.attr)
+    return names
+
+
+def test_every_attribute_a_compiled_class_sets_is_declared_in_its_pxd() -> None:
+    """A `cdef class` without `__dict__` refuses an undeclared attribute, but only when compiled:
+    a new field added to the .py and not to the .pxd would pass every plain-Python run."""
+    checked = 0
+    for name in HOT_PATH:
+        pxd = compiled.source_of(name).with_suffix(".pxd")
+        if not pxd.exists():
+            continue
+        for cls, declared in _declared(pxd).items():
+            assigned = _assigned(compiled.source_of(name), cls)
+            if "__dict__" not in declared:
+                assert assigned <= declared, f"{name}.{cls} sets {sorted(assigned - declared)} not in {pxd.name}"
+            module = __import__(name, fromlist=[cls])
+            slots = set(getattr(getattr(module, cls), "__slots__", ()))
+            if slots:
+                assert slots == declared, f"{name}.{cls}: __slots__ and {pxd.name} differ"
+            checked += 1
+    assert checked >= 7

@@ -342,4 +342,15 @@ def test_out_of_range_numbers_in_a_checkpoint_or_a_river_sample_are_a_worded_val
         BaselineDetector().load_state(broken)
     with pytest.raises(ValueError):
         d.learn_one({"t": 2**64, "heart_rate": 72.0})
+    # Within 64 bits but where a difference of two times wraps (the hostile review's case: the
+    # compiled baseline froze for good and a rising HR never alerted; plain Python alerted).
+    for wraps in (-(2**63) + 1000, 2**63 - 1000):
+        broken = [state[0], state[1], {"heart_rate": [*state[2]["heart_rate"][:4], wraps]}, state[3]]
+        with pytest.raises(ValueError):
+            BaselineDetector().load_state(broken)
+        with pytest.raises(ValueError):
+            d.learn_one({"t": wraps, "heart_rate": 72.0})
+    broken = [state[0], state[1], {"heart_rate": [2**63 - 1, *state[2]["heart_rate"][1:]]}, state[3]]
+    with pytest.raises(ValueError):
+        BaselineDetector().load_state(broken)
     assert BaselineDetector().load_state(state).to_state() == state

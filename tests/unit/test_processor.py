@@ -163,3 +163,24 @@ def test_timers_never_run_past_wall_clock_plus_tolerance():
     assert proc.tick(wall + 10 * 365 * 86400 + 10) == []  # never a change dated in year 9999
     engine.last_ts = int(wall * 1000) + 7_200_000  # two hours ahead
     assert proc.tick(wall + 600) == []
+
+
+def test_a_corrupted_checkpoint_never_silences_its_patient(caplog):
+    """Hostile review: a checkpoint that failed to restore raised again on each of the patient's
+    messages (KeyError for `{}`, AttributeError for a list where the detector state goes), so
+    every message failed and the patient was never scored. Now a fresh engine takes over, the
+    error is logged without the patient id, and a deterioration still pages."""
+    good = Processor(BOOK, 1, lambda _: None)
+    run(good, "MRN-6", 0, 3)
+    blob = good.engines["MRN-6"].to_bytes()
+    doc = orjson.loads(blob)
+    doc[7] = [1, 2]  # the detector's state, with the wrong shape
+    corrupted = [b"{}", b"[]", b"not json", b"[3]", orjson.dumps(doc), b"\x00\x01wardwatch"]
+    for raw in corrupted:
+        proc = Processor(BOOK, 1, lambda _, raw=raw: raw)
+        assert proc.load_all([("MRN-6", raw)]) == 0  # skipped at recovery, as before
+        caplog.clear()
+        staged = run(proc, "MRN-6", 0, 100)  # then scored on its next input, from a fresh engine
+        assert proc.engines["MRN-6"].samples == 1200, raw
+        assert staged, f"the deterioration must still page after {raw!r}"
+        assert "replaced by a fresh engine" in caplog.text and "MRN-6" not in caplog.text
