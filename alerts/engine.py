@@ -435,15 +435,22 @@ class PatientEngine:
             active = self.active = [ts, ts]
             self._carry_settled(ts)
         else:
+            if ts - active[1] > cfg.exertion_recovery_s * 1000:
+                # Active again within the bout, after readings that counted: those may be a
+                # burst's (the robustness matrix at 96 patients, 1 s, long unflagged bursts: a
+                # burst's motion spike froze HR 120 / RR 26 for the 2 min recovery, and NEWS2 5
+                # paged after the hold with HR 65 / RR 19 on the monitor).
+                self._carry_settled(ts)
             active[1] = ts
         if ts - active[0] > cfg.exertion_max_s * 1000 or (clean.heart_rate is None and clean.resp_rate is None):
             return clean
         return dataclasses.replace(clean, heart_rate=None, resp_rate=None)
 
     def _carry_settled(self, ts: int) -> None:
-        """A bout begins: the HR and RR that stand for it are the median of the two minutes
-        before, not the last single reading. On our own matrix a burst that ran into a walk
-        left its RR 26 standing for the whole walk, and NEWS2 paged medium on it."""
+        """A bout (or an active stretch after counted readings) begins: the HR and RR that
+        stand for it are the median of the two minutes before, not the last single reading.
+        On our own matrix a burst that ran into a walk left its RR 26 standing for the whole
+        walk, and NEWS2 paged medium on it."""
         hr, rr = self.view.settled(ts)
         latest = self.latest
         if hr is not None:

@@ -156,3 +156,20 @@ def test_the_values_carried_into_a_walk_are_the_minutes_before_not_a_burst():
     alerts = feed(engine, burst + walking)
     assert clinical(alerts) == []
     assert engine.latest.get("resp_rate")[0] == 15.0
+
+
+def test_activity_resumed_in_a_burst_carries_the_minutes_before_not_the_burst():
+    """Robustness matrix, 96 patients, 1 s stream, 30-60 s unflagged bursts: the patient had
+    been active minutes before (same bout), a burst began at rest and its motion index touched
+    `exertion_motion` half-way through. The burst's HR 120 / RR 26 then stood for NEWS2 through
+    the recovery minutes, and NEWS2 5 paged after the hold with HR 65 / RR 19 on the monitor."""
+    engine = warm_patient()
+    stroll = [sample(t, motion=0.4) for t in range(START, START + 30)]  # a short stroll, resting values
+    rest = [sample(t, motion=0.05) for t in range(START + 30, START + 200)]  # > recovery, < rest
+    burst = [
+        sample(t, motion=0.45 if t == START + 218 else 0.05, heart_rate=120.0, spo2=92.0, resp_rate=26.0)
+        for t in range(START + 200, START + 245)
+    ]
+    after = [sample(t, motion=0.05) for t in range(START + 245, START + 900)]
+    alerts = feed(engine, stroll + rest + burst + after)
+    assert clinical(alerts) == [], [a.reasons for a in clinical(alerts)]
