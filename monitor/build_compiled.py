@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.compiled import (
+    _ROOT,
     _SUFFIX,
     DIRECTIVES,
     HOT_PATH,
+    _declarations,
     _digest,
     build_dir,
     build_name,
@@ -37,14 +39,15 @@ def build(names: Sequence[str] = HOT_PATH, jobs: int = 2, quiet: bool = False) -
     from Cython.Build import cythonize  # build-time only
     from setuptools import Distribution
 
-    todo = [n for n in names if compiled_path(n) is None]
+    declarations = _declarations(_ROOT)
+    todo = [n for n in names if compiled_path(n, declarations) is None]
     out = build_dir()
     if not todo:
         return []
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wardwatch-compile-") as tmp:
         work = Path(tmp)
-        compiled_from: dict[str, str] = {}
+        copies = {}
         for name in HOT_PATH:  # a copy of each source to build, and every module's C types (a cimport reads them)
             package = work / name.split(".")[0]
             package.mkdir(exist_ok=True)
@@ -54,11 +57,11 @@ def build(names: Sequence[str] = HOT_PATH, jobs: int = 2, quiet: bool = False) -
                 shutil.copy2(source_of(name).with_suffix(".pxd"), copy.with_suffix(".pxd"))
             if name in todo:  # so no .c file lands next to the source
                 shutil.copy2(source_of(name), copy)
-        for name in todo:
-            copy = work.joinpath(*name.split(".")).with_suffix(".py")
-            # Named after the bytes compiled, not the source as it is afterwards: a file edited
-            # during the build (a git pull) must not get the old code under its new hash.
-            compiled_from[name] = _digest(copy)
+                copies[name] = copy
+        # Named after the bytes compiled, not the source as it is afterwards: a file edited
+        # during the build (a git pull) must not get the old code under its new hash.
+        copied = _declarations(work)
+        compiled_from = {name: _digest(copy, copied) for name, copy in copies.items()}
         cwd = os.getcwd()
         os.chdir(work)
         try:
@@ -104,7 +107,8 @@ PRUNE_AFTER_S = 7 * 86400
 
 def _prune(out: Path) -> None:
     """Drop builds that match no current source and were neither written nor used for a week."""
-    keep = {build_name(n, _digest(source_of(n))) for n in HOT_PATH}
+    declarations = _declarations(_ROOT)
+    keep = {build_name(n, _digest(source_of(n), declarations)) for n in HOT_PATH}
     cutoff = time.time() - PRUNE_AFTER_S
     for path in out.glob(f"*{_SUFFIX}"):
         if path.name not in keep and path.stat().st_mtime < cutoff:

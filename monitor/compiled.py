@@ -76,28 +76,35 @@ def source_of(name: str) -> Path:
     return _ROOT.joinpath(*name.split(".")).with_suffix(".py")
 
 
-def _digest(source: Path) -> str:
+def _declarations(root: Path) -> bytes:
+    """Every hot-path module's C types (.pxd) in the tree at `root`, each tagged with its module."""
+    found = []
+    for name in HOT_PATH:
+        declarations = root.joinpath(*name.split(".")).with_suffix(".pxd")
+        if declarations.exists():
+            found.append(f"\0{name}.pxd\0".encode() + declarations.read_bytes())
+    return b"".join(found)
+
+
+def _digest(source: Path, declarations: bytes | None = None) -> str:
     """The build's identity: the source and every hot-path module's C types (.pxd files).
 
     All of them, not only its own: a module's C code reads the structs that the
     others' .pxd files declare (the engine reads the policy's fields directly), so a
-    change to any declaration must rebuild every module that might read it.
+    change to any declaration must rebuild every module that might read it. A caller
+    digesting all the modules passes `_declarations` once instead of reading them per module.
     """
     h = hashlib.sha256(BUILD_FORMAT.encode())
     h.update(source.read_bytes())
-    root = source.parent.parent  # the tree the source is in (the checkout, or a build's copy)
-    for name in HOT_PATH:
-        declarations = root.joinpath(*name.split(".")).with_suffix(".pxd")
-        if declarations.exists():
-            h.update(f"\0{name}.pxd\0".encode())
-            h.update(declarations.read_bytes())
+    # the tree the source is in (the checkout, or a build's copy)
+    h.update(_declarations(source.parent.parent) if declarations is None else declarations)
     return h.hexdigest()[:20]
 
 
-def compiled_path(name: str) -> Path | None:
+def compiled_path(name: str, declarations: bytes | None = None) -> Path | None:
     """The compiled module built from `name`'s current source, if there is one."""
     try:  # an unreadable source or build directory means plain Python, never a failed import
-        path = build_dir() / build_name(name, _digest(source_of(name)))
+        path = build_dir() / build_name(name, _digest(source_of(name), declarations))
         return path if path.is_file() else None
     except OSError:
         return None
@@ -110,9 +117,13 @@ def whole_build() -> dict[str, Path] | None:
     engine refuses a policy class that is not the compiled one), so one edited
     module makes the whole hot path plain Python until it is rebuilt.
     """
+    try:
+        declarations = _declarations(_ROOT)
+    except OSError:
+        return None
     builds = {}
     for name in HOT_PATH:
-        path = compiled_path(name)
+        path = compiled_path(name, declarations)
         if path is None:
             return None
         builds[name] = path

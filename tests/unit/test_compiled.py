@@ -155,7 +155,7 @@ def test_a_build_in_use_is_not_pruned(tmp_path: Path, monkeypatch: pytest.Monkey
         os.utime(path, (week_ago, week_ago))
     assert CompiledFinder().find_spec("alerts.engine", None) is not None  # a process starts on them
     # the deployment's sources are not this checkout's any more (the next release was pulled)
-    monkeypatch.setattr(build_compiled, "_digest", lambda source: "f" * 20)
+    monkeypatch.setattr(build_compiled, "_digest", lambda source, declarations=None: "f" * 20)
     build_compiled._prune(tmp_path)
     assert all(path.exists() for path in builds.values())
 
