@@ -173,3 +173,21 @@ def test_activity_resumed_in_a_burst_carries_the_minutes_before_not_the_burst():
     after = [sample(t, motion=0.05) for t in range(START + 245, START + 900)]
     alerts = feed(engine, stroll + rest + burst + after)
     assert clinical(alerts) == [], [a.reasons for a in clinical(alerts)]
+
+
+def test_activity_resumed_after_a_burst_that_filled_half_the_window_carries_the_rest_before_it():
+    """Robustness matrix, 96 patients, 1 s stream, 30-60 s unflagged bursts (2026-12-03): a 60 s
+    burst filled half of the two minutes whose median stands for resumed activity, the median
+    was the burst's HR 127 / RR 25, and NEWS2 5 paged 2 min later on a patient at HR 74 / RR 17.
+    The resting value is trimmed from the lower quartile: motion only pushes HR and RR up."""
+    engine = warm_patient()
+    stroll = [sample(t, motion=0.4) for t in range(START, START + 30)]
+    rest = [sample(t, motion=0.05) for t in range(START + 30, START + 150)]
+    burst = [
+        sample(t, motion=0.05, heart_rate=127.0, spo2=90.0, resp_rate=25.0) for t in range(START + 150, START + 210)
+    ]
+    settle = [sample(t, motion=0.05) for t in range(START + 210, START + 220)]
+    active = [sample(t, motion=0.4) for t in range(START + 220, START + 900)]
+    alerts = feed(engine, stroll + rest + burst + settle + active)
+    assert clinical(alerts) == [], [a.reasons for a in clinical(alerts)]
+    assert engine.latest.get("heart_rate")[0] < 90 and engine.latest.get("resp_rate")[0] < 20
