@@ -61,7 +61,7 @@ def test_a_probe_glitching_every_half_minute_does_not_hold_a_real_rr_36_for_long
         event.append(sample(WELL_UNTIL + k * 5, resp_rate=36.0, **glitch))
     alerts = feed(engine, event)
     delay = _first_page(alerts, WELL_UNTIL)
-    assert delay is not None and delay <= 30 + 90  # its own persistence, and at most one hold
+    assert delay is not None and delay <= 30 + PolicyConfig().artefact_hold_s  # its own persistence, at most one hold
     assert engine.policy.held <= 1
 
 

@@ -94,7 +94,7 @@ def test_a_wearable_becomes_a_stream_after_a_few_short_gaps_and_keeps_persistenc
     assert engine.shape_of("wear-1") is Method.CONTINUOUS
     feed(engine, span(30, 1200))
     # NEWS2 7 on the stream: no page on the first sample; the high band's 30 s persistence first.
-    stream = span(1200, 1300, step_s=1, resp_rate=26.0, spo2=93.0, heart_rate=115.0)
+    stream = span(1200, 1400, step_s=1, resp_rate=26.0, spo2=93.0, heart_rate=115.0)
     alerts = feed(engine, stream)
     raised = of(alerts, Status.RAISED)
     assert raised and (raised[0].ts_ms - T0) / 1000 >= 1200 + 25
