@@ -147,9 +147,10 @@ class PolicyConfig:
     # back this long from the jump; what is still there afterwards pages.
     # Two of the longest bursts we design for (60 s) back to back: Poisson-placed
     # bursts overlap, and at 90 s the matrix's 1 s / long-burst cell at 96
-    # patients paged high on 8 such pairs (1.17 -> 0.92 false a stable day with
-    # this alone). The price: a real sudden jump of several vitals at once pages
-    # 30 s later; one vital alone, a gradual change and a flagged burst are not held.
+    # patients paged high on 6 such pairs (5 of them not at 120 s: 1.17 -> 0.92
+    # false a stable day with this alone). The price: a real sudden jump of
+    # several vitals at once pages 30 s later; one vital alone, a gradual change
+    # and a flagged burst are not held.
     artefact_hold_s: float = 120.0
     # NEWS2 on a continuous stream scores the median of each streamed vital's last
     # this-many readings (a set of observations, not one noisy reading); 1 = off.

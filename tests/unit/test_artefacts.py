@@ -46,7 +46,7 @@ def test_an_unflagged_multi_vital_burst_does_not_page_and_the_hold_is_counted(bu
 def test_two_long_unflagged_bursts_back_to_back_do_not_page():
     """Robustness matrix at 96 patients, 1 s, 30-60 s unflagged bursts (2026-12-03): bursts are
     placed at random, so two of them overlap now and then (a second one starting as the first
-    ends), one artefact of 90-110 s. With a 90 s hold the pair paged high on 8 stable patients
+    ends), one artefact of 90-110 s. With a 90 s hold such pairs paged high on 6 stable patients
     (SpO2 76 %, NEWS2 7-8); the hold is two of the longest bursts long."""
     engine = warm_patient()
     first = span(START, START + 55, step_s=1, **BURST)
