@@ -220,21 +220,25 @@ class StreamView:
         the activity after it, and NEWS2 5 paged on it (our matrix at 96 patients, 1 s,
         long unflagged bursts). Falls back to the jump reference's rule without enough readings.
         """
-        lo, hi = ts - _REF_FROM_MS, ts - _REF_TO_MS
-        window = [r for r in self.recent if lo <= r[0] <= hi]
+        hi, window = self._window(ts, 0)
         hr = _trimmed_median([r[1] for r in window], JUMP_HR)
         rr = _trimmed_median([r[3] for r in window], JUMP_RR)
-        if hr is None or rr is None:
-            _, ref_hr, _, ref_rr = self._reference(ts, 0)
-            hr = ref_hr if hr is None else hr
-            rr = ref_rr if rr is None else rr
+        # Too few readings in the window: the jump reference's own fallback, the last before a gap.
+        if hr is None:
+            hr = self._before_gap(1, hi, ts - _GAP_REF_MS)
+        if rr is None:
+            rr = self._before_gap(3, hi, ts - _GAP_REF_MS)
         return hr, rr
 
-    def _reference(self, ts: int, cadence_ms: int) -> Reading:
-        """(valid until, median HR, SpO2, RR) of the recent readings in the window (at least
-        `_REF_CADENCES` sampling intervals long, for a stream sampled once a minute)."""
+    def _window(self, ts: int, cadence_ms: int) -> tuple[int, list[Reading]]:
+        """(its end, the recent readings in it) of the window before the last 10 s: 2 min, or
+        `_REF_CADENCES` sampling intervals if longer (a stream sampled once a minute)."""
         lo, hi = ts - max(_REF_FROM_MS, _REF_CADENCES * cadence_ms), ts - _REF_TO_MS
-        window = [r for r in self.recent if lo <= r[0] <= hi]
+        return hi, [r for r in self.recent if lo <= r[0] <= hi]
+
+    def _reference(self, ts: int, cadence_ms: int) -> Reading:
+        """(valid until, median HR, SpO2, RR) of the recent readings in the window."""
+        hi, window = self._window(ts, cadence_ms)
         hr, spo2, rr = (median([r[i] for r in window], _REF_MIN_SAMPLES) for i in (1, 2, 3))
         if hr is None or spo2 is None or rr is None:
             oldest = ts - _GAP_REF_MS
